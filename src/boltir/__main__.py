@@ -1,0 +1,5 @@
+import sys
+
+from boltir.cli import main
+
+sys.exit(main())

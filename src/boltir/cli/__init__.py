@@ -1,0 +1,57 @@
+"""The ``boltir`` command. Only the names and one-line descriptions live here, so ``boltir --help`` answers
+without importing torch; each subcommand's module is imported when it runs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("boltir.cli.demo", "the main job: BM25 then MiniLM dense scoring on TREC DL 2019, evaluated"),
+    "fit": ("boltir.cli.fit", "fine-tune a model from a YAML config (LightningCLI)"),
+    "index": ("boltir.cli.index", "encode a corpus into a sharded dense index with FAISS (resumable)"),
+    "search": ("boltir.cli.search", "search a dense index, write a TREC run, evaluate it if qrels are given"),
+    "re-rank": ("boltir.cli.rerank", "re-rank the candidates of a TREC run with a model"),
+    "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
+    "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
+    "datasets": ("boltir.cli.datasets", "list the bundled datasets, their runs, and the named models"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: boltir <command> [options]   (boltir <command> --help for a command's options)", "",
+             "Fine-tune, index, search, re-rank and evaluate transformer models for information retrieval.", "",
+             "commands:"]
+    lines += [f"  {name.ljust(width)}  {desc}" for name, (_, desc) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from boltir import __version__
+
+        print(f"boltir {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"boltir: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        return int(module.main(argv[1:]) or 0)
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
+        from boltir.index.storage import IndexError_
+
+        if isinstance(e, RuntimeError) and not isinstance(e, IndexError_):
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"boltir {name}: error: {msg}", file=sys.stderr)
+        return 1
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""``boltir bm25``: index a corpus with bm25s (optionally saving the index) and search it."""
+
+from __future__ import annotations
+
+import time
+
+from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
+
+
+def parser():
+    p = new_parser("bm25", "BM25 with bm25s: index the documents (or load a saved index) and search the queries "
+                   "into a TREC run; evaluated when --qrels is given.")
+    p.add_argument("--docs", type=str | None, default=None, help="documents: file, dataset name or irds:<id>")
+    p.add_argument("--index-dir", type=str | None, default=None,
+                   help="save the index here (or load it from here when --docs is omitted)")
+    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
+    p.add_argument("--output", type=str, required=True, help="TREC run file to write")
+    p.add_argument("--k", type=int, default=1000, help="documents per query")
+    p.add_argument("--k1", type=float, default=0.9)
+    p.add_argument("--b", type=float, default=0.4)
+    p.add_argument("--stemmer", type=str | None, default="english", help="Snowball language, or null")
+    p.add_argument("--stopwords", type=str | None, default="en", help="stopword list, or null")
+    p.add_argument("--tag", type=str, default="bm25")
+    add_eval_arguments(p)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from boltir.data.sources import load_queries
+    from boltir.data.writers import write_run
+    from boltir.search.bm25 import BM25Index
+
+    a = parser().parse_args(argv)
+    t0 = time.perf_counter()
+    if a.docs:
+        index = BM25Index.build(a.docs, a.k1, a.b, a.stemmer, a.stopwords)
+        if a.index_dir:
+            index.save(a.index_dir)
+    elif a.index_dir:
+        index = BM25Index.load(a.index_dir)
+    else:
+        raise ValueError("give --docs to index, or --index-dir of a saved index")
+    t1 = time.perf_counter()
+    queries = load_queries(a.queries)
+    run = index.search(queries, a.k)
+    t2 = time.perf_counter()
+    write_run(a.output, run, tag=a.tag)
+    print(f"wrote {a.output}: {len(run)} queries; index {t1 - t0:.1f}s, search {t2 - t1:.2f}s "
+          f"({len(queries) / max(t2 - t1, 1e-9):.0f} queries/s)")
+    evaluate_and_print({a.output: run}, a.qrels, a.metrics)
+    return 0

@@ -1,0 +1,45 @@
+"""Argument helpers shared by subcommands (jsonargparse parsers that also read ``--config`` YAML)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def new_parser(prog: str, description: str):
+    from jsonargparse import ActionConfigFile, ArgumentParser
+
+    p = ArgumentParser(prog=f"boltir {prog}", description=description, env_prefix="BOLTIR", default_env=False)
+    p.add_argument("--config", action=ActionConfigFile, help="YAML file with any of these options")
+    return p
+
+
+def add_eval_arguments(p) -> None:
+    p.add_argument("--qrels", type=str | None, default=None,
+                   help="qrels to evaluate the run with: a file, a dataset name or irds:<id>")
+    p.add_argument("--metrics", type=str, nargs="+", default=["nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000"],
+                   help="ir_measures metrics")
+
+
+def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | None, metrics: list[str],
+                       extra: dict[str, dict[str, str]] | None = None, json_out: bool = False) -> dict[str, Any] | None:
+    if not qrels_spec:
+        return None
+    from boltir.data.sources import load_qrels
+    from boltir.evaluate.measures import evaluate_many
+    from boltir.evaluate.report import as_json, table
+    from boltir.evaluate.significance import compare_to_baseline
+
+    evals = evaluate_many(runs, load_qrels(qrels_spec), metrics)
+    comps = compare_to_baseline(evals)
+    if json_out:
+        out = as_json(evals, comps)
+        print(json.dumps(out, indent=2))
+        return out
+    print(table(evals, comps, extra))
+    return as_json(evals, comps, per_query=False)
+
+
+def err(msg: str) -> None:
+    print(msg, file=sys.stderr)

@@ -1,0 +1,54 @@
+"""``boltir evaluate``: ir_measures over one or more runs, paired t-tests against the first (Holm)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from boltir.cli.common import evaluate_and_print, new_parser
+
+
+def parser():
+    p = new_parser("evaluate", "Evaluate TREC runs against qrels (trec_eval-exact through ir_measures). With "
+                   "several runs, each is compared with the first by a paired t-test, Holm-corrected.")
+    p.add_argument("runs", nargs="+", help="run files or <dataset>:<run> names")
+    p.add_argument("--qrels", type=str, required=True, help="qrels file, dataset name (its split only) or irds:<id>")
+    p.add_argument("--metrics", type=str, nargs="+", default=["nDCG@10", "RR(rel=2)@10"],
+                   help="ir_measures metrics, e.g. nDCG@10 'RR(rel=2)@10' 'R(rel=2)@1000'")
+    p.add_argument("--json", type=bool, default=False, help="print JSON (aggregate, per query, tests)")
+    return p
+
+
+_METRIC = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\([^()]*\))?(@\d+)?$")
+
+
+def split_metrics(argv: list[str]) -> list[str]:
+    """Let runs follow ``--metrics m1 m2 ...`` as in ``--metrics nDCG@10 'RR(rel=2)@10' RUN ...``: the tokens
+    after --metrics that are not metric names (nor option flags) are moved to the front as runs."""
+    out, runs, i = [], [], 0
+    while i < len(argv):
+        out.append(argv[i])
+        if argv[i] == "--metrics":
+            i += 1
+            while i < len(argv) and not argv[i].startswith("--"):
+                tok = argv[i]
+                (out if _METRIC.match(tok) and not Path(tok).exists() else runs).append(tok)
+                i += 1
+            continue
+        i += 1
+    return runs + out
+
+
+def main(argv: list[str]) -> int:
+    from boltir.data.sources import load_run
+
+    args = parser().parse_args(split_metrics(argv))
+    metrics = list(args.metrics)
+    runs = {}
+    for spec in args.runs:
+        name = spec
+        while name in runs:
+            name += "'"
+        runs[name] = load_run(spec)
+    evaluate_and_print(runs, args.qrels, metrics, json_out=args.json)
+    return 0

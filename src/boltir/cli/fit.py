@@ -1,0 +1,14 @@
+"""``boltir fit --config fit.yaml``: LightningCLI over boltir's module and data module."""
+
+from __future__ import annotations
+
+
+def main(argv: list[str]) -> int:
+    from lightning.pytorch.cli import LightningCLI
+
+    from boltir.training.bi_encoder import BiEncoderModule
+    from boltir.training.data import TupleDataModule
+
+    LightningCLI(BiEncoderModule, TupleDataModule, args=["fit", *argv], save_config_kwargs={"overwrite": True},
+                 auto_configure_optimizers=False)
+    return 0

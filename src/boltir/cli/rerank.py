@@ -1,0 +1,44 @@
+"""``boltir re-rank``: score the candidates of a run with a model and write the re-ranked run."""
+
+from __future__ import annotations
+
+import time
+
+from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
+
+
+def parser():
+    p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder.")
+    p.add_argument("--model", type=str, required=True, help="model: short name, folder or Hub id")
+    p.add_argument("--run", type=str, required=True, help="candidate run: file or <dataset>:<run>")
+    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
+    p.add_argument("--docs", type=str, required=True, help="documents: file, dataset name or irds:<id>")
+    p.add_argument("--output", type=str, required=True, help="TREC run file to write")
+    p.add_argument("--depth", type=int, default=100, help="candidates per query to re-rank")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--tag", type=str, default="boltir-rerank")
+    add_eval_arguments(p)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from boltir.data.sources import doc_texts, load_queries, load_run
+    from boltir.data.writers import write_run
+    from boltir.models.loading import load_bi_encoder
+    from boltir.search.rerank import rerank_bi_encoder, top_k
+
+    a = parser().parse_args(argv)
+    run = load_run(a.run)
+    queries = load_queries(a.queries)
+    wanted = {d for ds in top_k(run, a.depth).values() for d in ds}
+    docs = doc_texts(a.docs, wanted)
+    model, tokenizer = load_bi_encoder(a.model)
+    t0 = time.perf_counter()
+    out = rerank_bi_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size, a.num_workers)
+    dt = time.perf_counter() - t0
+    write_run(a.output, out, tag=a.tag)
+    print(f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
+          f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)")
+    evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics)
+    return 0

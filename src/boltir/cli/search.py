@@ -1,0 +1,38 @@
+"""``boltir search``: dense retrieval over an index into a TREC run, evaluated when qrels are given."""
+
+from __future__ import annotations
+
+import time
+
+from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
+
+
+def parser():
+    p = new_parser("search", "Search a dense index with its model and write a TREC run.")
+    p.add_argument("--index", type=str, required=True, help="index folder made by 'boltir index'")
+    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
+    p.add_argument("--output", type=str, required=True, help="TREC run file to write")
+    p.add_argument("--model", type=str | None, default=None,
+                   help="model (defaults to the one recorded in the index; must have the same weights)")
+    p.add_argument("--k", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--tag", type=str, default="boltir-dense")
+    add_eval_arguments(p)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from boltir.data.sources import load_queries
+    from boltir.data.writers import write_run
+    from boltir.search.dense import DenseSearcher
+
+    a = parser().parse_args(argv)
+    searcher = DenseSearcher(a.index, a.model)
+    queries = load_queries(a.queries)
+    t0 = time.perf_counter()
+    run = searcher.search(queries, a.k, a.batch_size, show_progress=True)
+    dt = time.perf_counter() - t0
+    write_run(a.output, run, tag=a.tag)
+    print(f"wrote {a.output}: {len(run)} queries in {dt:.2f}s ({len(run) / max(dt, 1e-9):.1f} queries/s)")
+    evaluate_and_print({a.output: run}, a.qrels, a.metrics)
+    return 0

@@ -1,0 +1,37 @@
+"""Plain record types passed between readers, datasets and collators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    doc_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    query_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    query_id: str
+    doc_id: str
+    rank: int
+    score: float
+    tag: str = "boltir"
+
+
+@dataclass(slots=True)
+class TrainingTuple:
+    """One training example: a query, its positive doc ids, negative doc ids and optional teacher scores."""
+
+    query_id: str
+    query: str
+    positives: list[str]
+    negatives: list[str] = field(default_factory=list)
+    scores: dict[str, float] | None = None

@@ -1,0 +1,215 @@
+"""Resolve what the user names — a file, a bundled dataset name or an ``irds:`` ir_datasets id — to data.
+
+Bundled datasets (see ``data/README.md``): ``trec-dl-2019``, ``trec-dl-2020``, ``msmarco-devsmall-sample``,
+``msmarco-train-triples-sample``, ``vaswani``. Runs of a dataset are named ``<dataset>:<run>``, e.g.
+``trec-dl-2019:bm25`` or ``trec-dl-2020:rankvicuna-7b.bm25``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from boltir.data.errors import DataFormatError
+from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
+from boltir.data.records import Doc, TrainingTuple
+
+IRDS_PREFIX = "irds:"
+
+
+def data_root() -> Path:
+    """The folder of bundled datasets: ``$BOLTIR_DATA`` or the repository's ``data/``."""
+    env = os.environ.get("BOLTIR_DATA")
+    root = Path(env) if env else Path(__file__).resolve().parents[3] / "data"
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"bundled data folder {root} not found; set BOLTIR_DATA to the 'data' folder of a boltir checkout")
+    return root
+
+
+@dataclass(frozen=True)
+class NamedDataset:
+    name: str
+    description: str
+    folder: str
+    docs: str | None = None
+    queries: str | None = None
+    qrels: str | None = None
+    split: str | None = None
+    train: str | None = None
+    num_docs: int | None = None
+    extra_runs: dict[str, str] = field(default_factory=dict)
+
+    def path(self, rel: str) -> Path:
+        return data_root() / self.folder / rel
+
+    def runs(self) -> dict[str, Path]:
+        """Run files of this dataset by short name."""
+        found: dict[str, Path] = {}
+        if self.split:
+            for sub in ("runs", "runs/teachers"):
+                d = self.path(sub)
+                if not d.is_dir():
+                    continue
+                for p in sorted(d.glob(f"*.{self.split}*.run")):
+                    name = re.sub(rf"\.{self.split}(\.top100)?", "", p.name)[: -len(".run")]
+                    found[name] = p
+        for name, rel in self.extra_runs.items():
+            found[name] = self.path(rel)
+        return found
+
+    def query_ids(self) -> set[str] | None:
+        """The query ids of this split, or None when the folder is not split."""
+        if not self.split:
+            return None
+        return _split_ids(str(self.path("query_split.tsv")), self.split)
+
+
+@lru_cache(maxsize=8)
+def _split_ids(path: str, split: str) -> frozenset[str]:
+    from boltir.data.readers import iter_lines
+
+    ids = set()
+    for lineno, line in iter_lines(path):
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise DataFormatError(path, lineno, "expected 'query_id<TAB>split'")
+        if parts[1].strip() == split:
+            ids.add(parts[0])
+    return frozenset(ids)
+
+
+_POOL = "msmarco-trecdl-pool"
+DATASETS: dict[str, NamedDataset] = {
+    d.name: d
+    for d in [
+        NamedDataset("trec-dl-2019", "TREC DL 2019 passages: 43 judged queries, graded qrels, 24,884-passage pool "
+                     "with first-stage and LLM teacher runs (test set)", _POOL, "docs.jsonl.gz", "queries.tsv",
+                     "qrels.txt", split="dl19", num_docs=24884),
+        NamedDataset("trec-dl-2020", "TREC DL 2020 passages: 54 judged queries, graded qrels, same pool and runs "
+                     "(train/tune set)", _POOL, "docs.jsonl.gz", "queries.tsv", "qrels.txt", split="dl20",
+                     num_docs=24884),
+        NamedDataset("msmarco-devsmall-sample", "1,178 MS MARCO dev-small queries, 12,392 passages, qrels, "
+                     "BM25 candidates and training tuples", "msmarco-devsmall-bm25-sample", "docs.jsonl.gz",
+                     "queries.tsv", "qrels.txt", train="train.jsonl.gz", num_docs=12392,
+                     extra_runs={"bm25-sample": "candidates.bm25-sample.run"}),
+        NamedDataset("msmarco-train-triples-sample", "100 MS MARCO train triples (query, positive, negative)",
+                     "msmarco-train-misc", "triples-sample.docs.jsonl.gz", "triples-sample.queries.tsv",
+                     train="triples-sample.train.jsonl.gz", num_docs=146,
+                     extra_runs={"rankzephyr": "rank-distillm-rankzephyr.train100.run"}),
+        NamedDataset("vaswani", "Vaswani (NPL): 11,429 physics abstracts, 93 queries, binary qrels", "vaswani",
+                     "docs.jsonl.gz", "queries.tsv", "qrels.txt", num_docs=11429),
+    ]
+}
+
+
+def get_dataset(name: str) -> NamedDataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; bundled: {', '.join(DATASETS)} "
+                       f"(or give a file path, or an ir_datasets id as 'irds:<id>')") from None
+
+
+def _irds(spec: str):
+    import ir_datasets
+
+    return ir_datasets.load(spec[len(IRDS_PREFIX):])
+
+
+def _component(spec: str, what: str) -> Path:
+    """The file behind ``spec`` for component ``what`` (a path as given, or a dataset's file)."""
+    p = Path(spec)
+    if p.exists() or os.sep in spec or "." in p.name and spec not in DATASETS:
+        return p
+    ds = get_dataset(spec)
+    rel = getattr(ds, what)
+    if rel is None:
+        raise ValueError(f"dataset {spec!r} has no {what}")
+    return ds.path(rel)
+
+
+def load_docs(spec: str) -> Iterator[Doc]:
+    """Stream documents from a file, a bundled dataset or ``irds:<id>``."""
+    if spec.startswith(IRDS_PREFIX):
+        for d in _irds(spec).docs_iter():
+            yield Doc(d.doc_id, d.default_text())
+        return
+    yield from read_docs(_component(spec, "docs"))
+
+
+def count_docs(spec: str) -> int | None:
+    """Number of documents when cheaply known (bundled datasets, ir_datasets), else None."""
+    if spec.startswith(IRDS_PREFIX):
+        try:
+            return _irds(spec).docs_count()
+        except Exception:
+            return None
+    if spec in DATASETS:
+        return DATASETS[spec].num_docs
+    return None
+
+
+def load_queries(spec: str) -> dict[str, str]:
+    """Queries ``{qid: text}`` (file order) from a file, a dataset (its split only) or ``irds:<id>``."""
+    if spec.startswith(IRDS_PREFIX):
+        return {q.query_id: q.default_text() for q in _irds(spec).queries_iter()}
+    queries = {q.query_id: q.text for q in read_queries(_component(spec, "queries"))}
+    if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
+        queries = {qid: t for qid, t in queries.items() if qid in ids}
+    return queries
+
+
+def load_qrels(spec: str) -> dict[str, dict[str, int]]:
+    """Qrels ``{qid: {docid: grade}}`` from a file, a dataset (its split only) or ``irds:<id>``."""
+    if spec.startswith(IRDS_PREFIX):
+        out: dict[str, dict[str, int]] = {}
+        for q in _irds(spec).qrels_iter():
+            out.setdefault(q.query_id, {})[q.doc_id] = q.relevance
+        return out
+    qrels = read_qrels(_component(spec, "qrels"))
+    if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
+        qrels = {qid: d for qid, d in qrels.items() if qid in ids}
+    return qrels
+
+
+def run_path(spec: str) -> Path:
+    """The file of a run given as a path or as ``<dataset>:<run>``."""
+    if ":" in spec and not Path(spec).exists():
+        name, run = spec.split(":", 1)
+        runs = get_dataset(name).runs()
+        if run not in runs:
+            raise KeyError(f"dataset {name!r} has no run {run!r}; it has: {', '.join(sorted(runs))}")
+        return runs[run]
+    return Path(spec)
+
+
+def load_run(spec: str) -> dict[str, dict[str, float]]:
+    """A run ``{qid: {docid: score}}`` from a file, ``<dataset>:<run>`` or ``irds:<id>`` (its scoreddocs)."""
+    if spec.startswith(IRDS_PREFIX):
+        out: dict[str, dict[str, float]] = {}
+        for s in _irds(spec).scoreddocs_iter():
+            out.setdefault(s.query_id, {})[s.doc_id] = s.score
+        return out
+    return read_run(run_path(spec))
+
+
+def load_tuples(spec: str) -> Iterator[TrainingTuple]:
+    """Training tuples from a jsonl file or a dataset that has them."""
+    yield from read_tuples(_component(spec, "train"))
+
+
+def doc_texts(spec: str, wanted: set[str] | None = None) -> dict[str, str]:
+    """``{doc_id: text}`` for the wanted ids (or all), for re-ranking and training lookups."""
+    out = {}
+    for d in load_docs(spec):
+        if wanted is None or d.doc_id in wanted:
+            out[d.doc_id] = d.text
+    if wanted is not None and (missing := wanted - out.keys()):
+        example = ", ".join(sorted(missing)[:5])
+        raise KeyError(f"{len(missing)} document ids are not in {spec!r} (e.g. {example})")
+    return out

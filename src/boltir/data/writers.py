@@ -1,0 +1,34 @@
+"""Writers for runs and qrels; every write is atomic (temp file, then rename)."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Mapping
+
+from boltir.data.records import RunRow
+from boltir.utils.atomic import atomic_open
+
+
+def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "boltir",
+              depth: int | None = None) -> None:
+    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by descending score."""
+    with atomic_open(path) as f:
+        for qid, docs in run.items():
+            ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))
+            if depth is not None:
+                ranked = ranked[:depth]
+            for rank, (docid, score) in enumerate(ranked, start=1):
+                f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+
+
+def write_run_rows(path: str | os.PathLike, rows: Iterable[RunRow]) -> None:
+    with atomic_open(path) as f:
+        for r in rows:
+            f.write(f"{r.query_id} Q0 {r.doc_id} {r.rank} {r.score:.6f} {r.tag}\n")
+
+
+def write_qrels(path: str | os.PathLike, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    with atomic_open(path) as f:
+        for qid, docs in qrels.items():
+            for docid, rel in docs.items():
+                f.write(f"{qid} 0 {docid} {rel}\n")

@@ -1,0 +1,134 @@
+"""Dense single-vector indexing: stream documents, encode in length-sorted batches, write shards, then a
+FAISS index over them. Interrupted builds resume after the last complete shard."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from boltir.data.records import Doc
+from boltir.index.storage import IndexError_, ShardedVectorWriter, iter_shards, read_manifest
+from boltir.utils.atomic import atomic_path
+from boltir.utils.progress import progress_bar
+from boltir.utils.provenance import input_fingerprint, provenance
+
+FAISS_FILE = "faiss.index"
+
+
+def _chunks(docs: Iterator[Doc], size: int) -> Iterator[list[Doc]]:
+    chunk: list[Doc] = []
+    for d in docs:
+        chunk.append(d)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def model_record(model: Any, source: str) -> dict[str, Any]:
+    from boltir.models.base import weights_fingerprint
+
+    cfg = model.config
+    return {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
+            "embedding_dim": cfg.embedding_dim, "similarity": cfg.similarity, "doc_length": cfg.doc_length,
+            "query_length": cfg.query_length}
+
+
+def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
+                      batch_size: int = 32, shard_size: int = 16384, num_workers: int = 0,
+                      factory: str = "Flat", train_size: int = 100_000, overwrite: bool = False,
+                      max_shards: int | None = None, show_progress: bool = True,
+                      fresh_heads: bool = False) -> dict[str, Any] | None:
+    """Index the documents of ``docs`` into ``output``. Returns the manifest, or None when ``max_shards``
+    stopped the build early (rerun to resume)."""
+    from boltir.data.sources import count_docs, load_docs
+    from boltir.models.base import save_model_folder
+    from boltir.models.bi_encoders.inference import encode_texts
+
+    output = Path(output)
+    record = model_record(model, model_source)
+    docs_record = input_fingerprint(docs)
+    build_config = {"kind": "dense", "model_fingerprint": record["fingerprint"], "docs": docs_record,
+                    "shard_size": shard_size, "doc_length": model.config.doc_length}
+    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
+    if fresh_heads and not (output / "model" / "config.json").exists():
+        # heads drawn at load time would differ at search time: keep the exact weights beside the index
+        save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
+    if fresh_heads:
+        record["saved_copy"] = "model"
+    skip = writer.done_count
+    total = count_docs(docs)
+    started = time.perf_counter()
+    written = 0
+    with progress_bar(total=total, desc=f"index {docs}", unit="doc", disable=not show_progress,
+                      initial=skip) as bar:
+        stream = load_docs(docs)
+        for _ in range(skip):
+            if next(stream, None) is None:
+                raise IndexError_(f"{docs} has fewer documents than the partial index in {output}")
+        for chunk in _chunks(stream, shard_size):
+            if max_shards is not None and written >= max_shards:
+                return None
+            vectors = encode_texts(model, tokenizer, [d.text for d in chunk], "doc", batch_size,
+                                   num_workers=num_workers, progress=bar)
+            writer.add_shard(vectors, [d.doc_id for d in chunk])
+            written += 1
+    if writer.done_count == 0:
+        raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
+    encode_seconds = time.perf_counter() - started
+    _write_faiss(output, writer, record, factory, train_size)
+    return writer.finish({
+        "kind": "dense", "backend": "faiss", "factory": factory, "dim": record["embedding_dim"],
+        "model": record, "docs": docs_record, "build": {"batch_size": batch_size,
+        "shard_size": shard_size, "encode_seconds_this_run": round(encode_seconds, 3)},
+        "provenance": provenance(),
+    })
+
+
+def _write_faiss(output: Path, writer: ShardedVectorWriter, record: dict[str, Any], factory: str,
+                 train_size: int) -> None:
+    import faiss
+
+    dim = record["embedding_dim"]
+    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    manifest_like = {"shards": writer.shards}
+    if not index.is_trained:
+        sample, n = [], 0
+        for vecs, _ in iter_shards(output, manifest_like):
+            take = min(len(vecs), train_size - n)
+            sample.append(np.asarray(vecs[:take]))
+            n += take
+            if n >= train_size:
+                break
+        index.train(np.concatenate(sample))
+    for vecs, _ in iter_shards(output, manifest_like):
+        index.add(np.ascontiguousarray(vecs))
+    with atomic_path(output / FAISS_FILE) as tmp:
+        faiss.write_index(index, str(tmp))
+
+
+def load_faiss(folder: str | Path, manifest: dict[str, Any]):
+    import faiss
+
+    path = Path(folder) / FAISS_FILE
+    if not path.is_file():
+        raise IndexError_(f"{path}: FAISS file missing")
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as e:
+        raise IndexError_(f"{path}: unreadable FAISS index ({str(e).splitlines()[0]})") from None
+    if index.ntotal != manifest["count"] or index.d != manifest["dim"]:
+        raise IndexError_(f"{path}: holds {index.ntotal} x {index.d}, manifest says {manifest['count']} x "
+                          f"{manifest['dim']}")
+    return index
+
+
+def open_index(folder: str | Path) -> dict[str, Any]:
+    manifest = read_manifest(folder)
+    if manifest.get("kind") != "dense":
+        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a dense one")
+    return manifest

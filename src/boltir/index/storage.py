@@ -1,0 +1,114 @@
+"""Sharded vector storage: ``shards/vectors-NNNNN.npy`` + ``shards/ids-NNNNN.txt``, a ``progress.json`` while
+building and a ``manifest.json`` once complete. Every file is written atomically, shard by shard, so an
+interrupted build leaves only whole shards behind and resumes after the last one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from boltir.utils.atomic import atomic_open, atomic_path, atomic_write_json
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PROGRESS = "progress.json"
+
+
+class IndexError_(RuntimeError):
+    """An index folder is missing, incomplete, corrupted or does not match what it is used with."""
+
+
+class ShardedVectorWriter:
+    """Append whole shards of vectors to an index folder, resuming a build that stopped part-way."""
+
+    def __init__(self, folder: str | Path, build_config: dict[str, Any], overwrite: bool = False):
+        self.folder = Path(folder)
+        self.build_config = build_config
+        if (self.folder / MANIFEST).exists() and not overwrite:
+            raise IndexError_(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
+        progress_file = self.folder / PROGRESS
+        self.shards: list[dict[str, Any]] = []
+        if overwrite and self.folder.exists():
+            shutil.rmtree(self.folder)
+        if progress_file.exists():
+            progress = json.loads(progress_file.read_text())
+            if progress.get("build_config") != build_config:
+                diff = sorted(k for k in set(build_config) | set(progress.get("build_config", {}))
+                              if build_config.get(k) != progress.get("build_config", {}).get(k))
+                raise IndexError_(f"{self.folder} holds a partial build with different settings ({', '.join(diff)}); "
+                                  "pass overwrite to start again")
+            self.shards = progress["shards"]
+            for s in self.shards:
+                check_shard(self.folder, s)
+        (self.folder / "shards").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def done_count(self) -> int:
+        return sum(s["count"] for s in self.shards)
+
+    def add_shard(self, vectors: np.ndarray, ids: list[str]) -> None:
+        assert len(vectors) == len(ids)
+        n = len(self.shards)
+        entry = {"vectors": f"shards/vectors-{n:05d}.npy", "ids": f"shards/ids-{n:05d}.txt", "count": len(ids)}
+        with atomic_path(self.folder / entry["vectors"]) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(vectors, dtype=np.float32))
+        with atomic_open(self.folder / entry["ids"]) as f:
+            f.writelines(i + "\n" for i in ids)
+        self.shards.append(entry)
+        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+
+    def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}
+        atomic_write_json(self.folder / MANIFEST, manifest)
+        (self.folder / PROGRESS).unlink(missing_ok=True)
+        return manifest
+
+
+def check_shard(folder: Path, shard: dict[str, Any]) -> None:
+    """Raise a clear error if a shard's files are missing or do not hold ``count`` rows."""
+    vec_path, ids_path = folder / shard["vectors"], folder / shard["ids"]
+    for p in (vec_path, ids_path):
+        if not p.is_file():
+            raise IndexError_(f"{p}: shard file missing")
+    try:
+        vecs = np.load(vec_path, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as e:
+        raise IndexError_(f"{vec_path}: unreadable shard ({e})") from None
+    n_ids = sum(1 for _ in open(ids_path, encoding="utf-8"))
+    if vecs.shape[0] != shard["count"] or n_ids != shard["count"]:
+        raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, "
+                          f"manifest says {shard['count']}")
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        hint = " (a partial build is there: rerun the index command to resume it)" if (folder / PROGRESS).exists() else ""
+        raise IndexError_(f"{folder} is not a complete boltir index: no {MANIFEST}{hint}")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexError_(f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}")
+    return manifest
+
+
+def iter_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """Memory-mapped vectors and ids of each shard, in order."""
+    folder = Path(folder)
+    for s in manifest["shards"]:
+        check_shard(folder, s)
+        ids = (folder / s["ids"]).read_text(encoding="utf-8").splitlines()
+        yield np.load(folder / s["vectors"], mmap_mode="r"), ids
+
+
+def read_doc_ids(folder: str | Path, manifest: dict[str, Any]) -> list[str]:
+    folder = Path(folder)
+    ids: list[str] = []
+    for s in manifest["shards"]:
+        ids.extend((folder / s["ids"]).read_text(encoding="utf-8").splitlines())
+    return ids

@@ -1,0 +1,1 @@
+"""Loss functions; each is tested against a hand computation."""

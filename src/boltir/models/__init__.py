@@ -1,0 +1,1 @@
+"""Models: Hugging Face configs and modules composing any encoder backbone with boltir heads."""

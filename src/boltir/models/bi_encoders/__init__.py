@@ -1,0 +1,1 @@
+"""Bi-encoders: queries and documents encoded separately, scored by a similarity of their embeddings."""

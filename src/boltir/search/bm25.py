@@ -1,0 +1,97 @@
+"""BM25 with bm25s: index any corpus into a folder (atomically), search it into a TREC run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from boltir.utils.provenance import input_fingerprint, provenance
+
+MANIFEST = "manifest.json"
+
+
+def _stemmer(language: str | None):
+    if not language:
+        return None
+    import Stemmer
+
+    return Stemmer.Stemmer(language)
+
+
+class BM25Index:
+    """A bm25s index plus the doc-id list and the analysis settings it was built with."""
+
+    def __init__(self, retriever: Any, doc_ids: list[str], settings: dict[str, Any]):
+        self.retriever = retriever
+        self.doc_ids = np.array(doc_ids, dtype=object)
+        self.settings = settings
+
+    @classmethod
+    def build(cls, docs: str, k1: float = 0.9, b: float = 0.4, stemmer: str | None = "english",
+              stopwords: str | None = "en", show_progress: bool = True) -> "BM25Index":
+        import bm25s
+
+        from boltir.data.sources import load_docs
+
+        ids, texts = [], []
+        for d in load_docs(docs):
+            ids.append(d.doc_id)
+            texts.append(d.text)
+        if not ids:
+            raise ValueError(f"{docs}: the corpus is empty; nothing to index")
+        tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress)
+        retriever = bm25s.BM25(k1=k1, b=b)
+        retriever.index(tokens, show_progress=show_progress)
+        settings = {"k1": k1, "b": b, "stemmer": stemmer, "stopwords": stopwords, "docs": input_fingerprint(docs)}
+        return cls(retriever, ids, settings)
+
+    def save(self, folder: str | Path) -> None:
+        """Write into a sibling temp folder, then swap it in."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            self.retriever.save(str(tmp / "bm25s"))
+            (tmp / "doc_ids.txt").write_text("\n".join(self.doc_ids.tolist()) + "\n", encoding="utf-8")
+            manifest = {"kind": "bm25", "backend": "bm25s", "count": len(self.doc_ids), **self.settings,
+                        "provenance": provenance()}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "BM25Index":
+        import bm25s
+
+        folder = Path(folder)
+        if not (folder / MANIFEST).is_file():
+            raise FileNotFoundError(f"{folder} is not a boltir BM25 index (no {MANIFEST})")
+        settings = json.loads((folder / MANIFEST).read_text())
+        retriever = bm25s.BM25.load(str(folder / "bm25s"))
+        ids = (folder / "doc_ids.txt").read_text(encoding="utf-8").splitlines()
+        return cls(retriever, ids, settings)
+
+    def search(self, queries: dict[str, str], k: int = 1000, show_progress: bool = True) -> dict[str, dict[str, float]]:
+        import bm25s
+
+        qids = list(queries)
+        tokens = bm25s.tokenize([queries[q] for q in qids], stopwords=self.settings["stopwords"],
+                                stemmer=_stemmer(self.settings["stemmer"]), return_ids=False,
+                                show_progress=False)
+        k = min(k, len(self.doc_ids))
+        idx, scores = self.retriever.retrieve(tokens, k=k, show_progress=show_progress)
+        run: dict[str, dict[str, float]] = {}
+        for qid, i_row, s_row in zip(qids, idx, scores):
+            keep = s_row > 0
+            run[qid] = dict(zip(self.doc_ids[i_row[keep]].tolist(), s_row[keep].astype(float).tolist()))
+        return run

@@ -1,0 +1,40 @@
+"""Callbacks: export the best checkpoint as a Hugging Face model folder when training ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+class ExportBestModel(L.Callback):
+    """At the end of ``fit``, load the best checkpoint (or keep the last weights when nothing was monitored)
+    and save model + tokenizer + model card to ``dirpath`` atomically."""
+
+    def __init__(self, dirpath: str = "model"):
+        super().__init__()
+        self.dirpath = dirpath
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from boltir.models.base import save_model_folder
+        from boltir.utils.provenance import provenance
+
+        best = None
+        for cb in trainer.checkpoint_callbacks:
+            if isinstance(cb, ModelCheckpoint) and cb.best_model_path:
+                best = cb.best_model_path
+                score = cb.best_model_score
+                break
+        if best:
+            state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+            pl_module.load_state_dict(state)
+        if trainer.is_global_zero:
+            info = provenance(hparams=dict(pl_module.hparams), checkpoint=best,
+                              best_score=float(score) if best and score is not None else None,
+                              global_step=trainer.global_step)
+            out = save_model_folder(pl_module.model, pl_module.tokenizer, Path(self.dirpath), info)
+            print(f"exported model to {out}" + (f" (best checkpoint {best})" if best else ""))
+        if trainer.world_size > 1:
+            trainer.strategy.barrier()

@@ -1,0 +1,154 @@
+"""Training and validation data for bi-encoders: tuples with hard negatives, and a run to re-rank."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from boltir.data.records import TrainingTuple
+
+
+class TupleDataset(Dataset):
+    """One item per training tuple: query text, its first positive and ``num_negatives`` negatives
+    (the tuple's hard negatives first, then random corpus documents when it has too few)."""
+
+    def __init__(self, tuples: list[TrainingTuple], docs: dict[str, str], num_negatives: int, seed: int = 0):
+        self.tuples = [t for t in tuples if t.positives]
+        if not self.tuples:
+            raise ValueError("no training tuple has a positive")
+        self.docs = docs
+        self.doc_ids = sorted(docs)
+        self.num_negatives = num_negatives
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.tuples)
+
+    def __getitem__(self, i: int) -> tuple[str, list[str]]:
+        t = self.tuples[i]
+        rng = random.Random(hash((self.seed, self.epoch, i)))
+        pos = t.positives[0] if len(t.positives) == 1 else rng.choice(t.positives)
+        negs = list(t.negatives)
+        rng.shuffle(negs)
+        negs = negs[: self.num_negatives]
+        exclude = set(t.positives) | set(negs)
+        while len(negs) < self.num_negatives:
+            d = rng.choice(self.doc_ids)
+            if d not in exclude:
+                negs.append(d)
+                exclude.add(d)
+        return t.query, [self.docs[pos]] + [self.docs[n] for n in negs]
+
+
+class PairCollator:
+    """Tokenise queries and documents separately, each truncated to its own length."""
+
+    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, query_prefix: str = "",
+                 doc_prefix: str = ""):
+        self.tokenizer = tokenizer
+        self.query_length, self.doc_length = query_length, doc_length
+        self.query_prefix, self.doc_prefix = query_prefix, doc_prefix
+
+    def _tok(self, texts: list[str], length: int) -> dict[str, torch.Tensor]:
+        return dict(self.tokenizer(texts, padding=True, truncation=True, max_length=length, return_tensors="pt"))
+
+    def __call__(self, items: list[tuple[str, list[str]]]) -> dict[str, Any]:
+        queries = [self.query_prefix + q for q, _ in items]
+        docs = [self.doc_prefix + d for _, ds in items for d in ds]
+        return {"queries": self._tok(queries, self.query_length), "docs": self._tok(docs, self.doc_length),
+                "docs_per_query": len(items[0][1])}
+
+
+class RerankDataset(Dataset):
+    """Flattened (query id, doc id, query text, doc text) pairs of a candidate run, for validation."""
+
+    def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
+                 depth: int):
+        from boltir.search.rerank import top_k
+
+        self.pairs = [(q, d) for q, ds in top_k(run, depth).items() if q in queries for d in ds]
+        self.queries, self.docs = queries, docs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[str, str, str, str]:
+        q, d = self.pairs[i]
+        return q, d, self.queries[q], self.docs[d]
+
+
+class RerankCollator(PairCollator):
+    def __call__(self, items):  # type: ignore[override]
+        return {"query_ids": [i[0] for i in items], "doc_ids": [i[1] for i in items],
+                "queries": self._tok([self.query_prefix + i[2] for i in items], self.query_length),
+                "docs": self._tok([self.doc_prefix + i[3] for i in items], self.doc_length)}
+
+
+class TupleDataModule(L.LightningDataModule):
+    """Training tuples (jsonl or a bundled dataset) with doc texts, and optional validation by re-ranking.
+
+    Args:
+        train: training tuples: a jsonl file or a dataset name (e.g. ``msmarco-devsmall-sample``).
+        docs: where the tuples' doc ids get their text (defaults to ``train`` when it is a dataset name).
+        num_negatives: hard negatives per query (topped up with random documents).
+        batch_size: queries per batch; each brings 1 + num_negatives documents.
+        val_run: candidates to re-rank for validation, e.g. ``trec-dl-2020:bm25`` (never DL19: it is our test set).
+        val_queries, val_qrels, val_docs: default to the dataset named in ``val_run``.
+        val_depth: candidates per validation query.
+    """
+
+    def __init__(self, train: str = "msmarco-devsmall-sample", docs: str | None = None, num_negatives: int = 7,
+                 batch_size: int = 16, num_workers: int = 0, val_run: str | None = None,
+                 val_queries: str | None = None, val_qrels: str | None = None, val_docs: str | None = None,
+                 val_depth: int = 100, val_batch_size: int = 64, seed: int = 0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.collator: PairCollator | None = None
+        self.train_set: TupleDataset | None = None
+        self.val_set: RerankDataset | None = None
+        self.val_qrels: dict[str, dict[str, int]] | None = None
+
+    def attach_tokenizer(self, tokenizer: Any, config: Any) -> None:
+        self.collator = PairCollator(tokenizer, config.query_length, config.doc_length,
+                                     config.query_prefix, config.doc_prefix)
+        self.rerank_collator = RerankCollator(tokenizer, config.query_length, config.doc_length,
+                                              config.query_prefix, config.doc_prefix)
+
+    def setup(self, stage: str | None = None) -> None:
+        from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
+
+        h = self.hparams
+        if self.train_set is None:
+            tuples = list(load_tuples(h.train))
+            docs_spec = h.docs or (h.train if h.train in DATASETS else None)
+            if docs_spec is None:
+                raise ValueError("data.docs is required when data.train is a file")
+            self.train_set = TupleDataset(tuples, doc_texts(docs_spec), h.num_negatives, h.seed)
+        if h.val_run and self.val_set is None:
+            dataset = h.val_run.split(":", 1)[0] if ":" in h.val_run else None
+            if dataset == "trec-dl-2019" or h.val_qrels == "trec-dl-2019":
+                raise ValueError("trec-dl-2019 is the test set: validate on trec-dl-2020 or the dev-small sample")
+            run = load_run(h.val_run)
+            queries = load_queries(h.val_queries or dataset)
+            self.val_qrels = load_qrels(h.val_qrels or dataset)
+            from boltir.search.rerank import top_k
+
+            wanted = {d for ds in top_k(run, h.val_depth).values() for d in ds}
+            self.val_set = RerankDataset(run, queries, doc_texts(h.val_docs or dataset, wanted), h.val_depth)
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.collator is not None, "the module attaches its tokenizer before training"
+        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=True,
+                          collate_fn=self.collator, num_workers=self.hparams.num_workers,
+                          persistent_workers=self.hparams.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, shuffle=False,
+                          collate_fn=self.rerank_collator, num_workers=self.hparams.num_workers)

@@ -1,0 +1,50 @@
+"""What produced an artifact: package versions, config, seed and input fingerprints."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_PACKAGES = ("boltir", "torch", "transformers", "lightning", "faiss-cpu", "bm25s", "ir-measures", "numpy")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def file_fingerprint(path: str | os.PathLike) -> str:
+    """blake2b of a file's bytes (streamed), prefixed with the algorithm name."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "blake2b:" + h.hexdigest()
+
+
+def input_fingerprint(spec: str) -> dict[str, Any]:
+    """Describe an input given as a path or a name: the path's size and hash, or just the name."""
+    p = Path(spec)
+    if p.is_file():
+        return {"spec": spec, "bytes": p.stat().st_size, "fingerprint": file_fingerprint(p)}
+    return {"spec": spec}
+
+
+def provenance(**extra: Any) -> dict[str, Any]:
+    """A record to store beside an artifact."""
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        **extra,
+    }
