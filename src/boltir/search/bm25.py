@@ -45,6 +45,7 @@ class BM25Index:
             texts.append(d.text)
         if not ids:
             raise ValueError(f"{docs}: the corpus is empty; nothing to index")
+        show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
         tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress)
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=show_progress)
@@ -89,6 +90,7 @@ class BM25Index:
                                 stemmer=_stemmer(self.settings["stemmer"]), return_ids=False,
                                 show_progress=False)
         k = min(k, len(self.doc_ids))
+        show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
         idx, scores = self.retriever.retrieve(tokens, k=k, show_progress=show_progress)
         run: dict[str, dict[str, float]] = {}
         for qid, i_row, s_row in zip(qids, idx, scores):

@@ -1,0 +1,125 @@
+import json
+
+import numpy as np
+import pytest
+
+from boltir.index.dense import build_dense_index
+from boltir.index.storage import IndexError_, iter_shards, read_manifest
+from boltir.search.dense import DenseSearcher
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    words = "apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima".split()
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(53):
+        text = " ".join(rng.choice(words, size=int(rng.integers(2, 30))))
+        lines.append(json.dumps({"doc_id": f"d{i}", "text": text}))
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def build(model_tok, corpus, out, **kw):
+    model, tok = model_tok
+    return build_dense_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=10,
+                             show_progress=False, **kw)
+
+
+def test_index_then_search_equals_brute_force(tiny_dpr, corpus, tmp_path):
+    from boltir.data.readers import read_docs
+    from boltir.models.bi_encoders.inference import encode_texts
+
+    manifest = build(tiny_dpr, corpus, tmp_path / "idx")
+    assert manifest["count"] == 53 and len(manifest["shards"]) == 6 and manifest["dim"] == 16
+    model, tok = tiny_dpr
+    docs = list(read_docs(corpus))
+    # length-sorted batches must give the same vectors as encoding each document alone
+    alone = np.stack([encode_texts(model, tok, [d.text], "doc", 1)[0] for d in docs[:12]])
+    stored = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp_path / "idx", manifest)])
+    np.testing.assert_allclose(stored[:12], alone, atol=1e-5)
+    searcher = DenseSearcher(tmp_path / "idx", loaded=tiny_dpr)
+    queries = {"q1": "apple banana", "q2": "kilo lima lima"}
+    run = searcher.search(queries, k=5)
+    qv = encode_texts(model, tok, list(queries.values()), "query")
+    scores = qv @ stored.T
+    for (qid, _), row in zip(queries.items(), scores):
+        top = np.argsort(-row)[:5]
+        assert list(run[qid]) == [docs[i].doc_id for i in top]
+        np.testing.assert_allclose(list(run[qid].values()), row[top], atol=1e-5)
+
+
+def test_interrupted_build_resumes_to_the_same_index(tiny_dpr, corpus, tmp_path):
+    full = build(tiny_dpr, corpus, tmp_path / "full")
+    assert build(tiny_dpr, corpus, tmp_path / "part", max_shards=2) is None
+    with pytest.raises(IndexError_, match="partial build"):
+        read_manifest(tmp_path / "part")
+    progress = json.loads((tmp_path / "part" / "progress.json").read_text())
+    assert len(progress["shards"]) == 2
+    resumed = build(tiny_dpr, corpus, tmp_path / "part")
+    assert resumed["count"] == full["count"]
+    a = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp_path / "full", full)])
+    b = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp_path / "part", resumed)])
+    np.testing.assert_array_equal(a, b)
+    ids_a = [i for _, ids in iter_shards(tmp_path / "full", full) for i in ids]
+    ids_b = [i for _, ids in iter_shards(tmp_path / "part", resumed) for i in ids]
+    assert ids_a == ids_b
+    q = {"q": "echo foxtrot"}
+    assert DenseSearcher(tmp_path / "full", loaded=tiny_dpr).search(q, 10) == \
+        DenseSearcher(tmp_path / "part", loaded=tiny_dpr).search(q, 10)
+
+
+def test_complete_index_is_not_overwritten(tiny_dpr, corpus, tmp_path):
+    build(tiny_dpr, corpus, tmp_path / "idx")
+    before = (tmp_path / "idx" / "manifest.json").read_text()
+    with pytest.raises(IndexError_, match="already holds a complete index"):
+        build(tiny_dpr, corpus, tmp_path / "idx")
+    assert (tmp_path / "idx" / "manifest.json").read_text() == before
+
+
+def test_partial_build_with_other_settings_is_refused(tiny_dpr, corpus, tmp_path):
+    build(tiny_dpr, corpus, tmp_path / "idx", max_shards=1)
+    model, tok = tiny_dpr
+    with pytest.raises(IndexError_, match="different settings.*shard_size"):
+        build_dense_index(model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7,
+                          show_progress=False)
+
+
+def test_corrupted_shard_is_detected(tiny_dpr, corpus, tmp_path):
+    manifest = build(tiny_dpr, corpus, tmp_path / "idx")
+    (tmp_path / "idx" / manifest["shards"][1]["vectors"]).write_bytes(b"garbage")
+    with pytest.raises(IndexError_, match="vectors-00001.npy: unreadable shard"):
+        list(iter_shards(tmp_path / "idx", manifest))
+
+
+def test_half_written_partial_shard_is_detected(tiny_dpr, corpus, tmp_path):
+    build(tiny_dpr, corpus, tmp_path / "idx", max_shards=2)
+    (tmp_path / "idx" / "shards" / "ids-00001.txt").write_text("d10\n")
+    with pytest.raises(IndexError_, match="ids-00001|vectors-00001"):
+        build(tiny_dpr, corpus, tmp_path / "idx")
+
+
+def test_wrong_model_is_refused(tiny_dpr, tiny_backbone, corpus, tmp_path):
+    from boltir.models.loading import load_bi_encoder
+
+    build(tiny_dpr, corpus, tmp_path / "idx")
+    other = load_bi_encoder(tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", seed=7)
+    with pytest.raises(IndexError_, match="different weights"):
+        DenseSearcher(tmp_path / "idx", loaded=other)
+
+
+def test_empty_corpus(tiny_dpr, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(IndexError_, match="empty"):
+        build(tiny_dpr, str(empty), tmp_path / "idx")
+    assert not (tmp_path / "idx" / "manifest.json").exists()
+
+
+def test_fresh_heads_are_saved_with_the_index(tiny_dpr, corpus, tmp_path):
+    build(tiny_dpr, corpus, tmp_path / "idx", fresh_heads=True)
+    manifest = read_manifest(tmp_path / "idx")
+    assert manifest["model"]["saved_copy"] == "model"
+    searcher = DenseSearcher(tmp_path / "idx")  # loads the saved copy, fingerprint must match
+    assert len(searcher.search({"q": "apple"}, 3)["q"]) == 3
