@@ -22,7 +22,7 @@ def add_eval_arguments(p) -> None:
                    help="ir_measures metrics")
 
 
-def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | None, metrics: list[str],
+def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | dict | None, metrics: list[str],
                        extra: dict[str, dict[str, str]] | None = None, json_out: bool = False) -> dict[str, Any] | None:
     if not qrels_spec:
         return None
@@ -31,7 +31,8 @@ def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | None, metrics: l
     from boltir.evaluate.report import as_json, table
     from boltir.evaluate.significance import compare_to_baseline
 
-    evals = evaluate_many(runs, load_qrels(qrels_spec), metrics)
+    qrels = load_qrels(qrels_spec) if isinstance(qrels_spec, str) else qrels_spec
+    evals = evaluate_many(runs, qrels, metrics)
     comps = compare_to_baseline(evals)
     if json_out:
         out = as_json(evals, comps)

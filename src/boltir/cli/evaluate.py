@@ -40,15 +40,16 @@ def split_metrics(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.sources import load_run
+    from boltir.data.sources import load_qrels, load_run
 
     args = parser().parse_args(split_metrics(argv))
     metrics = list(args.metrics)
+    qrels = load_qrels(args.qrels)  # first: a wrong qrels name fails before any run is read
     runs = {}
     for spec in args.runs:
         name = spec
         while name in runs:
             name += "'"
         runs[name] = load_run(spec)
-    evaluate_and_print(runs, args.qrels, metrics, json_out=args.json)
+    evaluate_and_print(runs, qrels, metrics, json_out=args.json)
     return 0

@@ -35,6 +35,7 @@ class BiEncoderModule(L.LightningModule):
         self.model, self.tokenizer = load_bi_encoder(
             model, seed=seed, pooling=pooling, projection_dim=projection_dim, normalize=normalize,
             similarity=similarity, query_length=query_length, doc_length=doc_length)
+        self.model.train()  # loaders return eval-mode models; Lightning keeps the mode it finds
         self.loss = InBatchCrossEntropy(temperature)
         self._val_scores: dict[str, dict[str, float]] = {}
 

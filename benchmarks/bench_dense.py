@@ -1,0 +1,221 @@
+"""Dense pipeline benchmark: every boltir figure beside its baseline measured in the same run.
+
+  python benchmarks/bench_dense.py [--num-docs 4096] [--output benchmarks/results/dense-cpu.json]
+
+1. indexing: ``build_dense_index`` (streamed, length-sorted batches, shards + FAISS) vs a plain transformers
+   forward loop over the same passages in corpus order, same model and batch size;
+2. query encoding + search at batch size 1 and 32: ``DenseSearcher.search`` vs a plain loop (tokenizer, model,
+   mean pooling, FAISS IndexFlatIP over the same vectors);
+3. peak RSS of each part (each runs in its own process), and ``boltir --help`` wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODEL = "minilm-l6"
+BATCH = 32
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def passages(n: int) -> list[tuple[str, str]]:
+    from boltir.data.sources import load_docs
+
+    out = []
+    for d in load_docs("trec-dl-2019"):
+        out.append((d.doc_id, d.text))
+        if n and len(out) == n:
+            break
+    return out
+
+
+def bench_queries() -> dict[str, str]:
+    from boltir.data.sources import load_queries
+
+    qs = {**load_queries("trec-dl-2019"), **load_queries("trec-dl-2020")}
+    dev = load_queries("msmarco-devsmall-sample")
+    for qid in list(dev)[:223]:
+        qs[qid] = dev[qid]
+    return qs  # 320 real MS MARCO queries
+
+
+def plain_encoder():
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from boltir.models.loading import resolve_model
+
+    path = resolve_model(MODEL)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+
+    def encode(texts: list[str], max_length: int):
+        enc = tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        with torch.inference_mode():
+            h = model(**enc).last_hidden_state
+            m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
+            e = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+        return e.numpy(), int(enc["input_ids"].numel())
+
+    return encode
+
+
+def part_index_plain(args) -> dict:
+    import numpy as np
+
+    docs = passages(args.num_docs)
+    encode = plain_encoder()
+    texts = [t for _, t in docs]
+    t0 = time.perf_counter()
+    vecs, tokens = [], 0
+    for i in range(0, len(texts), BATCH):
+        v, n = encode(texts[i:i + BATCH], 256)
+        vecs.append(v)
+        tokens += n
+    np.save(Path(args.workdir) / "plain.npy", np.concatenate(vecs))
+    dt = time.perf_counter() - t0
+    return {"docs": len(texts), "seconds": dt, "docs_per_s": len(texts) / dt, "padded_tokens": tokens,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def part_index_boltir(args) -> dict:
+    import numpy as np
+
+    from boltir.data.collators import length_sorted_batches
+    from boltir.index.dense import build_dense_index
+    from boltir.index.storage import iter_shards
+    from boltir.models.loading import load_bi_encoder
+
+    docs = passages(args.num_docs)
+    corpus = Path(args.workdir) / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"doc_id": i, "text": t}) + "\n" for i, t in docs))
+    model, tok = load_bi_encoder(MODEL)
+    texts = [t for _, t in docs]
+    tokens = sum(len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0]) * len(b)
+                 for b in length_sorted_batches(texts, BATCH))
+    t0 = time.perf_counter()
+    manifest = build_dense_index(model, tok, str(corpus), Path(args.workdir) / "index", model_source=MODEL,
+                                 batch_size=BATCH, show_progress=False, overwrite=True)
+    dt = time.perf_counter() - t0
+    ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / "index", manifest)])
+    plain = np.load(Path(args.workdir) / "plain.npy")
+    return {"docs": len(texts), "seconds": dt, "docs_per_s": len(texts) / dt, "padded_tokens": tokens,
+            "max_abs_diff_vs_plain": float(np.abs(ours - plain).max()), "peak_rss_mb": peak_rss_mb()}
+
+
+def part_search(args) -> dict:
+    import faiss
+    import numpy as np
+
+    from boltir.search.dense import DenseSearcher
+
+    queries = bench_queries()
+    qids, texts = list(queries), list(queries.values())
+    searcher = DenseSearcher(Path(args.workdir) / "index")
+    encode = plain_encoder()
+    vecs = np.load(Path(args.workdir) / "plain.npy")
+    flat = faiss.IndexFlatIP(vecs.shape[1])
+    flat.add(vecs)
+    out = {"queries": len(qids), "k": 100}
+    for bs in (1, 32):
+        # warm-up both paths once
+        searcher.search(dict(list(queries.items())[:bs]), 100, bs)
+        encode(texts[:bs], 32)
+        best_plain = best_ours = float("inf")
+
+        def plain_pass() -> float:
+            t0 = time.perf_counter()
+            for i in range(0, len(texts), bs):
+                v, _ = encode(texts[i:i + bs], 32)
+                flat.search(v, 100)
+            return time.perf_counter() - t0
+
+        def boltir_pass() -> float:
+            nonlocal run
+            t0 = time.perf_counter()
+            run = searcher.search(queries, 100, bs)
+            return time.perf_counter() - t0
+
+        run: dict = {}
+        for rep in range(4):  # ABBA order so drift in machine speed does not favour either side
+            order = (plain_pass, boltir_pass) if rep % 2 == 0 else (boltir_pass, plain_pass)
+            for fn in order:
+                t = fn()
+                if fn is plain_pass:
+                    best_plain = min(best_plain, t)
+                else:
+                    best_ours = min(best_ours, t)
+        assert len(run) == len(qids)
+        out[f"batch_{bs}"] = {"plain_qps": len(qids) / best_plain, "boltir_qps": len(qids) / best_ours,
+                              "ratio": best_plain / best_ours}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def startup() -> dict:
+    def wall(cmd: list[str], n: int = 5) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    boltir = str(Path(sys.executable).with_name("boltir"))
+    return {"boltir_help_s": wall([boltir, "--help"]),
+            "python_startup_s": wall([sys.executable, "-c", "pass"]),
+            "import_torch_transformers_s": wall([sys.executable, "-c", "import torch, transformers; transformers.AutoModel"], 3)}
+
+
+def run_part(name: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--part", name, "--num-docs", str(args.num_docs), "--workdir", args.workdir]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "BOLTIR_NO_PROGRESS": "1"})
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--num-docs", type=int, default=4096, help="passages to index (0 = all 24,884)")
+    p.add_argument("--output", default=str(Path(__file__).parent / "results" / "dense-cpu.json"))
+    p.add_argument("--part")
+    p.add_argument("--workdir")
+    args = p.parse_args()
+    if args.part:
+        print(json.dumps(globals()[f"part_{args.part}"](args)))
+        return
+    with tempfile.TemporaryDirectory() as wd:
+        args.workdir = wd
+        plain = run_part("index_plain", args)
+        ours = run_part("index_boltir", args)
+        search = run_part("search", args)
+    import torch
+
+    result = {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": torch.get_num_threads()},
+        "model": MODEL, "batch_size": BATCH,
+        "indexing": {"plain_transformers_loop": plain, "boltir": ours,
+                     "speedup": ours["docs_per_s"] / plain["docs_per_s"],
+                     "padded_token_ratio_plain_over_sorted": plain["padded_tokens"] / ours["padded_tokens"]},
+        "search": search,
+        "startup": startup(),
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

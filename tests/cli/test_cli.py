@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+
+from boltir.cli import COMMANDS, main as boltir
+
+
+def test_help_lists_commands_without_importing_torch():
+    code = ("import sys; from boltir.cli import main; main(['--help']); "
+            "heavy = [m for m in ('torch', 'transformers', 'lightning', 'numpy') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for name in COMMANDS:
+        assert f"  {name}" in out.stdout
+
+
+def test_every_command_has_working_help(capsys):
+    import pytest
+
+    for name in COMMANDS:
+        if name == "fit":
+            continue  # LightningCLI's help is exercised by the fit tests
+        with pytest.raises(SystemExit) as e:
+            boltir([name, "--help"])
+        assert e.value.code == 0
+        assert f"boltir {name}" in capsys.readouterr().out
+
+
+def test_evaluate_json_and_table(capsys):
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", "--metrics", "nDCG@10", "RR(rel=2)@10",
+                   "trec-dl-2019:bm25", "trec-dl-2019:tasb", "--json", "true"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    bm25, tasb = out["runs"]
+    assert round(bm25["aggregate"]["nDCG@10"], 4) == 0.5058 and round(tasb["aggregate"]["nDCG@10"], 4) == 0.7210
+    assert len(bm25["per_query"]["nDCG@10"]) == 43
+    assert {c["metric"] for c in out["comparisons"]} == {"nDCG@10", "RR(rel=2)@10"}
+    assert boltir(["evaluate", "--qrels", "data/msmarco-trecdl-pool/qrels.txt", "trec-dl-2019:bm25"]) == 0
+    assert "lacks 54 of 97 judged queries" in capsys.readouterr().out
+
+
+def test_bad_input_gives_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.run"
+    bad.write_text("1 Q0 a 1 1.0 t\n1 Q0 b 2 oops t\n")
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", str(bad)]) == 1
+    assert f"{bad}:2: score 'oops' is not a number" in capsys.readouterr().err
+    assert boltir(["evaluate", "--qrels", "no-such-dataset", str(bad)]) == 1
+    assert "unknown dataset 'no-such-dataset'" in capsys.readouterr().err
+
+
+def test_bm25_command(tmp_path, capsys):
+    run = tmp_path / "v.run"
+    assert boltir(["bm25", "--docs", "vaswani", "--queries", "vaswani", "--output", str(run),
+                   "--index-dir", str(tmp_path / "idx"), "--qrels", "vaswani", "--metrics", "nDCG@10"]) == 0
+    assert "0.4449" in capsys.readouterr().out
+    run2 = tmp_path / "v2.run"
+    assert boltir(["bm25", "--index-dir", str(tmp_path / "idx"), "--queries", "vaswani", "--output", str(run2)]) == 0
+    assert run.read_text() == run2.read_text()
+
+
+def test_index_search_rerank_commands(tiny_dpr, tmp_path, capsys):
+    model, tok = tiny_dpr
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("".join(f"d{i}\tpassage {i} about topic {i % 3}\n" for i in range(20)))
+    queries = tmp_path / "q.tsv"
+    queries.write_text("q1\ttopic 1\nq2\ttopic 2\n")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 d1 1\nq2 0 d2 1\n")
+    assert boltir(["index", "--model", str(tmp_path / "model"), "--docs", str(docs), "--output",
+                   str(tmp_path / "idx"), "--shard-size", "8", "--batch-size", "4"]) == 0
+    assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(queries), "--output",
+                   str(tmp_path / "s.run"), "--k", "5", "--qrels", str(qrels)]) == 0
+    lines = (tmp_path / "s.run").read_text().splitlines()
+    assert len(lines) == 10 and lines[0].split()[1] == "Q0"
+    assert boltir(["re-rank", "--model", str(tmp_path / "model"), "--run", str(tmp_path / "s.run"), "--queries",
+                   str(queries), "--docs", str(docs), "--output", str(tmp_path / "r.run"), "--depth", "3"]) == 0
+    assert len((tmp_path / "r.run").read_text().splitlines()) == 6
+    # searching with a different model than the index was built with is refused
+    other = tmp_path / "other"
+    from boltir.models.loading import load_bi_encoder
+
+    m2, t2 = load_bi_encoder(str(tmp_path / "model"))
+    with __import__("torch").no_grad():
+        m2.projection.weight.add_(1.0)
+    m2.save_pretrained(other)
+    t2.save_pretrained(other)
+    capsys.readouterr()
+    assert boltir(["search", "--index", str(tmp_path / "idx"), "--model", str(other), "--queries", str(queries),
+                   "--output", str(tmp_path / "x.run")]) == 1
+    assert "different weights" in capsys.readouterr().err
+    assert not (tmp_path / "x.run").exists()
