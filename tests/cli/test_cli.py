@@ -53,6 +53,8 @@ def test_bm25_command(tmp_path, capsys):
     assert boltir(["bm25", "--docs", "vaswani", "--queries", "vaswani", "--output", str(run),
                    "--index-dir", str(tmp_path / "idx"), "--qrels", "vaswani", "--metrics", "nDCG@10"]) == 0
     assert "0.4449" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "v.run.meta.json").read_text())
+    assert meta["command"] == "boltir bm25" and meta["arguments"]["k1"] == 0.9 and "bm25s" in meta["packages"]
     run2 = tmp_path / "v2.run"
     assert boltir(["bm25", "--index-dir", str(tmp_path / "idx"), "--queries", "vaswani", "--output", str(run2)]) == 0
     assert run.read_text() == run2.read_text()

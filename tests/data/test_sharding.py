@@ -51,3 +51,13 @@ def test_two_processes_times_two_workers(tmp_path):
         seen += part
     counts = collections.Counter(seen)
     assert len(counts) == N and set(counts.values()) == {1}
+
+
+def test_doc_dataset_over_a_bundled_corpus_with_workers():
+    from boltir.data.datasets import DocDataset, QueryDataset
+
+    loader = DataLoader(DocDataset("vaswani"), batch_size=None, num_workers=2)
+    ids = collections.Counter(d.doc_id for d in loader)
+    assert len(ids) == 11429 and set(ids.values()) == {1}
+    queries = [q.query_id for q in DataLoader(QueryDataset("trec-dl-2019"), batch_size=None, num_workers=2)]
+    assert len(queries) == len(set(queries)) == 43

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
+from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
 
 
 def parser():
@@ -44,7 +44,8 @@ def main(argv: list[str]) -> int:
     queries = load_queries(a.queries)
     run = index.search(queries, a.k)
     t2 = time.perf_counter()
-    write_run(a.output, run, tag=a.tag)
+    write_run(a.output, run, tag=a.tag,
+              meta=run_meta("bm25", a, {"docs": a.docs, "queries": a.queries}, seconds=round(t2 - t0, 3)))
     print(f"wrote {a.output}: {len(run)} queries; index {t1 - t0:.1f}s, search {t2 - t1:.2f}s "
           f"({len(queries) / max(t2 - t1, 1e-9):.0f} queries/s)")
     evaluate_and_print({a.output: run}, a.qrels, a.metrics)

@@ -44,3 +44,13 @@ def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | dict | None, met
 
 def err(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def run_meta(command: str, args: Any, inputs: dict[str, str | None], **extra: Any) -> dict[str, Any]:
+    """What produced a run: the command, its arguments and fingerprints of its file inputs."""
+    from boltir.utils.provenance import input_fingerprint
+
+    arguments = args.as_dict() if hasattr(args, "as_dict") else dict(vars(args))
+    arguments.pop("config", None)
+    return {"command": f"boltir {command}", "arguments": arguments,
+            "inputs": {k: input_fingerprint(v) for k, v in inputs.items() if v}, **extra}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
+from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
 
 
 def parser():
@@ -23,7 +23,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.sources import doc_texts, load_queries, load_run
+    from boltir.data.sources import doc_texts, load_queries, load_run, run_path
     from boltir.data.writers import write_run
     from boltir.models.loading import load_bi_encoder
     from boltir.search.rerank import rerank_bi_encoder, top_k
@@ -37,7 +37,8 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     out = rerank_bi_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size, a.num_workers)
     dt = time.perf_counter() - t0
-    write_run(a.output, out, tag=a.tag)
+    write_run(a.output, out, tag=a.tag, meta=run_meta("re-rank", a, {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
+                                                       seconds=round(dt, 3)))
     print(f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
           f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)")
     evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics)

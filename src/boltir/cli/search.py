@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
+from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
 
 
 def parser():
@@ -32,7 +32,8 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     run = searcher.search(queries, a.k, a.batch_size, show_progress=True)
     dt = time.perf_counter() - t0
-    write_run(a.output, run, tag=a.tag)
+    write_run(a.output, run, tag=a.tag, meta=run_meta("search", a, {"queries": a.queries},
+                                                    index=searcher.manifest["model"], seconds=round(dt, 3)))
     print(f"wrote {a.output}: {len(run)} queries in {dt:.2f}s ({len(run) / max(dt, 1e-9):.1f} queries/s)")
     evaluate_and_print({a.output: run}, a.qrels, a.metrics)
     return 0

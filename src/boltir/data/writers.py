@@ -6,12 +6,19 @@ import os
 from typing import Iterable, Mapping
 
 from boltir.data.records import RunRow
-from boltir.utils.atomic import atomic_open
+from boltir.utils.atomic import atomic_open, atomic_write_json
 
 
 def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "boltir",
-              depth: int | None = None) -> None:
-    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by descending score."""
+              depth: int | None = None, meta: dict | None = None) -> None:
+    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by descending score.
+
+    With ``meta``, a ``<path>.meta.json`` sidecar records how the run was made (command, inputs, versions).
+    """
+    if meta is not None:
+        from boltir.utils.provenance import provenance
+
+        atomic_write_json(f"{os.fspath(path)}.meta.json", provenance(**meta))
     with atomic_open(path) as f:
         for qid, docs in run.items():
             ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))
