@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def main(argv: list[str]) -> int:
     from lightning.pytorch.cli import LightningCLI
@@ -9,6 +11,10 @@ def main(argv: list[str]) -> int:
     from boltir.training.bi_encoder import BiEncoderModule
     from boltir.training.data import TupleDataModule
 
-    LightningCLI(BiEncoderModule, TupleDataModule, args=["fit", *argv], save_config_kwargs={"overwrite": True},
-                 auto_configure_optimizers=False)
+    saved, sys.argv = sys.argv, [sys.argv[0]]  # arguments go in through `args`, not the process argv
+    try:
+        LightningCLI(BiEncoderModule, TupleDataModule, args=["fit", *argv],
+                     save_config_kwargs={"overwrite": True}, auto_configure_optimizers=False)
+    finally:
+        sys.argv = saved
     return 0
