@@ -18,10 +18,14 @@ def tiny_tuples(tmp_path):
         lines.append(json.dumps({"query_id": f"q{i}", "query": f"subject {i % 4}", "positives": [f"d{i}"],
                                  "negatives": [f"d{(i + 1) % 24}", f"d{(i + 2) % 24}"]}))
     (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "val.tsv").write_text("v1\tsubject 1\nv2\tsubject 2\n")
+    (tmp_path / "val.qrels").write_text("v1 0 d1 1\nv1 0 d5 1\nv2 0 d2 1\n")
+    (tmp_path / "val.run").write_text("".join(f"v{q} Q0 d{d} {r} {10 - r} bm25\n"
+                                              for q in (1, 2) for r, d in enumerate(range(8), start=1)))
     return tmp_path
 
 
-def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path):
+def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, capsys):
     from boltir.models.base import weights_fingerprint
     from boltir.models.loading import load_bi_encoder
 
@@ -29,24 +33,36 @@ def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path):
         "seed_everything": 0,
         "trainer": {"max_steps": 6, "accelerator": "cpu", "devices": 1, "logger": False,
                     "enable_progress_bar": False, "default_root_dir": str(tmp_path / "out"),
-                    "callbacks": [{"class_path": "boltir.training.callbacks.ExportBestModel",
+                    "val_check_interval": 3, "num_sanity_val_steps": -1,
+                    "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                                   "init_args": {"monitor": "val/nDCG@10", "mode": "max", "save_top_k": 1,
+                                                 "dirpath": str(tmp_path / "ckpt")}},
+                                  {"class_path": "boltir.training.callbacks.ExportBestModel",
                                    "init_args": {"dirpath": str(tmp_path / "exported")}}]},
         "model": {"model": tiny_backbone, "projection_dim": 8, "similarity": "cosine", "lr": 1e-3,
                   "doc_length": 32, "query_length": 16},
         "data": {"train": str(tiny_tuples / "train.jsonl"), "docs": str(tiny_tuples / "docs.jsonl"),
-                 "num_negatives": 2, "batch_size": 4},
+                 "num_negatives": 2, "batch_size": 4, "val_run": str(tiny_tuples / "val.run"),
+                 "val_queries": str(tiny_tuples / "val.tsv"), "val_qrels": str(tiny_tuples / "val.qrels"),
+                 "val_docs": str(tiny_tuples / "docs.jsonl"), "val_depth": 8},
     }
     (tmp_path / "fit.yaml").write_text(yaml.safe_dump(cfg))
     before, _ = load_bi_encoder(tiny_backbone, projection_dim=8, similarity="cosine", seed=0)
     assert boltir(["fit", "--config", str(tmp_path / "fit.yaml")]) == 0
     folder = tmp_path / "exported"
     assert (folder / "config.json").exists() and (folder / "README.md").exists()
-    assert list((tmp_path / "out").rglob("*.ckpt")), "Lightning wrote no checkpoint"
+    (ckpt,) = list((tmp_path / "ckpt").glob("*.ckpt"))
+    out = capsys.readouterr().out
+    assert "before training: val/nDCG@10 = " in out and "step 3: val/nDCG@10 = " in out
+    assert f"best checkpoint {ckpt}" in out
     trained, _ = load_bi_encoder(str(folder))
     assert trained.config.projection_dim == 8 and trained.config.doc_length == 32
     assert weights_fingerprint(trained) != weights_fingerprint(before)
     prov = json.loads((folder / "boltir_provenance.json").read_text())
-    assert prov["global_step"] == 6 and "torch" in prov["packages"]
+    assert prov["global_step"] == 6 and "torch" in prov["packages"] and prov["checkpoint"] == str(ckpt)
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    exported = trained.state_dict()
+    assert all(torch.equal(state[f"model.{k}"], v) for k, v in exported.items())
 
 
 def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
@@ -70,6 +86,7 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
             return module.loss(q, d, batch["docs_per_query"]).item()
 
     start = loss()
+    module.model.train()
     trainer = L.Trainer(max_epochs=15, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, dm)

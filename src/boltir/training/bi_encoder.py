@@ -76,6 +76,14 @@ class BiEncoderModule(L.LightningModule):
         if not scores or qrels is None:
             return
         value = evaluate(scores, qrels, [self.hparams.val_metric]).aggregate[self.hparams.val_metric]
+        if self.trainer.sanity_checking:
+            # Lightning drops values logged in the sanity check; with num_sanity_val_steps=-1 this is the
+            # whole validation run before any training, i.e. the starting point of the model
+            if self.trainer.is_global_zero:
+                print(f"before training: val/{self.hparams.val_metric} = {value:.4f}")
+            return
+        if self.trainer.is_global_zero:
+            print(f"step {self.global_step}: val/{self.hparams.val_metric} = {value:.4f}")
         self.log(f"val/{self.hparams.val_metric}", value, prog_bar=True, sync_dist=False)
 
     def configure_optimizers(self):
