@@ -1,0 +1,47 @@
+"""Shared pieces of list-wise losses: padding masks, approximate ranks, teacher ranks, DCG."""
+
+from __future__ import annotations
+
+import torch
+
+
+def valid_mask(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Boolean [B, N]: which list entries are real (not padding)."""
+    return torch.ones_like(scores, dtype=torch.bool) if mask is None else mask.bool()
+
+
+def pair_mask(targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Boolean [B, N, N]: pairs (i, j) of real entries with target_i > target_j."""
+    both = mask.unsqueeze(-1) & mask.unsqueeze(-2)
+    return both & (targets.unsqueeze(-1) > targets.unsqueeze(-2))
+
+
+def approx_ranks(scores: torch.Tensor, mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Differentiable ranks: ``1 + sum_{j != i} sigmoid((s_j - s_i) / T)`` over the real entries."""
+    diff = (scores.unsqueeze(-2) - scores.unsqueeze(-1)) / temperature  # [b, i, j] = s_j - s_i
+    sig = torch.sigmoid(diff) * mask.unsqueeze(-2)
+    eye = torch.eye(scores.shape[-1], dtype=torch.bool, device=scores.device)
+    sig = sig.masked_fill(eye, 0.0)
+    return 1.0 + sig.sum(-1)
+
+
+def target_ranks(targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Ranks 1..n by descending target among real entries (ties broken by list position)."""
+    t = targets.masked_fill(~mask, float("-inf"))
+    order = torch.sort(t, dim=-1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order)
+    ranks.scatter_(-1, order, torch.arange(1, t.shape[-1] + 1, device=t.device).expand_as(order).contiguous())
+    return ranks.to(targets.dtype)
+
+
+def dcg_gains(targets: torch.Tensor, exponential: bool) -> torch.Tensor:
+    t = targets.clamp(min=0)
+    return torch.pow(2.0, t) - 1.0 if exponential else t
+
+
+def ideal_dcg(gains: torch.Tensor, mask: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    g = gains.masked_fill(~mask, 0.0).sort(dim=-1, descending=True).values
+    disc = 1.0 / torch.log2(torch.arange(2, g.shape[-1] + 2, device=g.device, dtype=g.dtype))
+    if k is not None:
+        disc[k:] = 0
+    return (g * disc).sum(-1)
