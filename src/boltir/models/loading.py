@@ -131,3 +131,88 @@ def load_bi_encoder(name_or_path: str, seed: int = 0, **config: Any):
                            f"unexpected {unexpected[:5]})")
     model.config.name_or_path = str(name_or_path)
     return model.eval(), tokenizer
+
+
+def _config_json(name_or_path: str) -> dict[str, Any]:
+    cfg = _optional_file(name_or_path, "config.json")
+    return json.loads(cfg.read_text()) if cfg else {}
+
+
+def model_kind(name_or_path: str) -> str:
+    """``"cross-encoder"`` for boltir mono folders and ``*ForSequenceClassification`` checkpoints,
+    ``"bi-encoder"`` for everything else (boltir DPR folders, sentence-transformers folders, plain backbones)."""
+    cfg = _config_json(resolve_model(name_or_path))
+    if cfg.get("model_type") == "boltir-mono":
+        return "cross-encoder"
+    if any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):
+        return "cross-encoder"
+    return "bi-encoder"
+
+
+def _classification_head(clf: Any) -> tuple[str | None, Any, Any]:
+    """``(activation, dense, out)`` of a transformers sequence-classification model's head."""
+    from torch import nn
+
+    head = getattr(clf, "classifier", None)
+    base = getattr(clf, clf.base_model_prefix)
+    if isinstance(head, nn.Linear):
+        pooler = getattr(base, "pooler", None)
+        if pooler is not None and isinstance(getattr(pooler, "dense", None), nn.Linear):
+            return "tanh", pooler.dense, head  # BERT: pooler (dense + tanh) then classifier
+        return None, None, head
+    if head is not None and isinstance(getattr(head, "dense", None), nn.Linear) and hasattr(head, "out_proj"):
+        act = "gelu" if clf.config.model_type == "electra" else "tanh"
+        return act, head.dense, head.out_proj
+    raise ValueError(f"{type(clf).__name__}: unsupported classification head {type(head).__name__}")
+
+
+def load_cross_encoder(name_or_path: str, seed: int = 0, **config: Any):
+    """``(model, tokenizer)``: a saved boltir mono model, a converted ``*ForSequenceClassification`` checkpoint
+    (same logits), or a new mono model around a plain backbone with a head drawn from ``seed``."""
+    import torch
+    from transformers import AutoModel, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    from boltir.models.cross_encoders.mono import MonoConfig, MonoModel
+
+    hf_logging.disable_progress_bar()
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(path)
+    config = {k: v for k, v in config.items() if v is not None}
+    raw = _config_json(path)
+    if raw.get("model_type") == "boltir-mono":
+        saved = MonoConfig.from_pretrained(path)
+        structural = {k for k, v in config.items() if getattr(saved, k, None) != v} - {"query_length", "doc_length"}
+        if structural:
+            raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {sorted(structural)}")
+        model = MonoModel.from_pretrained(path, config=saved)
+        for k, v in config.items():
+            setattr(model.config, k, v)
+        return model.eval(), tokenizer
+    if any(a.endswith("ForSequenceClassification") for a in raw.get("architectures") or []):
+        clf = AutoModelForSequenceClassification.from_pretrained(path).eval()
+        activation, dense, out = _classification_head(clf)
+        base = getattr(clf, clf.base_model_prefix)
+        mono_config = MonoConfig(encoder=base.config.to_dict(), head_activation=activation,
+                                 num_outputs=clf.config.num_labels, head_bias=out.bias is not None, **config)
+        model = MonoModel(mono_config)
+        state = {k: v for k, v in base.state_dict().items() if not k.startswith("pooler.")}
+        model.encoder.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            if dense is not None:
+                model.head.dense.load_state_dict(dense.state_dict())
+            model.head.out.load_state_dict(out.state_dict())
+        model.config.name_or_path = str(name_or_path)
+        return model.eval(), tokenizer
+    backbone = AutoModel.from_pretrained(path)
+    mono_config = MonoConfig(encoder=backbone.config.to_dict(), **config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MonoModel(mono_config)
+    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
+    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"{name_or_path}: backbone weights do not fit (missing {missing[:5]}, "
+                           f"unexpected {unexpected[:5]})")
+    model.config.name_or_path = str(name_or_path)
+    return model.eval(), tokenizer

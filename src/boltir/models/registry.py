@@ -6,8 +6,9 @@ from __future__ import annotations
 def model_classes() -> list[tuple[str, type, type]]:
     """``(model_type, config_class, model_class)`` for every boltir model."""
     from boltir.models.bi_encoders.dpr import DprConfig, DprModel
+    from boltir.models.cross_encoders.mono import MonoConfig, MonoModel
 
-    return [(DprConfig.model_type, DprConfig, DprModel)]
+    return [(DprConfig.model_type, DprConfig, DprModel), (MonoConfig.model_type, MonoConfig, MonoModel)]
 
 
 def register_all() -> None:

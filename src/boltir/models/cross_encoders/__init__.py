@@ -1,0 +1,1 @@
+"""Cross-encoders: query and document read together, one relevance score per pair."""
