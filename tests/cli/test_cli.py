@@ -93,3 +93,22 @@ def test_index_search_rerank_commands(tiny_dpr, tmp_path, capsys):
                    "--output", str(tmp_path / "x.run")]) == 1
     assert "different weights" in capsys.readouterr().err
     assert not (tmp_path / "x.run").exists()
+
+
+def test_rerank_command_detects_a_cross_encoder(tmp_path, capsys):
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from boltir.models.loading import load_tokenizer, resolve_model
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                             num_attention_heads=2, intermediate_size=64, num_labels=1)
+                                  ).save_pretrained(tmp_path / "ce")
+    load_tokenizer(resolve_model("minilm-l6")).save_pretrained(tmp_path / "ce")
+    out = tmp_path / "ce.run"
+    assert boltir(["re-rank", "--model", str(tmp_path / "ce"), "--run", "trec-dl-2019:bm25", "--queries",
+                   "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out), "--depth", "3",
+                   "--qrels", "trec-dl-2019"]) == 0
+    assert json.loads((tmp_path / "ce.run.meta.json").read_text())["kind"] == "cross-encoder"
+    assert len(out.read_text().splitlines()) == 43 * 3

@@ -20,3 +20,36 @@ def test_rerank_equals_direct_scores(tiny_dpr):
 
 def test_top_k_breaks_ties_by_doc_id():
     assert top_k({"q": {"b": 1.0, "a": 1.0, "c": 2.0}}, 2) == {"q": ["c", "a"]}
+
+
+def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
+    import torch
+
+    from boltir.data.pair_tokenizer import PairTokenizer
+    from boltir.models.loading import load_cross_encoder
+    from boltir.search.rerank import rerank_cross_encoder
+
+    model, tok = load_cross_encoder(tiny_backbone, head_activation="tanh")
+    docs = {f"d{i}": f"document {i} " + "word " * i for i in range(10)}
+    run = {"q1": {f"d{i}": float(-i) for i in range(10)}, "q2": {"d3": 1.0, "d4": 0.0}}
+    queries = {"q1": "first query", "q2": "second"}
+    pt = PairTokenizer(tok, 32, 256)
+    with torch.inference_mode():
+        expected = {q: {d: float(model(**pt([queries[q]], [docs[d]]))[0]) for d in ds} for q, ds in run.items()}
+    out = rerank_cross_encoder(model, tok, run, queries, docs, depth=None, batch_size=8, show_progress=False)
+    for q in expected:
+        assert out[q].keys() == expected[q].keys()
+        assert all(abs(out[q][d] - expected[q][d]) < 1e-5 for d in out[q])
+    real_forward = type(model).forward
+    sizes = []
+
+    def tight_memory(self, input_ids, attention_mask, token_type_ids=None):
+        sizes.append(len(input_ids))
+        if len(input_ids) > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(self, input_ids, attention_mask, token_type_ids)
+
+    monkeypatch.setattr(type(model), "forward", tight_memory)
+    split = rerank_cross_encoder(model, tok, run, queries, docs, depth=None, batch_size=8, show_progress=False)
+    assert max(s for s in sizes if s <= 3) <= 3 and 8 in sizes
+    assert all(abs(split[q][d] - out[q][d]) < 1e-5 for q in out for d in out[q])

@@ -8,7 +8,7 @@ from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder.")
+    p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
     p.add_argument("--model", type=str, required=True, help="model: short name, folder or Hub id")
     p.add_argument("--run", type=str, required=True, help="candidate run: file or <dataset>:<run>")
     p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
@@ -17,6 +17,9 @@ def parser():
     p.add_argument("--depth", type=int, default=100, help="candidates per query to re-rank")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--kind", type=str, default="auto",
+                   help="auto (cross-encoder for boltir mono folders and *ForSequenceClassification checkpoints, "
+                        "else bi-encoder), bi-encoder or cross-encoder")
     p.add_argument("--tag", type=str, default="boltir-rerank")
     add_eval_arguments(p)
     return p
@@ -25,20 +28,27 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import doc_texts, load_queries, load_run, run_path
     from boltir.data.writers import write_run
-    from boltir.models.loading import load_bi_encoder
-    from boltir.search.rerank import rerank_bi_encoder, top_k
+    from boltir.models.loading import load_bi_encoder, load_cross_encoder, model_kind
+    from boltir.search.rerank import rerank_bi_encoder, rerank_cross_encoder, top_k
 
     a = parser().parse_args(argv)
     run = load_run(a.run)
     queries = load_queries(a.queries)
     wanted = {d for ds in top_k(run, a.depth).values() for d in ds}
     docs = doc_texts(a.docs, wanted)
-    model, tokenizer = load_bi_encoder(a.model)
+    kind = model_kind(a.model) if a.kind == "auto" else a.kind
+    if kind not in ("bi-encoder", "cross-encoder"):
+        raise ValueError(f"--kind {a.kind!r}: choose auto, bi-encoder or cross-encoder")
     t0 = time.perf_counter()
-    out = rerank_bi_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size, a.num_workers)
+    if kind == "cross-encoder":
+        model, tokenizer = load_cross_encoder(a.model)
+        out = rerank_cross_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size)
+    else:
+        model, tokenizer = load_bi_encoder(a.model)
+        out = rerank_bi_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size, a.num_workers)
     dt = time.perf_counter() - t0
     write_run(a.output, out, tag=a.tag, meta=run_meta("re-rank", a, {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
-                                                       seconds=round(dt, 3)))
+                                                       seconds=round(dt, 3), kind=kind))
     print(f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
           f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)")
     evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics)

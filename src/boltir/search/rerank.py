@@ -38,3 +38,59 @@ def rerank_bi_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, float
         scores = doc_vecs[[position[d] for d in cand]] @ qv
         out[qid] = dict(zip(cand, np.asarray(scores, dtype=np.float64).tolist()))
     return out
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+def score_pairs(model: Any, pair_tokenizer: Any, queries: list[str], docs: list[str], batch_size: int = 32,
+                progress: Any = None) -> np.ndarray:
+    """Scores of (query, doc) pairs in input order. Pairs are batched by length; a batch that runs out of
+    memory is split in halves and retried, down to single pairs."""
+    import torch
+
+    out = np.empty(len(queries), dtype=np.float64)
+    order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(docs[i])))
+    device = next(model.parameters()).device
+    start, size = 0, batch_size
+    with torch.inference_mode():
+        while start < len(order):
+            idx = order[start:start + size]
+            enc = {k: v.to(device) for k, v in pair_tokenizer([queries[i] for i in idx], [docs[i] for i in idx]).items()}
+            try:
+                scores = model(**enc).float().cpu().numpy()
+            except (RuntimeError, MemoryError) as e:
+                if not _is_oom(e) or size == 1:
+                    raise
+                size = max(1, size // 2)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            out[idx] = scores
+            start += len(idx)
+            if progress is not None:
+                progress.update(len(idx))
+    return out
+
+
+def rerank_cross_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
+                         docs: dict[str, str], depth: int | None = 100, batch_size: int = 32,
+                         show_progress: bool = True) -> dict[str, dict[str, float]]:
+    """Score the top ``depth`` candidates of each query of ``run`` with a point-wise cross-encoder."""
+    from boltir.data.pair_tokenizer import PairTokenizer
+
+    candidates = top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    pairs = [(q, d) for q, ds in candidates.items() for d in ds]
+    pt = PairTokenizer(tokenizer, model.config.query_length, model.config.doc_length)
+    with progress_bar(total=len(pairs), desc="score pairs", unit="pair", disable=not show_progress) as bar:
+        scores = score_pairs(model, pt, [queries[q] for q, _ in pairs], [docs[d] for _, d in pairs], batch_size, bar)
+    out: dict[str, dict[str, float]] = {}
+    for (q, d), s in zip(pairs, scores.tolist()):
+        out.setdefault(q, {})[d] = s
+    return out
