@@ -39,12 +39,14 @@ def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, 
                                                  "dirpath": str(tmp_path / "ckpt")}},
                                   {"class_path": "boltir.training.callbacks.ExportBestModel",
                                    "init_args": {"dirpath": str(tmp_path / "exported")}}]},
-        "model": {"model": tiny_backbone, "projection_dim": 8, "similarity": "cosine", "lr": 1e-3,
-                  "doc_length": 32, "query_length": 16},
-        "data": {"train": str(tiny_tuples / "train.jsonl"), "docs": str(tiny_tuples / "docs.jsonl"),
+        "model": {"class_path": "boltir.training.BiEncoderModule",
+                  "init_args": {"model": tiny_backbone, "projection_dim": 8, "similarity": "cosine", "lr": 1e-3,
+                                "doc_length": 32, "query_length": 16}},
+        "data": {"class_path": "boltir.training.TupleDataModule", "init_args": {
+                 "train": str(tiny_tuples / "train.jsonl"), "docs": str(tiny_tuples / "docs.jsonl"),
                  "num_negatives": 2, "batch_size": 4, "val_run": str(tiny_tuples / "val.run"),
                  "val_queries": str(tiny_tuples / "val.tsv"), "val_qrels": str(tiny_tuples / "val.qrels"),
-                 "val_docs": str(tiny_tuples / "docs.jsonl"), "val_depth": 8},
+                 "val_docs": str(tiny_tuples / "docs.jsonl"), "val_depth": 8}},
     }
     (tmp_path / "fit.yaml").write_text(yaml.safe_dump(cfg))
     before, _ = load_bi_encoder(tiny_backbone, projection_dim=8, similarity="cosine", seed=0)

@@ -1,0 +1,72 @@
+"""What every boltir Lightning module shares: AdamW with linear warm-up/decay and validation by re-ranking a
+candidate run, evaluated with ir_measures (gathered across processes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+
+class RankingModule(L.LightningModule):
+    """Base class; subclasses set ``self.model``/``self.tokenizer`` and implement ``validation_scores``."""
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_scores: dict[str, dict[str, float]] = {}
+
+    def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        scores = self.validation_scores(batch).float().cpu().tolist()
+        for qid, did, s in zip(batch["query_ids"], batch["doc_ids"], scores):
+            self._val_scores.setdefault(qid, {})[did] = s
+
+    def on_validation_epoch_end(self) -> None:
+        from boltir.evaluate.measures import evaluate
+
+        scores = self._val_scores
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(gathered, scores)
+            scores = {}
+            for part in gathered:
+                for q, ds in part.items():
+                    scores.setdefault(q, {}).update(ds)
+        qrels = getattr(self.trainer.datamodule, "val_qrels", None)
+        if not scores or qrels is None:
+            return
+        metric = self.hparams.val_metric
+        value = evaluate(scores, qrels, [metric]).aggregate[metric]
+        if self.trainer.sanity_checking:
+            # Lightning drops values logged in the sanity check; with num_sanity_val_steps=-1 this is the
+            # whole validation run before any training, i.e. the starting point of the model
+            if self.trainer.is_global_zero:
+                print(f"before training: val/{metric} = {value:.4f}")
+            return
+        if self.trainer.is_global_zero:
+            print(f"step {self.global_step}: val/{metric} = {value:.4f}")
+        self.log(f"val/{metric}", value, prog_bar=True, sync_dist=False)
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is not None and hasattr(dm, "attach_tokenizer"):
+            dm.attach_tokenizer(self.tokenizer, self.model.config)
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.hparams.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.hparams.lr)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warm = self.hparams.warmup_steps
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return max(0.0, (total - step) / max(1, total - warm))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,214 @@
+"""Training lists for cross-encoders: candidate lists sampled from a run (targets from relevance, teacher rank
+or teacher score) and training tuples; a query's whole list always stays in one batch."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
+
+from boltir.training.data import RerankDataset, TupleDataset
+
+SAMPLINGS = ("top", "single_relevant", "random", "log_random")
+TARGETS = ("relevance", "rank", "score")
+
+
+def sample_list(ranked: list[str], size: int, how: str, rng: random.Random,
+                relevant: set[str] | None = None) -> list[str] | None:
+    """Pick ``size`` candidates from ``ranked`` (best first); None when ``single_relevant`` finds no relevant.
+
+    top: the first ``size``; random: uniform without replacement; log_random: without replacement with weight
+    ``1 / log2(rank + 1)`` (deep candidates stay possible but rarer); single_relevant: one random relevant
+    candidate plus the highest-ranked non-relevant ones.
+    """
+    if how == "top":
+        return ranked[:size]
+    if how == "random":
+        return rng.sample(ranked, min(size, len(ranked)))
+    if how == "log_random":
+        pool = list(enumerate(ranked, start=1))
+        chosen = []
+        while pool and len(chosen) < size:
+            weights = [1.0 / math.log2(r + 1) for r, _ in pool]
+            pick = rng.choices(range(len(pool)), weights=weights)[0]
+            chosen.append(pool.pop(pick)[1])
+        return sorted(chosen, key=ranked.index)
+    if how == "single_relevant":
+        rel = [d for d in ranked if relevant and d in relevant]
+        if not rel:
+            return None
+        non = [d for d in ranked if not relevant or d not in relevant]
+        return [rng.choice(rel)] + non[: size - 1]
+    raise ValueError(f"sampling={how!r}: choose one of {', '.join(SAMPLINGS)}")
+
+
+class RunListDataset(Dataset):
+    """One item per query: (query text, candidate texts, targets) sampled from the top ``depth`` of a run."""
+
+    def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
+                 qrels: dict[str, dict[str, int]] | None = None, depth: int = 100, sample_size: int = 8,
+                 sampling: str = "top", targets: str = "relevance", seed: int = 0):
+        from boltir.search.rerank import top_k
+
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling={sampling!r}: choose one of {', '.join(SAMPLINGS)}")
+        if targets not in TARGETS:
+            raise ValueError(f"targets={targets!r}: choose one of {', '.join(TARGETS)}")
+        if targets == "relevance" and qrels is None:
+            raise ValueError("targets='relevance' needs qrels")
+        self.ranked = {q: ds for q, ds in top_k(run, depth).items() if q in queries}
+        self.run, self.queries, self.docs, self.qrels = run, queries, docs, qrels or {}
+        self.depth, self.sample_size, self.sampling, self.targets, self.seed = depth, sample_size, sampling, targets, seed
+        if sampling == "single_relevant":
+            self.ranked = {q: ds for q, ds in self.ranked.items()
+                           if any(self.qrels.get(q, {}).get(d, 0) > 0 for d in ds)}
+        self.qids = list(self.ranked)
+
+    def __len__(self) -> int:
+        return len(self.qids)
+
+    def target(self, qid: str, doc: str) -> float:
+        if self.targets == "relevance":
+            return float(self.qrels.get(qid, {}).get(doc, 0))
+        if self.targets == "rank":
+            return float(self.depth - self.ranked[qid].index(doc))  # depth - rank + 1, rank starting at 1
+        return float(self.run[qid][doc])
+
+    def __getitem__(self, i: int) -> tuple[str, list[str], list[float]]:
+        qid = self.qids[i]
+        rng = random.Random(hash((self.seed, i)))
+        relevant = {d for d, g in self.qrels.get(qid, {}).items() if g > 0}
+        chosen = sample_list(self.ranked[qid], self.sample_size, self.sampling, rng, relevant)
+        assert chosen is not None
+        return self.queries[qid], [self.docs[d] for d in chosen], [self.target(qid, d) for d in chosen]
+
+
+class TupleListDataset(Dataset):
+    """Training tuples as lists: the positive (target 1) then the negatives (target 0)."""
+
+    def __init__(self, tuples: TupleDataset):
+        self.tuples = tuples
+
+    def __len__(self) -> int:
+        return len(self.tuples)
+
+    def __getitem__(self, i: int) -> tuple[str, list[str], list[float]]:
+        q, docs = self.tuples[i]
+        return q, docs, [1.0] + [0.0] * (len(docs) - 1)
+
+
+class ListCollator:
+    """Flatten B lists into B x N pairs (padded with empty documents, masked), tokenised as pairs."""
+
+    def __init__(self, pair_tokenizer: Any):
+        self.pt = pair_tokenizer
+
+    def __call__(self, items: list[tuple[str, list[str], list[float]]]) -> dict[str, Any]:
+        n = max(len(docs) for _, docs, _ in items)
+        queries, docs = [], []
+        targets = torch.zeros(len(items), n)
+        mask = torch.zeros(len(items), n, dtype=torch.bool)
+        for b, (q, ds, ts) in enumerate(items):
+            padded = ds + [""] * (n - len(ds))
+            queries += [q] * n
+            docs += padded
+            targets[b, : len(ts)] = torch.tensor(ts)
+            mask[b, : len(ds)] = True
+        return {"pairs": self.pt(queries, docs), "targets": targets, "mask": mask, "list_size": n}
+
+
+class PairCollator:
+    """Validation pairs: (qid, docid, query, doc) -> tokenised pairs plus ids."""
+
+    def __init__(self, pair_tokenizer: Any):
+        self.pt = pair_tokenizer
+
+    def __call__(self, items):
+        return {"query_ids": [i[0] for i in items], "doc_ids": [i[1] for i in items],
+                "pairs": self.pt([i[2] for i in items], [i[3] for i in items])}
+
+
+class ListDataModule(L.LightningDataModule):
+    """Lists for cross-encoder training from a run and/or training tuples, with validation by re-ranking.
+
+    Args:
+        train_run: candidates, e.g. ``trec-dl-2020:bm25`` or ``trec-dl-2020:rankvicuna-7b.bm25`` (never DL19).
+        train_queries, train_qrels, train_docs: default to the dataset named in ``train_run``.
+        depth, sample_size, sampling, targets: how each query's list is drawn and labelled
+            (sampling: top, single_relevant, random, log_random; targets: relevance, rank, score).
+        train_tuples, tuple_docs, num_negatives: training tuples (positive + hard negatives), optional.
+        batch_size: queries per batch; each brings its whole list (never split).
+        val_run, val_queries, val_qrels, val_docs, val_depth: validation by re-ranking (never DL19).
+    """
+
+    def __init__(self, train_run: str | None = None, train_queries: str | None = None,
+                 train_qrels: str | None = None, train_docs: str | None = None, depth: int = 100,
+                 sample_size: int = 8, sampling: str = "top", targets: str = "relevance",
+                 train_tuples: str | None = None, tuple_docs: str | None = None, num_negatives: int = 7,
+                 batch_size: int = 4, num_workers: int = 0, val_run: str | None = None,
+                 val_queries: str | None = None, val_qrels: str | None = None, val_docs: str | None = None,
+                 val_depth: int = 100, val_batch_size: int = 64, seed: int = 0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.train_set: Dataset | None = None
+        self.val_set: RerankDataset | None = None
+        self.val_qrels: dict[str, dict[str, int]] | None = None
+
+    def attach_tokenizer(self, tokenizer: Any, config: Any) -> None:
+        from boltir.data.pair_tokenizer import PairTokenizer
+
+        pt = PairTokenizer(tokenizer, config.query_length, config.doc_length)
+        self.collator, self.val_collator = ListCollator(pt), PairCollator(pt)
+
+    @staticmethod
+    def _dataset_of(spec: str | None) -> str | None:
+        return spec.split(":", 1)[0] if spec and ":" in spec else None
+
+    def setup(self, stage: str | None = None) -> None:
+        from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
+        from boltir.search.rerank import top_k
+
+        h = self.hparams
+        for spec in (h.train_run, h.val_run, h.train_qrels, h.val_qrels):
+            if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
+                raise ValueError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
+        if self.train_set is None:
+            parts: list[Dataset] = []
+            if h.train_run:
+                ds = self._dataset_of(h.train_run)
+                run = load_run(h.train_run)
+                wanted = {d for dd in top_k(run, h.depth).values() for d in dd}
+                qrels = load_qrels(h.train_qrels or ds) if (h.train_qrels or ds) else None
+                parts.append(RunListDataset(run, load_queries(h.train_queries or ds), doc_texts(h.train_docs or ds, wanted),
+                                            qrels, h.depth, h.sample_size, h.sampling, h.targets, h.seed))
+            if h.train_tuples:
+                docs_spec = h.tuple_docs or (h.train_tuples if h.train_tuples in DATASETS else None)
+                if docs_spec is None:
+                    raise ValueError("data.tuple_docs is required when data.train_tuples is a file")
+                parts.append(TupleListDataset(TupleDataset(list(load_tuples(h.train_tuples)), doc_texts(docs_spec),
+                                                           h.num_negatives, h.seed)))
+            if not parts:
+                raise ValueError("give data.train_run and/or data.train_tuples")
+            self.train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        if h.val_run and self.val_set is None:
+            ds = self._dataset_of(h.val_run)
+            run = load_run(h.val_run)
+            self.val_qrels = load_qrels(h.val_qrels or ds)
+            wanted = {d for dd in top_k(run, h.val_depth).values() for d in dd}
+            self.val_set = RerankDataset(run, load_queries(h.val_queries or ds), doc_texts(h.val_docs or ds, wanted),
+                                         h.val_depth)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=True,
+                          collate_fn=self.collator, num_workers=self.hparams.num_workers,
+                          persistent_workers=self.hparams.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, shuffle=False,
+                          collate_fn=self.val_collator, num_workers=self.hparams.num_workers)

@@ -1,0 +1,86 @@
+"""Run-based training lists and the cross-encoder module."""
+
+import random
+
+import pytest
+import torch
+
+from boltir.training.list_data import ListCollator, RunListDataset, sample_list
+
+RANKED = [f"d{i}" for i in range(1, 21)]
+
+
+def test_sampling_strategies():
+    rng = random.Random(0)
+    assert sample_list(RANKED, 5, "top", rng) == RANKED[:5]
+    r = sample_list(RANKED, 5, "random", rng)
+    assert len(set(r)) == 5 and set(r) <= set(RANKED)
+    s = sample_list(RANKED, 4, "single_relevant", rng, relevant={"d7", "d9"})
+    assert s[0] in {"d7", "d9"} and s[1:] == ["d1", "d2", "d3"]
+    assert sample_list(RANKED, 4, "single_relevant", rng, relevant={"x"}) is None
+    # log_random favours the top: over many draws rank 1 is picked far more often than rank 20
+    counts = {d: 0 for d in RANKED}
+    for seed in range(400):
+        for d in sample_list(RANKED, 3, "log_random", random.Random(seed)):
+            counts[d] += 1
+    assert counts["d1"] > 2 * counts["d20"] > 0
+    with pytest.raises(ValueError, match="sampling"):
+        sample_list(RANKED, 3, "best", rng)
+
+
+def test_targets_from_relevance_rank_and_score():
+    run = {"q": {d: 100.0 - i for i, d in enumerate(RANKED)}}
+    queries, docs = {"q": "query"}, {d: f"text {d}" for d in RANKED}
+    qrels = {"q": {"d2": 3, "d5": 1}}
+    rel = RunListDataset(run, queries, docs, qrels, depth=10, sample_size=5, targets="relevance")
+    assert rel[0][2] == [0.0, 3.0, 0.0, 0.0, 1.0]
+    rank = RunListDataset(run, queries, docs, None, depth=10, sample_size=3, targets="rank")
+    assert rank[0][2] == [10.0, 9.0, 8.0]  # depth - rank + 1
+    score = RunListDataset(run, queries, docs, None, depth=10, sample_size=2, targets="score")
+    assert score[0][2] == [100.0, 99.0]
+    with pytest.raises(ValueError, match="needs qrels"):
+        RunListDataset(run, queries, docs, None, targets="relevance")
+
+
+def test_collator_keeps_lists_whole_and_masks_padding():
+    from boltir.data.pair_tokenizer import PairTokenizer
+    from boltir.models.loading import load_tokenizer, resolve_model
+
+    pt = PairTokenizer(load_tokenizer(resolve_model("minilm-l6")), 8, 16)
+    batch = ListCollator(pt)([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]), ("q2", ["d"], [2.0])])
+    assert batch["pairs"]["input_ids"].shape[0] == 6 and batch["list_size"] == 3
+    assert batch["mask"].tolist() == [[True, True, True], [True, False, False]]
+    assert batch["targets"].tolist() == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
+
+
+def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path):
+    import lightning as L
+
+    from boltir.losses import RankNet
+    from boltir.training.cross_encoder import CrossEncoderModule
+    from boltir.training.list_data import ListDataModule
+
+    docs = {f"d{i}": ("apple orchard fruit" if i % 4 == 0 else f"motor engine part {i}") for i in range(16)}
+    (tmp_path / "docs.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in docs.items()))
+    (tmp_path / "q.tsv").write_text("".join(f"q{j}\tapple fruit {j}\n" for j in range(8)))
+    (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(8) for i in range(0, 16, 4)))
+    (tmp_path / "run").write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16)))
+    L.seed_everything(0)
+    module = CrossEncoderModule(tiny_backbone, loss=RankNet(), lr=3e-3, doc_length=16, query_length=8)
+    dm = ListDataModule(train_run=str(tmp_path / "run"), train_queries=str(tmp_path / "q.tsv"),
+                        train_qrels=str(tmp_path / "qrels"), train_docs=str(tmp_path / "docs.tsv"), depth=16,
+                        sample_size=8, sampling="random", batch_size=4, val_run=str(tmp_path / "run"),
+                        val_queries=str(tmp_path / "q.tsv"), val_qrels=str(tmp_path / "qrels"),
+                        val_docs=str(tmp_path / "docs.tsv"), val_depth=16)
+    trainer = L.Trainer(max_epochs=12, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=-1,
+                        check_val_every_n_epoch=12)
+    trainer.fit(module, dm)
+    assert trainer.callback_metrics["val/nDCG@10"] > 0.95
+
+
+def test_dl19_is_refused_for_training(tiny_backbone):
+    from boltir.training.list_data import ListDataModule
+
+    with pytest.raises(ValueError, match="test set"):
+        ListDataModule(train_run="trec-dl-2019:bm25").setup("fit")
