@@ -46,3 +46,40 @@ class PairTokenizer:
         if self.with_types:
             out["token_type_ids"] = types
         return out
+
+
+class SegmentTokenizer:
+    """Block layout for the sparse cross-encoder: each query once (tokens cut to ``query_length`` + [SEP]),
+    each document (tokens cut to ``doc_length`` + [SEP]); the model adds [CLS]. All queries must bring the same
+    number of documents (pad lists with empty documents and mask them in the loss)."""
+
+    def __init__(self, tokenizer: Any, query_length: int, doc_length: int):
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+            raise TypeError("the sparse cross-encoder needs a fast tokenizer with [CLS] and [SEP] tokens")
+        self.backend = copy.deepcopy(backend)
+        self.backend.no_truncation()
+        self.backend.no_padding()
+        self.cls_id, self.sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.query_length, self.doc_length = query_length, doc_length
+
+    def _block(self, texts: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        encs = self.backend.encode_batch(list(texts), add_special_tokens=False)
+        seqs = [e.ids[:length] + [self.sep_id] for e in encs]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        return ids, mask
+
+    def __call__(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, Any]:
+        per_query = {len(d) for d in docs}
+        if len(per_query) != 1:
+            raise ValueError(f"every query needs the same number of documents, got {sorted(per_query)}")
+        q_ids, q_mask = self._block(queries, self.query_length)
+        d_ids, d_mask = self._block([d for ds in docs for d in ds], self.doc_length)
+        return {"query_ids": q_ids, "query_mask": q_mask, "doc_ids": d_ids, "doc_mask": d_mask,
+                "docs_per_query": per_query.pop(), "cls_id": self.cls_id}

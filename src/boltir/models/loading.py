@@ -216,3 +216,30 @@ def load_cross_encoder(name_or_path: str, seed: int = 0, **config: Any):
                            f"unexpected {unexpected[:5]})")
     model.config.name_or_path = str(name_or_path)
     return model.eval(), tokenizer
+
+
+def load_sparse_cross_encoder(name_or_path: str, seed: int = 0, pattern: Any = None,
+                              attention_backend: str | None = None, **config: Any):
+    """``(model, tokenizer)``: a saved sparse cross-encoder, or any mono source (boltir mono folder,
+    ``*ForSequenceClassification`` checkpoint, plain backbone) with the given ``SparsePattern``."""
+    from boltir.attention.patterns import SparsePattern
+    from boltir.models.cross_encoders.sparse import SparseCrossEncoder, SparseCrossEncoderConfig
+
+    path = resolve_model(name_or_path)
+    if _config_json(path).get("model_type") == "boltir-sparse-ce":
+        if pattern is not None:
+            raise ValueError(f"{name_or_path} is a saved sparse cross-encoder; its pattern is fixed")
+        model = SparseCrossEncoder.from_pretrained(path)
+        if attention_backend:
+            model.config.attention_backend = attention_backend
+        return model.eval(), load_tokenizer(path)
+    mono, tokenizer = load_cross_encoder(name_or_path, seed=seed, **config)
+    pattern = pattern or SparsePattern()
+    mc = mono.config
+    sparse_config = SparseCrossEncoderConfig(
+        encoder=mc.encoder.to_dict(), head_activation=mc.head_activation, num_outputs=mc.num_outputs,
+        head_bias=mc.head_bias, query_length=mc.query_length, doc_length=mc.doc_length,
+        attention_backend=attention_backend or "banded", **pattern.as_dict())
+    model = SparseCrossEncoder(sparse_config)
+    model.load_state_dict(mono.state_dict(), strict=True)
+    return model.eval(), tokenizer
