@@ -53,3 +53,22 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
     split = rerank_cross_encoder(model, tok, run, queries, docs, depth=None, batch_size=8, show_progress=False)
     assert max(s for s in sizes if s <= 3) <= 3 and 8 in sizes
     assert all(abs(split[q][d] - out[q][d]) < 1e-5 for q in out for d in out[q])
+
+
+def test_sparse_rerank_equals_pairwise_scores(tiny_backbone):
+    import torch
+
+    from boltir.attention.patterns import SparsePattern
+    from boltir.data.pair_tokenizer import SegmentTokenizer
+    from boltir.models.loading import load_sparse_cross_encoder
+    from boltir.search.rerank import rerank_sparse_cross_encoder
+
+    model, tok = load_sparse_cross_encoder(tiny_backbone, pattern=SparsePattern(window=2), head_activation="tanh")
+    docs = {f"d{i}": f"document {i} " + "word " * i for i in range(7)}
+    run = {"q1": {f"d{i}": float(-i) for i in range(7)}}
+    out = rerank_sparse_cross_encoder(model, tok, run, {"q1": "a query"}, docs, depth=None, batch_size=3,
+                                      show_progress=False)
+    st = SegmentTokenizer(tok, 32, 256)
+    with torch.inference_mode():
+        for d, s in out["q1"].items():
+            assert abs(s - float(model(**st(["a query"], [[docs[d]]]))[0])) < 1e-5

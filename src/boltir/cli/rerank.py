@@ -18,8 +18,9 @@ def parser():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--kind", type=str, default="auto",
-                   help="auto (cross-encoder for boltir mono folders and *ForSequenceClassification checkpoints, "
-                        "else bi-encoder), bi-encoder or cross-encoder")
+                   help="auto (from the model folder: boltir sparse / mono / *ForSequenceClassification "
+                        "checkpoints are cross-encoders, the rest bi-encoders), bi-encoder, cross-encoder or "
+                        "sparse-cross-encoder")
     p.add_argument("--tag", type=str, default="boltir-rerank")
     add_eval_arguments(p)
     return p
@@ -28,8 +29,8 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import doc_texts, load_queries, load_run, run_path
     from boltir.data.writers import write_run
-    from boltir.models.loading import load_bi_encoder, load_cross_encoder, model_kind
-    from boltir.search.rerank import rerank_bi_encoder, rerank_cross_encoder, top_k
+    from boltir.models.loading import load_bi_encoder, load_cross_encoder, load_sparse_cross_encoder, model_kind
+    from boltir.search.rerank import rerank_bi_encoder, rerank_cross_encoder, rerank_sparse_cross_encoder, top_k
 
     a = parser().parse_args(argv)
     run = load_run(a.run)
@@ -37,10 +38,13 @@ def main(argv: list[str]) -> int:
     wanted = {d for ds in top_k(run, a.depth).values() for d in ds}
     docs = doc_texts(a.docs, wanted)
     kind = model_kind(a.model) if a.kind == "auto" else a.kind
-    if kind not in ("bi-encoder", "cross-encoder"):
-        raise ValueError(f"--kind {a.kind!r}: choose auto, bi-encoder or cross-encoder")
+    if kind not in ("bi-encoder", "cross-encoder", "sparse-cross-encoder"):
+        raise ValueError(f"--kind {a.kind!r}: choose auto, bi-encoder, cross-encoder or sparse-cross-encoder")
     t0 = time.perf_counter()
-    if kind == "cross-encoder":
+    if kind == "sparse-cross-encoder":
+        model, tokenizer = load_sparse_cross_encoder(a.model)
+        out = rerank_sparse_cross_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size)
+    elif kind == "cross-encoder":
         model, tokenizer = load_cross_encoder(a.model)
         out = rerank_cross_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size)
     else:

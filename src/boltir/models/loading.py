@@ -139,9 +139,11 @@ def _config_json(name_or_path: str) -> dict[str, Any]:
 
 
 def model_kind(name_or_path: str) -> str:
-    """``"cross-encoder"`` for boltir mono folders and ``*ForSequenceClassification`` checkpoints,
-    ``"bi-encoder"`` for everything else (boltir DPR folders, sentence-transformers folders, plain backbones)."""
+    """``"sparse-cross-encoder"`` for boltir sparse folders, ``"cross-encoder"`` for boltir mono folders and
+    ``*ForSequenceClassification`` checkpoints, ``"bi-encoder"`` for everything else (boltir DPR folders, sentence-transformers folders, plain backbones)."""
     cfg = _config_json(resolve_model(name_or_path))
+    if cfg.get("model_type") == "boltir-sparse-ce":
+        return "sparse-cross-encoder"
     if cfg.get("model_type") == "boltir-mono":
         return "cross-encoder"
     if any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):

@@ -94,3 +94,33 @@ def rerank_cross_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, fl
     for (q, d), s in zip(pairs, scores.tolist()):
         out.setdefault(q, {})[d] = s
     return out
+
+
+def rerank_sparse_cross_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, float]],
+                                queries: dict[str, str], docs: dict[str, str], depth: int | None = 100,
+                                batch_size: int = 32, show_progress: bool = True) -> dict[str, dict[str, float]]:
+    """Score candidates with a sparse cross-encoder, one query per forward pass with up to ``batch_size`` of its
+    documents, so the query is encoded once for them all."""
+    import torch
+
+    from boltir.data.pair_tokenizer import SegmentTokenizer
+
+    candidates = top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    st = SegmentTokenizer(tokenizer, model.config.query_length, model.config.doc_length)
+    device = next(model.parameters()).device
+    out: dict[str, dict[str, float]] = {}
+    total = sum(len(v) for v in candidates.values())
+    with progress_bar(total=total, desc="score pairs", unit="pair", disable=not show_progress) as bar, \
+            torch.inference_mode():
+        for qid, cand in candidates.items():
+            for start in range(0, len(cand), batch_size):
+                chunk = cand[start:start + batch_size]
+                enc = st([queries[qid]], [[docs[d] for d in chunk]])
+                enc = {k: v.to(device) if torch.is_tensor(v) else v for k, v in enc.items()}
+                scores = model(**enc).float().cpu().tolist()
+                out.setdefault(qid, {}).update(zip(chunk, scores))
+                bar.update(len(chunk))
+    return out
