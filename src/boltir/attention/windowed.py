@@ -21,9 +21,10 @@ def banded_attention(q: torch.Tensor, k_doc: torch.Tensor, v_doc: torch.Tensor, 
     scale = scale if scale is not None else 1.0 / math.sqrt(dim)
     width = 2 * window + 1
     pad = (0, 0, window, window)
-    k_win = torch.nn.functional.pad(k_doc, pad).unfold(2, width, 1)  # [P, h, D, d, width]
-    v_win = torch.nn.functional.pad(v_doc, pad).unfold(2, width, 1)
-    scores_win = torch.matmul(q.unsqueeze(-2), k_win).squeeze(-2) * scale  # [P, h, D, width]
+    # band scores as 2w + 1 shifted dot products: no [D, 2w + 1, d] gather and no tiny batched GEMMs
+    k_pad = torch.nn.functional.pad(k_doc, pad)
+    v_pad = torch.nn.functional.pad(v_doc, pad)
+    scores_win = torch.stack([(q * k_pad[:, :, t:t + nd]).sum(-1) for t in range(width)], -1) * scale
     offsets = torch.arange(width, device=q.device) - window
     pos = torch.arange(nd, device=q.device)[:, None] + offsets[None, :]  # [D, width]
     in_range = (pos >= 0) & (pos < nd)
@@ -45,4 +46,6 @@ def banded_attention(q: torch.Tensor, k_doc: torch.Tensor, v_doc: torch.Tensor, 
         if dropout:
             probs_win = torch.nn.functional.dropout(probs_win, dropout)
         out = 0
-    return out + torch.matmul(v_win, probs_win.unsqueeze(-1)).squeeze(-1)
+    for t in range(width):
+        out = out + probs_win[..., t:t + 1] * v_pad[:, :, t:t + nd]
+    return out
