@@ -83,3 +83,33 @@ class SegmentTokenizer:
         d_ids, d_mask = self._block([d for ds in docs for d in ds], self.doc_length)
         return {"query_ids": q_ids, "query_mask": q_mask, "doc_ids": d_ids, "doc_mask": d_mask,
                 "docs_per_query": per_query.pop(), "cls_id": self.cls_id}
+
+
+class SetTokenizer:
+    """Set-Encoder input: per passage ``[CLS] [INT] query [SEP] passage [SEP]`` (query and passage truncated
+    separately on token ids), lists of one query consecutive and padded to the same size."""
+
+    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, int_token_id: int):
+        self.pairs = PairTokenizer(tokenizer, query_length, doc_length)
+        self.int_token_id = int_token_id
+
+    def __call__(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, Any]:
+        size = max(len(d) for d in docs)
+        flat_q, flat_d = [], []
+        list_mask = torch.zeros(len(queries), size, dtype=torch.bool)
+        for b, (q, ds) in enumerate(zip(queries, docs)):
+            flat_q += [q] * size
+            flat_d += list(ds) + [""] * (size - len(ds))
+            list_mask[b, : len(ds)] = True
+        enc = self.pairs(flat_q, flat_d)
+        n = enc["input_ids"].shape[0]
+        out = {
+            "input_ids": torch.cat([enc["input_ids"][:, :1], torch.full((n, 1), self.int_token_id),
+                                    enc["input_ids"][:, 1:]], 1),
+            "attention_mask": torch.cat([enc["attention_mask"][:, :1], torch.ones(n, 1, dtype=torch.long),
+                                         enc["attention_mask"][:, 1:]], 1),
+            "list_size": size, "list_mask": list_mask,
+        }
+        if "token_type_ids" in enc:
+            out["token_type_ids"] = torch.cat([torch.zeros(n, 1, dtype=torch.long), enc["token_type_ids"]], 1)
+        return out

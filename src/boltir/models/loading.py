@@ -144,6 +144,8 @@ def model_kind(name_or_path: str) -> str:
     cfg = _config_json(resolve_model(name_or_path))
     if cfg.get("model_type") == "boltir-sparse-ce":
         return "sparse-cross-encoder"
+    if cfg.get("model_type") == "boltir-set-encoder":
+        return "set-encoder"
     if cfg.get("model_type") == "boltir-mono":
         return "cross-encoder"
     if any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):
@@ -244,4 +246,41 @@ def load_sparse_cross_encoder(name_or_path: str, seed: int = 0, pattern: Any = N
         attention_backend=attention_backend or "banded", **pattern.as_dict())
     model = SparseCrossEncoder(sparse_config)
     model.load_state_dict(mono.state_dict(), strict=True)
+    return model.eval(), tokenizer
+
+
+def load_set_encoder(name_or_path: str, seed: int = 0, **config: Any):
+    """``(model, tokenizer)``: a saved Set-Encoder, or one built from any mono source (boltir mono folder,
+    ``*ForSequenceClassification`` checkpoint, plain backbone: then a linear head without bias drawn from
+    ``seed``), with ``[INT]`` added to the tokenizer and the embeddings."""
+    import torch
+
+    from boltir.models.cross_encoders.set_encoder import INT_TOKEN, SetEncoder, SetEncoderConfig
+
+    path = resolve_model(name_or_path)
+    set_keys = {"sample_missing_docs", "depth", "attention"}
+    set_config = {k: config.pop(k) for k in list(config) if k in set_keys and config[k] is not None}
+    if _config_json(path).get("model_type") == "boltir-set-encoder":
+        model = SetEncoder.from_pretrained(path)
+        for k, v in {**set_config, **{k: v for k, v in config.items() if v is not None}}.items():
+            setattr(model.config, k, v)
+        return model.eval(), load_tokenizer(path)
+    is_backbone = model_kind(path) == "bi-encoder"
+    if is_backbone:
+        config.setdefault("head_bias", False)
+    mono, tokenizer = load_cross_encoder(name_or_path, seed=seed, **config)
+    if mono.config.num_outputs != 1:
+        raise ValueError(f"{name_or_path}: a two-logit classifier cannot seed a Set-Encoder head")
+    tokenizer.add_special_tokens({"additional_special_tokens": [INT_TOKEN]})
+    int_id = tokenizer.convert_tokens_to_ids(INT_TOKEN)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mono.encoder.resize_token_embeddings(len(tokenizer))
+    mc = mono.config
+    set_cfg = SetEncoderConfig(encoder=mono.encoder.config.to_dict(), head_activation=mc.head_activation,
+                               head_bias=mc.head_bias, query_length=mc.query_length, doc_length=mc.doc_length,
+                               int_token_id=int_id, **set_config)
+    model = SetEncoder(set_cfg)
+    model.load_state_dict(mono.state_dict(), strict=True)
+    model.config.name_or_path = str(name_or_path)
     return model.eval(), tokenizer

@@ -7,10 +7,12 @@ def model_classes() -> list[tuple[str, type, type]]:
     """``(model_type, config_class, model_class)`` for every boltir model."""
     from boltir.models.bi_encoders.dpr import DprConfig, DprModel
     from boltir.models.cross_encoders.mono import MonoConfig, MonoModel
+    from boltir.models.cross_encoders.set_encoder import SetEncoder, SetEncoderConfig
     from boltir.models.cross_encoders.sparse import SparseCrossEncoder, SparseCrossEncoderConfig
 
     return [(DprConfig.model_type, DprConfig, DprModel), (MonoConfig.model_type, MonoConfig, MonoModel),
-            (SparseCrossEncoderConfig.model_type, SparseCrossEncoderConfig, SparseCrossEncoder)]
+            (SparseCrossEncoderConfig.model_type, SparseCrossEncoderConfig, SparseCrossEncoder),
+            (SetEncoderConfig.model_type, SetEncoderConfig, SetEncoder)]
 
 
 def register_all() -> None:

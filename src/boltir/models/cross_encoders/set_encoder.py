@@ -1,0 +1,116 @@
+"""Set-Encoder: a list-wise cross-encoder whose scores are invariant to the order of the candidate list.
+
+Each passage is its own sequence ``[CLS] [INT] query [SEP] passage [SEP]`` (ordinary positions, token types 0 up
+to the first [SEP]); in every layer, each token also attends to the ``[INT]`` states of the other passages of its
+query (``boltir.attention.inter_passage``). Nothing encodes list position, so permuting the list permutes the
+scores. Score = last-layer ``[CLS]`` -> linear layer (no bias by default). The model owns its layer loop over the
+backbone's own BERT/ELECTRA layers; no backbone code is patched.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers.configuration_utils import SubConfigSpec
+
+from boltir.attention.inter_passage import attend, int_keys, inter_passage_mask
+from boltir.models.cross_encoders.mono import ScoreHead
+
+INT_TOKEN = "[INT]"
+
+
+class SetEncoderConfig(PreTrainedConfig):
+    """``int_token_id``: id of ``[INT]`` in the saved tokenizer. ``sample_missing_docs``: the published
+    model's padding of short lists with random pseudo-``[INT]`` states up to ``depth`` (outputs then become
+    random); off by default so inference is deterministic. ``attention``: "fused" (SDPA) or "eager"."""
+
+    model_type = "boltir-set-encoder"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder: PreTrainedConfig | dict | None = None
+    head_activation: str | None = None
+    head_bias: bool = False
+    query_length: int = 32
+    doc_length: int = 256
+    int_token_id: int | None = None
+    sample_missing_docs: bool = False
+    depth: int = 100
+    attention: str = "fused"
+
+
+class SetEncoder(PreTrainedModel):
+    """``forward(input_ids, attention_mask, token_type_ids, list_size, list_mask)`` -> scores [P]; passages
+    of one query are consecutive rows, ``list_size`` per query (pad short lists, mark them in ``list_mask``)."""
+
+    config_class = SetEncoderConfig
+    base_model_prefix = "set_encoder"
+
+    def __init__(self, config: SetEncoderConfig):
+        if config.attention not in ("fused", "eager"):
+            raise ValueError(f"attention={config.attention!r}: fused or eager")
+        super().__init__(config)
+        self.encoder = AutoModel.from_config(config.encoder)
+        if getattr(self.encoder, "pooler", None) is not None:
+            self.encoder.pooler = None
+        if not hasattr(self.encoder, "encoder") or not hasattr(self.encoder.encoder, "layer"):
+            raise ValueError(f"{config.encoder.model_type}: the Set-Encoder needs a BERT-style encoder")
+        self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, 1, config.head_bias)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear) and any(module is m for m in self.head.modules()):
+            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, list_size: int,
+                token_type_ids: torch.Tensor | None = None, list_mask: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        p, length = input_ids.shape
+        if p % list_size:
+            raise ValueError(f"{p} sequences are not whole lists of {list_size}")
+        if self.config.int_token_id is not None and not bool((input_ids[:, 1] == self.config.int_token_id).all()):
+            raise ValueError("every sequence must hold [INT] at position 1 (use SetTokenizer)")
+        list_mask = (torch.ones(p // list_size, list_size, dtype=torch.bool, device=input_ids.device)
+                     if list_mask is None else list_mask.bool())
+        kwargs = {"input_ids": input_ids}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        h = self.encoder.embeddings(**kwargs)
+        if hasattr(self.encoder, "embeddings_project"):
+            h = self.encoder.embeddings_project(h)
+        n_extra = 0
+        if self.config.sample_missing_docs and list_size < self.config.depth:
+            n_extra = self.config.depth - list_size
+        mask = inter_passage_mask(attention_mask, list_mask, list_size, n_extra)
+        fused = self.config.attention == "fused"
+        for layer in self.encoder.encoder.layer:
+            sa = layer.attention.self
+            n = sa.num_attention_heads
+
+            def heads(x):
+                return x.view(p, length, n, -1).transpose(1, 2)
+
+            q, k, v = heads(sa.query(h)), heads(sa.key(h)), heads(sa.value(h))
+            k_more, v_more = int_keys(k, v, 1, list_size)
+            if n_extra:
+                k_more, v_more = self._pseudo(k_more, v_more, list_mask, list_size, n_extra, generator)
+            o = attend(q, k, v, k_more, v_more, mask, sa.scaling, sa.dropout.p if self.training else 0.0, fused)
+            o = o.transpose(1, 2).reshape(p, length, -1)
+            h = layer.feed_forward_chunk(layer.attention.output(o, h))
+        return self.head(h[:, 0])[:, 0]
+
+    @staticmethod
+    def _pseudo(k_more, v_more, list_mask, list_size, n_extra, generator):
+        """Append ``n_extra`` random [INT] keys/values drawn from a Gaussian fitted to the list's real ones."""
+        valid = list_mask.repeat_interleave(list_size, 0)[:, None, :, None].to(k_more.dtype)  # [P, 1, N, 1]
+        count = valid.sum(2, keepdim=True).clamp(min=1)
+        out = []
+        for x in (k_more, v_more):
+            mean = (x * valid).sum(2, keepdim=True) / count
+            std = (((x - mean) ** 2 * valid).sum(2, keepdim=True) / count).sqrt()
+            shape = (x.shape[0], x.shape[1], n_extra, x.shape[3])
+            noise = torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+            out.append(torch.cat([x, mean + std * noise], 2))
+        return out[0], out[1]
