@@ -42,18 +42,20 @@ def test_targets_from_relevance_rank_and_score():
         RunListDataset(run, queries, docs, None, targets="relevance")
 
 
-def test_collator_keeps_lists_whole_and_masks_padding():
-    from boltir.data.pair_tokenizer import PairTokenizer
-    from boltir.models.loading import load_tokenizer, resolve_model
+def test_collator_keeps_lists_whole_and_masks_padding(tiny_backbone):
+    from boltir.models.loading import load_cross_encoder
+    from boltir.training.list_data import list_encoder
 
-    pt = PairTokenizer(load_tokenizer(resolve_model("minilm-l6")), 8, 16)
-    batch = ListCollator(pt)([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]), ("q2", ["d"], [2.0])])
-    assert batch["pairs"]["input_ids"].shape[0] == 6 and batch["list_size"] == 3
+    model, tok = load_cross_encoder(tiny_backbone)
+    batch = ListCollator(list_encoder(tok, model.config))([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]),
+                                                          ("q2", ["d"], [2.0])])
+    assert batch["inputs"]["input_ids"].shape[0] == 6 and batch["list_size"] == 3
     assert batch["mask"].tolist() == [[True, True, True], [True, False, False]]
     assert batch["targets"].tolist() == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
 
 
-def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path):
+@pytest.mark.parametrize("kind", ["mono", "set-encoder", "sparse"])
+def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, kind):
     import lightning as L
 
     from boltir.losses import RankNet
@@ -66,7 +68,8 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path):
     (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(8) for i in range(0, 16, 4)))
     (tmp_path / "run").write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16)))
     L.seed_everything(0)
-    module = CrossEncoderModule(tiny_backbone, loss=RankNet(), lr=3e-3, doc_length=16, query_length=8)
+    module = CrossEncoderModule(tiny_backbone, kind=kind, loss=RankNet(), lr=3e-3, doc_length=16, query_length=8,
+                                window=2)
     dm = ListDataModule(train_run=str(tmp_path / "run"), train_queries=str(tmp_path / "q.tsv"),
                         train_qrels=str(tmp_path / "qrels"), train_docs=str(tmp_path / "docs.tsv"), depth=16,
                         sample_size=8, sampling="random", batch_size=4, val_run=str(tmp_path / "run"),

@@ -11,7 +11,7 @@ import lightning as L
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from boltir.training.data import RerankDataset, TupleDataset
+from boltir.training.data import TupleDataset
 
 SAMPLINGS = ("top", "single_relevant", "random", "log_random")
 TARGETS = ("relevance", "rank", "score")
@@ -101,35 +101,77 @@ class TupleListDataset(Dataset):
         return q, docs, [1.0] + [0.0] * (len(docs) - 1)
 
 
-class ListCollator:
-    """Flatten B lists into B x N pairs (padded with empty documents, masked), tokenised as pairs."""
+def list_encoder(tokenizer: Any, config: Any):
+    """A function ``(queries, lists of docs) -> model inputs`` for the model family of ``config``: flattened
+    pairs for mono models, whole lists for the Set-Encoder, query blocks + documents for the sparse model."""
+    from boltir.data.pair_tokenizer import PairTokenizer, SegmentTokenizer, SetTokenizer
 
-    def __init__(self, pair_tokenizer: Any):
-        self.pt = pair_tokenizer
+    if config.model_type == "boltir-set-encoder":
+        return SetTokenizer(tokenizer, config.query_length, config.doc_length, config.int_token_id)
+    if config.model_type == "boltir-sparse-ce":
+        return SegmentTokenizer(tokenizer, config.query_length, config.doc_length)
+    pt = PairTokenizer(tokenizer, config.query_length, config.doc_length)
+
+    def pairs(queries, docs):
+        return pt([q for q, ds in zip(queries, docs) for _ in ds], [d for ds in docs for d in ds])
+
+    return pairs
+
+
+class ListCollator:
+    """B lists (padded with empty documents to the longest, padding masked) -> model inputs + targets."""
+
+    def __init__(self, encode: Any):
+        self.encode = encode
 
     def __call__(self, items: list[tuple[str, list[str], list[float]]]) -> dict[str, Any]:
         n = max(len(docs) for _, docs, _ in items)
-        queries, docs = [], []
         targets = torch.zeros(len(items), n)
         mask = torch.zeros(len(items), n, dtype=torch.bool)
-        for b, (q, ds, ts) in enumerate(items):
-            padded = ds + [""] * (n - len(ds))
-            queries += [q] * n
-            docs += padded
+        padded = []
+        for b, (_, ds, ts) in enumerate(items):
+            padded.append(list(ds) + [""] * (n - len(ds)))
             targets[b, : len(ts)] = torch.tensor(ts)
             mask[b, : len(ds)] = True
-        return {"pairs": self.pt(queries, docs), "targets": targets, "mask": mask, "list_size": n}
+        inputs = self.encode([q for q, _, _ in items], padded)
+        if "list_mask" in inputs:
+            inputs["list_mask"] = mask
+        return {"inputs": inputs, "targets": targets, "mask": mask, "list_size": n}
 
 
-class PairCollator:
-    """Validation pairs: (qid, docid, query, doc) -> tokenised pairs plus ids."""
+class RerankListDataset(Dataset):
+    """One item per query of a candidate run: (query id, doc ids, query text, doc texts), for validation and
+    list-wise re-ranking."""
 
-    def __init__(self, pair_tokenizer: Any):
-        self.pt = pair_tokenizer
+    def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
+                 depth: int | None):
+        from boltir.search.rerank import top_k
+
+        self.lists = [(q, ds) for q, ds in top_k(run, depth).items() if q in queries]
+        self.queries, self.docs = queries, docs
+
+    def __len__(self) -> int:
+        return len(self.lists)
+
+    def __getitem__(self, i: int):
+        q, ds = self.lists[i]
+        return q, ds, self.queries[q], [self.docs[d] for d in ds]
+
+
+class RerankListCollator:
+    def __init__(self, encode: Any):
+        self.encode = encode
 
     def __call__(self, items):
-        return {"query_ids": [i[0] for i in items], "doc_ids": [i[1] for i in items],
-                "pairs": self.pt([i[2] for i in items], [i[3] for i in items])}
+        n = max(len(i[1]) for i in items)
+        mask = torch.zeros(len(items), n, dtype=torch.bool)
+        for b, i in enumerate(items):
+            mask[b, : len(i[1])] = True
+        inputs = self.encode([i[2] for i in items], [list(i[3]) + [""] * (n - len(i[3])) for i in items])
+        if "list_mask" in inputs:
+            inputs["list_mask"] = mask
+        return {"inputs": inputs, "mask": mask, "query_ids": [i[0] for i in items],
+                "doc_ids": [list(i[1]) for i in items]}
 
 
 class ListDataModule(L.LightningDataModule):
@@ -151,18 +193,16 @@ class ListDataModule(L.LightningDataModule):
                  train_tuples: str | None = None, tuple_docs: str | None = None, num_negatives: int = 7,
                  batch_size: int = 4, num_workers: int = 0, val_run: str | None = None,
                  val_queries: str | None = None, val_qrels: str | None = None, val_docs: str | None = None,
-                 val_depth: int = 100, val_batch_size: int = 64, seed: int = 0):
+                 val_depth: int = 100, val_queries_per_batch: int = 1, seed: int = 0):
         super().__init__()
         self.save_hyperparameters()
         self.train_set: Dataset | None = None
-        self.val_set: RerankDataset | None = None
+        self.val_set: RerankListDataset | None = None
         self.val_qrels: dict[str, dict[str, int]] | None = None
 
     def attach_tokenizer(self, tokenizer: Any, config: Any) -> None:
-        from boltir.data.pair_tokenizer import PairTokenizer
-
-        pt = PairTokenizer(tokenizer, config.query_length, config.doc_length)
-        self.collator, self.val_collator = ListCollator(pt), PairCollator(pt)
+        encode = list_encoder(tokenizer, config)
+        self.collator, self.val_collator = ListCollator(encode), RerankListCollator(encode)
 
     @staticmethod
     def _dataset_of(spec: str | None) -> str | None:
@@ -199,8 +239,8 @@ class ListDataModule(L.LightningDataModule):
             run = load_run(h.val_run)
             self.val_qrels = load_qrels(h.val_qrels or ds)
             wanted = {d for dd in top_k(run, h.val_depth).values() for d in dd}
-            self.val_set = RerankDataset(run, load_queries(h.val_queries or ds), doc_texts(h.val_docs or ds, wanted),
-                                         h.val_depth)
+            self.val_set = RerankListDataset(run, load_queries(h.val_queries or ds),
+                                             doc_texts(h.val_docs or ds, wanted), h.val_depth)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=True,
@@ -210,5 +250,5 @@ class ListDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None:
             return []
-        return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, shuffle=False,
+        return DataLoader(self.val_set, batch_size=self.hparams.val_queries_per_batch, shuffle=False,
                           collate_fn=self.val_collator, num_workers=self.hparams.num_workers)
