@@ -21,6 +21,9 @@ def parser():
                    help="auto (from the model folder: boltir sparse / mono / *ForSequenceClassification "
                         "checkpoints are cross-encoders, the rest bi-encoders), bi-encoder, cross-encoder or "
                         "sparse-cross-encoder")
+    p.add_argument("--permutations", type=bool, default=False,
+                   help="Set-Encoder: also re-rank the candidates fed in ideal, inverse-ideal, random and original "
+                        "order and print the first metric for each (needs --qrels)")
     p.add_argument("--tag", type=str, default="boltir-rerank")
     add_eval_arguments(p)
     return p
@@ -29,8 +32,10 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import doc_texts, load_queries, load_run, run_path
     from boltir.data.writers import write_run
-    from boltir.models.loading import load_bi_encoder, load_cross_encoder, load_sparse_cross_encoder, model_kind
-    from boltir.search.rerank import rerank_bi_encoder, rerank_cross_encoder, rerank_sparse_cross_encoder, top_k
+    from boltir.models.loading import (load_bi_encoder, load_cross_encoder, load_set_encoder,
+                                       load_sparse_cross_encoder, model_kind)
+    from boltir.search.rerank import (rerank_bi_encoder, rerank_cross_encoder, rerank_set_encoder,
+                                      rerank_sparse_cross_encoder, top_k)
 
     a = parser().parse_args(argv)
     run = load_run(a.run)
@@ -38,10 +43,22 @@ def main(argv: list[str]) -> int:
     wanted = {d for ds in top_k(run, a.depth).values() for d in ds}
     docs = doc_texts(a.docs, wanted)
     kind = model_kind(a.model) if a.kind == "auto" else a.kind
-    if kind not in ("bi-encoder", "cross-encoder", "sparse-cross-encoder"):
-        raise ValueError(f"--kind {a.kind!r}: choose auto, bi-encoder, cross-encoder or sparse-cross-encoder")
+    kinds = ("bi-encoder", "cross-encoder", "sparse-cross-encoder", "set-encoder")
+    if kind not in kinds:
+        raise ValueError(f"--kind {a.kind!r}: choose auto or one of {', '.join(kinds)}")
     t0 = time.perf_counter()
-    if kind == "sparse-cross-encoder":
+    if kind == "set-encoder":
+        model, tokenizer = load_set_encoder(a.model)
+        out = rerank_set_encoder(model, tokenizer, run, queries, docs, a.depth)
+        if a.permutations and a.qrels:
+            from boltir.data.sources import load_qrels
+            from boltir.evaluate.permutation import permutation_robustness
+
+            robust = permutation_robustness(
+                lambda order: rerank_set_encoder(model, tokenizer, run, queries, docs, show_progress=False,
+                                                 order=order), run, load_qrels(a.qrels), a.metrics[0], a.depth)
+            print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))
+    elif kind == "sparse-cross-encoder":
         model, tokenizer = load_sparse_cross_encoder(a.model)
         out = rerank_sparse_cross_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size)
     elif kind == "cross-encoder":

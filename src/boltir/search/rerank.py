@@ -124,3 +124,29 @@ def rerank_sparse_cross_encoder(model: Any, tokenizer: Any, run: dict[str, dict[
                 out.setdefault(qid, {}).update(zip(chunk, scores))
                 bar.update(len(chunk))
     return out
+
+
+def rerank_set_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
+                       docs: dict[str, str], depth: int | None = 100, show_progress: bool = True,
+                       order: dict[str, list[str]] | None = None) -> dict[str, dict[str, float]]:
+    """Score each query's whole top-``depth`` list in one forward pass (the list is never split: the
+    Set-Encoder's scores depend on the other passages). ``order`` feeds the candidates in a given order."""
+    import torch
+
+    from boltir.data.pair_tokenizer import SetTokenizer
+
+    candidates = order if order is not None else top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    st = SetTokenizer(tokenizer, model.config.query_length, model.config.doc_length, model.config.int_token_id)
+    device = next(model.parameters()).device
+    out: dict[str, dict[str, float]] = {}
+    with progress_bar(total=len(candidates), desc="score lists", unit="query", disable=not show_progress) as bar, \
+            torch.inference_mode():
+        for qid, cand in candidates.items():
+            enc = st([queries[qid]], [[docs[d] for d in cand]])
+            enc = {k: v.to(device) if torch.is_tensor(v) else v for k, v in enc.items()}
+            out[qid] = dict(zip(cand, model(**enc).float().cpu().tolist()))
+            bar.update(1)
+    return out
