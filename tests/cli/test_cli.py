@@ -112,3 +112,20 @@ def test_rerank_command_detects_a_cross_encoder(tmp_path, capsys):
                    "--qrels", "trec-dl-2019"]) == 0
     assert json.loads((tmp_path / "ce.run.meta.json").read_text())["kind"] == "cross-encoder"
     assert len(out.read_text().splitlines()) == 43 * 3
+
+
+def test_rerank_command_with_a_set_encoder_and_permutations(tiny_backbone, tmp_path, capsys):
+    from boltir.models.base import save_model_folder
+    from boltir.models.loading import load_set_encoder
+
+    model, tok = load_set_encoder(tiny_backbone)
+    save_model_folder(model, tok, tmp_path / "se")
+    out = tmp_path / "se.run"
+    assert boltir(["re-rank", "--model", str(tmp_path / "se"), "--run", "trec-dl-2019:bm25", "--queries",
+                   "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out), "--depth", "5",
+                   "--qrels", "trec-dl-2019", "--metrics", "nDCG@10", "--permutations", "true"]) == 0
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if x.startswith("input order"))
+    values = [float(part.split(": ")[1]) for part in line.split("  ")[1:] if ": " in part]
+    assert len(values) == 4 and max(values) - min(values) < 1e-4
+    assert json.loads((tmp_path / "se.run.meta.json").read_text())["kind"] == "set-encoder"
