@@ -115,3 +115,14 @@ def test_tuples(tmp_path):
     bad = write(tmp_path, "v.jsonl", '{"query_id": "1", "query": "q", "positives": ["a"], "scores": {"a": "hi"}}\n')
     with pytest.raises(DataFormatError, match=r"v\.jsonl:1: 'scores' holds a value that is not a number"):
         list(read_tuples(bad))
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "perm.run"
+    write_run(path, {"q": {"a": 1.0}})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

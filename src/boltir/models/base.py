@@ -68,6 +68,9 @@ def save_model_folder(model: Any, tokenizer: Any, path: str | os.PathLike,
         (tmp / "README.md").write_text(model_card(model, provenance), encoding="utf-8")
         if provenance:
             (tmp / "boltir_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
+        from boltir.utils.atomic import publish_mode
+
+        publish_mode(tmp, directory=True)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old")

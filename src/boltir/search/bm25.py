@@ -63,6 +63,9 @@ class BM25Index:
             manifest = {"kind": "bm25", "backend": "bm25s", "count": len(self.doc_ids), **self.settings,
                         "provenance": provenance()}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            from boltir.utils.atomic import publish_mode
+
+            publish_mode(tmp, directory=True)
             if folder.exists():
                 shutil.rmtree(folder)
             os.replace(tmp, folder)
