@@ -16,7 +16,10 @@ _install_hf_registration()
 _LAZY = {
     "DprConfig": "boltir.models.bi_encoders.dpr",
     "DprModel": "boltir.models.bi_encoders.dpr",
-    "load_model": "boltir.models.loading",
+    "load_bi_encoder": "boltir.models.loading",
+    "load_cross_encoder": "boltir.models.loading",
+    "load_set_encoder": "boltir.models.loading",
+    "load_sparse_cross_encoder": "boltir.models.loading",
     "evaluate": "boltir.evaluate.measures",
     "load_docs": "boltir.data.sources",
     "load_queries": "boltir.data.sources",
