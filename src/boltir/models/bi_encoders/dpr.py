@@ -91,3 +91,8 @@ class DprModel(PreTrainedModel):
     def score(query_emb: torch.Tensor, doc_emb: torch.Tensor) -> torch.Tensor:
         """All-pairs scores [Q, D] (cosine models are normalised already, so this is their cosine)."""
         return query_emb @ doc_emb.T
+
+
+from boltir.models.registry import register_all  # noqa: E402
+
+register_all()  # see boltir.models.registry: registration waits for the last model module to finish

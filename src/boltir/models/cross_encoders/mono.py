@@ -88,3 +88,8 @@ class MonoModel(PreTrainedModel):
         """Scores [B]."""
         logits = self.logits(input_ids, attention_mask, token_type_ids)
         return logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
+
+
+from boltir.models.registry import register_all  # noqa: E402
+
+register_all()  # see boltir.models.registry: registration waits for the last model module to finish

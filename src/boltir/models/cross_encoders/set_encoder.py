@@ -114,3 +114,8 @@ class SetEncoder(PreTrainedModel):
             noise = torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
             out.append(torch.cat([x, mean + std * noise], 2))
         return out[0], out[1]
+
+
+from boltir.models.registry import register_all  # noqa: E402
+
+register_all()  # see boltir.models.registry: registration waits for the last model module to finish

@@ -186,3 +186,8 @@ class SparseCrossEncoder(PreTrainedModel):
                                    torch.cat(ext_k, 2) if ext_k else None, torch.cat(ext_v, 2) if ext_v else None,
                                    torch.cat(ext_ok, 1) if ext_ok else None, dropout=drop, scale=scale)
         return _merge(o_c), _merge(o_q), _merge(o_d)
+
+
+from boltir.models.registry import register_all  # noqa: E402
+
+register_all()  # see boltir.models.registry: registration waits for the last model module to finish
