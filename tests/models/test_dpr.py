@@ -72,7 +72,7 @@ def test_scores_independent_of_batch_and_padding(tiny_dpr):
 
 
 def test_minilm_reads_sentence_transformers_settings_and_matches_plain_transformers():
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     path = resolve_model("minilm-l6")
     assert sentence_transformers_settings(path) == {"pooling": "mean", "normalize": True, "similarity": "cosine"}

@@ -3,7 +3,6 @@
 import random
 
 import pytest
-import torch
 
 from boltir.training.list_data import ListCollator, RunListDataset, sample_list
 

@@ -85,6 +85,24 @@ def is_boltir_folder(name_or_path: str) -> str | None:
     return model_type if model_type.startswith("boltir-") else None
 
 
+def around_backbone(model_cls: type, config_cls: type, path: str, name: str, seed: int, settings: dict[str, Any]):
+    """A new boltir model whose encoder holds the backbone's weights (its pooler dropped) and whose heads are
+    drawn from ``seed``: the same call always gives the same weights."""
+    import torch
+    from transformers import AutoModel
+
+    backbone = AutoModel.from_pretrained(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_cls(config_cls(encoder=backbone.config.to_dict(), **settings))
+    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
+    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    model.config.name_or_path = str(name)
+    return model.eval()
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
@@ -97,8 +115,6 @@ def load_bi_encoder(name_or_path: str, seed: int = 0, **config: Any):
     ``config`` sets DprConfig fields. For a plain backbone they complete the sentence-transformers settings
     (if any); fresh heads are drawn from ``seed`` so the same call gives the same weights.
     """
-    import torch
-    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     from boltir.models.bi_encoders.dpr import DprConfig, DprModel
@@ -119,18 +135,7 @@ def load_bi_encoder(name_or_path: str, seed: int = 0, **config: Any):
             setattr(model.config, k, v)
         return model.eval(), tokenizer
     settings = {**sentence_transformers_settings(path), **config}
-    backbone = AutoModel.from_pretrained(path)
-    dpr_config = DprConfig(encoder=backbone.config.to_dict(), **settings)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = DprModel(dpr_config)
-    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
-    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f"{name_or_path}: backbone weights do not fit (missing {missing[:5]}, "
-                           f"unexpected {unexpected[:5]})")
-    model.config.name_or_path = str(name_or_path)
-    return model.eval(), tokenizer
+    return around_backbone(DprModel, DprConfig, path, name_or_path, seed, settings), tokenizer
 
 
 def _config_json(name_or_path: str) -> dict[str, Any]:
@@ -174,7 +179,7 @@ def load_cross_encoder(name_or_path: str, seed: int = 0, **config: Any):
     """``(model, tokenizer)``: a saved boltir mono model, a converted ``*ForSequenceClassification`` checkpoint
     (same logits), or a new mono model around a plain backbone with a head drawn from ``seed``."""
     import torch
-    from transformers import AutoModel, AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     from boltir.models.cross_encoders.mono import MonoConfig, MonoModel
@@ -208,18 +213,7 @@ def load_cross_encoder(name_or_path: str, seed: int = 0, **config: Any):
             model.head.out.load_state_dict(out.state_dict())
         model.config.name_or_path = str(name_or_path)
         return model.eval(), tokenizer
-    backbone = AutoModel.from_pretrained(path)
-    mono_config = MonoConfig(encoder=backbone.config.to_dict(), **config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = MonoModel(mono_config)
-    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
-    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f"{name_or_path}: backbone weights do not fit (missing {missing[:5]}, "
-                           f"unexpected {unexpected[:5]})")
-    model.config.name_or_path = str(name_or_path)
-    return model.eval(), tokenizer
+    return around_backbone(MonoModel, MonoConfig, path, name_or_path, seed, config), tokenizer
 
 
 def load_sparse_cross_encoder(name_or_path: str, seed: int = 0, pattern: Any = None,

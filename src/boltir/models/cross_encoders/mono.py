@@ -53,6 +53,24 @@ class ScoreHead(nn.Module):
         return self.out(x)
 
 
+def build_encoder(config: PreTrainedConfig, needs_layers: bool = False) -> nn.Module:
+    """The backbone from its config, without BERT's pooler (a pooler, if wanted, lives in the head)."""
+    encoder = AutoModel.from_config(config.encoder)
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    if needs_layers and not (hasattr(encoder, "encoder") and hasattr(encoder.encoder, "layer")):
+        raise ValueError(f"{config.encoder.model_type}: this model runs its own loop over BERT-style layers")
+    return encoder
+
+
+def init_head(model: PreTrainedModel, module: nn.Module) -> None:
+    """Initialise the head's linear layers like the backbone's (normal, std = initializer_range)."""
+    if isinstance(module, nn.Linear) and any(module is m for m in model.head.modules()):
+        nn.init.normal_(module.weight, std=getattr(model.config.encoder, "initializer_range", 0.02))
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
 class MonoModel(PreTrainedModel):
     """Scores a tokenised batch of query-document pairs; ``logits`` gives the raw head outputs."""
 
@@ -62,18 +80,13 @@ class MonoModel(PreTrainedModel):
 
     def __init__(self, config: MonoConfig):
         super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder)
-        if getattr(self.encoder, "pooler", None) is not None:
-            self.encoder.pooler = None  # a BERT pooler lives in the head (dense + tanh) instead
+        self.encoder = build_encoder(config)
         self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, config.num_outputs,
                               config.head_bias)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear) and any(module is m for m in self.head.modules()):
-            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        init_head(self, module)
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
 from transformers.configuration_utils import SubConfigSpec
 
 from boltir.attention.inter_passage import attend, int_keys, inter_passage_mask
-from boltir.models.cross_encoders.mono import ScoreHead
+from boltir.models.cross_encoders.mono import ScoreHead, build_encoder, init_head
 
 INT_TOKEN = "[INT]"
 
@@ -50,19 +50,12 @@ class SetEncoder(PreTrainedModel):
         if config.attention not in ("fused", "eager"):
             raise ValueError(f"attention={config.attention!r}: fused or eager")
         super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder)
-        if getattr(self.encoder, "pooler", None) is not None:
-            self.encoder.pooler = None
-        if not hasattr(self.encoder, "encoder") or not hasattr(self.encoder.encoder, "layer"):
-            raise ValueError(f"{config.encoder.model_type}: the Set-Encoder needs a BERT-style encoder")
+        self.encoder = build_encoder(config, needs_layers=True)
         self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, 1, config.head_bias)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear) and any(module is m for m in self.head.modules()):
-            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        init_head(self, module)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, list_size: int,
                 token_type_ids: torch.Tensor | None = None, list_mask: torch.Tensor | None = None,

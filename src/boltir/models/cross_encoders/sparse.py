@@ -12,12 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn.functional import scaled_dot_product_attention as sdpa
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
 from transformers.configuration_utils import SubConfigSpec
 
 from boltir.attention.patterns import SparsePattern, full_mask
 from boltir.attention.windowed import banded_attention
-from boltir.models.cross_encoders.mono import ScoreHead
+from boltir.models.cross_encoders.mono import ScoreHead, build_encoder, init_head
 
 BACKENDS = ("banded", "mask")
 
@@ -68,20 +68,13 @@ class SparseCrossEncoder(PreTrainedModel):
         if config.attention_backend not in BACKENDS:
             raise ValueError(f"attention_backend={config.attention_backend!r}: choose one of {BACKENDS}")
         super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder)
-        if getattr(self.encoder, "pooler", None) is not None:
-            self.encoder.pooler = None
-        if not hasattr(self.encoder, "encoder") or not hasattr(self.encoder.encoder, "layer"):
-            raise ValueError(f"{config.encoder.model_type}: the sparse cross-encoder needs a BERT-style encoder")
+        self.encoder = build_encoder(config, needs_layers=True)
         self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, config.num_outputs,
                               config.head_bias)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear) and any(module is m for m in self.head.modules()):
-            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        init_head(self, module)
 
     def _embed(self, ids: torch.Tensor, types: int, positions: torch.Tensor) -> torch.Tensor:
         limit = self.config.encoder.max_position_embeddings - 1
@@ -93,7 +86,7 @@ class SparseCrossEncoder(PreTrainedModel):
 
     def forward(self, query_ids: torch.Tensor, query_mask: torch.Tensor, doc_ids: torch.Tensor,
                 doc_mask: torch.Tensor, docs_per_query: int, cls_id: int, return_query_states: bool = False):
-        cfg, pat = self.config, self.config.pattern
+        pat = self.config.pattern
         n_q, nq_len = query_ids.shape
         n_p, nd_len = doc_ids.shape
         if n_p != n_q * docs_per_query:
