@@ -223,6 +223,9 @@ def load_sparse_cross_encoder(name_or_path: str, seed: int = 0, pattern: Any = N
     from boltir.attention.patterns import SparsePattern
     from boltir.models.cross_encoders.sparse import SparseCrossEncoder, SparseCrossEncoderConfig
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     path = resolve_model(name_or_path)
     if _config_json(path).get("model_type") == "boltir-sparse-ce":
         if pattern is not None:
@@ -251,6 +254,9 @@ def load_set_encoder(name_or_path: str, seed: int = 0, **config: Any):
 
     from boltir.models.cross_encoders.set_encoder import INT_TOKEN, SetEncoder, SetEncoderConfig
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     path = resolve_model(name_or_path)
     set_keys = {"sample_missing_docs", "depth", "attention"}
     set_config = {k: config.pop(k) for k in list(config) if k in set_keys and config[k] is not None}
