@@ -16,12 +16,13 @@ class RankingModule(L.LightningModule):
         self._val_scores: dict[str, dict[str, float]] = {}
 
     def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Scores [queries, list size] of a batch of whole candidate lists (padding included)."""
         raise NotImplementedError
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        scores = self.validation_scores(batch).float().cpu().tolist()
-        for qid, did, s in zip(batch["query_ids"], batch["doc_ids"], scores):
-            self._val_scores.setdefault(qid, {})[did] = s
+        scores = self.validation_scores(batch).view(batch["mask"].shape).float().cpu()
+        for b, (qid, doc_ids) in enumerate(zip(batch["query_ids"], batch["doc_ids"])):
+            self._val_scores.setdefault(qid, {}).update(zip(doc_ids, scores[b, : len(doc_ids)].tolist()))
 
     def on_validation_epoch_end(self) -> None:
         from boltir.evaluate.measures import evaluate

@@ -46,4 +46,6 @@ class BiEncoderModule(RankingModule):
         return loss
 
     def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
-        return (self.model(**batch["queries"]) * self.model(**batch["docs"])).sum(-1)
+        q = self.model(**batch["inputs"]["queries"])  # each query once, not once per candidate
+        d = self.model(**batch["inputs"]["docs"]).view(q.shape[0], -1, q.shape[-1])
+        return torch.einsum("bh,bnh->bn", q, d)

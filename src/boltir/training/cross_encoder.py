@@ -62,7 +62,5 @@ class CrossEncoderModule(RankingModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=scores.shape[0])
         return loss
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        scores = self.model(**batch["inputs"]).view(batch["mask"].shape).float().cpu()
-        for b, (qid, doc_ids) in enumerate(zip(batch["query_ids"], batch["doc_ids"])):
-            self._val_scores.setdefault(qid, {}).update(zip(doc_ids, scores[b, : len(doc_ids)].tolist()))
+    def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.model(**batch["inputs"])

@@ -64,29 +64,49 @@ class PairCollator:
                 "docs_per_query": len(items[0][1])}
 
 
-class RerankDataset(Dataset):
-    """Flattened (query id, doc id, query text, doc text) pairs of a candidate run, for validation."""
+class RerankListDataset(Dataset):
+    """One item per query of a candidate run: (query id, doc ids, query text, doc texts), for validation and
+    list-wise re-ranking."""
 
     def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
-                 depth: int):
+                 depth: int | None):
         from boltir.search.rerank import top_k
 
-        self.pairs = [(q, d) for q, ds in top_k(run, depth).items() if q in queries for d in ds]
+        self.lists = [(q, ds) for q, ds in top_k(run, depth).items() if q in queries]
         self.queries, self.docs = queries, docs
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return len(self.lists)
 
-    def __getitem__(self, i: int) -> tuple[str, str, str, str]:
-        q, d = self.pairs[i]
-        return q, d, self.queries[q], self.docs[d]
+    def __getitem__(self, i: int):
+        q, ds = self.lists[i]
+        return q, ds, self.queries[q], [self.docs[d] for d in ds]
 
 
-class RerankCollator(PairCollator):
-    def __call__(self, items):  # type: ignore[override]
-        return {"query_ids": [i[0] for i in items], "doc_ids": [i[1] for i in items],
-                "queries": self._tok([self.query_prefix + i[2] for i in items], self.query_length),
-                "docs": self._tok([self.doc_prefix + i[3] for i in items], self.doc_length)}
+class RerankListCollator:
+    def __init__(self, encode: Any):
+        self.encode = encode
+
+    def __call__(self, items):
+        n = max(len(i[1]) for i in items)
+        mask = torch.zeros(len(items), n, dtype=torch.bool)
+        for b, i in enumerate(items):
+            mask[b, : len(i[1])] = True
+        inputs = self.encode([i[2] for i in items], [list(i[3]) + [""] * (n - len(i[3])) for i in items])
+        if "list_mask" in inputs:
+            inputs["list_mask"] = mask
+        return {"inputs": inputs, "mask": mask, "query_ids": [i[0] for i in items],
+                "doc_ids": [list(i[1]) for i in items]}
+
+
+def bi_encoder_lists(collator: PairCollator):
+    """``(queries, lists of docs) -> inputs`` for bi-encoder validation: each query tokenised once."""
+
+    def encode(queries, docs):
+        return {"queries": collator._tok([collator.query_prefix + q for q in queries], collator.query_length),
+                "docs": collator._tok([collator.doc_prefix + d for ds in docs for d in ds], collator.doc_length)}
+
+    return encode
 
 
 class TupleDataModule(L.LightningDataModule):
@@ -99,25 +119,24 @@ class TupleDataModule(L.LightningDataModule):
         batch_size: queries per batch; each brings 1 + num_negatives documents.
         val_run: candidates to re-rank for validation, e.g. ``trec-dl-2020:bm25`` (never DL19: it is our test set).
         val_queries, val_qrels, val_docs: default to the dataset named in ``val_run``.
-        val_depth: candidates per validation query.
+        val_depth: candidates per validation query; val_queries_per_batch: whole lists per validation batch.
     """
 
     def __init__(self, train: str = "msmarco-devsmall-sample", docs: str | None = None, num_negatives: int = 7,
                  batch_size: int = 16, num_workers: int = 0, val_run: str | None = None,
                  val_queries: str | None = None, val_qrels: str | None = None, val_docs: str | None = None,
-                 val_depth: int = 100, val_batch_size: int = 64, seed: int = 0):
+                 val_depth: int = 100, val_queries_per_batch: int = 1, seed: int = 0):
         super().__init__()
         self.save_hyperparameters()
         self.collator: PairCollator | None = None
         self.train_set: TupleDataset | None = None
-        self.val_set: RerankDataset | None = None
+        self.val_set: RerankListDataset | None = None
         self.val_qrels: dict[str, dict[str, int]] | None = None
 
     def attach_tokenizer(self, tokenizer: Any, config: Any) -> None:
         self.collator = PairCollator(tokenizer, config.query_length, config.doc_length,
                                      config.query_prefix, config.doc_prefix)
-        self.rerank_collator = RerankCollator(tokenizer, config.query_length, config.doc_length,
-                                              config.query_prefix, config.doc_prefix)
+        self.rerank_collator = RerankListCollator(bi_encoder_lists(self.collator))
 
     def setup(self, stage: str | None = None) -> None:
         from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
@@ -139,7 +158,7 @@ class TupleDataModule(L.LightningDataModule):
             from boltir.search.rerank import top_k
 
             wanted = {d for ds in top_k(run, h.val_depth).values() for d in ds}
-            self.val_set = RerankDataset(run, queries, doc_texts(h.val_docs or dataset, wanted), h.val_depth)
+            self.val_set = RerankListDataset(run, queries, doc_texts(h.val_docs or dataset, wanted), h.val_depth)
 
     def train_dataloader(self) -> DataLoader:
         assert self.collator is not None, "the module attaches its tokenizer before training"
@@ -150,5 +169,5 @@ class TupleDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None:
             return []
-        return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, shuffle=False,
+        return DataLoader(self.val_set, batch_size=self.hparams.val_queries_per_batch, shuffle=False,
                           collate_fn=self.rerank_collator, num_workers=self.hparams.num_workers)

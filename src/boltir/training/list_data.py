@@ -11,7 +11,7 @@ import lightning as L
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from boltir.training.data import TupleDataset
+from boltir.training.data import RerankListCollator, RerankListDataset, TupleDataset
 
 SAMPLINGS = ("top", "single_relevant", "random", "log_random")
 TARGETS = ("relevance", "rank", "score")
@@ -137,41 +137,6 @@ class ListCollator:
         if "list_mask" in inputs:
             inputs["list_mask"] = mask
         return {"inputs": inputs, "targets": targets, "mask": mask, "list_size": n}
-
-
-class RerankListDataset(Dataset):
-    """One item per query of a candidate run: (query id, doc ids, query text, doc texts), for validation and
-    list-wise re-ranking."""
-
-    def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
-                 depth: int | None):
-        from boltir.search.rerank import top_k
-
-        self.lists = [(q, ds) for q, ds in top_k(run, depth).items() if q in queries]
-        self.queries, self.docs = queries, docs
-
-    def __len__(self) -> int:
-        return len(self.lists)
-
-    def __getitem__(self, i: int):
-        q, ds = self.lists[i]
-        return q, ds, self.queries[q], [self.docs[d] for d in ds]
-
-
-class RerankListCollator:
-    def __init__(self, encode: Any):
-        self.encode = encode
-
-    def __call__(self, items):
-        n = max(len(i[1]) for i in items)
-        mask = torch.zeros(len(items), n, dtype=torch.bool)
-        for b, i in enumerate(items):
-            mask[b, : len(i[1])] = True
-        inputs = self.encode([i[2] for i in items], [list(i[3]) + [""] * (n - len(i[3])) for i in items])
-        if "list_mask" in inputs:
-            inputs["list_mask"] = mask
-        return {"inputs": inputs, "mask": mask, "query_ids": [i[0] for i in items],
-                "doc_ids": [list(i[1]) for i in items]}
 
 
 class ListDataModule(L.LightningDataModule):

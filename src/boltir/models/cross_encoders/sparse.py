@@ -104,8 +104,11 @@ class SparseCrossEncoder(PreTrainedModel):
         else:
             q_owner = owner
         d_valid = doc_mask.bool()
+        # the reference path's mask is the same for every layer: build it once
+        dense_mask = (full_mask(pat, q_valid[q_owner], d_valid)[:, None]
+                      if self.config.attention_backend == "mask" else None)
         for layer in self.encoder.encoder.layer:
-            o_c, o_q, o_d = self._attend(layer, pat, h_c, h_q, h_d, q_valid, d_valid, q_owner)
+            o_c, o_q, o_d = self._attend(layer, pat, h_c, h_q, h_d, q_valid, d_valid, q_owner, dense_mask)
             out = layer.attention.output
             h_c, h_q, h_d = out(o_c, h_c), out(o_q, h_q), out(o_d, h_d)
             h_c, h_q, h_d = (layer.feed_forward_chunk(h) for h in (h_c, h_q, h_d))
@@ -113,7 +116,7 @@ class SparseCrossEncoder(PreTrainedModel):
         scores = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
         return (scores, h_q) if return_query_states else scores
 
-    def _attend(self, layer, pat: SparsePattern, h_c, h_q, h_d, q_valid, d_valid, q_owner):
+    def _attend(self, layer, pat: SparsePattern, h_c, h_q, h_d, q_valid, d_valid, q_owner, dense_mask=None):
         sa = layer.attention.self
         n = sa.num_attention_heads
         drop = sa.dropout.p if self.training else 0.0
@@ -126,11 +129,10 @@ class SparseCrossEncoder(PreTrainedModel):
         kq_p, vq_p, qv_p = kq[q_owner], vq[q_owner], q_valid[q_owner]
         n_p = h_d.shape[0]
         ones = torch.ones(n_p, 1, dtype=torch.bool, device=h_d.device)
-        if self.config.attention_backend == "mask":
+        if dense_mask is not None:
             q_all = torch.cat([qc, qq[q_owner], qd], 2)
             k_all, v_all = torch.cat([kc, kq_p, kd], 2), torch.cat([vc, vq_p, vd], 2)
-            mask = full_mask(pat, qv_p, d_valid)[:, None]
-            o = sdpa(q_all, k_all, v_all, attn_mask=mask, dropout_p=drop, scale=scale)
+            o = sdpa(q_all, k_all, v_all, attn_mask=dense_mask, dropout_p=drop, scale=scale)
             nq_len = qq.shape[2]
             o_c, o_q_p, o_d = o[:, :, :1], o[:, :, 1:1 + nq_len], o[:, :, 1 + nq_len:]
             if pat.query_is_independent:  # every pair of a query holds the same query rows: keep one
