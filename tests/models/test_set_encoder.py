@@ -64,15 +64,25 @@ def test_one_passage_equals_mono_with_the_same_weights(set_encoder):
     torch.testing.assert_close(ours, plain, atol=1e-5, rtol=0)
 
 
-def test_fused_equals_eager(set_encoder):
+@pytest.mark.parametrize("backend", ["fused", "flex"])
+@pytest.mark.parametrize("padded", [True, False])
+def test_fused_and_flex_equal_eager(set_encoder, backend, padded):
     model, tok = set_encoder
-    fused = encode(model, tok, [QUERY, "x"], [DOCS, DOCS[:2]])
-    model.config.attention = "eager"
+    # padded: ragged passages and a short second list (keys masked); unpadded: equal-length passages, full
+    # lists, so the attention runs without any mask
+    queries, docs = (([QUERY, "x"], [DOCS, DOCS[:2]]) if padded else
+                     ([QUERY], [["red apple pie", "blue river bank", "old stone wall"]]))
+    enc = SetTokenizer(tok, 32, 64, model.config.int_token_id)(queries, docs)
+    fully_real = bool(enc["attention_mask"].all()) and bool(enc["list_mask"].all())
+    assert fully_real is not padded
+    out = {}
     try:
-        eager = encode(model, tok, [QUERY, "x"], [DOCS, DOCS[:2]])
+        for name in (backend, "eager"):
+            model.config.attention = name
+            out[name] = encode(model, tok, queries, docs)
     finally:
         model.config.attention = "fused"
-    torch.testing.assert_close(fused, eager, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out[backend], out["eager"], atol=1e-5, rtol=0)
 
 
 def test_input_layout_and_int_token(set_encoder):

@@ -14,7 +14,7 @@ from torch import nn
 from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
 from transformers.configuration_utils import SubConfigSpec
 
-from boltir.attention.inter_passage import attend, int_keys, inter_passage_mask
+from boltir.attention.inter_passage import BACKENDS, attend, flex_block_mask, int_keys, inter_passage_mask
 from boltir.models.cross_encoders.mono import ScoreHead, build_encoder, init_head
 
 INT_TOKEN = "[INT]"
@@ -23,7 +23,8 @@ INT_TOKEN = "[INT]"
 class SetEncoderConfig(PreTrainedConfig):
     """``int_token_id``: id of ``[INT]`` in the saved tokenizer. ``sample_missing_docs``: the published
     model's padding of short lists with random pseudo-``[INT]`` states up to ``depth`` (outputs then become
-    random); off by default so inference is deterministic. ``attention``: "fused" (SDPA) or "eager"."""
+    random); off by default so inference is deterministic. ``attention``: "fused" (SDPA), "flex" (compiled
+    FlexAttention) or "eager" (reference); see ``boltir.attention.inter_passage``."""
 
     model_type = "boltir-set-encoder"
     sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
@@ -47,8 +48,8 @@ class SetEncoder(PreTrainedModel):
     base_model_prefix = "set_encoder"
 
     def __init__(self, config: SetEncoderConfig):
-        if config.attention not in ("fused", "eager"):
-            raise ValueError(f"attention={config.attention!r}: fused or eager")
+        if config.attention not in BACKENDS:
+            raise ValueError(f"attention={config.attention!r}: one of {', '.join(BACKENDS)}")
         super().__init__(config)
         self.encoder = build_encoder(config, needs_layers=True)
         self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, 1, config.head_bias)
@@ -76,8 +77,9 @@ class SetEncoder(PreTrainedModel):
         n_extra = 0
         if self.config.sample_missing_docs and list_size < self.config.depth:
             n_extra = self.config.depth - list_size
-        mask = inter_passage_mask(attention_mask, list_mask, list_size, n_extra)
-        fused = self.config.attention == "fused"
+        mask = inter_passage_mask(attention_mask, list_mask, list_size, 1, n_extra)
+        backend = self.config.attention
+        block_mask = flex_block_mask(mask, length) if backend == "flex" else None
         for layer in self.encoder.encoder.layer:
             sa = layer.attention.self
             n = sa.num_attention_heads
@@ -89,7 +91,8 @@ class SetEncoder(PreTrainedModel):
             k_more, v_more = int_keys(k, v, 1, list_size)
             if n_extra:
                 k_more, v_more = self._pseudo(k_more, v_more, list_mask, list_size, n_extra, generator)
-            o = attend(q, k, v, k_more, v_more, mask, sa.scaling, sa.dropout.p if self.training else 0.0, fused)
+            o = attend(q, k, v, k_more, v_more, mask, sa.scaling, sa.dropout.p if self.training else 0.0, backend,
+                       block_mask=block_mask)
             o = o.transpose(1, 2).reshape(p, length, -1)
             h = layer.feed_forward_chunk(layer.attention.output(o, h))
         return self.head(h[:, 0])[:, 0]
