@@ -32,24 +32,17 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import doc_texts, load_queries, load_run, run_path
     from boltir.data.writers import write_run
-    from boltir.models.loading import (load_bi_encoder, load_cross_encoder, load_set_encoder,
-                                       load_sparse_cross_encoder, model_kind)
-    from boltir.search.rerank import (rerank_bi_encoder, rerank_cross_encoder, rerank_set_encoder,
-                                      rerank_sparse_cross_encoder, top_k)
+    from boltir.search.rerank import model_reranker, rerank_set_encoder, top_k
 
     a = parser().parse_args(argv)
     run = load_run(a.run)
     queries = load_queries(a.queries)
     wanted = {d for ds in top_k(run, a.depth).values() for d in ds}
     docs = doc_texts(a.docs, wanted)
-    kind = model_kind(a.model) if a.kind == "auto" else a.kind
-    kinds = ("bi-encoder", "cross-encoder", "sparse-cross-encoder", "set-encoder")
-    if kind not in kinds:
-        raise ValueError(f"--kind {a.kind!r}: choose auto or one of {', '.join(kinds)}")
+    kind, rerank, model, tokenizer = model_reranker(a.model, a.kind, a.batch_size, a.num_workers)
     t0 = time.perf_counter()
+    out = rerank(run, queries, docs, a.depth)
     if kind == "set-encoder":
-        model, tokenizer = load_set_encoder(a.model)
-        out = rerank_set_encoder(model, tokenizer, run, queries, docs, a.depth)
         if a.permutations and a.qrels:
             from boltir.data.sources import load_qrels
             from boltir.evaluate.permutation import permutation_robustness
@@ -58,15 +51,6 @@ def main(argv: list[str]) -> int:
                 lambda order: rerank_set_encoder(model, tokenizer, run, queries, docs, show_progress=False,
                                                  order=order), run, load_qrels(a.qrels), a.metrics[0], a.depth)
             print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))
-    elif kind == "sparse-cross-encoder":
-        model, tokenizer = load_sparse_cross_encoder(a.model)
-        out = rerank_sparse_cross_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size)
-    elif kind == "cross-encoder":
-        model, tokenizer = load_cross_encoder(a.model)
-        out = rerank_cross_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size)
-    else:
-        model, tokenizer = load_bi_encoder(a.model)
-        out = rerank_bi_encoder(model, tokenizer, run, queries, docs, a.depth, a.batch_size, a.num_workers)
     dt = time.perf_counter() - t0
     write_run(a.output, out, tag=a.tag, meta=run_meta("re-rank", a, {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
                                                        seconds=round(dt, 3), kind=kind))

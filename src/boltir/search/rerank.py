@@ -150,3 +150,34 @@ def rerank_set_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, floa
             out[qid] = dict(zip(cand, model(**enc).float().cpu().tolist()))
             bar.update(1)
     return out
+
+
+RERANKER_KINDS = ("bi-encoder", "cross-encoder", "sparse-cross-encoder", "set-encoder")
+
+
+def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, num_workers: int = 0) -> tuple[str, Any, Any, Any]:
+    """Load any boltir model (folder or name) and return ``(kind, rerank, model, tokenizer)``, where
+    ``rerank(run, queries, docs, depth, show_progress=True)`` scores the top ``depth`` candidates of ``run``."""
+    from boltir.models.loading import (load_bi_encoder, load_cross_encoder, load_set_encoder,
+                                       load_sparse_cross_encoder, model_kind)
+
+    kind = model_kind(model_spec) if kind == "auto" else kind
+    if kind not in RERANKER_KINDS:
+        raise ValueError(f"kind {kind!r}: choose auto or one of {', '.join(RERANKER_KINDS)}")
+    if kind == "set-encoder":
+        model, tokenizer = load_set_encoder(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_set_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, show_progress=show_progress)
+    elif kind == "sparse-cross-encoder":
+        model, tokenizer = load_sparse_cross_encoder(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_sparse_cross_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
+    elif kind == "cross-encoder":
+        model, tokenizer = load_cross_encoder(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_cross_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
+    else:
+        model, tokenizer = load_bi_encoder(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_bi_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, batch_size, num_workers, show_progress=show_progress)
+    return kind, fn, model, tokenizer
