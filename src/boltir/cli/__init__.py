@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("boltir.cli.search", "search a dense index, write a TREC run, evaluate it if qrels are given"),
     "re-rank": ("boltir.cli.rerank", "re-rank the candidates of a TREC run with a model"),
     "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
+    "distill": ("boltir.cli.distill", "build distillation data from a teacher (LLM, model or run) ranking candidates"),
     "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
     "datasets": ("boltir.cli.datasets", "list the bundled datasets, their runs, and the named models"),
 }
@@ -45,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.main(argv[1:]) or 0)
     except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
+        from boltir.distill.backends import TeacherError
         from boltir.index.storage import IndexError_
 
-        if isinstance(e, RuntimeError) and not isinstance(e, IndexError_):
+        if isinstance(e, RuntimeError) and not isinstance(e, (IndexError_, TeacherError)):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"boltir {name}: error: {msg}", file=sys.stderr)

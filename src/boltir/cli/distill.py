@@ -1,0 +1,123 @@
+"""``boltir distill``: build distillation data from a teacher's ranking of first-stage candidates
+(``build``), and sub-sample a teacher run to a shallower first-stage depth (``subsample``)."""
+
+from __future__ import annotations
+
+import sys
+
+from boltir.cli.common import new_parser
+
+USAGE = """usage: boltir distill build [options]       teacher ranking of first-stage candidates -> teacher run + manifest
+       boltir distill subsample [options]   keep a teacher run's order within the first-stage top-k (depth ablation)"""
+
+
+def build_parser():
+    p = new_parser("distill build", "Sample training queries, take their first-stage candidates to --depth, let a "
+                   "teacher rank them and write OUTPUT/teacher.run, queries.tsv and manifest.json. LLM answers are "
+                   "cached by (teacher, prompt) in --cache, so an interrupted build resumes and a rerun costs nothing.")
+    p.add_argument("--teacher", type=str, required=True,
+                   help="run:<run spec> (an existing ranking), model:<boltir model>, hf:<causal LM folder or name>, "
+                        "or openai:<model name> (with --base-url)")
+    p.add_argument("--first-stage", type=str, required=True, help="candidate run, e.g. trec-dl-2020:bm25")
+    p.add_argument("--queries", type=str | None, default=None, help="queries (default: the run's dataset)")
+    p.add_argument("--docs", type=str | None, default=None, help="documents (default: the run's dataset)")
+    p.add_argument("--output", type=str, required=True, help="output folder")
+    p.add_argument("--depth", type=int, default=100)
+    p.add_argument("--num-queries", type=int | None, default=None, help="sample this many queries (default all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--window", type=int, default=20)
+    p.add_argument("--stride", type=int, default=10)
+    p.add_argument("--max-words", type=int, default=100, help="passage words shown to an LLM")
+    p.add_argument("--cache", type=str | None, default=None, help="answer cache (default OUTPUT/teacher-cache.sqlite)")
+    p.add_argument("--base-url", type=str, default="http://localhost:8000/v1")
+    p.add_argument("--api-key-env", type=str | None, default="OPENAI_API_KEY")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--requests-per-minute", type=float | None, default=None)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    return p
+
+
+def subsample_parser():
+    p = new_parser("distill subsample", "Restrict a teacher run to each query's first-stage top --depth, keeping "
+                   "the teacher's order (scores become depth-style ranks).")
+    p.add_argument("--teacher-run", type=str, required=True)
+    p.add_argument("--first-stage", type=str, required=True)
+    p.add_argument("--depth", type=int, required=True)
+    p.add_argument("--output", type=str, required=True)
+    return p
+
+
+def make_teacher(a, cache):
+    from boltir.distill.backends import OpenAIChat, TransformersChat
+    from boltir.distill.teachers import ListwiseLLMTeacher, ModelTeacher, RunTeacher
+
+    kind, _, name = a.teacher.partition(":")
+    if not name:
+        raise ValueError(f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, hf:<causal LM> or openai:<model>")
+    if kind == "run":
+        return RunTeacher(name)
+    if kind == "model":
+        return ModelTeacher(name)
+    if kind == "hf":
+        backend = TransformersChat(name, a.max_new_tokens)
+    elif kind == "openai":
+        backend = OpenAIChat(name, a.base_url, a.api_key_env, a.timeout, a.retries,
+                             requests_per_minute=a.requests_per_minute, max_tokens=a.max_new_tokens)
+    else:
+        raise ValueError(f"--teacher {a.teacher!r}: unknown kind {kind!r} (run, model, hf, openai)")
+    return ListwiseLLMTeacher(backend, a.window, a.stride, a.max_words, cache)
+
+
+def build(argv: list[str]) -> int:
+    from pathlib import Path
+
+    from boltir.data.sources import doc_texts, load_queries, load_run
+    from boltir.distill.build import build_distillation_data
+    from boltir.distill.cache import ResponseCache
+    from boltir.search.rerank import top_k
+
+    a = build_parser().parse_args(argv)
+    dataset = a.first_stage.split(":", 1)[0] if ":" in a.first_stage else None
+    queries_spec, docs_spec = a.queries or dataset, a.docs or dataset
+    if not queries_spec or not docs_spec:
+        raise ValueError("--queries and --docs are needed when --first-stage is a file")
+    first_stage = load_run(a.first_stage)
+    queries = load_queries(queries_spec)
+    docs = doc_texts(docs_spec, {d for ds in top_k(first_stage, a.depth).values() for d in ds})
+    cache = ResponseCache(a.cache or Path(a.output) / "teacher-cache.sqlite")
+    try:
+        teacher = make_teacher(a, cache)
+        m = build_distillation_data(teacher, first_stage, queries, docs, a.output, a.depth, a.num_queries, a.seed,
+                                    a.first_stage)
+    finally:
+        cache.close()
+    stats = m["teacher_stats"]
+    extra = f"; {stats['calls']} teacher calls, {stats['cached']} from the cache" if "calls" in stats else ""
+    print(f"wrote {a.output}/teacher.run: {m['num_queries']} queries x depth {a.depth}, "
+          f"{m['teacher_seconds_per_query']:.3f} s per query{extra}")
+    return 0
+
+
+def subsample(argv: list[str]) -> int:
+    from boltir.data.sources import load_run
+    from boltir.data.writers import write_run
+    from boltir.distill.build import subsample_depth
+
+    a = subsample_parser().parse_args(argv)
+    out = subsample_depth(load_run(a.teacher_run), load_run(a.first_stage), a.depth)
+    write_run(a.output, out, tag=f"teacher-top{a.depth}")
+    print(f"wrote {a.output}: {len(out)} queries, teacher order within the first-stage top {a.depth}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        raise SystemExit(0)
+    if argv[0] == "build":
+        return build(argv[1:])
+    if argv[0] == "subsample":
+        return subsample(argv[1:])
+    print(f"boltir distill: unknown action {argv[0]!r}\n{USAGE}", file=sys.stderr)
+    return 2

@@ -1,0 +1,48 @@
+"""On-disk cache of teacher answers keyed by (teacher, prompt), so an interrupted build resumes without repeating a
+call and a rerun costs nothing. SQLite: every answer is committed as it arrives (a crash loses at most the call in
+flight, never the file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+
+def cache_key(teacher: str, prompt: Any) -> str:
+    return hashlib.sha256(json.dumps([teacher, prompt], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, teacher TEXT, answer TEXT)")
+            self.db.commit()
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{self.path}: not a boltir teacher cache ({e})") from e
+        self.hits = self.misses = 0
+
+    def get(self, teacher: str, prompt: Any) -> str | None:
+        row = self.db.execute("SELECT answer FROM answers WHERE key = ?", (cache_key(teacher, prompt),)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return row[0]
+
+    def put(self, teacher: str, prompt: Any, answer: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                            (cache_key(teacher, prompt), teacher, answer))
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,109 @@
+"""Teachers rank a query's first-stage candidates: a list-wise LLM (sliding window over a chat back-end, every
+answer cached), any boltir model, or an existing run. All share ``rank(qid, query, candidates, docs)`` ->
+candidate ids, best first."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from boltir.distill.backends import TeacherError
+from boltir.distill.cache import ResponseCache
+from boltir.distill.prompts import listwise_messages, parse_permutation, sliding_windows
+
+
+class Teacher(Protocol):
+    name: str
+
+    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class ListwiseLLMTeacher:
+    """RankGPT-style list-wise ranking with a sliding window (``window`` passages, moved ``stride`` towards the
+    top, back to front). An answer without a single valid identifier counts as failed: it is asked again up to
+    ``malformed_retries`` times (not cached), then a :class:`TeacherError` names the query and window. Repaired
+    answers (missing, repeated, out-of-range ids) are used and counted in ``stats``."""
+
+    def __init__(self, backend: Any, window: int = 20, stride: int = 10, max_words: int = 100,
+                 cache: ResponseCache | None = None, malformed_retries: int = 2):
+        sliding_windows(1, window, stride)  # validates the sizes
+        self.backend, self.window, self.stride, self.max_words = backend, window, stride, max_words
+        self.cache, self.malformed_retries = cache, malformed_retries
+        self.name = backend.name
+        self.stats = {"calls": 0, "cached": 0, "windows": 0, "repaired": 0, "malformed_retried": 0}
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "listwise-llm", "backend": self.name, "window": self.window, "stride": self.stride,
+                "max_words": self.max_words}
+
+    def _answer(self, messages: list[dict[str, str]], n: int, where: str) -> list[int]:
+        if self.cache is not None:
+            hit = self.cache.get(self.name, messages)
+            if hit is not None:
+                self.stats["cached"] += 1
+                return parse_permutation(hit, n).order
+        for attempt in range(self.malformed_retries + 1):
+            self.stats["calls"] += 1
+            try:
+                answer = self.backend.complete(messages)
+            except TeacherError as e:
+                raise TeacherError(f"{where}: {e}") from e
+            parsed = parse_permutation(answer, n)
+            if parsed.valid:
+                if parsed.missing or parsed.repeated or parsed.out_of_range:
+                    self.stats["repaired"] += 1
+                if self.cache is not None:
+                    self.cache.put(self.name, messages, answer)
+                return parsed.order
+            self.stats["malformed_retried"] += 1
+        raise TeacherError(f"{where}: {self.malformed_retries + 1} answers held no passage identifier "
+                           f"(last: {answer[:120]!r})")
+
+    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        order = list(candidates)
+        for start, end in sliding_windows(len(order), self.window, self.stride):
+            part = order[start:end]
+            messages = listwise_messages(query, [docs[d] for d in part], self.max_words)
+            perm = self._answer(messages, len(part), f"query {qid}, window {start + 1}-{end}")
+            order[start:end] = [part[i] for i in perm]
+            self.stats["windows"] += 1
+        return order
+
+
+class RunTeacher:
+    """An existing run as the teacher (e.g. the bundled RankVicuna / RankGPT re-rankings): its order over the
+    candidates; candidates it did not rank follow in their first-stage order."""
+
+    def __init__(self, spec: str):
+        from boltir.data.sources import load_run
+
+        self.spec, self.run = spec, load_run(spec)
+        self.name = f"run:{spec}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "run", "run": self.spec}
+
+    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        scores = self.run.get(qid, {})
+        ranked = sorted((d for d in candidates if d in scores), key=lambda d: (-scores[d], d))
+        return ranked + [d for d in candidates if d not in scores]
+
+
+class ModelTeacher:
+    """Any boltir model (bi-encoder, cross-encoder, sparse cross-encoder, Set-Encoder) as the teacher."""
+
+    def __init__(self, model: str, kind: str = "auto", batch_size: int = 32):
+        from boltir.search.rerank import model_reranker
+
+        self.model = model
+        self.kind, self.rerank, _, _ = model_reranker(model, kind, batch_size)
+        self.name = f"model:{model}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "model", "model": self.model, "kind": self.kind}
+
+    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        scores = self.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs, None,
+                             show_progress=False)[qid]
+        return sorted(candidates, key=lambda d: (-scores[d], candidates.index(d)))
