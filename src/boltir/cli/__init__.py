@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("boltir.cli.index", "encode a corpus into a sharded dense index with FAISS (resumable)"),
     "search": ("boltir.cli.search", "search a dense index, write a TREC run, evaluate it if qrels are given"),
     "re-rank": ("boltir.cli.rerank", "re-rank the candidates of a TREC run with a model"),
+    "fuse": ("boltir.cli.fuse", "fuse runs (reciprocal rank fusion, min-max or z-score normalised sums)"),
     "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
     "distill": ("boltir.cli.distill", "build distillation data from a teacher (LLM, model or run) ranking candidates"),
     "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
