@@ -19,8 +19,8 @@ def parser():
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--kind", type=str, default="auto",
                    help="auto (from the model folder: boltir sparse / mono / *ForSequenceClassification "
-                        "checkpoints are cross-encoders, the rest bi-encoders), bi-encoder, cross-encoder or "
-                        "sparse-cross-encoder")
+                        "checkpoints are cross-encoders, boltir SPLADE / *ForMaskedLM ones SPLADE, the rest "
+                        "bi-encoders), bi-encoder, splade, cross-encoder, sparse-cross-encoder or set-encoder")
     p.add_argument("--permutations", type=bool, default=False,
                    help="Set-Encoder: also re-rank the candidates fed in ideal, inverse-ideal, random and original "
                         "order and print the first metric for each (needs --qrels)")

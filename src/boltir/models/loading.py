@@ -145,8 +145,11 @@ def _config_json(name_or_path: str) -> dict[str, Any]:
 
 def model_kind(name_or_path: str) -> str:
     """``"sparse-cross-encoder"`` for boltir sparse folders, ``"cross-encoder"`` for boltir mono folders and
-    ``*ForSequenceClassification`` checkpoints, ``"bi-encoder"`` for everything else (boltir DPR folders, sentence-transformers folders, plain backbones)."""
+    ``*ForSequenceClassification`` checkpoints, ``"splade"`` for boltir SPLADE folders and ``*ForMaskedLM``
+    checkpoints, ``"bi-encoder"`` for everything else (boltir DPR folders, sentence-transformers folders, plain backbones)."""
     cfg = _config_json(resolve_model(name_or_path))
+    if cfg.get("model_type") == "boltir-splade" or any(a.endswith("ForMaskedLM") for a in cfg.get("architectures") or []):
+        return "splade"
     if cfg.get("model_type") == "boltir-sparse-ce":
         return "sparse-cross-encoder"
     if cfg.get("model_type") == "boltir-set-encoder":
@@ -282,5 +285,35 @@ def load_set_encoder(name_or_path: str, seed: int = 0, **config: Any):
                                int_token_id=int_id, **set_config)
     model = SetEncoder(set_cfg)
     model.load_state_dict(mono.state_dict(), strict=True)
+    model.config.name_or_path = str(name_or_path)
+    return model.eval(), tokenizer
+
+
+def load_splade(name_or_path: str, **config: Any):
+    """``(model, tokenizer)`` for a learned-sparse bi-encoder: a saved boltir SPLADE folder, or any masked-LM
+    checkpoint (e.g. ``splade-tiny``) whose MLM head becomes the vocabulary projection (no new weights)."""
+    from transformers import AutoModelForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    from boltir.models.bi_encoders.splade import SpladeConfig, SpladeModel
+
+    hf_logging.disable_progress_bar()
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(path)
+    config = {k: v for k, v in config.items() if v is not None}
+    if is_boltir_folder(path):
+        model = SpladeModel.from_pretrained(path)
+        for k in set(config) - {"query_length", "doc_length", "query_top_k", "doc_top_k"}:
+            raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {k!r}")
+        for k, v in config.items():
+            setattr(model.config, k, v)
+        return model.eval(), tokenizer
+    backbone = AutoModelForMaskedLM.from_pretrained(path)
+    model = SpladeModel(SpladeConfig(encoder=backbone.config.to_dict(), skip_ids=list(tokenizer.all_special_ids),
+                                     **config))
+    missing, unexpected = model.encoder.load_state_dict(backbone.state_dict(), strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"{name_or_path}: masked-LM weights do not fit (missing {missing[:5]}, "
+                           f"unexpected {unexpected[:5]})")
     model.config.name_or_path = str(name_or_path)
     return model.eval(), tokenizer

@@ -152,13 +152,37 @@ def rerank_set_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, floa
     return out
 
 
-RERANKER_KINDS = ("bi-encoder", "cross-encoder", "sparse-cross-encoder", "set-encoder")
+def rerank_splade(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
+                  docs: dict[str, str], depth: int | None = 100, batch_size: int = 32,
+                  show_progress: bool = True) -> dict[str, dict[str, float]]:
+    """Scores (sparse dot products) of the top ``depth`` candidates of each query with a SPLADE model."""
+    from boltir.models.bi_encoders.inference import encode_sparse
+
+    candidates = top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    doc_ids = sorted({d for ds in candidates.values() for d in ds})
+    position = {d: i for i, d in enumerate(doc_ids)}
+    qids = list(candidates)
+    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
+        d_mat = encode_sparse(model, tokenizer, [docs[d] for d in doc_ids], "doc", batch_size, progress=bar)
+    q_mat = encode_sparse(model, tokenizer, [queries[q] for q in qids], "query", batch_size)
+    out = {}
+    for i, q in enumerate(qids):
+        rows = [position[d] for d in candidates[q]]
+        scores = (d_mat[rows] @ q_mat[i].T).toarray().ravel()
+        out[q] = {d: float(s) for d, s in zip(candidates[q], scores)}
+    return out
+
+
+RERANKER_KINDS = ("bi-encoder", "splade", "cross-encoder", "sparse-cross-encoder", "set-encoder")
 
 
 def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, num_workers: int = 0) -> tuple[str, Any, Any, Any]:
     """Load any boltir model (folder or name) and return ``(kind, rerank, model, tokenizer)``, where
     ``rerank(run, queries, docs, depth, show_progress=True)`` scores the top ``depth`` candidates of ``run``."""
-    from boltir.models.loading import (load_bi_encoder, load_cross_encoder, load_set_encoder,
+    from boltir.models.loading import (load_bi_encoder, load_cross_encoder, load_set_encoder, load_splade,
                                        load_sparse_cross_encoder, model_kind)
 
     kind = model_kind(model_spec) if kind == "auto" else kind
@@ -171,6 +195,10 @@ def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, nu
     elif kind == "sparse-cross-encoder":
         model, tokenizer = load_sparse_cross_encoder(model_spec)
         fn = lambda run, q, d, depth, show_progress=True: rerank_sparse_cross_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
+    elif kind == "splade":
+        model, tokenizer = load_splade(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_splade(  # noqa: E731
             model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
     elif kind == "cross-encoder":
         model, tokenizer = load_cross_encoder(model_spec)

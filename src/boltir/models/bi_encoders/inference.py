@@ -1,4 +1,5 @@
-"""Batched, length-sorted encoding of texts with a bi-encoder, straight into a numpy array."""
+"""Batched, length-sorted encoding of texts with a bi-encoder: dense embeddings into a numpy array, learned-sparse
+term weights into a scipy CSR matrix."""
 
 from __future__ import annotations
 
@@ -11,15 +12,12 @@ from torch.utils.data import DataLoader
 from boltir.data.collators import TextBatcher, length_sorted_batches
 
 
-def encode_texts(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
-                 sort_by_length: bool = True, num_workers: int = 0, progress: Any = None) -> np.ndarray:
-    """Embeddings [len(texts), D] float32 in input order. ``kind`` picks query or document length/prefix."""
+def _encoded_batches(model: Any, tokenizer: Any, texts: Sequence[str], kind: str, batch_size: int,
+                     sort_by_length: bool, num_workers: int, progress: Any, forward: dict[str, Any] | None = None):
+    """Yield ``(input positions, model outputs)`` per length-sorted batch."""
     cfg = model.config
     max_length = cfg.query_length if kind == "query" else cfg.doc_length
     prefix = cfg.query_prefix if kind == "query" else cfg.doc_prefix
-    out = np.empty((len(texts), cfg.embedding_dim), dtype=np.float32)
-    if not len(texts):
-        return out
     batches = length_sorted_batches(texts, batch_size, sort_by_length)
     batcher = TextBatcher(tokenizer, texts, batches, max_length, prefix)
     loader = (DataLoader(batcher, batch_size=None, num_workers=num_workers, shuffle=False)
@@ -28,7 +26,37 @@ def encode_texts(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "
     with torch.inference_mode():
         for idx, enc in loader:
             enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
-            out[idx] = model(**enc).float().cpu().numpy()
+            yield idx, model(**enc, **(forward or {})).float()
             if progress is not None:
                 progress.update(len(idx))
+
+
+def encode_texts(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
+                 sort_by_length: bool = True, num_workers: int = 0, progress: Any = None) -> np.ndarray:
+    """Embeddings [len(texts), D] float32 in input order. ``kind`` picks query or document length/prefix."""
+    out = np.empty((len(texts), model.config.embedding_dim), dtype=np.float32)
+    if not len(texts):
+        return out
+    for idx, emb in _encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers,
+                                     progress):
+        out[idx] = emb.cpu().numpy()
     return out
+
+
+def encode_sparse(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
+                  sort_by_length: bool = True, num_workers: int = 0, progress: Any = None):
+    """Term weights of a learned-sparse model as a scipy CSR matrix [len(texts), vocab] in input order (only
+    non-zeros are kept, batch by batch)."""
+    import scipy.sparse as sp
+
+    rows, cols, vals = [], [], []
+    for idx, weights in _encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers,
+                                         progress, {"kind": kind}):
+        r, c = weights.nonzero(as_tuple=True)
+        rows.append(np.asarray(idx)[r.cpu().numpy()])
+        cols.append(c.cpu().numpy())
+        vals.append(weights[r, c].cpu().numpy())
+    if not rows:
+        return sp.csr_matrix((len(texts), model.config.embedding_dim), dtype=np.float32)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(len(texts), model.config.embedding_dim), dtype=np.float32)

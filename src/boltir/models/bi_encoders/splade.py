@@ -1,0 +1,93 @@
+"""SPLADE-style learned-sparse bi-encoder: the masked-LM head of any MLM backbone gives per-token vocabulary
+logits; ``log(1 + ReLU(logits))`` pooled over tokens (max, or sum) is one weight per vocabulary term. Score = dot
+product of the two sparse vectors. Optional top-k pruning per vector; the inference-free variant encodes only
+documents and weights a query's terms by a static per-term table (``query_weights``, default 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedConfig, PreTrainedModel
+from transformers.configuration_utils import SubConfigSpec
+
+SPLADE_POOLINGS = ("max", "sum")
+
+
+class SpladeConfig(PreTrainedConfig):
+    """``encoder``: the backbone's masked-LM config. ``query_top_k`` / ``doc_top_k``: keep only the k largest
+    weights (None = all). ``inference_free``: queries are bags of their token ids weighted by ``query_weights``
+    (a learned [vocab] vector), no transformer pass; ``skip_ids`` (the tokenizer's special tokens) never count."""
+
+    model_type = "boltir-splade"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder: PreTrainedConfig | dict | None = None
+    pooling: str = "max"
+    query_length: int = 32
+    doc_length: int = 256
+    query_prefix: str = ""
+    doc_prefix: str = ""
+    query_top_k: int | None = None
+    doc_top_k: int | None = None
+    inference_free: bool = False
+    skip_ids: list[int] | None = None
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.encoder.vocab_size
+
+
+class SpladeModel(PreTrainedModel):
+    """``forward(input_ids, attention_mask, ..., kind="doc")`` -> term weights [B, vocab] (dense tensor, mostly
+    zeros); see ``boltir.models.bi_encoders.inference.encode_sparse`` for sparse matrices."""
+
+    config_class = SpladeConfig
+    base_model_prefix = "splade"
+
+    def __init__(self, config: SpladeConfig):
+        if config.pooling not in SPLADE_POOLINGS:
+            raise ValueError(f"pooling={config.pooling!r}: choose one of {', '.join(SPLADE_POOLINGS)}")
+        super().__init__(config)
+        self.encoder = AutoModelForMaskedLM.from_config(config.encoder)
+        self.query_weights = (nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free
+                              else None)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        pass  # the backbone brings its weights; query_weights start at 1
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> torch.Tensor:
+        if kind == "query" and self.query_weights is not None:
+            bag = torch.zeros(input_ids.shape[0], self.config.embedding_dim, device=input_ids.device)
+            bag.scatter_(1, input_ids, attention_mask.to(bag.dtype))
+            if self.config.skip_ids:
+                bag[:, self.config.skip_ids] = 0.0
+            return self._prune(bag.clamp(max=1.0) * self.query_weights.relu(), self.config.query_top_k)
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        logits = self.encoder(**kwargs).logits  # [B, L, vocab]: the largest tensor; no full-size copies below
+        pad = attention_mask.unsqueeze(-1) == 0
+        if self.config.pooling == "max":  # log(1 + ReLU) is monotonic: pool first, then transform [B, vocab]
+            logits = logits.masked_fill_(pad, 0.0) if not torch.is_grad_enabled() else logits.masked_fill(pad, 0.0)
+            pooled = torch.log1p(torch.relu(logits.amax(1).float()))
+        else:
+            pooled = (torch.log1p(torch.relu(logits.float())) * (~pad)).sum(1)
+        return self._prune(pooled, self.config.query_top_k if kind == "query" else self.config.doc_top_k)
+
+    @staticmethod
+    def _prune(weights: torch.Tensor, k: int | None) -> torch.Tensor:
+        if not k or k >= weights.shape[1]:
+            return weights
+        top = weights.topk(k, dim=1)
+        return torch.zeros_like(weights).scatter_(1, top.indices, top.values)
+
+    @staticmethod
+    def score(query_emb: torch.Tensor, doc_emb: torch.Tensor) -> torch.Tensor:
+        return query_emb @ doc_emb.T
+
+
+from boltir.models.registry import register_all  # noqa: E402
+
+register_all()  # see boltir.models.registry: registration waits for the last model module to finish
