@@ -5,5 +5,7 @@ from boltir.training.callbacks import ExportBestModel
 from boltir.training.cross_encoder import CrossEncoderModule
 from boltir.training.data import TupleDataModule
 from boltir.training.list_data import ListDataModule
+from boltir.training.schedulers import ValueScheduler
 
-__all__ = ["BiEncoderModule", "CrossEncoderModule", "ExportBestModel", "ListDataModule", "TupleDataModule"]
+__all__ = ["BiEncoderModule", "CrossEncoderModule", "ExportBestModel", "ListDataModule", "TupleDataModule",
+           "ValueScheduler"]

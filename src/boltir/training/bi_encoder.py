@@ -1,4 +1,5 @@
-"""Lightning module for fine-tuning a single-vector bi-encoder with in-batch + hard-negative cross-entropy."""
+"""Lightning module for fine-tuning a bi-encoder (single-vector DPR or learned-sparse SPLADE) with in-batch +
+hard-negative cross-entropy, plus sparsity regularisers for SPLADE."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ from typing import Any
 
 import torch
 
+from torch import nn
+
 from boltir.losses.in_batch import InBatchCrossEntropy
 from boltir.training.base import RankingModule
 
 
 class BiEncoderModule(RankingModule):
-    """Fine-tune a DPR-style bi-encoder.
+    """Fine-tune a DPR-style or SPLADE bi-encoder.
 
     Args:
-        model: a short name (``minilm-l6``), a folder (boltir, sentence-transformers or plain backbone) or a
-            Hub id.
+        model: a short name (``minilm-l6``, ``splade-tiny``), a folder (boltir, sentence-transformers, plain or
+            masked-LM backbone) or a Hub id.
+        family: ``dpr``, ``splade`` or ``auto`` (SPLADE for boltir SPLADE folders and ``*ForMaskedLM`` checkpoints).
+        query_regularizer, doc_regularizer: SPLADE sparsity terms (``boltir.losses.FLOPS`` / ``L1``) on the query
+            and document term weights; their ``weight`` can be warmed up with ``boltir.training.ValueScheduler``
+            (target ``doc_regularizer.weight``). SPLADE scores are raw dot products: set ``temperature: 1.0``.
         pooling, projection_dim, normalize, similarity, query_length, doc_length: DprConfig settings for a new
             model (None keeps what the folder says).
         temperature: scores are divided by it before the cross-entropy (0.05 suits cosine similarity).
@@ -24,28 +31,53 @@ class BiEncoderModule(RankingModule):
         seed: seed for freshly initialised heads.
     """
 
-    def __init__(self, model: str = "minilm-l6", pooling: str | None = None, projection_dim: int | None = None,
-                 normalize: bool | None = None, similarity: str | None = None, query_length: int | None = None,
-                 doc_length: int | None = None, temperature: float = 0.05, lr: float = 2e-5,
-                 weight_decay: float = 0.01, warmup_steps: int = 0, val_metric: str = "nDCG@10", seed: int = 0):
+    def __init__(self, model: str = "minilm-l6", family: str = "auto", pooling: str | None = None,
+                 projection_dim: int | None = None, normalize: bool | None = None, similarity: str | None = None,
+                 query_length: int | None = None, doc_length: int | None = None, temperature: float = 0.05,
+                 query_regularizer: nn.Module | None = None, doc_regularizer: nn.Module | None = None,
+                 lr: float = 2e-5, weight_decay: float = 0.01, warmup_steps: int = 0, val_metric: str = "nDCG@10",
+                 seed: int = 0):
         super().__init__()
-        self.save_hyperparameters()
-        from boltir.models.loading import load_bi_encoder
+        self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
+        from boltir.models.loading import load_bi_encoder, load_splade, model_kind
 
-        self.model, self.tokenizer = load_bi_encoder(
-            model, seed=seed, pooling=pooling, projection_dim=projection_dim, normalize=normalize,
-            similarity=similarity, query_length=query_length, doc_length=doc_length)
+        if family == "auto":
+            family = "splade" if model_kind(model) == "splade" else "dpr"
+        if family not in ("dpr", "splade"):
+            raise ValueError(f"family={family!r}: dpr, splade or auto")
+        self.family = family
+        if family == "splade":
+            if pooling is not None and pooling not in ("max", "sum"):
+                raise ValueError(f"pooling={pooling!r}: SPLADE pools with max or sum")
+            self.model, self.tokenizer = load_splade(model, pooling=pooling, query_length=query_length,
+                                                     doc_length=doc_length)
+        else:
+            self.model, self.tokenizer = load_bi_encoder(
+                model, seed=seed, pooling=pooling, projection_dim=projection_dim, normalize=normalize,
+                similarity=similarity, query_length=query_length, doc_length=doc_length)
+        if family == "dpr" and (query_regularizer is not None or doc_regularizer is not None):
+            raise ValueError("sparsity regularisers apply to SPLADE models only")
         self.model.train()  # loaders return eval-mode models; Lightning keeps the mode it finds
         self.loss = InBatchCrossEntropy(temperature)
+        self.query_regularizer, self.doc_regularizer = query_regularizer, doc_regularizer
+
+    def encode(self, inputs: dict[str, Any], kind: str) -> torch.Tensor:
+        return self.model(**inputs, kind=kind) if self.family == "splade" else self.model(**inputs)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        q = self.model(**batch["queries"])
-        d = self.model(**batch["docs"])
+        q = self.encode(batch["queries"], "query")
+        d = self.encode(batch["docs"], "doc")
         loss = self.loss(q, d, batch["docs_per_query"])
         self.log("train/loss", loss, prog_bar=True, batch_size=q.shape[0])
+        for name, reg, x in (("query", self.query_regularizer, q), ("doc", self.doc_regularizer, d)):
+            if reg is not None:
+                term = reg(x)
+                self.log(f"train/{name}_regularizer", term, batch_size=q.shape[0])
+                self.log(f"train/{name}_nonzero", (x > 0).float().sum(1).mean(), batch_size=q.shape[0])
+                loss = loss + term
         return loss
 
     def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
-        q = self.model(**batch["inputs"]["queries"])  # each query once, not once per candidate
-        d = self.model(**batch["inputs"]["docs"]).view(q.shape[0], -1, q.shape[-1])
+        q = self.encode(batch["inputs"]["queries"], "query")  # each query once, not once per candidate
+        d = self.encode(batch["inputs"]["docs"], "doc").view(q.shape[0], -1, q.shape[-1])
         return torch.einsum("bh,bnh->bn", q, d)
