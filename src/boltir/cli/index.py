@@ -1,4 +1,5 @@
-"""``boltir index``: encode a corpus with a bi-encoder into a sharded, resumable dense index."""
+"""``boltir index``: encode a corpus with a bi-encoder into a sharded, resumable index: dense (FAISS) for
+single-vector models, inverted for SPLADE models."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from boltir.cli.common import new_parser
 
 
 def parser():
-    p = new_parser("index", "Encode documents with a bi-encoder into sharded .npy files plus a FAISS index. "
-                   "Rerunning an interrupted build resumes after its last complete shard.")
+    p = new_parser("index", "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector "
+                   "models) or an inverted index (SPLADE models). Rerunning an interrupted build resumes after its "
+                   "last complete shard.")
     p.add_argument("--model", type=str, required=True, help="model: short name, folder or Hub id")
     p.add_argument("--docs", type=str, required=True, help="documents: file, dataset name or irds:<id>")
     p.add_argument("--output", type=str, required=True, help="index folder")
@@ -26,9 +28,21 @@ def parser():
 
 def main(argv: list[str]) -> int:
     from boltir.index.dense import build_dense_index
-    from boltir.models.loading import is_boltir_folder, load_bi_encoder, resolve_model
+    from boltir.models.loading import is_boltir_folder, load_bi_encoder, load_splade, model_kind, resolve_model
 
     a = parser().parse_args(argv)
+    kind = model_kind(a.model)
+    if kind == "splade":
+        from boltir.index.sparse import build_sparse_index
+
+        model, tokenizer = load_splade(a.model, doc_length=a.doc_length)
+        t0 = time.perf_counter()
+        manifest = build_sparse_index(model, tokenizer, a.docs, a.output, model_source=a.model,
+                                      batch_size=a.batch_size, shard_size=a.shard_size, overwrite=a.overwrite,
+                                      max_shards=a.max_shards)
+        return _report(manifest, a, time.perf_counter() - t0)
+    if kind != "bi-encoder":
+        raise ValueError(f"{a.model} is a {kind}; index needs a bi-encoder (single-vector or SPLADE)")
     model, tokenizer = load_bi_encoder(a.model, doc_length=a.doc_length)
     fresh = model.projection is not None and not is_boltir_folder(resolve_model(a.model))
     t0 = time.perf_counter()
@@ -36,7 +50,10 @@ def main(argv: list[str]) -> int:
                                  batch_size=a.batch_size, shard_size=a.shard_size, num_workers=a.num_workers,
                                  factory=a.factory, overwrite=a.overwrite, max_shards=a.max_shards,
                                  fresh_heads=fresh)
-    dt = time.perf_counter() - t0
+    return _report(manifest, a, time.perf_counter() - t0)
+
+
+def _report(manifest, a, dt: float) -> int:
     if manifest is None:
         print(f"stopped after {a.max_shards} shards; rerun the same command to resume")
     else:

@@ -1,4 +1,5 @@
-"""``boltir search``: dense retrieval over an index into a TREC run, evaluated when qrels are given."""
+"""``boltir search``: dense (FAISS) or learned-sparse (inverted) retrieval over an index into a TREC run,
+evaluated when qrels are given."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("search", "Search a dense index with its model and write a TREC run.")
+    p = new_parser("search", "Search a dense or sparse index with its model and write a TREC run.")
     p.add_argument("--index", type=str, required=True, help="index folder made by 'boltir index'")
     p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
     p.add_argument("--output", type=str, required=True, help="TREC run file to write")
@@ -16,7 +17,10 @@ def parser():
                    help="model (defaults to the one recorded in the index; must have the same weights)")
     p.add_argument("--k", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--tag", type=str, default="boltir-dense")
+    p.add_argument("--budget", type=int | None, default=None,
+                   help="sparse indexes: read only this many highest-weight postings per query term (pruned "
+                        "search; default: every posting, exact)")
+    p.add_argument("--tag", type=str, default="boltir")
     add_eval_arguments(p)
     return p
 
@@ -24,13 +28,19 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import load_queries
     from boltir.data.writers import write_run
+    from boltir.index.storage import read_manifest
     from boltir.search.dense import DenseSearcher
+    from boltir.search.sparse import SparseSearcher
 
     a = parser().parse_args(argv)
-    searcher = DenseSearcher(a.index, a.model)
+    sparse = read_manifest(a.index).get("kind") == "sparse"
+    if a.budget is not None and not sparse:
+        raise ValueError("--budget applies to sparse indexes only")
+    searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model)
     queries = load_queries(a.queries)
     t0 = time.perf_counter()
-    run = searcher.search(queries, a.k, a.batch_size, show_progress=True)
+    run = (searcher.search(queries, a.k, a.budget, a.batch_size, show_progress=True) if sparse
+           else searcher.search(queries, a.k, a.batch_size, show_progress=True))
     dt = time.perf_counter() - t0
     write_run(a.output, run, tag=a.tag, meta=run_meta("search", a, {"queries": a.queries},
                                                     index=searcher.manifest["model"], seconds=round(dt, 3)))

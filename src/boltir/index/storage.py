@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -62,6 +63,21 @@ class ShardedVectorWriter:
         self.shards.append(entry)
         atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
 
+    def add_sparse_shard(self, matrix: Any, ids: list[str]) -> None:
+        """A shard of sparse term weights (scipy CSR [count, vocab]) as ``shards/terms-NNNNN.npz``."""
+        import scipy.sparse as sp
+
+        assert matrix.shape[0] == len(ids)
+        n = len(self.shards)
+        entry = {"matrix": f"shards/terms-{n:05d}.npz", "ids": f"shards/ids-{n:05d}.txt", "count": len(ids)}
+        with atomic_path(self.folder / entry["matrix"]) as tmp:
+            with open(tmp, "wb") as f:
+                sp.save_npz(f, sp.csr_matrix(matrix, dtype=np.float32))
+        with atomic_open(self.folder / entry["ids"]) as f:
+            f.writelines(i + "\n" for i in ids)
+        self.shards.append(entry)
+        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}
         atomic_write_json(self.folder / MANIFEST, manifest)
@@ -71,13 +87,18 @@ class ShardedVectorWriter:
 
 def check_shard(folder: Path, shard: dict[str, Any]) -> None:
     """Raise a clear error if a shard's files are missing or do not hold ``count`` rows."""
-    vec_path, ids_path = folder / shard["vectors"], folder / shard["ids"]
+    vec_path, ids_path = folder / shard.get("vectors", shard.get("matrix", "")), folder / shard["ids"]
     for p in (vec_path, ids_path):
         if not p.is_file():
             raise IndexError_(f"{p}: shard file missing")
     try:
-        vecs = np.load(vec_path, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as e:
+        if "matrix" in shard:
+            import scipy.sparse as sp
+
+            vecs = sp.load_npz(vec_path)
+        else:
+            vecs = np.load(vec_path, mmap_mode="r")
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
         raise IndexError_(f"{vec_path}: unreadable shard ({e})") from None
     n_ids = sum(1 for _ in open(ids_path, encoding="utf-8"))
     if vecs.shape[0] != shard["count"] or n_ids != shard["count"]:
@@ -104,6 +125,17 @@ def iter_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator[tuple[
         check_shard(folder, s)
         ids = (folder / s["ids"]).read_text(encoding="utf-8").splitlines()
         yield np.load(folder / s["vectors"], mmap_mode="r"), ids
+
+
+def iter_sparse_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator[tuple[Any, list[str]]]:
+    """CSR term weights and ids of each sparse shard, in order."""
+    import scipy.sparse as sp
+
+    folder = Path(folder)
+    for s in manifest["shards"]:
+        check_shard(folder, s)
+        ids = (folder / s["ids"]).read_text(encoding="utf-8").splitlines()
+        yield sp.load_npz(folder / s["matrix"]).tocsr(), ids
 
 
 def read_doc_ids(folder: str | Path, manifest: dict[str, Any]) -> list[str]:

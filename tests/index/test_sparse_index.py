@@ -1,0 +1,98 @@
+"""Learned-sparse inverted index: resumable build, exact search equal to brute-force dot products, pruned search,
+mismatched model and corrupted files; index + search from the CLI."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from boltir.cli import main as boltir
+from boltir.index.sparse import build_sparse_index
+from boltir.index.storage import IndexError_
+from boltir.models.bi_encoders.inference import encode_sparse
+from boltir.models.loading import load_splade
+from boltir.search.sparse import SparseSearcher
+
+QUERIES = {"a": "what is the boiling point of water", "b": "how do vaccines work", "c": "cost of solar panels"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from boltir.data.sources import load_docs
+
+    folder = tmp_path_factory.mktemp("sparse-corpus")
+    docs = list(itertools.islice(load_docs("trec-dl-2019"), 40))
+    (folder / "docs.jsonl").write_text("".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs))
+    return folder, docs
+
+
+@pytest.fixture(scope="module")
+def splade():
+    return load_splade("splade-tiny", doc_length=64)
+
+
+def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_path):
+    folder, docs = corpus
+    model, tok = splade
+    out = tmp_path / "idx"
+    assert build_sparse_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny",
+                              shard_size=16, max_shards=1, show_progress=False) is None
+    assert not (out / "manifest.json").exists() and (out / "progress.json").exists()
+    m = build_sparse_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", shard_size=16,
+                           show_progress=False)
+    assert m["count"] == 40 and len(m["shards"]) == 3 and m["kind"] == "sparse"
+
+    searcher = SparseSearcher(out, loaded=splade)
+    run = searcher.search(QUERIES, k=10)
+    d_mat = encode_sparse(model, tok, [d.text for d in docs], "doc")
+    q_mat = encode_sparse(model, tok, list(QUERIES.values()), "query")
+    brute = (q_mat @ d_mat.T).toarray()
+    for i, qid in enumerate(QUERIES):
+        order = sorted(range(40), key=lambda j: (-brute[i, j], j))[:10]
+        assert list(run[qid]) == [docs[j].doc_id for j in order]
+        np.testing.assert_allclose(list(run[qid].values()), brute[i, order], rtol=1e-5, atol=1e-5)
+
+    # pruned: a budget as long as the longest list is exact; a small one reads fewer postings
+    assert searcher.search(QUERIES, k=10, budget=m["postings"]["longest_list"]) == run
+    pruned = searcher.search(QUERIES, k=10, budget=2)
+    for qid in QUERIES:
+        assert len(pruned[qid]) <= 10
+        assert all(s <= brute[list(QUERIES).index(qid), [d.doc_id for d in docs].index(d)] + 1e-5
+                   for d, s in pruned[qid].items())
+    idx, vals = searcher.search_vector(np.array([], dtype=np.int64), np.array([], dtype=np.float32), 10)
+    assert len(idx) == 0 and len(vals) == 0
+
+
+def test_mismatched_model_and_corrupted_postings(corpus, splade, tmp_path):
+    import torch
+
+    folder, _ = corpus
+    model, tok = splade
+    out = tmp_path / "idx"
+    build_sparse_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", show_progress=False)
+    other, _ = load_splade("splade-tiny")
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)
+    with pytest.raises(IndexError_, match="different weights"):
+        SparseSearcher(out, loaded=(other, tok))
+    raw = (out / "postings.npz").read_bytes()
+    (out / "postings.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(IndexError_, match="unreadable postings"):
+        SparseSearcher(out, loaded=splade)
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(IndexError_, match="empty"):
+        build_sparse_index(model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x",
+                           show_progress=False)
+
+
+def test_index_and_search_commands(corpus, tmp_path, capsys):
+    folder, _ = corpus
+    assert boltir(["index", "--model", "splade-tiny", "--docs", str(folder / "docs.jsonl"), "--output",
+                   str(tmp_path / "idx"), "--doc-length", "64"]) == 0
+    assert "indexed 40 documents" in capsys.readouterr().out
+    (tmp_path / "q.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in QUERIES.items()))
+    assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(tmp_path / "q.tsv"),
+                   "--output", str(tmp_path / "out.run"), "--k", "5"]) == 0
+    lines = (tmp_path / "out.run").read_text().splitlines()
+    assert len(lines) == 15 and {ln.split()[0] for ln in lines} == set(QUERIES)
