@@ -1,11 +1,12 @@
-"""Writers for runs and qrels; every write is atomic (temp file, then rename)."""
+"""Writers for runs, qrels and training tuples; every write is atomic (temp file, then rename)."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Iterable, Mapping
 
-from boltir.data.records import RunRow
+from boltir.data.records import RunRow, TrainingTuple
 from boltir.utils.atomic import atomic_open, atomic_write_json
 
 
@@ -39,3 +40,16 @@ def write_qrels(path: str | os.PathLike, qrels: Mapping[str, Mapping[str, int]])
         for qid, docs in qrels.items():
             for docid, rel in docs.items():
                 f.write(f"{qid} 0 {docid} {rel}\n")
+
+
+def write_tuples(path: str | os.PathLike, tuples: Iterable[TrainingTuple]) -> int:
+    """Training tuples as JSON lines (the format ``read_tuples`` reads); returns how many were written."""
+    n = 0
+    with atomic_open(path) as f:
+        for t in tuples:
+            obj = {"query_id": t.query_id, "query": t.query, "positives": t.positives, "negatives": t.negatives}
+            if t.scores is not None:
+                obj["scores"] = t.scores
+            f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            n += 1
+    return n
