@@ -123,3 +123,29 @@ def test_fresh_heads_are_saved_with_the_index(tiny_dpr, corpus, tmp_path):
     assert manifest["model"]["saved_copy"] == "model"
     searcher = DenseSearcher(tmp_path / "idx")  # loads the saved copy, fingerprint must match
     assert len(searcher.search({"q": "apple"}, 3)["q"]) == 3
+
+
+def test_faiss_factories_and_search_parameters(tiny_dpr, corpus, tmp_path):
+    queries = {"a": "apple banana", "b": "kilo lima echo", "c": "golf"}
+    build(tiny_dpr, corpus, tmp_path / "flat")
+    want = DenseSearcher(tmp_path / "flat", loaded=tiny_dpr).search(queries, k=5)
+    m = build(tiny_dpr, corpus, tmp_path / "ivf", factory="IVF4,Flat", train_size=40)
+    assert m["factory"] == "IVF4,Flat"
+    ivf = DenseSearcher(tmp_path / "ivf", loaded=tiny_dpr, search_params="nprobe=4")
+    assert ivf.index.nprobe == 4  # the parameter reaches FAISS
+    got = ivf.search(queries, k=5)
+    for q in queries:  # every list probed: the exact ranking
+        assert list(got[q]) == list(want[q])
+        np.testing.assert_allclose(list(got[q].values()), list(want[q].values()), rtol=1e-5)
+    hnsw_m = build(tiny_dpr, corpus, tmp_path / "hnsw", factory="HNSW8")
+    hnsw = DenseSearcher(tmp_path / "hnsw", loaded=tiny_dpr, search_params="efSearch=64")
+    assert hnsw_m["count"] == 53 and hnsw.index.hnsw.efSearch == 64
+    assert set(hnsw.search(queries, k=5)["a"]) <= {f"d{i}" for i in range(53)}
+    pq = build(tiny_dpr, corpus, tmp_path / "pq", factory="PQ4x4")
+    assert pq["factory"] == "PQ4x4"
+    with pytest.raises(IndexError_, match="training on 20 vectors failed"):
+        build(tiny_dpr, corpus, tmp_path / "ivf32", factory="IVF32,Flat", train_size=20)
+    with pytest.raises(IndexError_, match="FAISS factory 'Nonsense12'"):
+        build(tiny_dpr, corpus, tmp_path / "bad", factory="Nonsense12")
+    with pytest.raises(ValueError, match="search parameters 'nprobe=x'"):
+        DenseSearcher(tmp_path / "ivf", loaded=tiny_dpr, search_params="nprobe=x")

@@ -18,7 +18,10 @@ def parser():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--shard-size", type=int, default=16384, help="documents per shard (the unit of resuming)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers that tokenise")
-    p.add_argument("--factory", type=str, default="Flat", help="FAISS index factory string (inner product)")
+    p.add_argument("--factory", type=str, default="Flat",
+                   help="FAISS index factory string, inner product: Flat, IVF1024,Flat, IVF1024,PQ32, PQ32, HNSW32, ...")
+    p.add_argument("--train-size", type=int, default=100_000,
+                   help="vectors sampled (first shards first) to train IVF/PQ indexes")
     p.add_argument("--doc-length", type=int | None, default=None, help="override the model's document length")
     p.add_argument("--overwrite", type=bool, default=False, help="delete an existing index first")
     p.add_argument("--max-shards", type=int | None, default=None,
@@ -48,7 +51,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     manifest = build_dense_index(model, tokenizer, a.docs, a.output, model_source=a.model,
                                  batch_size=a.batch_size, shard_size=a.shard_size, num_workers=a.num_workers,
-                                 factory=a.factory, overwrite=a.overwrite, max_shards=a.max_shards,
+                                 factory=a.factory, train_size=a.train_size, overwrite=a.overwrite, max_shards=a.max_shards,
                                  fresh_heads=fresh)
     return _report(manifest, a, time.perf_counter() - t0)
 

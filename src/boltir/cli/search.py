@@ -17,6 +17,8 @@ def parser():
                    help="model (defaults to the one recorded in the index; must have the same weights)")
     p.add_argument("--k", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--search-params", type=str | None, default=None,
+                   help="dense indexes: FAISS search parameters, e.g. nprobe=32 or efSearch=128")
     p.add_argument("--budget", type=int | None, default=None,
                    help="sparse indexes: read only this many highest-weight postings per query term (pruned "
                         "search; default: every posting, exact)")
@@ -36,7 +38,10 @@ def main(argv: list[str]) -> int:
     sparse = read_manifest(a.index).get("kind") == "sparse"
     if a.budget is not None and not sparse:
         raise ValueError("--budget applies to sparse indexes only")
-    searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model)
+    if a.search_params and sparse:
+        raise ValueError("--search-params applies to dense (FAISS) indexes only")
+    searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model,
+                                                                               search_params=a.search_params)
     queries = load_queries(a.queries)
     t0 = time.perf_counter()
     run = (searcher.search(queries, a.k, a.budget, a.batch_size, show_progress=True) if sparse

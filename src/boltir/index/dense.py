@@ -94,7 +94,10 @@ def _write_faiss(output: Path, writer: ShardedVectorWriter, record: dict[str, An
     import faiss
 
     dim = record["embedding_dim"]
-    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    try:
+        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as e:
+        raise IndexError_(f"FAISS factory {factory!r} for {dim}-d vectors: {str(e).splitlines()[0]}") from None
     manifest_like = {"shards": writer.shards}
     if not index.is_trained:
         sample, n = [], 0
@@ -104,7 +107,11 @@ def _write_faiss(output: Path, writer: ShardedVectorWriter, record: dict[str, An
             n += take
             if n >= train_size:
                 break
-        index.train(np.concatenate(sample))
+        try:
+            index.train(np.ascontiguousarray(np.concatenate(sample)))
+        except RuntimeError as e:
+            raise IndexError_(f"FAISS factory {factory!r}: training on {n} vectors failed "
+                              f"({str(e).splitlines()[0]}); raise --train-size or use fewer centroids") from None
     for vecs, _ in iter_shards(output, manifest_like):
         index.add(np.ascontiguousarray(vecs))
     with atomic_path(output / FAISS_FILE) as tmp:

@@ -15,7 +15,8 @@ from boltir.utils.progress import progress_bar
 class DenseSearcher:
     """Search a dense index; the model must be the one that built it (checked by weights fingerprint)."""
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None):
+    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
+                 search_params: str | None = None):
         from boltir.index.dense import model_record
         from boltir.models.loading import load_bi_encoder
 
@@ -32,7 +33,20 @@ class DenseSearcher:
             raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
                               f"the given model has different weights ({got})")
         self.index = load_faiss(self.index_dir, self.manifest)
+        self.search_params = search_params
+        if search_params:
+            self.set_search_params(search_params)
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
+
+    def set_search_params(self, params: str) -> None:
+        """FAISS search-time parameters, e.g. ``nprobe=32`` (IVF) or ``efSearch=128`` (HNSW), comma-separated."""
+        import faiss
+
+        try:
+            faiss.ParameterSpace().set_index_parameters(self.index, params)
+        except RuntimeError as e:
+            raise ValueError(f"search parameters {params!r} for a {self.manifest['factory']} index: "
+                             f"{str(e).splitlines()[0]}") from None
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, self.index.ntotal)
