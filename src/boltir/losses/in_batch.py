@@ -11,15 +11,27 @@ class InBatchCrossEntropy(nn.Module):
     hard negatives): ``CE(q_i . D^T / temperature, pos(i))``.
 
     Documents come grouped per query: ``docs_per_query`` rows for query i, its positive first.
+
+    ``gather_across_devices``: under torch.distributed (DDP), every query also scores the documents of every
+    other process (all_gather with gradients flowing back to the process that encoded them), so the negatives
+    grow with the number of devices. Every process must hold the same number of queries (drop_last).
     """
 
-    def __init__(self, temperature: float = 1.0):
+    def __init__(self, temperature: float = 1.0, gather_across_devices: bool = True):
         super().__init__()
         if temperature <= 0:
             raise ValueError("temperature must be positive")
         self.temperature = temperature
+        self.gather_across_devices = gather_across_devices
 
     def forward(self, query_emb: torch.Tensor, doc_emb: torch.Tensor, docs_per_query: int) -> torch.Tensor:
+        offset = 0
+        if self.gather_across_devices and torch.distributed.is_available() and torch.distributed.is_initialized() \
+                and torch.distributed.get_world_size() > 1:
+            from torch.distributed.nn.functional import all_gather
+
+            offset = torch.distributed.get_rank() * doc_emb.shape[0]
+            doc_emb = torch.cat(all_gather(doc_emb.contiguous()), 0)
         scores = query_emb @ doc_emb.T / self.temperature
-        targets = torch.arange(query_emb.shape[0], device=scores.device) * docs_per_query
+        targets = offset + torch.arange(query_emb.shape[0], device=scores.device) * docs_per_query
         return nn.functional.cross_entropy(scores, targets)
