@@ -148,6 +148,8 @@ def model_kind(name_or_path: str) -> str:
     ``*ForSequenceClassification`` checkpoints, ``"splade"`` for boltir SPLADE folders and ``*ForMaskedLM``
     checkpoints, ``"bi-encoder"`` for everything else (boltir DPR folders, sentence-transformers folders, plain backbones)."""
     cfg = _config_json(resolve_model(name_or_path))
+    if cfg.get("model_type") == "boltir-colbert" or "HF_ColBERT" in (cfg.get("architectures") or []):
+        return "colbert"
     if cfg.get("model_type") == "boltir-splade" or any(a.endswith("ForMaskedLM") for a in cfg.get("architectures") or []):
         return "splade"
     if cfg.get("model_type") == "boltir-sparse-ce":
@@ -317,3 +319,74 @@ def load_splade(name_or_path: str, **config: Any):
                            f"unexpected {unexpected[:5]})")
     model.config.name_or_path = str(name_or_path)
     return model.eval(), tokenizer
+
+
+def _colbert_token_settings(tokenizer: Any) -> dict[str, Any]:
+    """Marker ids ([unused0] / [unused1] where the vocabulary has them), [MASK] and the punctuation skip-list."""
+    import string
+
+    vocab = tokenizer.get_vocab()
+    skip = sorted({vocab[c] for c in string.punctuation if c in vocab})
+    return {"query_marker_id": vocab.get("[unused0]"), "doc_marker_id": vocab.get("[unused1]"),
+            "mask_token_id": tokenizer.mask_token_id, "pad_token_id": tokenizer.pad_token_id or 0,
+            "skip_ids": skip}
+
+
+def _stanford_colbert_state(path: str) -> dict[str, Any] | None:
+    """The state dict of a Stanford ColBERT checkpoint folder (``bert.*`` + ``linear.weight``), else None."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    folder = Path(path)
+    if (folder / "model.safetensors").is_file():
+        with safe_open(folder / "model.safetensors", framework="pt") as f:
+            if "linear.weight" not in f.keys():
+                return None
+        state = load_file(folder / "model.safetensors")
+    elif (folder / "pytorch_model.bin").is_file():
+        import torch
+
+        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        return None
+    return state if "linear.weight" in state else None
+
+
+def load_colbert(name_or_path: str, seed: int = 0, **config: Any):
+    """``(model, tokenizer)`` for a multi-vector model: a saved boltir ColBERT folder, a Stanford ColBERT
+    checkpoint folder (BERT + ``linear`` layer, e.g. colbert-ir/colbertv2.0 once downloaded), or a plain backbone
+    with a fresh projection drawn from ``seed``."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
+
+    from boltir.models.bi_encoders.colbert import ColbertConfig, ColbertModel
+
+    hf_logging.disable_progress_bar()
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(path)
+    config = {k: v for k, v in config.items() if v is not None}
+    if is_boltir_folder(path):
+        model = ColbertModel.from_pretrained(path)
+        for k in set(config) - {"query_length", "doc_length", "attend_to_expansion"}:
+            raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {k!r}")
+        for k, v in config.items():
+            setattr(model.config, k, v)
+        return model.eval(), tokenizer
+    settings = {**_colbert_token_settings(tokenizer), **config}
+    stanford = _stanford_colbert_state(path) if Path(path).is_dir() else None
+    if stanford is not None:
+        enc_cfg = AutoConfig.from_pretrained(path)
+        dim = stanford["linear.weight"].shape[0]
+        model = ColbertModel(ColbertConfig(encoder=enc_cfg.to_dict(), **{"embedding_dim": dim, **settings}))
+        enc_state = {k[len("bert."):]: v for k, v in stanford.items()
+                     if k.startswith("bert.") and not k.startswith("bert.pooler")}
+        missing, unexpected = model.encoder.load_state_dict(enc_state, strict=False)
+        if missing or unexpected:
+            raise RuntimeError(f"{name_or_path}: ColBERT checkpoint does not fit (missing {missing[:5]}, "
+                               f"unexpected {unexpected[:5]})")
+        with torch.no_grad():
+            model.projection.weight.copy_(stanford["linear.weight"])
+        model.config.name_or_path = str(name_or_path)
+        return model.eval(), tokenizer
+    return around_backbone(ColbertModel, ColbertConfig, path, name_or_path, seed, settings), tokenizer

@@ -176,14 +176,36 @@ def rerank_splade(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], 
     return out
 
 
-RERANKER_KINDS = ("bi-encoder", "splade", "cross-encoder", "sparse-cross-encoder", "set-encoder")
+def rerank_colbert(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
+                   docs: dict[str, str], depth: int | None = 100, batch_size: int = 32,
+                   show_progress: bool = True) -> dict[str, dict[str, float]]:
+    """MaxSim scores of the top ``depth`` candidates of each query with a multi-vector (ColBERT) model."""
+    from boltir.models.bi_encoders.inference import encode_multi
+
+    candidates = top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    doc_ids = sorted({d for ds in candidates.values() for d in ds})
+    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
+        d_emb = dict(zip(doc_ids, encode_multi(model, tokenizer, [docs[d] for d in doc_ids], "doc", batch_size,
+                                               progress=bar)))
+    qids = list(candidates)
+    q_emb = encode_multi(model, tokenizer, [queries[q] for q in qids], "query", batch_size)
+    out = {}
+    for q, qe in zip(qids, q_emb):
+        out[q] = {d: float((qe @ d_emb[d].T).max(1).sum()) if len(d_emb[d]) else 0.0 for d in candidates[q]}
+    return out
+
+
+RERANKER_KINDS = ("bi-encoder", "colbert", "splade", "cross-encoder", "sparse-cross-encoder", "set-encoder")
 
 
 def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, num_workers: int = 0) -> tuple[str, Any, Any, Any]:
     """Load any boltir model (folder or name) and return ``(kind, rerank, model, tokenizer)``, where
     ``rerank(run, queries, docs, depth, show_progress=True)`` scores the top ``depth`` candidates of ``run``."""
-    from boltir.models.loading import (load_bi_encoder, load_cross_encoder, load_set_encoder, load_splade,
-                                       load_sparse_cross_encoder, model_kind)
+    from boltir.models.loading import (load_bi_encoder, load_colbert, load_cross_encoder, load_set_encoder,
+                                       load_splade, load_sparse_cross_encoder, model_kind)
 
     kind = model_kind(model_spec) if kind == "auto" else kind
     if kind not in RERANKER_KINDS:
@@ -195,6 +217,10 @@ def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, nu
     elif kind == "sparse-cross-encoder":
         model, tokenizer = load_sparse_cross_encoder(model_spec)
         fn = lambda run, q, d, depth, show_progress=True: rerank_sparse_cross_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
+    elif kind == "colbert":
+        model, tokenizer = load_colbert(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_colbert(  # noqa: E731
             model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
     elif kind == "splade":
         model, tokenizer = load_splade(model_spec)

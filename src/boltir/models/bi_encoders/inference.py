@@ -60,3 +60,25 @@ def encode_sparse(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = 
         return sp.csr_matrix((len(texts), model.config.embedding_dim), dtype=np.float32)
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                          shape=(len(texts), model.config.embedding_dim), dtype=np.float32)
+
+
+def encode_multi(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
+                 sort_by_length: bool = True, num_workers: int = 0, progress: Any = None) -> list[np.ndarray]:
+    """Token embeddings of a multi-vector model: one float32 array [scored tokens, dim] per text, in input order
+    (padding, and for documents the skip-list tokens, removed)."""
+    out: list[np.ndarray | None] = [None] * len(texts)
+    cfg = model.config
+    max_length = cfg.query_length if kind == "query" else cfg.doc_length
+    prefix = cfg.query_prefix if kind == "query" else cfg.doc_prefix
+    batcher = TextBatcher(tokenizer, texts, length_sorted_batches(texts, batch_size, sort_by_length), max_length, prefix)
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for idx, enc in batcher:
+            enc = {k: v.to(device) for k, v in enc.items() if k != "token_type_ids"}
+            emb, mask = model(**enc, kind=kind)
+            emb, mask = emb.float().cpu().numpy(), mask.cpu().numpy()
+            for row, i in enumerate(idx):
+                out[i] = emb[row][mask[row]]
+            if progress is not None:
+                progress.update(len(idx))
+    return out  # type: ignore[return-value]

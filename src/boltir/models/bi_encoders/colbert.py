@@ -1,0 +1,103 @@
+"""ColBERT-style multi-vector bi-encoder: per-token embeddings (linear projection to ``embedding_dim``, L2
+normalised), ``[Q]`` / ``[D]`` marker tokens after ``[CLS]``, queries padded with ``[MASK]`` to ``query_length``
+(query augmentation; attended or not), document punctuation dropped through a skip-list, and late interaction:
+score = sum over query tokens of the maximum dot product with any document token (MaxSim)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers.configuration_utils import SubConfigSpec
+
+
+class ColbertConfig(PreTrainedConfig):
+    """Marker, mask and skip-list ids come from the tokenizer at load time (``[unused0]`` / ``[unused1]`` as in
+    the Stanford checkpoints); None turns a feature off. Lengths exclude the marker token."""
+
+    model_type = "boltir-colbert"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder: PreTrainedConfig | dict | None = None
+    embedding_dim: int = 128
+    projection_bias: bool = False
+    query_length: int = 32
+    doc_length: int = 180
+    query_marker_id: int | None = None
+    doc_marker_id: int | None = None
+    mask_token_id: int | None = None
+    pad_token_id: int = 0
+    query_expansion: bool = True
+    attend_to_expansion: bool = True
+    skip_ids: list[int] | None = None
+    normalize: bool = True
+    query_prefix: str = ""
+    doc_prefix: str = ""
+
+
+class ColbertModel(PreTrainedModel):
+    """``forward(input_ids, attention_mask, kind)`` -> (token embeddings [B, L', dim], scoring mask [B, L'])."""
+
+    config_class = ColbertConfig
+    base_model_prefix = "colbert"
+
+    def __init__(self, config: ColbertConfig):
+        super().__init__(config)
+        self.encoder = AutoModel.from_config(config.encoder)
+        if getattr(self.encoder, "pooler", None) is not None:
+            self.encoder.pooler = None
+        self.projection = nn.Linear(config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if module is self.projection:
+            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def prepare(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: str):
+        """Insert the marker after [CLS]; for queries, turn padding into [MASK] up to ``query_length`` + 1."""
+        cfg = self.config
+        marker = cfg.query_marker_id if kind == "query" else cfg.doc_marker_id
+        if marker is not None:
+            col = torch.full_like(input_ids[:, :1], marker)
+            input_ids = torch.cat([input_ids[:, :1], col, input_ids[:, 1:]], 1)
+            attention_mask = torch.cat([attention_mask[:, :1], torch.ones_like(col), attention_mask[:, 1:]], 1)
+        score_mask = attention_mask.bool()
+        if kind == "query" and cfg.query_expansion and cfg.mask_token_id is not None:
+            target = cfg.query_length + (marker is not None)
+            if input_ids.shape[1] < target:
+                extra = target - input_ids.shape[1]
+                input_ids = torch.cat([input_ids, input_ids.new_full((input_ids.shape[0], extra), cfg.pad_token_id)], 1)
+                attention_mask = torch.cat([attention_mask, attention_mask.new_zeros((attention_mask.shape[0], extra))], 1)
+            pad = attention_mask == 0
+            input_ids = input_ids.masked_fill(pad, cfg.mask_token_id)
+            score_mask = torch.ones_like(pad)  # [MASK] tokens take part in MaxSim
+            if cfg.attend_to_expansion:
+                attention_mask = torch.ones_like(attention_mask)
+        if kind == "doc" and cfg.skip_ids:
+            skip = torch.isin(input_ids, torch.tensor(cfg.skip_ids, device=input_ids.device))
+            score_mask = score_mask & ~skip
+        return input_ids, attention_mask, score_mask
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> tuple[torch.Tensor, torch.Tensor]:
+        input_ids, attention_mask, score_mask = self.prepare(input_ids, attention_mask, kind)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        emb = self.projection(hidden)
+        if self.config.normalize:
+            emb = nn.functional.normalize(emb, dim=-1)
+        return emb * score_mask.unsqueeze(-1), score_mask
+
+    @staticmethod
+    def maxsim(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor) -> torch.Tensor:
+        """All-pairs late-interaction scores [Q, D]: sum over real query tokens of the best real document token."""
+        sim = torch.einsum("qih,djh->qdij", q, d)
+        sim = sim.masked_fill(~d_mask[None, :, None, :], float("-inf")).amax(-1)
+        sim = torch.where(torch.isinf(sim), torch.zeros_like(sim), sim)  # a document with no real token scores 0
+        return (sim * q_mask[:, None, :]).sum(-1)
+
+
+from boltir.models.registry import register_all  # noqa: E402
+
+register_all()  # see boltir.models.registry: registration waits for the last model module to finish
