@@ -32,6 +32,9 @@ class InBatchCrossEntropy(nn.Module):
 
             offset = torch.distributed.get_rank() * doc_emb.shape[0]
             doc_emb = torch.cat(all_gather(doc_emb.contiguous()), 0)
-        scores = query_emb @ doc_emb.T / self.temperature
-        targets = offset + torch.arange(query_emb.shape[0], device=scores.device) * docs_per_query
-        return nn.functional.cross_entropy(scores, targets)
+        return self.from_scores(query_emb @ doc_emb.T, docs_per_query, offset)
+
+    def from_scores(self, scores: torch.Tensor, docs_per_query: int, offset: int = 0) -> torch.Tensor:
+        """The same loss from a ready score matrix [queries, all documents] (e.g. ColBERT's MaxSim)."""
+        targets = offset + torch.arange(scores.shape[0], device=scores.device) * docs_per_query
+        return nn.functional.cross_entropy(scores / self.temperature, targets)

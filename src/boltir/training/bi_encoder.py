@@ -19,7 +19,9 @@ class BiEncoderModule(RankingModule):
     Args:
         model: a short name (``minilm-l6``, ``splade-tiny``), a folder (boltir, sentence-transformers, plain or
             masked-LM backbone) or a Hub id.
-        family: ``dpr``, ``splade`` or ``auto`` (SPLADE for boltir SPLADE folders and ``*ForMaskedLM`` checkpoints).
+        family: ``dpr``, ``splade``, ``colbert`` or ``auto`` (SPLADE for boltir SPLADE folders and ``*ForMaskedLM``
+            checkpoints, ColBERT for boltir ColBERT folders and Stanford checkpoints, else DPR). ColBERT uses
+            ``projection_dim`` as its token embedding size (default 128) and in-batch MaxSim scores.
         query_regularizer, doc_regularizer: SPLADE sparsity terms (``boltir.losses.FLOPS`` / ``L1``) on the query
             and document term weights; their ``weight`` can be warmed up with ``boltir.training.ValueScheduler``
             (target ``doc_regularizer.weight``). SPLADE scores are raw dot products: set ``temperature: 1.0``.
@@ -39,14 +41,18 @@ class BiEncoderModule(RankingModule):
                  seed: int = 0):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
-        from boltir.models.loading import load_bi_encoder, load_splade, model_kind
+        from boltir.models.loading import load_bi_encoder, load_colbert, load_splade, model_kind
 
         if family == "auto":
-            family = "splade" if model_kind(model) == "splade" else "dpr"
-        if family not in ("dpr", "splade"):
-            raise ValueError(f"family={family!r}: dpr, splade or auto")
+            kind = model_kind(model)
+            family = kind if kind in ("splade", "colbert") else "dpr"
+        if family not in ("dpr", "splade", "colbert"):
+            raise ValueError(f"family={family!r}: dpr, splade, colbert or auto")
         self.family = family
-        if family == "splade":
+        if family == "colbert":
+            self.model, self.tokenizer = load_colbert(model, seed=seed, embedding_dim=projection_dim,
+                                                      query_length=query_length, doc_length=doc_length)
+        elif family == "splade":
             if pooling is not None and pooling not in ("max", "sum"):
                 raise ValueError(f"pooling={pooling!r}: SPLADE pools with max or sum")
             self.model, self.tokenizer = load_splade(model, pooling=pooling, query_length=query_length,
@@ -55,18 +61,22 @@ class BiEncoderModule(RankingModule):
             self.model, self.tokenizer = load_bi_encoder(
                 model, seed=seed, pooling=pooling, projection_dim=projection_dim, normalize=normalize,
                 similarity=similarity, query_length=query_length, doc_length=doc_length)
-        if family == "dpr" and (query_regularizer is not None or doc_regularizer is not None):
+        if family != "splade" and (query_regularizer is not None or doc_regularizer is not None):
             raise ValueError("sparsity regularisers apply to SPLADE models only")
         self.model.train()  # loaders return eval-mode models; Lightning keeps the mode it finds
         self.loss = InBatchCrossEntropy(temperature)
         self.query_regularizer, self.doc_regularizer = query_regularizer, doc_regularizer
 
-    def encode(self, inputs: dict[str, Any], kind: str) -> torch.Tensor:
-        return self.model(**inputs, kind=kind) if self.family == "splade" else self.model(**inputs)
+    def encode(self, inputs: dict[str, Any], kind: str) -> Any:
+        return self.model(**inputs) if self.family == "dpr" else self.model(**inputs, kind=kind)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         q = self.encode(batch["queries"], "query")
         d = self.encode(batch["docs"], "doc")
+        if self.family == "colbert":
+            loss = self.loss.from_scores(self.model.maxsim(*q, *d), batch["docs_per_query"])
+            self.log("train/loss", loss, prog_bar=True, batch_size=q[0].shape[0])
+            return loss
         loss = self.loss(q, d, batch["docs_per_query"])
         self.log("train/loss", loss, prog_bar=True, batch_size=q.shape[0])
         for name, reg, x in (("query", self.query_regularizer, q), ("doc", self.doc_regularizer, d)):
@@ -79,5 +89,11 @@ class BiEncoderModule(RankingModule):
 
     def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
         q = self.encode(batch["inputs"]["queries"], "query")  # each query once, not once per candidate
-        d = self.encode(batch["inputs"]["docs"], "doc").view(q.shape[0], -1, q.shape[-1])
+        d = self.encode(batch["inputs"]["docs"], "doc")
+        if self.family == "colbert":
+            (qe, qm), (de, dm) = q, d
+            n = de.shape[0] // qe.shape[0]
+            return torch.stack([self.model.maxsim(qe[i:i + 1], qm[i:i + 1], de[i * n:(i + 1) * n],
+                                                  dm[i * n:(i + 1) * n])[0] for i in range(qe.shape[0])])
+        d = d.view(q.shape[0], -1, q.shape[-1])
         return torch.einsum("bh,bnh->bn", q, d)
