@@ -22,6 +22,9 @@ def parser():
                    help="FAISS index factory string, inner product: Flat, IVF1024,Flat, IVF1024,PQ32, PQ32, HNSW32, ...")
     p.add_argument("--train-size", type=int, default=100_000,
                    help="vectors sampled (first shards first) to train IVF/PQ indexes")
+    p.add_argument("--num-centroids", type=int | None, default=None,
+                   help="multi-vector (ColBERT) indexes: k-means centroids (default: a power of two near "
+                        "16 * sqrt(tokens))")
     p.add_argument("--doc-length", type=int | None, default=None, help="override the model's document length")
     p.add_argument("--overwrite", type=bool, default=False, help="delete an existing index first")
     p.add_argument("--max-shards", type=int | None, default=None,
@@ -31,10 +34,21 @@ def parser():
 
 def main(argv: list[str]) -> int:
     from boltir.index.dense import build_dense_index
-    from boltir.models.loading import is_boltir_folder, load_bi_encoder, load_splade, model_kind, resolve_model
+    from boltir.models.loading import (is_boltir_folder, load_bi_encoder, load_colbert, load_splade, model_kind,
+                                       resolve_model)
 
     a = parser().parse_args(argv)
     kind = model_kind(a.model)
+    if kind == "colbert":
+        from boltir.index.multivector import build_multivector_index
+
+        model, tokenizer = load_colbert(a.model, doc_length=a.doc_length)
+        t0 = time.perf_counter()
+        manifest = build_multivector_index(model, tokenizer, a.docs, a.output, model_source=a.model,
+                                           batch_size=a.batch_size, shard_size=a.shard_size,
+                                           num_centroids=a.num_centroids, train_size=a.train_size,
+                                           overwrite=a.overwrite, max_shards=a.max_shards)
+        return _report(manifest, a, time.perf_counter() - t0)
     if kind == "splade":
         from boltir.index.sparse import build_sparse_index
 
@@ -45,7 +59,7 @@ def main(argv: list[str]) -> int:
                                       max_shards=a.max_shards)
         return _report(manifest, a, time.perf_counter() - t0)
     if kind != "bi-encoder":
-        raise ValueError(f"{a.model} is a {kind}; index needs a bi-encoder (single-vector or SPLADE)")
+        raise ValueError(f"{a.model} is a {kind}; index needs a bi-encoder (single-vector, SPLADE or ColBERT)")
     model, tokenizer = load_bi_encoder(a.model, doc_length=a.doc_length)
     fresh = model.projection is not None and not is_boltir_folder(resolve_model(a.model))
     t0 = time.perf_counter()

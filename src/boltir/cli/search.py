@@ -22,6 +22,9 @@ def parser():
     p.add_argument("--budget", type=int | None, default=None,
                    help="sparse indexes: read only this many highest-weight postings per query term (pruned "
                         "search; default: every posting, exact)")
+    p.add_argument("--nprobe", type=int, default=4, help="multi-vector indexes: centroids probed per query token")
+    p.add_argument("--ncandidates", type=int | None, default=1024,
+                   help="multi-vector indexes: candidates kept by centroid interaction for exact MaxSim (null: all)")
     p.add_argument("--tag", type=str, default="boltir")
     add_eval_arguments(p)
     return p
@@ -35,14 +38,20 @@ def main(argv: list[str]) -> int:
     from boltir.search.sparse import SparseSearcher
 
     a = parser().parse_args(argv)
-    sparse = read_manifest(a.index).get("kind") == "sparse"
+    index_kind = read_manifest(a.index).get("kind")
+    sparse = index_kind == "sparse"
     if a.budget is not None and not sparse:
         raise ValueError("--budget applies to sparse indexes only")
     if a.search_params and sparse:
         raise ValueError("--search-params applies to dense (FAISS) indexes only")
-    searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model,
-                                                                               search_params=a.search_params)
     queries = load_queries(a.queries)
+    if index_kind == "multivector":
+        from boltir.search.multivector import MultiVectorSearcher
+
+        searcher = MultiVectorSearcher(a.index, a.model, nprobe=a.nprobe, ncandidates=a.ncandidates)
+    else:
+        searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model,
+                                                                                   search_params=a.search_params)
     t0 = time.perf_counter()
     run = (searcher.search(queries, a.k, a.budget, a.batch_size, show_progress=True) if sparse
            else searcher.search(queries, a.k, a.batch_size, show_progress=True))

@@ -78,6 +78,21 @@ class ShardedVectorWriter:
         self.shards.append(entry)
         atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
 
+    def add_multivector_shard(self, tokens: np.ndarray, offsets: np.ndarray, ids: list[str]) -> None:
+        """A shard of token embeddings [tokens, dim] with per-document ``offsets`` [count + 1]."""
+        assert len(offsets) == len(ids) + 1 and offsets[-1] == len(tokens)
+        n = len(self.shards)
+        entry = {"vectors": f"shards/tokens-{n:05d}.npy", "offsets": f"shards/offsets-{n:05d}.npy",
+                 "ids": f"shards/ids-{n:05d}.txt", "count": len(ids), "tokens": int(len(tokens))}
+        for key, arr, dtype in (("vectors", tokens, np.float32), ("offsets", offsets, np.int64)):
+            with atomic_path(self.folder / entry[key]) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.ascontiguousarray(arr, dtype=dtype))
+        with atomic_open(self.folder / entry["ids"]) as f:
+            f.writelines(i + "\n" for i in ids)
+        self.shards.append(entry)
+        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}
         atomic_write_json(self.folder / MANIFEST, manifest)
@@ -101,6 +116,16 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
         raise IndexError_(f"{vec_path}: unreadable shard ({e})") from None
     n_ids = sum(1 for _ in open(ids_path, encoding="utf-8"))
+    if "offsets" in shard:  # multi-vector: rows are tokens, documents are delimited by offsets
+        try:
+            offsets = np.load(folder / shard["offsets"])
+        except (ValueError, OSError, EOFError) as e:
+            raise IndexError_(f"{folder / shard['offsets']}: unreadable shard ({e})") from None
+        if vecs.shape[0] != shard["tokens"] or len(offsets) != shard["count"] + 1 or offsets[-1] != shard["tokens"] \
+                or n_ids != shard["count"]:
+            raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} tokens, {len(offsets) - 1} offsets and "
+                              f"{n_ids} ids; manifest says {shard['tokens']} tokens of {shard['count']} documents")
+        return
     if vecs.shape[0] != shard["count"] or n_ids != shard["count"]:
         raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, "
                           f"manifest says {shard['count']}")

@@ -1,0 +1,102 @@
+"""Multi-vector (ColBERT) search in the PLAID style: each query token probes its ``nprobe`` nearest centroids;
+the documents listed under them are the candidates; optionally only the ``ncandidates`` best by centroid
+interaction (MaxSim with every document token replaced by its centroid) go on; those are scored by exact MaxSim
+over their stored token embeddings. ``nprobe`` = all centroids and ``ncandidates`` = None is exhaustive search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from boltir.index.multivector import (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, multivector_model_record,
+                                      open_multivector_index)
+from boltir.index.storage import IndexError_, read_doc_ids
+from boltir.utils.progress import progress_bar
+
+
+class MultiVectorSearcher:
+    """The model must be the one that built the index (checked by weights fingerprint)."""
+
+    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
+                 nprobe: int = 4, ncandidates: int | None = 1024):
+        from boltir.models.loading import load_colbert
+
+        self.index_dir = Path(index_dir)
+        self.manifest = open_multivector_index(self.index_dir)
+        rec = self.manifest["model"]
+        self.model, self.tokenizer = loaded if loaded is not None else load_colbert(model or rec["source"])
+        got = multivector_model_record(self.model, "")["fingerprint"]
+        if got != rec["fingerprint"]:
+            raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
+                              f"the given model has different weights ({got})")
+        self.nprobe, self.ncandidates = nprobe, ncandidates
+        try:
+            self.centroids = np.load(self.index_dir / CENTROIDS_FILE)
+            self.codes = np.load(self.index_dir / CODES_FILE)
+            with np.load(self.index_dir / LISTS_FILE) as z:
+                self.list_ptr, self.list_docs = z["indptr"], z["docs"]
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise IndexError_(f"{self.index_dir}: centroid files missing or unreadable ({e})") from None
+        if len(self.codes) != self.manifest["centroids"]["tokens"] or len(self.centroids) != len(self.list_ptr) - 1:
+            raise IndexError_(f"{self.index_dir}: centroid files do not match the manifest")
+        self.tokens, starts, ends, shard_of = [], [], [], []
+        for i, s in enumerate(self.manifest["shards"]):
+            self.tokens.append(np.load(self.index_dir / s["vectors"], mmap_mode="r"))
+            off = np.load(self.index_dir / s["offsets"])
+            starts.append(off[:-1])
+            ends.append(off[1:])
+            shard_of.append(np.full(s["count"], i))
+        self.doc_start, self.doc_end = np.concatenate(starts), np.concatenate(ends)
+        self.doc_shard = np.concatenate(shard_of)
+        shard_base = np.cumsum([0] + [s["tokens"] for s in self.manifest["shards"]])[:-1]
+        self.global_start = shard_base[self.doc_shard] + self.doc_start  # into the concatenated codes
+        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
+
+    def candidates(self, q: np.ndarray, nprobe: int) -> np.ndarray:
+        sims = q @ self.centroids.T
+        nprobe = min(nprobe, sims.shape[1])
+        probe = np.unique(np.argpartition(-sims, nprobe - 1, axis=1)[:, :nprobe])
+        return np.unique(np.concatenate([self.list_docs[self.list_ptr[c]:self.list_ptr[c + 1]] for c in probe]))
+
+    def centroid_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """MaxSim with each document token replaced by its centroid, for ``docs`` (all with >= 1 token)."""
+        sims = q @ self.centroids.T  # [Lq, C]
+        lengths = self.doc_end[docs] - self.doc_start[docs]
+        token_idx = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+        per_token = sims[:, self.codes[token_idx]]  # [Lq, tokens of the candidates]
+        return np.maximum.reduceat(per_token, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
+
+    def exact_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        out = np.empty(len(docs), dtype=np.float32)
+        for i, d in enumerate(docs):
+            toks = self.tokens[self.doc_shard[d]][self.doc_start[d]:self.doc_end[d]]
+            out[i] = (q @ np.asarray(toks).T).max(1).sum()
+        return out
+
+    def search_tokens(self, q: np.ndarray, k: int, nprobe: int | None = None,
+                      ncandidates: int | None = -1) -> tuple[np.ndarray, np.ndarray]:
+        nprobe = nprobe or self.nprobe
+        ncandidates = self.ncandidates if ncandidates == -1 else ncandidates
+        docs = self.candidates(q, nprobe)
+        if ncandidates is not None and len(docs) > ncandidates:
+            approx = self.centroid_scores(q, docs)
+            docs = docs[np.argpartition(-approx, ncandidates - 1)[:ncandidates]]
+        scores = self.exact_scores(q, docs)
+        order = np.lexsort((docs, -scores))[:k]
+        return docs[order], scores[order]
+
+    def search(self, queries: dict[str, str], k: int = 100, batch_size: int = 32,
+               show_progress: bool = False) -> dict[str, dict[str, float]]:
+        from boltir.models.bi_encoders.inference import encode_multi
+
+        qids = list(queries)
+        q_emb = encode_multi(self.model, self.tokenizer, [queries[q] for q in qids], "query", batch_size)
+        run: dict[str, dict[str, float]] = {}
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
+            for qid, q in zip(qids, q_emb):
+                idx, vals = self.search_tokens(q, k)
+                run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))
+                bar.update(1)
+        return run
