@@ -150,6 +150,8 @@ def model_kind(name_or_path: str) -> str:
     cfg = _config_json(resolve_model(name_or_path))
     if cfg.get("model_type") == "boltir-colbert" or "HF_ColBERT" in (cfg.get("architectures") or []):
         return "colbert"
+    if cfg.get("model_type") == "boltir-unicoil":
+        return "splade"  # same term-weight output: the learned-sparse path serves both
     if cfg.get("model_type") == "boltir-splade" or any(a.endswith("ForMaskedLM") for a in cfg.get("architectures") or []):
         return "splade"
     if cfg.get("model_type") == "boltir-sparse-ce":
@@ -292,8 +294,9 @@ def load_set_encoder(name_or_path: str, seed: int = 0, **config: Any):
 
 
 def load_splade(name_or_path: str, **config: Any):
-    """``(model, tokenizer)`` for a learned-sparse bi-encoder: a saved boltir SPLADE folder, or any masked-LM
-    checkpoint (e.g. ``splade-tiny``) whose MLM head becomes the vocabulary projection (no new weights)."""
+    """``(model, tokenizer)`` for a learned-sparse bi-encoder: a saved boltir SPLADE or uniCOIL folder, or any
+    masked-LM checkpoint (e.g. ``splade-tiny``) whose MLM head becomes the vocabulary projection (no new
+    weights). A new uniCOIL model around a plain backbone comes from :func:`load_unicoil`."""
     from transformers import AutoModelForMaskedLM
     from transformers.utils import logging as hf_logging
 
@@ -303,6 +306,15 @@ def load_splade(name_or_path: str, **config: Any):
     path = resolve_model(name_or_path)
     tokenizer = load_tokenizer(path)
     config = {k: v for k, v in config.items() if v is not None}
+    if is_boltir_folder(path) == "boltir-unicoil":
+        from boltir.models.bi_encoders.unicoil import UniCoilModel
+
+        model = UniCoilModel.from_pretrained(path)
+        for k, v in config.items():
+            if k not in ("query_length", "doc_length", "query_top_k", "doc_top_k"):
+                raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {k!r}")
+            setattr(model.config, k, v)
+        return model.eval(), tokenizer
     if is_boltir_folder(path):
         model = SpladeModel.from_pretrained(path)
         for k in set(config) - {"query_length", "doc_length", "query_top_k", "doc_top_k"}:
@@ -390,3 +402,15 @@ def load_colbert(name_or_path: str, seed: int = 0, **config: Any):
         model.config.name_or_path = str(name_or_path)
         return model.eval(), tokenizer
     return around_backbone(ColbertModel, ColbertConfig, path, name_or_path, seed, settings), tokenizer
+
+
+def load_unicoil(name_or_path: str, seed: int = 0, **config: Any):
+    """``(model, tokenizer)``: a saved uniCOIL folder, or a new one around a backbone (weight head from ``seed``)."""
+    from boltir.models.bi_encoders.unicoil import UniCoilConfig, UniCoilModel
+
+    path = resolve_model(name_or_path)
+    if is_boltir_folder(path):
+        return load_splade(name_or_path, **config)
+    tokenizer = load_tokenizer(path)
+    settings = {"skip_ids": list(tokenizer.all_special_ids), **{k: v for k, v in config.items() if v is not None}}
+    return around_backbone(UniCoilModel, UniCoilConfig, path, name_or_path, seed, settings), tokenizer

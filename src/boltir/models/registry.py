@@ -15,6 +15,7 @@ MODELS = [
     ("boltir.models.bi_encoders.dpr", "DprConfig", "DprModel"),
     ("boltir.models.bi_encoders.splade", "SpladeConfig", "SpladeModel"),
     ("boltir.models.bi_encoders.colbert", "ColbertConfig", "ColbertModel"),
+    ("boltir.models.bi_encoders.unicoil", "UniCoilConfig", "UniCoilModel"),
     ("boltir.models.cross_encoders.mono", "MonoConfig", "MonoModel"),
     ("boltir.models.cross_encoders.sparse", "SparseCrossEncoderConfig", "SparseCrossEncoder"),
     ("boltir.models.cross_encoders.set_encoder", "SetEncoderConfig", "SetEncoder"),

@@ -19,7 +19,7 @@ class BiEncoderModule(RankingModule):
     Args:
         model: a short name (``minilm-l6``, ``splade-tiny``), a folder (boltir, sentence-transformers, plain or
             masked-LM backbone) or a Hub id.
-        family: ``dpr``, ``splade``, ``colbert`` or ``auto`` (SPLADE for boltir SPLADE folders and ``*ForMaskedLM``
+        family: ``dpr``, ``splade``, ``unicoil``, ``colbert`` or ``auto`` (SPLADE for boltir SPLADE folders and ``*ForMaskedLM``
             checkpoints, ColBERT for boltir ColBERT folders and Stanford checkpoints, else DPR). ColBERT uses
             ``projection_dim`` as its token embedding size (default 128) and in-batch MaxSim scores.
         query_regularizer, doc_regularizer: SPLADE sparsity terms (``boltir.losses.FLOPS`` / ``L1``) on the query
@@ -46,12 +46,17 @@ class BiEncoderModule(RankingModule):
         if family == "auto":
             kind = model_kind(model)
             family = kind if kind in ("splade", "colbert") else "dpr"
-        if family not in ("dpr", "splade", "colbert"):
-            raise ValueError(f"family={family!r}: dpr, splade, colbert or auto")
+        if family not in ("dpr", "splade", "unicoil", "colbert"):
+            raise ValueError(f"family={family!r}: dpr, splade, unicoil, colbert or auto")
         self.family = family
         if family == "colbert":
             self.model, self.tokenizer = load_colbert(model, seed=seed, embedding_dim=projection_dim,
                                                       query_length=query_length, doc_length=doc_length)
+        elif family == "unicoil":
+            from boltir.models.loading import load_unicoil
+
+            self.model, self.tokenizer = load_unicoil(model, seed=seed, query_length=query_length,
+                                                      doc_length=doc_length)
         elif family == "splade":
             if pooling is not None and pooling not in ("max", "sum"):
                 raise ValueError(f"pooling={pooling!r}: SPLADE pools with max or sum")
@@ -61,7 +66,7 @@ class BiEncoderModule(RankingModule):
             self.model, self.tokenizer = load_bi_encoder(
                 model, seed=seed, pooling=pooling, projection_dim=projection_dim, normalize=normalize,
                 similarity=similarity, query_length=query_length, doc_length=doc_length)
-        if family != "splade" and (query_regularizer is not None or doc_regularizer is not None):
+        if family not in ("splade", "unicoil") and (query_regularizer is not None or doc_regularizer is not None):
             raise ValueError("sparsity regularisers apply to SPLADE models only")
         self.model.train()  # loaders return eval-mode models; Lightning keeps the mode it finds
         self.loss = InBatchCrossEntropy(temperature)
