@@ -12,8 +12,13 @@ def parser():
     p = new_parser("index", "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector "
                    "models) or an inverted index (SPLADE models). Rerunning an interrupted build resumes after its "
                    "last complete shard.")
-    p.add_argument("--model", type=str, required=True, help="model: short name, folder or Hub id")
-    p.add_argument("--docs", type=str, required=True, help="documents: file, dataset name or irds:<id>")
+    p.add_argument("--model", type=str | None, default=None,
+                   help="model: short name, folder or Hub id (with --add: defaults to the index's own model)")
+    p.add_argument("--docs", type=str | None, default=None, help="documents: file, dataset name or irds:<id>")
+    p.add_argument("--add", type=bool, default=False,
+                   help="add --docs to the existing index in --output (new shards; the manifest records it)")
+    p.add_argument("--delete", type=str | None, default=None,
+                   help="file of document ids (one per line) to delete from the existing index in --output")
     p.add_argument("--output", type=str, required=True, help="index folder")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--shard-size", type=int, default=16384, help="documents per shard (the unit of resuming)")
@@ -38,6 +43,10 @@ def main(argv: list[str]) -> int:
                                        resolve_model)
 
     a = parser().parse_args(argv)
+    if a.delete or a.add:
+        return _update(a)
+    if not a.model or not a.docs:
+        raise ValueError("--model and --docs are needed to build an index")
     kind = model_kind(a.model)
     if kind == "colbert":
         from boltir.index.multivector import build_multivector_index
@@ -68,6 +77,31 @@ def main(argv: list[str]) -> int:
                                  factory=a.factory, train_size=a.train_size, overwrite=a.overwrite, max_shards=a.max_shards,
                                  fresh_heads=fresh)
     return _report(manifest, a, time.perf_counter() - t0)
+
+
+def _update(a) -> int:
+    from pathlib import Path
+
+    from boltir.index.storage import read_manifest
+    from boltir.index.update import add_documents, delete_documents
+
+    if a.delete:
+        ids = [line.strip() for line in Path(a.delete).read_text(encoding="utf-8").splitlines() if line.strip()]
+        m = delete_documents(a.output, ids)
+        print(f"deleted {len(ids)} documents from {a.output} ({m['count'] - len(m['deleted'])} remain searchable)")
+    if a.add:
+        from boltir.models.loading import load_bi_encoder, load_colbert, load_splade
+
+        if not a.docs:
+            raise ValueError("--add needs --docs")
+        manifest = read_manifest(a.output)
+        rec = manifest["model"]
+        source = a.model or (str(Path(a.output) / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
+        loader = {"dense": load_bi_encoder, "sparse": load_splade, "multivector": load_colbert}[manifest["kind"]]
+        model, tokenizer = loader(source, doc_length=rec.get("doc_length"))
+        m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size)
+        print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")
+    return 0
 
 
 def _report(manifest, a, dt: float) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from boltir.data.records import Doc
-from boltir.index.storage import IndexError_, ShardedVectorWriter, iter_shards, read_manifest
+from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, iter_shards, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -114,14 +114,20 @@ def _write_faiss(output: Path, writer: ShardedVectorWriter, record: dict[str, An
                               f"({str(e).splitlines()[0]}); raise --train-size or use fewer centroids") from None
     for vecs, _ in iter_shards(output, manifest_like):
         index.add(np.ascontiguousarray(vecs))
-    with atomic_path(output / FAISS_FILE) as tmp:
+    write_faiss_file(output, index, 0)
+
+
+def write_faiss_file(output: Path, index: Any, generation: int) -> None:
+    import faiss
+
+    with atomic_path(output / derived_name(FAISS_FILE, generation)) as tmp:
         faiss.write_index(index, str(tmp))
 
 
 def load_faiss(folder: str | Path, manifest: dict[str, Any]):
     import faiss
 
-    path = Path(folder) / FAISS_FILE
+    path = Path(folder) / derived_name(FAISS_FILE, manifest.get("generation", 0))
     if not path.is_file():
         raise IndexError_(f"{path}: FAISS file missing")
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from boltir.index.dense import _chunks
-from boltir.index.storage import IndexError_, ShardedVectorWriter, check_shard, read_manifest
+from boltir.index.storage import IndexError_, ShardedVectorWriter, check_shard, derived_name, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -99,7 +99,17 @@ def _write_centroids(output: Path, shards: list[dict[str, Any]], dim: int, num_c
         raise IndexError_(f"{output}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids")
     km = faiss.Kmeans(dim, k, niter=iterations, seed=seed, spherical=True, verbose=False)
     km.train(np.ascontiguousarray(sample, dtype=np.float32))
-    centroids = km.centroids.astype(np.float32)
+    stats = assign_tokens(output, shards, km.centroids.astype(np.float32), 0)
+    return {**stats, "sampled_tokens": int(len(sample))}
+
+
+def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndarray, generation: int) -> dict[str, Any]:
+    """Every token's nearest centroid and per centroid the documents holding one; written for ``generation``."""
+    import faiss
+
+    k, dim = centroids.shape
+    tokens = [np.load(output / s["vectors"], mmap_mode="r") for s in shards]
+    total = sum(len(t) for t in tokens)
     quantizer = faiss.IndexFlatIP(dim)
     quantizer.add(centroids)
     codes, doc_of_token = [], []
@@ -115,14 +125,13 @@ def _write_centroids(output: Path, shards: list[dict[str, Any]], dim: int, num_c
     list_docs = (pairs % doc_base).astype(np.int32)
     indptr = np.searchsorted(pairs // doc_base, np.arange(k + 1)).astype(np.int64)
     for name, arr in ((CENTROIDS_FILE, centroids), (CODES_FILE, codes_all)):
-        with atomic_path(output / name) as tmp:
+        with atomic_path(output / derived_name(name, generation)) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, arr)
-    with atomic_path(output / LISTS_FILE) as tmp:
+    with atomic_path(output / derived_name(LISTS_FILE, generation)) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, indptr=indptr, docs=list_docs)
-    return {"num_centroids": k, "tokens": int(total), "sampled_tokens": int(len(sample)),
-            "mean_docs_per_centroid": float(len(list_docs) / k)}
+    return {"num_centroids": k, "tokens": int(total), "mean_docs_per_centroid": float(len(list_docs) / k)}
 
 
 def open_multivector_index(folder: str | Path) -> dict[str, Any]:

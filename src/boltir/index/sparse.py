@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from boltir.index.dense import _chunks
-from boltir.index.storage import IndexError_, ShardedVectorWriter, iter_sparse_shards, read_manifest
+from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, iter_sparse_shards, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -70,7 +70,7 @@ def build_sparse_index(model: Any, tokenizer: Any, docs: str, output: str | Path
     })
 
 
-def _write_postings(output: Path, manifest_like: dict[str, Any], vocab: int) -> dict[str, Any]:
+def _write_postings(output: Path, manifest_like: dict[str, Any], vocab: int, generation: int = 0) -> dict[str, Any]:
     """Term-major postings with each term's entries sorted by weight, highest first."""
     import scipy.sparse as sp
 
@@ -78,7 +78,7 @@ def _write_postings(output: Path, manifest_like: dict[str, Any], vocab: int) -> 
     by_term = sp.vstack(parts).tocsc()  # columns = terms; row indices = documents
     indptr, docs, weights = by_term.indptr, by_term.indices.astype(np.int32), by_term.data.astype(np.float32)
     order = np.lexsort((docs, -weights, np.repeat(np.arange(vocab), np.diff(indptr))))
-    with atomic_path(output / POSTINGS_FILE) as tmp:
+    with atomic_path(output / derived_name(POSTINGS_FILE, generation)) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, indptr=indptr.astype(np.int64), docs=docs[order], weights=weights[order])
     lengths = np.diff(indptr)
@@ -88,7 +88,7 @@ def _write_postings(output: Path, manifest_like: dict[str, Any], vocab: int) -> 
 
 
 def load_postings(folder: str | Path, manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    path = Path(folder) / POSTINGS_FILE
+    path = Path(folder) / derived_name(POSTINGS_FILE, manifest.get("generation", 0))
     if not path.is_file():
         raise IndexError_(f"{path}: postings file missing")
     try:

@@ -23,6 +23,15 @@ class IndexError_(RuntimeError):
     """An index folder is missing, incomplete, corrupted or does not match what it is used with."""
 
 
+def derived_name(name: str, generation: int) -> str:
+    """File name of a derived structure (FAISS index, postings, centroids) for an index generation: updates write
+    a new generation beside the old one, then swap the manifest, so a crash never leaves them inconsistent."""
+    if not generation:
+        return name
+    stem, dot, ext = name.partition(".")
+    return f"{stem}.g{generation}{dot}{ext}"
+
+
 class ShardedVectorWriter:
     """Append whole shards of vectors to an index folder, resuming a build that stopped part-way."""
 
@@ -46,6 +55,14 @@ class ShardedVectorWriter:
             for s in self.shards:
                 check_shard(self.folder, s)
         (self.folder / "shards").mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def appending(cls, folder: str | Path, manifest: dict[str, Any]) -> "ShardedVectorWriter":
+        """A writer that adds shards after those of a complete index (documents added to it)."""
+        writer = cls.__new__(cls)
+        writer.folder, writer.build_config = Path(folder), {"append_to": manifest.get("generation", 0)}
+        writer.shards = list(manifest["shards"])
+        return writer
 
     @property
     def done_count(self) -> int:

@@ -37,6 +37,9 @@ class DenseSearcher:
         if search_params:
             self.set_search_params(search_params)
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
+        from boltir.index.update import deleted_positions
+
+        self.deleted = deleted_positions(self.manifest, self.doc_ids)
 
     def set_search_params(self, params: str) -> None:
         """FAISS search-time parameters, e.g. ``nprobe=32`` (IVF) or ``efSearch=128`` (HNSW), comma-separated."""
@@ -49,8 +52,15 @@ class DenseSearcher:
                              f"{str(e).splitlines()[0]}") from None
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, self.index.ntotal)
-        return self.index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        """Top ``k`` (scores, positions) per query, deleted documents skipped (-1 where fewer exist)."""
+        n_deleted = int(self.deleted.sum())
+        fetch = min(k + n_deleted, self.index.ntotal)
+        scores, idx = self.index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), fetch)
+        if n_deleted:
+            keep = (idx >= 0) & ~self.deleted[np.maximum(idx, 0)]
+            scores = np.array([np.r_[s[m], np.full(fetch - m.sum(), -np.inf)][:k] for s, m in zip(scores, keep)])
+            idx = np.array([np.r_[i[m], np.full(fetch - m.sum(), -1)][:k] for i, m in zip(idx, keep)])
+        return scores[:, :k], idx[:, :k]
 
     def search(self, queries: dict[str, str], k: int = 100, batch_size: int = 32,
                show_progress: bool = False) -> dict[str, dict[str, float]]:

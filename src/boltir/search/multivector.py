@@ -12,7 +12,7 @@ import numpy as np
 
 from boltir.index.multivector import (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, multivector_model_record,
                                       open_multivector_index)
-from boltir.index.storage import IndexError_, read_doc_ids
+from boltir.index.storage import IndexError_, derived_name, read_doc_ids
 from boltir.utils.progress import progress_bar
 
 
@@ -32,10 +32,11 @@ class MultiVectorSearcher:
             raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
                               f"the given model has different weights ({got})")
         self.nprobe, self.ncandidates = nprobe, ncandidates
+        g = self.manifest.get("generation", 0)
         try:
-            self.centroids = np.load(self.index_dir / CENTROIDS_FILE)
-            self.codes = np.load(self.index_dir / CODES_FILE)
-            with np.load(self.index_dir / LISTS_FILE) as z:
+            self.centroids = np.load(self.index_dir / derived_name(CENTROIDS_FILE, g))
+            self.codes = np.load(self.index_dir / derived_name(CODES_FILE, g))
+            with np.load(self.index_dir / derived_name(LISTS_FILE, g)) as z:
                 self.list_ptr, self.list_docs = z["indptr"], z["docs"]
         except (OSError, ValueError, KeyError, EOFError) as e:
             raise IndexError_(f"{self.index_dir}: centroid files missing or unreadable ({e})") from None
@@ -53,6 +54,9 @@ class MultiVectorSearcher:
         shard_base = np.cumsum([0] + [s["tokens"] for s in self.manifest["shards"]])[:-1]
         self.global_start = shard_base[self.doc_shard] + self.doc_start  # into the concatenated codes
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
+        from boltir.index.update import deleted_positions
+
+        self.deleted = deleted_positions(self.manifest, self.doc_ids)
 
     def candidates(self, q: np.ndarray, nprobe: int) -> np.ndarray:
         sims = q @ self.centroids.T
@@ -80,6 +84,7 @@ class MultiVectorSearcher:
         nprobe = nprobe or self.nprobe
         ncandidates = self.ncandidates if ncandidates == -1 else ncandidates
         docs = self.candidates(q, nprobe)
+        docs = docs[~self.deleted[docs]]
         if ncandidates is not None and len(docs) > ncandidates:
             approx = self.centroid_scores(q, docs)
             docs = docs[np.argpartition(-approx, ncandidates - 1)[:ncandidates]]

@@ -39,6 +39,9 @@ class SparseSearcher:
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
         self._scores = np.zeros(self.manifest["count"], dtype=np.float32)
+        from boltir.index.update import deleted_positions
+
+        self.deleted = deleted_positions(self.manifest, self.doc_ids)
 
     def search_vector(self, terms: np.ndarray, values: np.ndarray, k: int,
                       budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +59,8 @@ class SparseSearcher:
         if not touched:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         touched_all = np.concatenate(touched)
-        idx, vals = top_k_scores(scores, touched_all, k)
+        live = touched_all[~self.deleted[touched_all]]
+        idx, vals = top_k_scores(scores, live, k) if len(live) else (np.empty(0, np.int64), np.empty(0, np.float32))
         scores[touched_all] = 0.0
         return idx, vals
 
