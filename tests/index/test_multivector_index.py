@@ -93,3 +93,13 @@ def test_index_and_search_commands(colbert, corpus, tmp_path, capsys):
     assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(tmp_path / "q.tsv"),
                    "--output", str(tmp_path / "out.run"), "--k", "5", "--nprobe", "8"]) == 0
     assert len((tmp_path / "out.run").read_text().splitlines()) == 15
+
+
+def test_fresh_projection_is_saved_with_the_index(colbert, corpus, tmp_path, tiny_backbone):
+    path, _ = corpus
+    model, tok = colbert
+    m = build_multivector_index(model, tok, path, tmp_path / "idx", model_source=tiny_backbone, num_centroids=8,
+                                show_progress=False, fresh_heads=True)
+    assert m["model"]["saved_copy"] == "model"
+    searcher = MultiVectorSearcher(tmp_path / "idx")  # loads the saved copy, not a new random projection
+    assert searcher.search({"q": "apple"}, k=3)["q"]

@@ -39,7 +39,7 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
                             batch_size: int = 32, shard_size: int = 16384, num_centroids: int | None = None,
                             train_size: int = 262_144, kmeans_iterations: int = 20, seed: int = 0,
                             overwrite: bool = False, max_shards: int | None = None,
-                            show_progress: bool = True) -> dict[str, Any] | None:
+                            show_progress: bool = True, fresh_heads: bool = False) -> dict[str, Any] | None:
     """Index ``docs`` with a ColBERT model into ``output``; None when ``max_shards`` stopped the build early."""
     from boltir.data.sources import count_docs, load_docs
     from boltir.models.bi_encoders.inference import encode_multi
@@ -50,6 +50,12 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
     build_config = {"kind": "multivector", "model_fingerprint": record["fingerprint"], "docs": docs_record,
                     "shard_size": shard_size, "doc_length": model.config.doc_length}
     writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
+    if fresh_heads:  # a projection drawn at load time would differ at search time: keep the exact weights
+        from boltir.models.base import save_model_folder
+
+        if not (output / "model" / "config.json").exists():
+            save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
+        record["saved_copy"] = "model"
     skip = writer.done_count
     started = time.perf_counter()
     written = 0

@@ -26,7 +26,8 @@ class MultiVectorSearcher:
         self.index_dir = Path(index_dir)
         self.manifest = open_multivector_index(self.index_dir)
         rec = self.manifest["model"]
-        self.model, self.tokenizer = loaded if loaded is not None else load_colbert(model or rec["source"])
+        source = model or (str(self.index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
+        self.model, self.tokenizer = loaded if loaded is not None else load_colbert(source)
         got = multivector_model_record(self.model, "")["fingerprint"]
         if got != rec["fingerprint"]:
             raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
