@@ -65,7 +65,7 @@ def test_add_then_delete_equals_a_fresh_build(kind, models, tmp_path, capsys):
     m = read_manifest(idx)
     assert m["count"] == 55 and m["generation"] == 1 and m["updates"][-1]["added"] == 25
     assert boltir(["index", "--model", models[kind], "--docs", str(both), "--output", fresh, "--shard-size", "16"] + extra) == 0
-    derived = {"dense": "faiss.index", "sparse": "postings.npz", "multivector": "centroids.npy"}[kind]
+    derived = {"dense": "faiss.index", "sparse": "postings-docs.npy", "multivector": "centroids.npy"}[kind]
     stem, ext = derived.split(".")
     assert (tmp_path / "idx" / f"{stem}.g1.{ext}").exists() and not (tmp_path / "idx" / derived).exists()
     # (multi-vector: the added tokens use the first build's centroids; exhaustive search is exact either way)

@@ -89,10 +89,10 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
         write_faiss_file(folder, index, g)
         stale = [FAISS_FILE]
     elif kind == "sparse":
-        from boltir.index.sparse import POSTINGS_FILE, _write_postings
+        from boltir.index.sparse import POSTINGS_FILES, _write_postings
 
         new["postings"] = _write_postings(folder, {"shards": writer.shards}, manifest["dim"], g)
-        stale = [POSTINGS_FILE]
+        stale = list(POSTINGS_FILES)
     else:
         from boltir.index.multivector import CENTROIDS_FILE, CODES_FILE, LISTS_FILE, assign_tokens
 
