@@ -70,7 +70,7 @@ def build_sparse_index(model: Any, tokenizer: Any, docs: str, output: str | Path
 
 
 def _write_postings(output: Path, manifest_like: dict[str, Any], vocab: int, generation: int = 0,
-                    block_postings: int = 4_000_000) -> dict[str, Any]:
+                    block_postings: int = 1_000_000) -> dict[str, Any]:
     """Term-major postings, each term's entries sorted by weight (highest first), built without holding the
     collection in memory: one pass counts postings per term, one scatters each shard into memory-mapped output
     arrays, one re-orders blocks of terms by weight."""

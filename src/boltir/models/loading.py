@@ -150,6 +150,8 @@ def model_kind(name_or_path: str) -> str:
     cfg = _config_json(resolve_model(name_or_path))
     if cfg.get("model_type") == "boltir-colbert" or "HF_ColBERT" in (cfg.get("architectures") or []):
         return "colbert"
+    if cfg.get("model_type") in ("boltir-coil", "boltir-mvr"):
+        return cfg["model_type"].removeprefix("boltir-")
     if cfg.get("model_type") == "boltir-unicoil":
         return "splade"  # same term-weight output: the learned-sparse path serves both
     if cfg.get("model_type") == "boltir-splade" or any(a.endswith("ForMaskedLM") for a in cfg.get("architectures") or []):
@@ -414,3 +416,32 @@ def load_unicoil(name_or_path: str, seed: int = 0, **config: Any):
     tokenizer = load_tokenizer(path)
     settings = {"skip_ids": list(tokenizer.all_special_ids), **{k: v for k, v in config.items() if v is not None}}
     return around_backbone(UniCoilModel, UniCoilConfig, path, name_or_path, seed, settings), tokenizer
+
+
+def load_coil(name_or_path: str, seed: int = 0, **config: Any):
+    """``(model, tokenizer)``: a saved COIL folder, or a new one around a backbone (projections from ``seed``)."""
+    from boltir.models.bi_encoders.coil import CoilConfig, CoilModel
+
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(path)
+    if is_boltir_folder(path):
+        return CoilModel.from_pretrained(path).eval(), tokenizer
+    settings = {"skip_ids": sorted(set(tokenizer.all_special_ids) | set(_colbert_token_settings(tokenizer)["skip_ids"])),
+                **{k: v for k, v in config.items() if v is not None}}
+    return around_backbone(CoilModel, CoilConfig, path, name_or_path, seed, settings), tokenizer
+
+
+def load_mvr(name_or_path: str, seed: int = 0, views: int = 4, **config: Any):
+    """``(model, tokenizer)``: a saved MVR folder, or a new one around a backbone with ``views`` view tokens."""
+    from boltir.models.bi_encoders.mvr import MvrConfig, MvrModel
+
+    path = resolve_model(name_or_path)
+    tokenizer = load_tokenizer(path)
+    if is_boltir_folder(path):
+        return MvrModel.from_pretrained(path).eval(), tokenizer
+    vocab = tokenizer.get_vocab()
+    ids = [vocab[f"[unused{i}]"] for i in range(2, 2 + views) if f"[unused{i}]" in vocab]
+    if len(ids) < views:
+        raise ValueError(f"{name_or_path}: the vocabulary lacks {views} [unusedN] tokens for MVR views")
+    settings = {"view_token_ids": ids, **{k: v for k, v in config.items() if v is not None}}
+    return around_backbone(MvrModel, MvrConfig, path, name_or_path, seed, settings), tokenizer

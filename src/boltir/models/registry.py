@@ -16,6 +16,8 @@ MODELS = [
     ("boltir.models.bi_encoders.splade", "SpladeConfig", "SpladeModel"),
     ("boltir.models.bi_encoders.colbert", "ColbertConfig", "ColbertModel"),
     ("boltir.models.bi_encoders.unicoil", "UniCoilConfig", "UniCoilModel"),
+    ("boltir.models.bi_encoders.coil", "CoilConfig", "CoilModel"),
+    ("boltir.models.bi_encoders.mvr", "MvrConfig", "MvrModel"),
     ("boltir.models.cross_encoders.mono", "MonoConfig", "MonoModel"),
     ("boltir.models.cross_encoders.sparse", "SparseCrossEncoderConfig", "SparseCrossEncoder"),
     ("boltir.models.cross_encoders.set_encoder", "SetEncoderConfig", "SetEncoder"),

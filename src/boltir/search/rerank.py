@@ -198,7 +198,40 @@ def rerank_colbert(model: Any, tokenizer: Any, run: dict[str, dict[str, float]],
     return out
 
 
-RERANKER_KINDS = ("bi-encoder", "colbert", "splade", "cross-encoder", "sparse-cross-encoder", "set-encoder")
+def rerank_with_score(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
+                      docs: dict[str, str], depth: int | None = 100, batch_size: int = 32,
+                      show_progress: bool = True) -> dict[str, dict[str, float]]:
+    """Re-rank with any bi-encoder whose ``forward(..., kind=)`` output goes into its ``score(query, docs)``
+    (COIL, MVR): each query once, its candidates in batches."""
+    import torch
+
+    cfg = model.config
+    candidates = top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+
+    def enc(texts, kind):
+        length = cfg.query_length if kind == "query" else cfg.doc_length
+        prefix = cfg.query_prefix if kind == "query" else cfg.doc_prefix
+        batch = tokenizer([prefix + t for t in texts], padding=True, truncation=True, max_length=length,
+                          return_tensors="pt")
+        return model(batch["input_ids"], batch["attention_mask"], kind=kind)
+
+    out = {}
+    with torch.inference_mode(), progress_bar(total=len(candidates), desc="score", unit="query",
+                                              disable=not show_progress) as bar:
+        for q, ds in candidates.items():
+            q_out = enc([queries[q]], "query")
+            scores = []
+            for i in range(0, len(ds), batch_size):
+                scores += model.score(q_out, enc([docs[d] for d in ds[i:i + batch_size]], "doc"))[0].tolist()
+            out[q] = dict(zip(ds, scores))
+            bar.update(1)
+    return out
+
+
+RERANKER_KINDS = ("bi-encoder", "colbert", "splade", "coil", "mvr", "cross-encoder", "sparse-cross-encoder", "set-encoder")
 
 
 def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, num_workers: int = 0) -> tuple[str, Any, Any, Any]:
@@ -217,6 +250,12 @@ def model_reranker(model_spec: str, kind: str = "auto", batch_size: int = 32, nu
     elif kind == "sparse-cross-encoder":
         model, tokenizer = load_sparse_cross_encoder(model_spec)
         fn = lambda run, q, d, depth, show_progress=True: rerank_sparse_cross_encoder(  # noqa: E731
+            model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
+    elif kind in ("coil", "mvr"):
+        from boltir.models.loading import load_coil, load_mvr
+
+        model, tokenizer = (load_coil if kind == "coil" else load_mvr)(model_spec)
+        fn = lambda run, q, d, depth, show_progress=True: rerank_with_score(  # noqa: E731
             model, tokenizer, run, q, d, depth, batch_size, show_progress=show_progress)
     elif kind == "colbert":
         model, tokenizer = load_colbert(model_spec)
