@@ -109,3 +109,21 @@ def test_rerank_scores_are_maxsim(colbert, tmp_path):
         de, dm = loaded(d["input_ids"], d["attention_mask"], kind="doc")
         expect = ColbertModel.maxsim(qe, qm, de, dm)[0]
     assert list(out.values()) == pytest.approx(expect.tolist(), abs=1e-5)
+
+
+def test_xtr_scores_by_hand():
+    from boltir.models.bi_encoders.colbert import xtr_scores
+
+    q = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    q_mask = torch.tensor([[True, True]])
+    d = torch.tensor([[[0.9, 0.1], [0.2, 0.3]], [[0.5, 0.8], [0.0, 0.0]]])
+    d_mask = torch.tensor([[True, True], [True, False]])
+    # token 1 sims: doc0 0.9, 0.2; doc1 0.5 -> top-2: 0.9 (doc0), 0.5 (doc1)
+    # token 2 sims: doc0 0.1, 0.3; doc1 0.8 -> top-2: 0.8 (doc1), 0.3 (doc0)
+    got = xtr_scores(q, q_mask, d, d_mask, k=2)[0]
+    assert got.tolist() == pytest.approx([(0.9 + 0.3) / 2, (0.5 + 0.8) / 2])
+    # k=1: doc0 keeps only token 1 (0.9), doc1 only token 2 (0.8): each normalised by 1
+    assert xtr_scores(q, q_mask, d, d_mask, k=1)[0].tolist() == pytest.approx([0.9, 0.8])
+    # with every token kept, XTR is MaxSim divided by the query length
+    full = xtr_scores(q, q_mask, d, d_mask, k=4)[0]
+    assert full.tolist() == pytest.approx((ColbertModel.maxsim(q, q_mask, d, d_mask)[0] / 2).tolist())

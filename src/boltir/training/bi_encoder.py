@@ -25,6 +25,8 @@ class BiEncoderModule(RankingModule):
         query_regularizer, doc_regularizer: SPLADE sparsity terms (``boltir.losses.FLOPS`` / ``L1``) on the query
             and document term weights; their ``weight`` can be warmed up with ``boltir.training.ValueScheduler``
             (target ``doc_regularizer.weight``). SPLADE scores are raw dot products: set ``temperature: 1.0``.
+        xtr_top_k: ColBERT only: train XTR-style, each query token keeping only its k best document tokens of
+            the whole batch (``boltir.models.bi_encoders.colbert.xtr_scores``); validation stays full MaxSim.
         pooling, projection_dim, normalize, similarity, query_length, doc_length: DprConfig settings for a new
             model (None keeps what the folder says).
         temperature: scores are divided by it before the cross-entropy (0.05 suits cosine similarity).
@@ -37,8 +39,8 @@ class BiEncoderModule(RankingModule):
                  projection_dim: int | None = None, normalize: bool | None = None, similarity: str | None = None,
                  query_length: int | None = None, doc_length: int | None = None, temperature: float = 0.05,
                  query_regularizer: nn.Module | None = None, doc_regularizer: nn.Module | None = None,
-                 lr: float = 2e-5, weight_decay: float = 0.01, warmup_steps: int = 0, val_metric: str = "nDCG@10",
-                 seed: int = 0):
+                 xtr_top_k: int | None = None, lr: float = 2e-5, weight_decay: float = 0.01, warmup_steps: int = 0,
+                 val_metric: str = "nDCG@10", seed: int = 0):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
         from boltir.models.loading import load_bi_encoder, load_colbert, load_splade, model_kind
@@ -79,7 +81,13 @@ class BiEncoderModule(RankingModule):
         q = self.encode(batch["queries"], "query")
         d = self.encode(batch["docs"], "doc")
         if self.family == "colbert":
-            loss = self.loss.from_scores(self.model.maxsim(*q, *d), batch["docs_per_query"])
+            if self.hparams.xtr_top_k:
+                from boltir.models.bi_encoders.colbert import xtr_scores
+
+                scores = xtr_scores(*q, *d, self.hparams.xtr_top_k)
+            else:
+                scores = self.model.maxsim(*q, *d)
+            loss = self.loss.from_scores(scores, batch["docs_per_query"])
             self.log("train/loss", loss, prog_bar=True, batch_size=q[0].shape[0])
             return loss
         loss = self.loss(q, d, batch["docs_per_query"])

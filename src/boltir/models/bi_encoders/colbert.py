@@ -98,6 +98,22 @@ class ColbertModel(PreTrainedModel):
         return (sim * q_mask[:, None, :]).sum(-1)
 
 
+def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, k: int) -> torch.Tensor:
+    """XTR training scores [Q, D]: each query token keeps only its ``k`` best document tokens across the whole
+    batch; a document's score sums, over query tokens, the best retained similarity with one of its tokens
+    (0 if none was retained), divided by how many query tokens retained any of its tokens (at least 1)."""
+    nq, lq, _ = q.shape
+    nd, ld, _ = d.shape
+    sim = torch.einsum("qih,djh->qidj", q, d).masked_fill(~d_mask[None, None], float("-inf"))
+    flat = sim.reshape(nq, lq, nd * ld)
+    k = min(k, nd * ld)
+    keep = torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, flat.topk(k, dim=-1).indices, True)
+    kept = flat.masked_fill(~keep, float("-inf")).reshape(nq, lq, nd, ld).amax(-1)  # [Q, Lq, D]
+    hit = torch.isfinite(kept) & q_mask[:, :, None]
+    total = torch.where(hit, kept, torch.zeros_like(kept)).sum(1)
+    return total / hit.sum(1).clamp(min=1)
+
+
 from boltir.models.registry import register_all  # noqa: E402
 
 register_all()  # see boltir.models.registry: registration waits for the last model module to finish
