@@ -1,5 +1,6 @@
 """Search a learned-sparse inverted index with sparse query vectors: exact (every posting of every query term)
-or pruned (the ``budget`` highest-weight postings of each term, read from the impact-ordered lists)."""
+or pruned (the ``budget`` highest-weight postings of each term, read from the impact-ordered lists). The postings
+act as a scipy CSR matrix [terms, documents], so a batch of queries is one sparse product."""
 
 from __future__ import annotations
 
@@ -11,15 +12,6 @@ import numpy as np
 from boltir.index.sparse import load_postings, open_sparse_index, sparse_model_record
 from boltir.index.storage import IndexError_, read_doc_ids
 from boltir.utils.progress import progress_bar
-
-
-def top_k_scores(scores: np.ndarray, touched: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and scores of the ``k`` best touched documents, best first (ties: lower index first)."""
-    cand = np.unique(touched)
-    if len(cand) > k:
-        cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-    order = np.lexsort((cand, -scores[cand]))
-    return cand[order], scores[cand[order]]
 
 
 class SparseSearcher:
@@ -38,31 +30,52 @@ class SparseSearcher:
                               f"the given model has different weights ({got})")
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
-        self._scores = np.zeros(self.manifest["count"], dtype=np.float32)
+        self._matrices: dict[int | None, Any] = {}
         from boltir.index.update import deleted_positions
 
         self.deleted = deleted_positions(self.manifest, self.doc_ids)
 
+    def postings_matrix(self, budget: int | None = None):
+        """The postings as a scipy CSR [vocab, documents] (built once per budget): with a budget, each term keeps
+        its ``budget`` highest-weight postings (the lists are impact-ordered)."""
+        import scipy.sparse as sp
+
+        if budget not in self._matrices:
+            n_terms, n_docs = len(self.indptr) - 1, self.manifest["count"]
+            if budget is None:
+                indptr, docs, weights = self.indptr, self.docs, self.weights
+            else:
+                keep = np.minimum(np.diff(self.indptr), budget)
+                indptr = np.concatenate([[0], np.cumsum(keep)])
+                take = np.repeat(self.indptr[:-1] - indptr[:-1], keep) + np.arange(indptr[-1])
+                docs, weights = np.asarray(self.docs[take]), np.asarray(self.weights[take])
+            self._matrices[budget] = sp.csr_matrix((weights, docs, indptr), shape=(n_terms, n_docs), copy=False)
+        return self._matrices[budget]
+
+    def search_matrix(self, q_mat, k: int, budget: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Top ``k`` (doc positions, scores) for each row of a CSR matrix of query term weights."""
+        scores = (q_mat.astype(np.float32) @ self.postings_matrix(budget)).tocsr()
+        out = []
+        for i in range(scores.shape[0]):
+            lo, hi = scores.indptr[i], scores.indptr[i + 1]
+            cand, vals = scores.indices[lo:hi], scores.data[lo:hi]
+            live = ~self.deleted[cand]
+            cand, vals = cand[live], vals[live]
+            if len(cand) > k:
+                part = np.argpartition(-vals, k - 1)[:k]
+                cand, vals = cand[part], vals[part]
+            order = np.lexsort((cand, -vals))
+            out.append((cand[order].astype(np.int64), vals[order]))
+        return out
+
     def search_vector(self, terms: np.ndarray, values: np.ndarray, k: int,
                       budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (doc positions, scores) for one query given as term ids and weights."""
-        scores = self._scores
-        touched = []
-        for t, w in zip(terms, values):
-            lo, hi = self.indptr[t], self.indptr[t + 1]
-            if budget is not None:
-                hi = min(hi, lo + budget)
-            if hi > lo:
-                d = self.docs[lo:hi]
-                scores[d] += w * self.weights[lo:hi]  # a term lists each document once: no repeated indices
-                touched.append(d)
-        if not touched:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        touched_all = np.concatenate(touched)
-        live = touched_all[~self.deleted[touched_all]]
-        idx, vals = top_k_scores(scores, live, k) if len(live) else (np.empty(0, np.int64), np.empty(0, np.float32))
-        scores[touched_all] = 0.0
-        return idx, vals
+        import scipy.sparse as sp
+
+        q = sp.csr_matrix((np.asarray(values, np.float32), np.asarray(terms), [0, len(terms)]),
+                          shape=(1, len(self.indptr) - 1))
+        return self.search_matrix(q, k, budget)[0]
 
     def search(self, queries: dict[str, str], k: int = 100, budget: int | None = None, batch_size: int = 32,
                show_progress: bool = False) -> dict[str, dict[str, float]]:
@@ -73,9 +86,9 @@ class SparseSearcher:
         q_mat = encode_sparse(self.model, self.tokenizer, [queries[q] for q in qids], "query", batch_size)
         run: dict[str, dict[str, float]] = {}
         with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
-            for i, qid in enumerate(qids):
-                row = q_mat.getrow(i)
-                idx, vals = self.search_vector(row.indices, row.data, k, budget)
-                run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))
-                bar.update(1)
+            for start in range(0, len(qids), batch_size):
+                part = qids[start:start + batch_size]
+                for qid, (idx, vals) in zip(part, self.search_matrix(q_mat[start:start + len(part)], k, budget)):
+                    run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))
+                bar.update(len(part))
         return run
