@@ -29,13 +29,35 @@ def _chunks(docs: Iterator[Doc], size: int) -> Iterator[list[Doc]]:
         yield chunk
 
 
+def new_chunks(docs: str, writer: ShardedVectorWriter, output: Path, shard_size: int, max_shards: int | None
+               ) -> Iterator[list[Doc] | None]:
+    """The chunks of ``docs`` a (resumed) build still has to write, one per shard; yields None when
+    ``max_shards`` new shards are written, so the caller stops early (a rerun resumes)."""
+    from boltir.data.sources import load_docs
+
+    stream = load_docs(docs)
+    for _ in range(writer.done_count):
+        if next(stream, None) is None:
+            raise IndexError_(f"{docs} has fewer documents than the partial index in {output}")
+    for written, chunk in enumerate(_chunks(stream, shard_size)):
+        if max_shards is not None and written >= max_shards:
+            yield None
+            return
+        yield chunk
+
+
 def model_record(model: Any, source: str) -> dict[str, Any]:
+    """What an index records of the model that built it (any bi-encoder family); the fingerprint is checked
+    whenever the index is searched or extended."""
     from boltir.models.base import weights_fingerprint
 
     cfg = model.config
-    return {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
-            "embedding_dim": cfg.embedding_dim, "similarity": cfg.similarity, "doc_length": cfg.doc_length,
-            "query_length": cfg.query_length}
+    record = {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
+              "embedding_dim": cfg.embedding_dim, "doc_length": cfg.doc_length, "query_length": cfg.query_length}
+    for optional in ("similarity", "doc_top_k"):
+        if hasattr(cfg, optional):
+            record[optional] = getattr(cfg, optional)
+    return record
 
 
 def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
@@ -45,7 +67,7 @@ def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path,
                       fresh_heads: bool = False) -> dict[str, Any] | None:
     """Index the documents of ``docs`` into ``output``. Returns the manifest, or None when ``max_shards``
     stopped the build early (rerun to resume)."""
-    from boltir.data.sources import count_docs, load_docs
+    from boltir.data.sources import count_docs
     from boltir.models.base import save_model_folder
     from boltir.models.bi_encoders.inference import encode_texts
 
@@ -60,23 +82,15 @@ def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path,
         save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
     if fresh_heads:
         record["saved_copy"] = "model"
-    skip = writer.done_count
-    total = count_docs(docs)
     started = time.perf_counter()
-    written = 0
-    with progress_bar(total=total, desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=skip) as bar:
-        stream = load_docs(docs)
-        for _ in range(skip):
-            if next(stream, None) is None:
-                raise IndexError_(f"{docs} has fewer documents than the partial index in {output}")
-        for chunk in _chunks(stream, shard_size):
-            if max_shards is not None and written >= max_shards:
+    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
+                      initial=writer.done_count) as bar:
+        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
+            if chunk is None:
                 return None
             vectors = encode_texts(model, tokenizer, [d.text for d in chunk], "doc", batch_size,
                                    num_workers=num_workers, progress=bar)
             writer.add_shard(vectors, [d.doc_id for d in chunk])
-            written += 1
     if writer.done_count == 0:
         raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
     encode_seconds = time.perf_counter() - started

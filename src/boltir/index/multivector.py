@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import _chunks
+from boltir.index.dense import model_record, new_chunks
 from boltir.index.storage import IndexError_, ShardedVectorWriter, check_shard, derived_name, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
@@ -20,14 +20,6 @@ from boltir.utils.provenance import input_fingerprint, provenance
 CENTROIDS_FILE = "centroids.npy"
 CODES_FILE = "codes.npy"
 LISTS_FILE = "centroid_docs.npz"
-
-
-def multivector_model_record(model: Any, source: str) -> dict[str, Any]:
-    from boltir.models.base import weights_fingerprint
-
-    cfg = model.config
-    return {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
-            "embedding_dim": cfg.embedding_dim, "doc_length": cfg.doc_length, "query_length": cfg.query_length}
 
 
 def default_centroids(num_tokens: int) -> int:
@@ -41,11 +33,11 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
                             overwrite: bool = False, max_shards: int | None = None,
                             show_progress: bool = True, fresh_heads: bool = False) -> dict[str, Any] | None:
     """Index ``docs`` with a ColBERT model into ``output``; None when ``max_shards`` stopped the build early."""
-    from boltir.data.sources import count_docs, load_docs
+    from boltir.data.sources import count_docs
     from boltir.models.bi_encoders.inference import encode_multi
 
     output = Path(output)
-    record = multivector_model_record(model, model_source)
+    record = model_record(model, model_source)
     docs_record = input_fingerprint(docs)
     build_config = {"kind": "multivector", "model_fingerprint": record["fingerprint"], "docs": docs_record,
                     "shard_size": shard_size, "doc_length": model.config.doc_length}
@@ -56,23 +48,16 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
         if not (output / "model" / "config.json").exists():
             save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
         record["saved_copy"] = "model"
-    skip = writer.done_count
     started = time.perf_counter()
-    written = 0
     with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=skip) as bar:
-        stream = load_docs(docs)
-        for _ in range(skip):
-            if next(stream, None) is None:
-                raise IndexError_(f"{docs} has fewer documents than the partial index in {output}")
-        for chunk in _chunks(stream, shard_size):
-            if max_shards is not None and written >= max_shards:
+                      initial=writer.done_count) as bar:
+        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
+            if chunk is None:
                 return None
             embs = encode_multi(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
             offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
             tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, record["embedding_dim"]), np.float32)
             writer.add_multivector_shard(tokens, offsets, [d.doc_id for d in chunk])
-            written += 1
     if writer.done_count == 0:
         raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
     encode_seconds = time.perf_counter() - started

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import _chunks
+from boltir.index.dense import model_record, new_chunks
 from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, iter_sparse_shards, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
@@ -19,50 +19,34 @@ from boltir.utils.provenance import input_fingerprint, provenance
 POSTINGS_FILES = ("postings-indptr.npy", "postings-docs.npy", "postings-weights.npy")
 
 
-def sparse_model_record(model: Any, source: str) -> dict[str, Any]:
-    from boltir.models.base import weights_fingerprint
-
-    cfg = model.config
-    return {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
-            "vocab_size": cfg.embedding_dim, "doc_length": cfg.doc_length, "query_length": cfg.query_length,
-            "doc_top_k": cfg.doc_top_k}
-
-
 def build_sparse_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
                        batch_size: int = 32, shard_size: int = 16384, overwrite: bool = False,
                        max_shards: int | None = None, show_progress: bool = True) -> dict[str, Any] | None:
     """Index ``docs`` with a SPLADE model into ``output``; None when ``max_shards`` stopped the build early."""
-    from boltir.data.sources import count_docs, load_docs
+    from boltir.data.sources import count_docs
     from boltir.models.bi_encoders.inference import encode_sparse
 
     output = Path(output)
-    record = sparse_model_record(model, model_source)
+    record = model_record(model, model_source)
     docs_record = input_fingerprint(docs)
     build_config = {"kind": "sparse", "model_fingerprint": record["fingerprint"], "docs": docs_record,
                     "shard_size": shard_size, "doc_length": model.config.doc_length,
                     "doc_top_k": model.config.doc_top_k}
     writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
-    skip = writer.done_count
     started = time.perf_counter()
-    written = 0
     with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=skip) as bar:
-        stream = load_docs(docs)
-        for _ in range(skip):
-            if next(stream, None) is None:
-                raise IndexError_(f"{docs} has fewer documents than the partial index in {output}")
-        for chunk in _chunks(stream, shard_size):
-            if max_shards is not None and written >= max_shards:
+                      initial=writer.done_count) as bar:
+        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
+            if chunk is None:
                 return None
             matrix = encode_sparse(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
             writer.add_sparse_shard(matrix, [d.doc_id for d in chunk])
-            written += 1
     if writer.done_count == 0:
         raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
     encode_seconds = time.perf_counter() - started
-    stats = _write_postings(output, {"shards": writer.shards}, record["vocab_size"])
+    stats = _write_postings(output, {"shards": writer.shards}, record["embedding_dim"])
     return writer.finish({
-        "kind": "sparse", "backend": "inverted", "dim": record["vocab_size"], "model": record, "docs": docs_record,
+        "kind": "sparse", "backend": "inverted", "dim": record["embedding_dim"], "model": record, "docs": docs_record,
         "postings": stats, "build": {"batch_size": batch_size, "shard_size": shard_size,
                                      "encode_seconds_this_run": round(encode_seconds, 3)},
         "provenance": provenance(),

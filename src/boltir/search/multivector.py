@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.multivector import (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, multivector_model_record,
-                                      open_multivector_index)
+from boltir.index.dense import model_record
+from boltir.index.multivector import CENTROIDS_FILE, CODES_FILE, LISTS_FILE, open_multivector_index
 from boltir.index.storage import IndexError_, derived_name, read_doc_ids
 from boltir.utils.progress import progress_bar
 
@@ -28,7 +28,7 @@ class MultiVectorSearcher:
         rec = self.manifest["model"]
         source = model or (str(self.index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
         self.model, self.tokenizer = loaded if loaded is not None else load_colbert(source)
-        got = multivector_model_record(self.model, "")["fingerprint"]
+        got = model_record(self.model, "")["fingerprint"]
         if got != rec["fingerprint"]:
             raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
                               f"the given model has different weights ({got})")

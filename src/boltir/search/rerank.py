@@ -9,6 +9,16 @@ import numpy as np
 from boltir.utils.progress import progress_bar
 
 
+def candidates_with_text(run: dict[str, dict[str, float]], queries: dict[str, str],
+                         depth: int | None) -> dict[str, list[str]]:
+    """Each run query's top ``depth`` candidates; a run query without text is an error."""
+    candidates = top_k(run, depth)
+    missing = [q for q in candidates if q not in queries]
+    if missing:
+        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    return candidates
+
+
 def top_k(run: dict[str, dict[str, float]], depth: int | None) -> dict[str, list[str]]:
     """The first ``depth`` candidates of each query by descending score."""
     return {q: [d for d, _ in sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]]
@@ -21,10 +31,7 @@ def rerank_bi_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, float
     """Scores of the top ``depth`` candidates of each query in ``run`` (queries without text are an error)."""
     from boltir.models.bi_encoders.inference import encode_texts
 
-    candidates = top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth)
     doc_ids = sorted({d for ds in candidates.values() for d in ds})
     position = {d: i for i, d in enumerate(doc_ids)}
     with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
@@ -82,10 +89,7 @@ def rerank_cross_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, fl
     """Score the top ``depth`` candidates of each query of ``run`` with a point-wise cross-encoder."""
     from boltir.data.pair_tokenizer import PairTokenizer
 
-    candidates = top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth)
     pairs = [(q, d) for q, ds in candidates.items() for d in ds]
     pt = PairTokenizer(tokenizer, model.config.query_length, model.config.doc_length)
     with progress_bar(total=len(pairs), desc="score pairs", unit="pair", disable=not show_progress) as bar:
@@ -105,10 +109,7 @@ def rerank_sparse_cross_encoder(model: Any, tokenizer: Any, run: dict[str, dict[
 
     from boltir.data.pair_tokenizer import SegmentTokenizer
 
-    candidates = top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth)
     st = SegmentTokenizer(tokenizer, model.config.query_length, model.config.doc_length)
     device = next(model.parameters()).device
     out: dict[str, dict[str, float]] = {}
@@ -135,10 +136,9 @@ def rerank_set_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, floa
 
     from boltir.data.pair_tokenizer import SetTokenizer
 
-    candidates = order if order is not None else top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth) if order is None else order
+    if order is not None:
+        candidates_with_text({q: {} for q in order}, queries, None)  # the same check on the given order
     st = SetTokenizer(tokenizer, model.config.query_length, model.config.doc_length, model.config.int_token_id)
     device = next(model.parameters()).device
     out: dict[str, dict[str, float]] = {}
@@ -158,10 +158,7 @@ def rerank_splade(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], 
     """Scores (sparse dot products) of the top ``depth`` candidates of each query with a SPLADE model."""
     from boltir.models.bi_encoders.inference import encode_sparse
 
-    candidates = top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth)
     doc_ids = sorted({d for ds in candidates.values() for d in ds})
     position = {d: i for i, d in enumerate(doc_ids)}
     qids = list(candidates)
@@ -182,10 +179,7 @@ def rerank_colbert(model: Any, tokenizer: Any, run: dict[str, dict[str, float]],
     """MaxSim scores of the top ``depth`` candidates of each query with a multi-vector (ColBERT) model."""
     from boltir.models.bi_encoders.inference import encode_multi
 
-    candidates = top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth)
     doc_ids = sorted({d for ds in candidates.values() for d in ds})
     with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
         d_emb = dict(zip(doc_ids, encode_multi(model, tokenizer, [docs[d] for d in doc_ids], "doc", batch_size,
@@ -206,10 +200,7 @@ def rerank_with_score(model: Any, tokenizer: Any, run: dict[str, dict[str, float
     import torch
 
     cfg = model.config
-    candidates = top_k(run, depth)
-    missing = [q for q in candidates if q not in queries]
-    if missing:
-        raise KeyError(f"{len(missing)} run queries have no text (e.g. {missing[:5]})")
+    candidates = candidates_with_text(run, queries, depth)
 
     def enc(texts, kind):
         length = cfg.query_length if kind == "query" else cfg.doc_length

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.sparse import load_postings, open_sparse_index, sparse_model_record
+from boltir.index.dense import model_record
+from boltir.index.sparse import load_postings, open_sparse_index
 from boltir.index.storage import IndexError_, read_doc_ids
 from boltir.utils.progress import progress_bar
 
@@ -24,7 +25,7 @@ class SparseSearcher:
         self.manifest = open_sparse_index(self.index_dir)
         rec = self.manifest["model"]
         self.model, self.tokenizer = loaded if loaded is not None else load_splade(model or rec["source"])
-        got = sparse_model_record(self.model, "")["fingerprint"]
+        got = model_record(self.model, "")["fingerprint"]
         if got != rec["fingerprint"]:
             raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
                               f"the given model has different weights ({got})")
