@@ -47,7 +47,14 @@ def best_of_pair(base, ours, reps: int = 20) -> tuple[float, float]:
 
 
 def main() -> None:
+    import argparse
+
     import faiss
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="+", default=["dense", "sparse", "multivector"],
+                    help="parts to (re)measure; the others keep their numbers in the JSON")
+    parts = set(ap.parse_args().only)
 
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.evaluate.measures import evaluate
@@ -66,7 +73,9 @@ def main() -> None:
     pool = {d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds}
     texts = doc_texts("trec-dl-2019", pool)
     qids = sorted(queries)
-    result = {"pool_passages": len(texts), "queries": len(qids), "k": 100, "cpu_count": os.cpu_count()}
+    out_path = Path(__file__).parent / "results" / "search-cpu.json"
+    result = json.loads(out_path.read_text()) if out_path.exists() else {}
+    result.update({"pool_passages": len(texts), "queries": len(qids), "k": 100, "cpu_count": os.cpu_count()})
 
     def quality(run):
         ev = evaluate(run, qrels, ["nDCG@10", "R(rel=2)@100"])
@@ -78,90 +87,92 @@ def main() -> None:
         docs_file.write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in sorted(texts.items())))
 
         # dense
-        model, tok = load_bi_encoder("minilm-l6")
-        t0 = time.perf_counter()
-        build_dense_index(model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False)
-        index_s = time.perf_counter() - t0
-        searcher = DenseSearcher(tmp / "dense", loaded=(model, tok))
-        vecs = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp / "dense", searcher.manifest)])
-        raw = faiss.IndexFlatIP(vecs.shape[1])
-        raw.add(vecs)
-        qv = encode_texts(model, tok, [queries[q] for q in qids], "query")
-        dense = {"index_seconds": index_s, "passages_per_second": len(texts) / index_s,
-                 "quality": quality(searcher.search({q: queries[q] for q in qids}, 100))}
-        for bs in (1, len(qids)):
-            def ours(bs=bs):
-                for i in range(0, len(qids), bs):
-                    searcher.search_vectors(qv[i:i + bs], 100)
+        if "dense" in parts:
+            model, tok = load_bi_encoder("minilm-l6")
+            t0 = time.perf_counter()
+            build_dense_index(model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False)
+            index_s = time.perf_counter() - t0
+            searcher = DenseSearcher(tmp / "dense", loaded=(model, tok))
+            vecs = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp / "dense", searcher.manifest)])
+            raw = faiss.IndexFlatIP(vecs.shape[1])
+            raw.add(vecs)
+            qv = encode_texts(model, tok, [queries[q] for q in qids], "query")
+            dense = {"index_seconds": index_s, "passages_per_second": len(texts) / index_s,
+                     "quality": quality(searcher.search({q: queries[q] for q in qids}, 100))}
+            for bs in (1, len(qids)):
+                def ours(bs=bs):
+                    for i in range(0, len(qids), bs):
+                        searcher.search_vectors(qv[i:i + bs], 100)
 
-            def base(bs=bs):
-                for i in range(0, len(qids), bs):
-                    raw.search(np.ascontiguousarray(qv[i:i + bs]), 100)
-            t_base, t_ours = best_of_pair(base, ours)
-            dense[f"batch{bs}"] = {"raw_faiss_qps": len(qids) / t_base, "boltir_qps": len(qids) / t_ours,
-                                   "ratio": t_base / t_ours}
-        result["dense_minilm"] = dense
-        print(json.dumps(dense), flush=True)
+                def base(bs=bs):
+                    for i in range(0, len(qids), bs):
+                        raw.search(np.ascontiguousarray(qv[i:i + bs]), 100)
+                t_base, t_ours = best_of_pair(base, ours)
+                dense[f"batch{bs}"] = {"raw_faiss_qps": len(qids) / t_base, "boltir_qps": len(qids) / t_ours,
+                                       "ratio": t_base / t_ours}
+            result["dense_minilm"] = dense
+            print(json.dumps(dense), flush=True)
 
         # sparse vs bm25s
-        smodel, stok = load_splade("splade-tiny")
-        t0 = time.perf_counter()
-        m = build_sparse_index(smodel, stok, str(docs_file), tmp / "sparse", model_source="splade-tiny",
-                               show_progress=False)
-        index_s = time.perf_counter() - t0
-        ss = SparseSearcher(tmp / "sparse", loaded=(smodel, stok))
-        qmat = encode_sparse(smodel, stok, [queries[q] for q in qids], "query")
-        bm = BM25Index.build(str(docs_file))
-        qd = {q: queries[q] for q in qids}
+        if "sparse" in parts:
+            smodel, stok = load_splade("splade-tiny")
+            t0 = time.perf_counter()
+            m = build_sparse_index(smodel, stok, str(docs_file), tmp / "sparse", model_source="splade-tiny",
+                                   show_progress=False)
+            index_s = time.perf_counter() - t0
+            ss = SparseSearcher(tmp / "sparse", loaded=(smodel, stok))
+            qmat = encode_sparse(smodel, stok, [queries[q] for q in qids], "query")
+            bm = BM25Index.build(str(docs_file))
+            qd = {q: queries[q] for q in qids}
 
-        def sparse_search(budget=None, batch=len(qids)):
-            for i in range(0, len(qids), batch):
-                ss.search_matrix(qmat[i:i + batch], 100, budget)
-        bm_run = bm.search(qd, 100, show_progress=False)
-        t_bm, t_exact = best_of_pair(lambda: bm.search(qd, 100, show_progress=False), sparse_search, 10)
-        t_exact1, _ = best_of(lambda: sparse_search(batch=1), 10)
-        budget = 1000
-        ss.postings_matrix(budget)  # built once per budget, outside the timing
-        t_pruned, _ = best_of(lambda: sparse_search(budget), 10)
-        t_e2e, splade_run = best_of(lambda: ss.search(qd, 100))
-        pruned_run = ss.search(qd, 100, budget=budget)
-        exact_run = splade_run
-        overlap = np.mean([len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids])
-        sparse = {"index_seconds": index_s, "postings": m["postings"],
-                  "bm25s_qps": len(qids) / t_bm, "splade_exact_search_qps": len(qids) / t_exact,
-                  "splade_exact_search_qps_batch1": len(qids) / t_exact1,
-                  "splade_pruned_search_qps": len(qids) / t_pruned, "pruned_budget": budget,
-                  "splade_end_to_end_qps": len(qids) / t_e2e, "exact_vs_bm25s": t_bm / t_exact,
-                  "pruned_vs_exact_speedup": t_exact / t_pruned, "pruned_top10_overlap_with_exact": float(overlap),
-                  "quality": {"bm25s": quality(bm_run), "splade_exact": quality(exact_run),
-                              "splade_pruned": quality(pruned_run)}}
-        result["sparse_splade_tiny"] = sparse
-        print(json.dumps(sparse), flush=True)
+            def sparse_search(budget=None, batch=len(qids)):
+                for i in range(0, len(qids), batch):
+                    ss.search_matrix(qmat[i:i + batch], 100, budget)
+            bm_run = bm.search(qd, 100, show_progress=False)
+            t_bm, t_exact = best_of_pair(lambda: bm.search(qd, 100, show_progress=False), sparse_search, 10)
+            t_exact1, _ = best_of(lambda: sparse_search(batch=1), 10)
+            budget = 1000
+            ss.postings_matrix(budget)  # built once per budget, outside the timing
+            t_pruned, _ = best_of(lambda: sparse_search(budget), 10)
+            t_e2e, splade_run = best_of(lambda: ss.search(qd, 100))
+            pruned_run = ss.search(qd, 100, budget=budget)
+            exact_run = splade_run
+            overlap = np.mean([len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids])
+            sparse = {"index_seconds": index_s, "postings": m["postings"],
+                      "bm25s_qps": len(qids) / t_bm, "splade_exact_search_qps": len(qids) / t_exact,
+                      "splade_exact_search_qps_batch1": len(qids) / t_exact1,
+                      "splade_pruned_search_qps": len(qids) / t_pruned, "pruned_budget": budget,
+                      "splade_end_to_end_qps": len(qids) / t_e2e, "exact_vs_bm25s": t_bm / t_exact,
+                      "pruned_vs_exact_speedup": t_exact / t_pruned, "pruned_top10_overlap_with_exact": float(overlap),
+                      "quality": {"bm25s": quality(bm_run), "splade_exact": quality(exact_run),
+                                  "splade_pruned": quality(pruned_run)}}
+            result["sparse_splade_tiny"] = sparse
+            print(json.dumps(sparse), flush=True)
 
         # multi-vector
-        cmodel, ctok = load_colbert("minilm-l6")
-        t0 = time.perf_counter()
-        m = build_multivector_index(cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6",
-                                    show_progress=False)
-        index_s = time.perf_counter() - t0
-        plaid = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok), nprobe=4, ncandidates=256)
-        exhaustive = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok),
-                                         nprobe=m["centroids"]["num_centroids"], ncandidates=None)
-        qe = encode_multi(cmodel, ctok, [queries[q] for q in qids], "query")
-        ex = [exhaustive.search_tokens(q, 100)[0] for q in qe]
-        pl = [plaid.search_tokens(q, 100)[0] for q in qe]
-        t_ex, t_pl = best_of_pair(lambda: [exhaustive.search_tokens(q, 100) for q in qe],
-                                  lambda: [plaid.search_tokens(q, 100) for q in qe], 3)
-        recall = np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(pl, ex)])
-        multi = {"index_seconds": index_s, "tokens": m["centroids"]["tokens"],
-                 "centroids": m["centroids"]["num_centroids"], "exact_qps": len(qids) / t_ex,
-                 "plaid_qps": len(qids) / t_pl, "speedup": t_ex / t_pl, "recall_of_exact_top100": float(recall),
-                 "note": "untrained projection: speed and recall only"}
-        result["multivector_colbert"] = multi
-        print(json.dumps(multi), flush=True)
+        if "multivector" in parts:
+            cmodel, ctok = load_colbert("minilm-l6")
+            t0 = time.perf_counter()
+            m = build_multivector_index(cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6",
+                                        show_progress=False)
+            index_s = time.perf_counter() - t0
+            plaid = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok), nprobe=4, ncandidates=256)
+            exhaustive = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok),
+                                             nprobe=m["centroids"]["num_centroids"], ncandidates=None)
+            qe = encode_multi(cmodel, ctok, [queries[q] for q in qids], "query")
+            ex = [exhaustive.search_tokens(q, 100)[0] for q in qe]
+            pl = [plaid.search_tokens(q, 100)[0] for q in qe]
+            t_ex, t_pl = best_of_pair(lambda: [exhaustive.search_tokens(q, 100) for q in qe],
+                                      lambda: [plaid.search_tokens(q, 100) for q in qe], 3)
+            recall = np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(pl, ex)])
+            multi = {"index_seconds": index_s, "tokens": m["centroids"]["tokens"],
+                     "centroids": m["centroids"]["num_centroids"], "exact_qps": len(qids) / t_ex,
+                     "plaid_qps": len(qids) / t_pl, "speedup": t_ex / t_pl, "recall_of_exact_top100": float(recall),
+                     "note": "untrained projection: speed and recall only"}
+            result["multivector_colbert"] = multi
+            print(json.dumps(multi), flush=True)
 
-    out = Path(__file__).parent / "results" / "search-cpu.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
