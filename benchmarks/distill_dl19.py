@@ -6,8 +6,8 @@ a MiniLM-L6 mono cross-encoder, then re-rank the DL19 BM25 top-100 (DL19 is neve
 Variants: stage 1 only (InfoNCE, 1 positive + 7 BM25 negatives from the dev-small sample); stage 2 only (RankNet
 over RankVicuna-7B's whole list, from minilm-l6); stage 1 + 2 with RankVicuna-7B (RankNet and ADR-MSE) and with
 RankGPT-3.5 (sample 1); the candidate-depth ablation (teacher order kept within the BM25 top 10 / 20 / 50, from
-`boltir distill subsample`). Each variant's model and run stay in runs/distill/ and are reused when present,
-so an interrupted run resumes. Student cost = DL19 re-ranking seconds per query on this machine; no LLM runs here
+`boltir distill subsample`). Each variant's model stays in runs/distill/ and is reused when present, so an
+interrupted run resumes; its DL19 run is copied to results/runs/. Student cost = DL19 re-ranking seconds per query on this machine; no LLM runs here
 (the teacher rankings are the bundled runs), so no teacher cost is measured.
 """
 
@@ -93,7 +93,9 @@ def main() -> None:
                                        "--queries", "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out_run)],
                              log)
         entry = results["variants"].get(name, {})
-        entry.update({"spec": VARIANTS[name], "epochs": a.epochs, "dl19_run": str(out_run.relative_to(ROOT)),
+        kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"  # committed; runs/ is not
+        kept.write_bytes(out_run.read_bytes())
+        entry.update({"spec": VARIANTS[name], "epochs": a.epochs, "dl19_run": str(kept.relative_to(ROOT)),
                       "student_seconds_per_query": rerank_seconds / 43})
         if train_seconds is not None:
             entry["train_seconds"] = train_seconds
@@ -111,7 +113,12 @@ def evaluate(results: dict) -> None:
     qrels = load_qrels("trec-dl-2019")
     runs = {r: load_run(r) for r in REFERENCES}
     for name, entry in results["variants"].items():
-        runs[name] = load_run(str(ROOT / entry["dl19_run"]))
+        path = ROOT / entry["dl19_run"]
+        if not entry["dl19_run"].startswith("benchmarks/"):  # an older version of this script left it in runs/
+            kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"
+            kept.write_bytes((OUT / name / "dl19.run").read_bytes())
+            entry["dl19_run"], path = str(kept.relative_to(ROOT)), kept
+        runs[name] = load_run(str(path))
     for ev in evaluate_many(runs, qrels, ["nDCG@10", "RR(rel=2)@10"]):
         name, agg = ev.name, {m: round(v, 4) for m, v in ev.aggregate.items()}
         if name in results["variants"]:
