@@ -40,6 +40,7 @@ class DenseSearcher:
         from boltir.index.update import deleted_positions
 
         self.deleted = deleted_positions(self.manifest, self.doc_ids)
+        self.n_deleted = int(self.deleted.sum())
 
     def set_search_params(self, params: str) -> None:
         """FAISS search-time parameters, e.g. ``nprobe=32`` (IVF) or ``efSearch=128`` (HNSW), comma-separated."""
@@ -53,7 +54,9 @@ class DenseSearcher:
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (scores, positions) per query, deleted documents skipped (-1 where fewer exist)."""
-        n_deleted = int(self.deleted.sum())
+        n_deleted = self.n_deleted
+        if not n_deleted:  # the common case: nothing between the caller and FAISS
+            return self.index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), min(k, self.index.ntotal))
         fetch = min(k + n_deleted, self.index.ntotal)
         scores, idx = self.index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), fetch)
         if n_deleted:
