@@ -34,6 +34,7 @@ def _gather_rank(rank: int, world: int, port: int, out_dir: str) -> None:
         loss = InBatchCrossEntropy(0.5)(q, d, 3)
         loss.backward()
         torch.save({"loss": loss.detach(), "q_grad": q.grad, "d_grad": d.grad}, os.path.join(out_dir, f"r{rank}.pt"))
+        dist.barrier()  # neither process tears the group down while the other is still in a collective
     finally:
         dist.destroy_process_group()
 

@@ -6,6 +6,28 @@ import torch
 from torch import nn
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """All processes' rows, concatenated in rank order; the gradient of each process's rows is the sum of what
+    every process's loss sends back to them (all_reduce, then the own slice)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rank, ctx.rows = dist.get_rank(), x.shape[0]
+        return torch.cat(parts, 0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+
+
 class InBatchCrossEntropy(nn.Module):
     """Each query's positive against every other document in the batch (other queries' positives and all
     hard negatives): ``CE(q_i . D^T / temperature, pos(i))``.
@@ -28,10 +50,8 @@ class InBatchCrossEntropy(nn.Module):
         offset = 0
         if self.gather_across_devices and torch.distributed.is_available() and torch.distributed.is_initialized() \
                 and torch.distributed.get_world_size() > 1:
-            from torch.distributed.nn.functional import all_gather
-
             offset = torch.distributed.get_rank() * doc_emb.shape[0]
-            doc_emb = torch.cat(all_gather(doc_emb.contiguous()), 0)
+            doc_emb = _GatherWithGrad.apply(doc_emb)
         return self.from_scores(query_emb @ doc_emb.T, docs_per_query, offset)
 
     def from_scores(self, scores: torch.Tensor, docs_per_query: int, offset: int = 0) -> torch.Tensor:
