@@ -9,8 +9,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("boltir.cli.demo", "the main job: BM25 then MiniLM dense scoring on TREC DL 2019, evaluated"),
     "fit": ("boltir.cli.fit", "fine-tune a model from a YAML config (LightningCLI)"),
-    "index": ("boltir.cli.index", "encode a corpus into a sharded dense index with FAISS (resumable)"),
-    "search": ("boltir.cli.search", "search a dense index, write a TREC run, evaluate it if qrels are given"),
+    "index": ("boltir.cli.index", "encode a corpus into a resumable index: FAISS, inverted (SPLADE) or multi-vector (ColBERT); add/delete"),
+    "search": ("boltir.cli.search", "search a dense, sparse or multi-vector index, write a TREC run, evaluate it if qrels are given"),
     "re-rank": ("boltir.cli.rerank", "re-rank the candidates of a TREC run with a model"),
     "fuse": ("boltir.cli.fuse", "fuse runs (reciprocal rank fusion, min-max or z-score normalised sums)"),
     "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
