@@ -60,6 +60,25 @@ def model_record(model: Any, source: str) -> dict[str, Any]:
     return record
 
 
+def start_build(kind: str, model: Any, tokenizer: Any, docs: str, output: Path, model_source: str, shard_size: int,
+                overwrite: bool, fresh_heads: bool = False, **build_extra: Any):
+    """``(model record, docs record, writer)`` of a new or resumed build of any index kind. With
+    ``fresh_heads`` the model is saved beside the index once: heads drawn at load time would differ at search
+    time, so search loads that copy."""
+    record = model_record(model, model_source)
+    docs_record = input_fingerprint(docs)
+    build_config = {"kind": kind, "model_fingerprint": record["fingerprint"], "docs": docs_record,
+                    "shard_size": shard_size, "doc_length": model.config.doc_length, **build_extra}
+    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
+    if fresh_heads:
+        from boltir.models.base import save_model_folder
+
+        if not (output / "model" / "config.json").exists():
+            save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
+        record["saved_copy"] = "model"
+    return record, docs_record, writer
+
+
 def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
                       batch_size: int = 32, shard_size: int = 16384, num_workers: int = 0,
                       factory: str = "Flat", train_size: int = 100_000, overwrite: bool = False,
@@ -68,20 +87,11 @@ def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path,
     """Index the documents of ``docs`` into ``output``. Returns the manifest, or None when ``max_shards``
     stopped the build early (rerun to resume)."""
     from boltir.data.sources import count_docs
-    from boltir.models.base import save_model_folder
     from boltir.models.bi_encoders.inference import encode_texts
 
     output = Path(output)
-    record = model_record(model, model_source)
-    docs_record = input_fingerprint(docs)
-    build_config = {"kind": "dense", "model_fingerprint": record["fingerprint"], "docs": docs_record,
-                    "shard_size": shard_size, "doc_length": model.config.doc_length}
-    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
-    if fresh_heads and not (output / "model" / "config.json").exists():
-        # heads drawn at load time would differ at search time: keep the exact weights beside the index
-        save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
-    if fresh_heads:
-        record["saved_copy"] = "model"
+    record, docs_record, writer = start_build("dense", model, tokenizer, docs, output, model_source, shard_size,
+                                              overwrite, fresh_heads)
     started = time.perf_counter()
     with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
                       initial=writer.done_count) as bar:

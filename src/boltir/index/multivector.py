@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import model_record, new_chunks
-from boltir.index.storage import IndexError_, ShardedVectorWriter, check_shard, derived_name, read_manifest
+from boltir.index.dense import new_chunks, start_build
+from boltir.index.storage import IndexError_, check_shard, derived_name, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
-from boltir.utils.provenance import input_fingerprint, provenance
+from boltir.utils.provenance import provenance
 
 CENTROIDS_FILE = "centroids.npy"
 CODES_FILE = "codes.npy"
@@ -37,17 +37,8 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
     from boltir.models.bi_encoders.inference import encode_multi
 
     output = Path(output)
-    record = model_record(model, model_source)
-    docs_record = input_fingerprint(docs)
-    build_config = {"kind": "multivector", "model_fingerprint": record["fingerprint"], "docs": docs_record,
-                    "shard_size": shard_size, "doc_length": model.config.doc_length}
-    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
-    if fresh_heads:  # a projection drawn at load time would differ at search time: keep the exact weights
-        from boltir.models.base import save_model_folder
-
-        if not (output / "model" / "config.json").exists():
-            save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
-        record["saved_copy"] = "model"
+    record, docs_record, writer = start_build("multivector", model, tokenizer, docs, output, model_source,
+                                              shard_size, overwrite, fresh_heads)
     started = time.perf_counter()
     with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
                       initial=writer.done_count) as bar:

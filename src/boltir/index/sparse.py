@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import model_record, new_chunks
-from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, iter_sparse_shards, read_manifest
+from boltir.index.dense import new_chunks, start_build
+from boltir.index.storage import IndexError_, derived_name, iter_sparse_shards, read_manifest
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
-from boltir.utils.provenance import input_fingerprint, provenance
+from boltir.utils.provenance import provenance
 
 POSTINGS_FILES = ("postings-indptr.npy", "postings-docs.npy", "postings-weights.npy")
 
@@ -27,12 +27,8 @@ def build_sparse_index(model: Any, tokenizer: Any, docs: str, output: str | Path
     from boltir.models.bi_encoders.inference import encode_sparse
 
     output = Path(output)
-    record = model_record(model, model_source)
-    docs_record = input_fingerprint(docs)
-    build_config = {"kind": "sparse", "model_fingerprint": record["fingerprint"], "docs": docs_record,
-                    "shard_size": shard_size, "doc_length": model.config.doc_length,
-                    "doc_top_k": model.config.doc_top_k}
-    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
+    record, docs_record, writer = start_build("sparse", model, tokenizer, docs, output, model_source, shard_size,
+                                              overwrite, doc_top_k=model.config.doc_top_k)
     started = time.perf_counter()
     with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
                       initial=writer.done_count) as bar:

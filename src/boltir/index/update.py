@@ -6,7 +6,6 @@ rerun is safe. The manifest's ``updates`` list records every change."""
 from __future__ import annotations
 
 import datetime as _dt
-import time
 from pathlib import Path
 from typing import Any
 

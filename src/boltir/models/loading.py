@@ -103,6 +103,16 @@ def around_backbone(model_cls: type, config_cls: type, path: str, name: str, see
     return model.eval()
 
 
+def restore_saved(model_cls: type, path: str, name: str, config: dict[str, Any], overridable: set[str]):
+    """A saved boltir folder restored exactly, with only the ``overridable`` settings (lengths, pruning) changed."""
+    for k in set(config) - overridable:
+        raise ValueError(f"{name} is a saved boltir model; cannot change {k!r}")
+    model = model_cls.from_pretrained(path)
+    for k, v in config.items():
+        setattr(model.config, k, v)
+    return model.eval()
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
@@ -308,22 +318,13 @@ def load_splade(name_or_path: str, **config: Any):
     path = resolve_model(name_or_path)
     tokenizer = load_tokenizer(path)
     config = {k: v for k, v in config.items() if v is not None}
-    if is_boltir_folder(path) == "boltir-unicoil":
+    saved = is_boltir_folder(path)
+    if saved:
         from boltir.models.bi_encoders.unicoil import UniCoilModel
 
-        model = UniCoilModel.from_pretrained(path)
-        for k, v in config.items():
-            if k not in ("query_length", "doc_length", "query_top_k", "doc_top_k"):
-                raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {k!r}")
-            setattr(model.config, k, v)
-        return model.eval(), tokenizer
-    if is_boltir_folder(path):
-        model = SpladeModel.from_pretrained(path)
-        for k in set(config) - {"query_length", "doc_length", "query_top_k", "doc_top_k"}:
-            raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {k!r}")
-        for k, v in config.items():
-            setattr(model.config, k, v)
-        return model.eval(), tokenizer
+        cls = UniCoilModel if saved == "boltir-unicoil" else SpladeModel
+        lengths_and_pruning = {"query_length", "doc_length", "query_top_k", "doc_top_k"}
+        return restore_saved(cls, path, name_or_path, config, lengths_and_pruning), tokenizer
     backbone = AutoModelForMaskedLM.from_pretrained(path)
     model = SpladeModel(SpladeConfig(encoder=backbone.config.to_dict(), skip_ids=list(tokenizer.all_special_ids),
                                      **config))
@@ -371,7 +372,7 @@ def load_colbert(name_or_path: str, seed: int = 0, **config: Any):
     checkpoint folder (BERT + ``linear`` layer, e.g. colbert-ir/colbertv2.0 once downloaded), or a plain backbone
     with a fresh projection drawn from ``seed``."""
     import torch
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig
     from transformers.utils import logging as hf_logging
 
     from boltir.models.bi_encoders.colbert import ColbertConfig, ColbertModel
@@ -381,12 +382,8 @@ def load_colbert(name_or_path: str, seed: int = 0, **config: Any):
     tokenizer = load_tokenizer(path)
     config = {k: v for k, v in config.items() if v is not None}
     if is_boltir_folder(path):
-        model = ColbertModel.from_pretrained(path)
-        for k in set(config) - {"query_length", "doc_length", "attend_to_expansion"}:
-            raise ValueError(f"{name_or_path} is a saved boltir model; cannot change {k!r}")
-        for k, v in config.items():
-            setattr(model.config, k, v)
-        return model.eval(), tokenizer
+        overridable = {"query_length", "doc_length", "attend_to_expansion"}
+        return restore_saved(ColbertModel, path, name_or_path, config, overridable), tokenizer
     settings = {**_colbert_token_settings(tokenizer), **config}
     stanford = _stanford_colbert_state(path) if Path(path).is_dir() else None
     if stanford is not None:

@@ -74,10 +74,15 @@ class MultiVectorSearcher:
         return np.maximum.reduceat(per_token, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
     def exact_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """MaxSim of ``docs`` (all with >= 1 token): one gather and one matrix product per shard."""
         out = np.empty(len(docs), dtype=np.float32)
-        for i, d in enumerate(docs):
-            toks = self.tokens[self.doc_shard[d]][self.doc_start[d]:self.doc_end[d]]
-            out[i] = (q @ np.asarray(toks).T).max(1).sum()
+        for shard in np.unique(self.doc_shard[docs]):
+            here = np.nonzero(self.doc_shard[docs] == shard)[0]
+            starts, ends = self.doc_start[docs[here]], self.doc_end[docs[here]]
+            lengths = ends - starts
+            rows = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+            sims = q @ np.asarray(self.tokens[shard][rows]).T  # [Lq, tokens of these documents]
+            out[here] = np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
         return out
 
     def search_tokens(self, q: np.ndarray, k: int, nprobe: int | None = None,
