@@ -172,3 +172,11 @@ def test_model_teacher_orders_by_the_model_scores():
     assert order == sorted(docs, key=lambda d: -scores[d])
     assert set(order[:2]) == {"a", "c"} and teacher.describe() == {"type": "model", "model": "minilm-l6",
                                                                    "kind": "bi-encoder"}
+
+
+def test_rate_limit_spaces_requests(llm):
+    chat = OpenAIChat("fake", llm.url, api_key_env=None, timeout=2, requests_per_minute=300)  # one per 0.2 s
+    msgs = [{"role": "user", "content": "Query: gamma\n[1] x\n[2] y"}]
+    t0 = time.perf_counter()
+    answers = [chat.complete(msgs) for _ in range(3)]
+    assert time.perf_counter() - t0 >= 0.4 and answers[0] == "[1] > [2]"
