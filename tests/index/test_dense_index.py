@@ -149,3 +149,34 @@ def test_faiss_factories_and_search_parameters(tiny_dpr, corpus, tmp_path):
         build(tiny_dpr, corpus, tmp_path / "bad", factory="Nonsense12")
     with pytest.raises(ValueError, match="search parameters 'nprobe=x'"):
         DenseSearcher(tmp_path / "ivf", loaded=tiny_dpr, search_params="nprobe=x")
+
+
+def test_mvr_views_search_equals_best_view_brute_force(tiny_backbone, corpus, tmp_path):
+    """MVR documents go into FAISS as their views; fetching k * views vectors and keeping each document's first
+    (best) view is exact with a Flat index, also after a deletion."""
+    import torch
+
+    from boltir.data.readers import read_docs
+    from boltir.index.update import delete_documents
+    from boltir.models.loading import load_mvr
+
+    model, tok = load_mvr(tiny_backbone, views=3, doc_length=32)
+    m = build((model, tok), corpus, tmp_path / "idx")
+    assert m["views"] == 3 and m["count"] == 53 and m["shards"][0]["tokens"] == 30
+    texts = [d.text for d in read_docs(corpus)]
+    queries = {"a": "apple banana", "b": "kilo lima echo", "c": "golf"}
+
+    def enc(t, kind):
+        b = tok(t, padding=True, truncation=True, max_length=32, return_tensors="pt")
+        return model(b["input_ids"], b["attention_mask"], kind=kind)
+
+    with torch.inference_mode():
+        brute = model.score(enc(list(queries.values()), "query"), enc(texts, "doc")).numpy()
+    for k, deleted in ((10, []), (53, []), (10, ["d3", "d17"])):
+        if deleted:
+            delete_documents(tmp_path / "idx", deleted)
+        run = DenseSearcher(tmp_path / "idx", loaded=(model, tok)).search(queries, k)
+        for row, qid in enumerate(queries):
+            order = [j for j in np.argsort(-brute[row], kind="stable") if f"d{j}" not in deleted][:k]
+            assert list(run[qid]) == [f"d{j}" for j in order]
+            np.testing.assert_allclose(list(run[qid].values()), brute[row, order], rtol=1e-5, atol=1e-5)

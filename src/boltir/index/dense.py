@@ -60,6 +60,23 @@ def model_record(model: Any, source: str) -> dict[str, Any]:
     return record
 
 
+def index_model(index_dir: Path, manifest: dict[str, Any], loader: Any, model: str | None = None,
+                loaded: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` to search an index with: ``loaded``, else ``model``, else the copy saved beside the
+    index, else the recorded source; its weights must be the ones that built the index."""
+    from boltir.models.base import weights_fingerprint
+
+    rec = manifest["model"]
+    if loaded is None:
+        source = model or (str(index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
+        loaded = loader(source)
+    got = weights_fingerprint(loaded[0])
+    if got != rec["fingerprint"]:
+        raise IndexError_(f"{index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
+                          f"the given model has different weights ({got})")
+    return loaded
+
+
 def start_build(kind: str, model: Any, tokenizer: Any, docs: str, output: Path, model_source: str, shard_size: int,
                 overwrite: bool, fresh_heads: bool = False, **build_extra: Any):
     """``(model record, docs record, writer)`` of a new or resumed build of any index kind. With
@@ -85,11 +102,14 @@ def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path,
                       max_shards: int | None = None, show_progress: bool = True,
                       fresh_heads: bool = False) -> dict[str, Any] | None:
     """Index the documents of ``docs`` into ``output``. Returns the manifest, or None when ``max_shards``
-    stopped the build early (rerun to resume)."""
+    stopped the build early (rerun to resume).
+
+    Multi-view models (MVR) put each document's ``views`` vectors into FAISS; search maps them back to documents
+    and keeps each document's best view, which is exact with a Flat index when it fetches ``k * views`` vectors."""
     from boltir.data.sources import count_docs
-    from boltir.models.bi_encoders.inference import encode_texts
 
     output = Path(output)
+    views = document_views(model)
     record, docs_record, writer = start_build("dense", model, tokenizer, docs, output, model_source, shard_size,
                                               overwrite, fresh_heads)
     started = time.perf_counter()
@@ -98,19 +118,39 @@ def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path,
         for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
             if chunk is None:
                 return None
-            vectors = encode_texts(model, tokenizer, [d.text for d in chunk], "doc", batch_size,
-                                   num_workers=num_workers, progress=bar)
-            writer.add_shard(vectors, [d.doc_id for d in chunk])
+            add_encoded_shard(writer, model, tokenizer, chunk, batch_size, num_workers, bar)
     if writer.done_count == 0:
         raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
     encode_seconds = time.perf_counter() - started
     _write_faiss(output, writer, record, factory, train_size)
     return writer.finish({
         "kind": "dense", "backend": "faiss", "factory": factory, "dim": record["embedding_dim"],
+        **({"views": views} if views else {}),
         "model": record, "docs": docs_record, "build": {"batch_size": batch_size,
         "shard_size": shard_size, "encode_seconds_this_run": round(encode_seconds, 3)},
         "provenance": provenance(),
     })
+
+
+def document_views(model: Any) -> int:
+    """Vectors per document of a multi-view (MVR) model; 0 for single-vector models."""
+    return len(getattr(model.config, "view_token_ids", None) or [])
+
+
+def add_encoded_shard(writer: ShardedVectorWriter, model: Any, tokenizer: Any, chunk: list[Doc], batch_size: int,
+                      num_workers: int = 0, progress: Any = None) -> None:
+    """Encode one chunk of documents and append it as a shard: one vector per document, or for a multi-view
+    model its views as a fixed-stride multi-vector shard."""
+    from boltir.models.bi_encoders.inference import encode_texts, encode_views
+
+    texts, ids = [d.text for d in chunk], [d.doc_id for d in chunk]
+    views = document_views(model)
+    if views:
+        vecs = encode_views(model, tokenizer, texts, "doc", batch_size, progress=progress)
+        writer.add_multivector_shard(vecs.reshape(-1, vecs.shape[-1]), np.arange(len(ids) + 1) * views, ids)
+    else:
+        writer.add_shard(encode_texts(model, tokenizer, texts, "doc", batch_size, num_workers=num_workers,
+                                      progress=progress), ids)
 
 
 def _write_faiss(output: Path, writer: ShardedVectorWriter, record: dict[str, Any], factory: str,
@@ -158,9 +198,9 @@ def load_faiss(folder: str | Path, manifest: dict[str, Any]):
         index = faiss.read_index(str(path))
     except RuntimeError as e:
         raise IndexError_(f"{path}: unreadable FAISS index ({str(e).splitlines()[0]})") from None
-    if index.ntotal != manifest["count"] or index.d != manifest["dim"]:
-        raise IndexError_(f"{path}: holds {index.ntotal} x {index.d}, manifest says {manifest['count']} x "
-                          f"{manifest['dim']}")
+    rows = sum(s.get("tokens", s["count"]) for s in manifest["shards"])  # documents, or documents x views
+    if index.ntotal != rows or index.d != manifest["dim"]:
+        raise IndexError_(f"{path}: holds {index.ntotal} x {index.d}, manifest says {rows} x {manifest['dim']}")
     return index
 
 

@@ -95,14 +95,24 @@ class ShardedVectorWriter:
         self.shards.append(entry)
         atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
 
-    def add_multivector_shard(self, tokens: np.ndarray, offsets: np.ndarray, ids: list[str]) -> None:
-        """A shard of token embeddings [tokens, dim] with per-document ``offsets`` [count + 1]."""
+    def add_multivector_shard(self, tokens: np.ndarray, offsets: np.ndarray, ids: list[str],
+                              doc_arrays: dict[str, np.ndarray] | None = None,
+                              token_arrays: dict[str, np.ndarray] | None = None) -> None:
+        """A shard of token embeddings [tokens, dim] with per-document ``offsets`` [count + 1], plus optional
+        named arrays with one row per document (e.g. COIL's [CLS] vectors) or per token (e.g. vocabulary ids)."""
         assert len(offsets) == len(ids) + 1 and offsets[-1] == len(tokens)
         n = len(self.shards)
-        entry = {"vectors": f"shards/tokens-{n:05d}.npy", "offsets": f"shards/offsets-{n:05d}.npy",
-                 "ids": f"shards/ids-{n:05d}.txt", "count": len(ids), "tokens": int(len(tokens))}
-        for key, arr, dtype in (("vectors", tokens, np.float32), ("offsets", offsets, np.int64)):
-            with atomic_path(self.folder / entry[key]) as tmp:
+        entry: dict[str, Any] = {"vectors": f"shards/tokens-{n:05d}.npy", "offsets": f"shards/offsets-{n:05d}.npy",
+                                 "ids": f"shards/ids-{n:05d}.txt", "count": len(ids), "tokens": int(len(tokens))}
+        arrays = [("vectors", tokens, np.float32), ("offsets", offsets, np.int64)]
+        for group, given, rows in (("doc_arrays", doc_arrays, len(ids)), ("token_arrays", token_arrays, len(tokens))):
+            for name, arr in (given or {}).items():
+                assert len(arr) == rows, (name, len(arr), rows)
+                entry.setdefault(group, {})[name] = f"shards/{name}-{n:05d}.npy"
+                arrays.append(((group, name), arr, arr.dtype))
+        for key, arr, dtype in arrays:
+            path = self.folder / (entry[key] if isinstance(key, str) else entry[key[0]][key[1]])
+            with atomic_path(path) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, np.ascontiguousarray(arr, dtype=dtype))
         with atomic_open(self.folder / entry["ids"]) as f:
@@ -142,6 +152,14 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
                 or n_ids != shard["count"]:
             raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} tokens, {len(offsets) - 1} offsets and "
                               f"{n_ids} ids; manifest says {shard['tokens']} tokens of {shard['count']} documents")
+        for group, rows in (("doc_arrays", shard["count"]), ("token_arrays", shard["tokens"])):
+            for rel in shard.get(group, {}).values():
+                try:
+                    got = np.load(folder / rel, mmap_mode="r").shape[0]
+                except (ValueError, OSError, EOFError) as e:
+                    raise IndexError_(f"{folder / rel}: unreadable shard ({e})") from None
+                if got != rows:
+                    raise IndexError_(f"{folder / rel}: holds {got} rows, manifest says {rows}")
         return
     if vecs.shape[0] != shard["count"] or n_ids != shard["count"]:
         raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, "

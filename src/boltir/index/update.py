@@ -56,9 +56,9 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
                 existing.add(doc_id)
             texts = [d.text for d in chunk]
             if kind == "dense":
-                from boltir.models.bi_encoders.inference import encode_texts
+                from boltir.index.dense import add_encoded_shard
 
-                writer.add_shard(encode_texts(model, tokenizer, texts, "doc", batch_size, progress=bar), ids)
+                add_encoded_shard(writer, model, tokenizer, chunk, batch_size, progress=bar)
             elif kind == "sparse":
                 from boltir.models.bi_encoders.inference import encode_sparse
 
@@ -70,6 +70,10 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
                 offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
                 tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, manifest["dim"]), np.float32)
                 writer.add_multivector_shard(tokens, offsets, ids)
+            elif kind == "coil":
+                from boltir.index.coil import add_coil_shard
+
+                add_coil_shard(writer, model, tokenizer, chunk, batch_size, bar)
             else:
                 raise IndexError_(f"{folder}: cannot add documents to a {kind!r} index")
             added += len(ids)
@@ -92,6 +96,11 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
 
         new["postings"] = _write_postings(folder, {"shards": writer.shards}, manifest["dim"], g)
         stale = list(POSTINGS_FILES)
+    elif kind == "coil":
+        from boltir.index.coil import POSTINGS_FILE, write_postings
+
+        new["postings"] = write_postings(folder, writer.shards, len(tokenizer), g)
+        stale = [POSTINGS_FILE]
     else:
         from boltir.index.multivector import CENTROIDS_FILE, CODES_FILE, LISTS_FILE, assign_tokens
 

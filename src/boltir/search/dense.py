@@ -1,4 +1,5 @@
-"""Dense retrieval: encode queries with the index's model and search its FAISS index."""
+"""Dense retrieval: encode queries with the index's model and search its FAISS index (one vector per document,
+or several views per document for MVR, each document scored by its best view)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from boltir.index.dense import load_faiss, open_index
-from boltir.index.storage import IndexError_, read_doc_ids
+from boltir.index.storage import read_doc_ids
 from boltir.utils.progress import progress_bar
 
 
@@ -17,21 +18,14 @@ class DenseSearcher:
 
     def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
                  search_params: str | None = None):
-        from boltir.index.dense import model_record
-        from boltir.models.loading import load_bi_encoder
+        from boltir.index.dense import index_model
+        from boltir.models.loading import load_bi_encoder, load_mvr
 
         self.index_dir = Path(index_dir)
         self.manifest = open_index(self.index_dir)
-        rec = self.manifest["model"]
-        if loaded is not None:
-            self.model, self.tokenizer = loaded
-        else:
-            source = model or (str(self.index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
-            self.model, self.tokenizer = load_bi_encoder(source)
-        got = model_record(self.model, "")["fingerprint"]
-        if got != rec["fingerprint"]:
-            raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
-                              f"the given model has different weights ({got})")
+        self.views = self.manifest.get("views", 0)
+        self.model, self.tokenizer = index_model(self.index_dir, self.manifest,
+                                                 load_mvr if self.views else load_bi_encoder, model, loaded)
         self.index = load_faiss(self.index_dir, self.manifest)
         self.search_params = search_params
         if search_params:
@@ -53,29 +47,38 @@ class DenseSearcher:
                              f"{str(e).splitlines()[0]}") from None
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (scores, positions) per query, deleted documents skipped (-1 where fewer exist)."""
-        n_deleted = self.n_deleted
-        if not n_deleted:  # the common case: nothing between the caller and FAISS
-            return self.index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), min(k, self.index.ntotal))
-        fetch = min(k + n_deleted, self.index.ntotal)
-        scores, idx = self.index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), fetch)
-        if n_deleted:
-            keep = (idx >= 0) & ~self.deleted[np.maximum(idx, 0)]
-            scores = np.array([np.r_[s[m], np.full(fetch - m.sum(), -np.inf)][:k] for s, m in zip(scores, keep)])
-            idx = np.array([np.r_[i[m], np.full(fetch - m.sum(), -1)][:k] for i, m in zip(idx, keep)])
-        return scores[:, :k], idx[:, :k]
+        """Top ``k`` (scores, document positions) per query, deleted documents skipped (-1 where fewer exist)."""
+        q = np.ascontiguousarray(query_vectors, dtype=np.float32)
+        if not self.n_deleted and not self.views:  # the common case: nothing between the caller and FAISS
+            return self.index.search(q, min(k, self.index.ntotal))
+        per_doc = self.views or 1
+        scores, rows = self.index.search(q, min((k + self.n_deleted) * per_doc, self.index.ntotal))
+        out_s, out_i = np.full((len(q), k), -np.inf, dtype=np.float32), np.full((len(q), k), -1, dtype=np.int64)
+        for r, (s_row, i_row) in enumerate(zip(scores, rows)):
+            found = i_row >= 0
+            docs, s_row = i_row[found] // per_doc, s_row[found]
+            _, first = np.unique(docs, return_index=True)  # rows come best first: a document's first is its best
+            first = np.sort(first)
+            first = first[~self.deleted[docs[first]]][:k]
+            out_s[r, :len(first)], out_i[r, :len(first)] = s_row[first], docs[first]
+        return out_s, out_i
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        from boltir.models.bi_encoders.inference import encode_texts, encode_views
+
+        if self.views:
+            return encode_views(self.model, self.tokenizer, texts, "query", batch_size)
+        return encode_texts(self.model, self.tokenizer, texts, "query", batch_size)
 
     def search(self, queries: dict[str, str], k: int = 100, batch_size: int = 32,
                show_progress: bool = False) -> dict[str, dict[str, float]]:
         """``{qid: {docid: score}}`` with the top ``k`` documents of each query."""
-        from boltir.models.bi_encoders.inference import encode_texts
-
         qids = list(queries)
         run: dict[str, dict[str, float]] = {}
         with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
             for start in range(0, len(qids), batch_size):
                 batch = qids[start:start + batch_size]
-                vecs = encode_texts(self.model, self.tokenizer, [queries[q] for q in batch], "query", batch_size)
+                vecs = self.encode_queries([queries[q] for q in batch], batch_size)
                 scores, idx = self.search_vectors(vecs, k)
                 for qid, s_row, i_row in zip(batch, scores, idx):
                     keep = i_row >= 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import model_record
+from boltir.index.dense import index_model
 from boltir.index.multivector import CENTROIDS_FILE, CODES_FILE, LISTS_FILE, open_multivector_index
 from boltir.index.storage import IndexError_, derived_name, read_doc_ids
 from boltir.utils.progress import progress_bar
@@ -25,13 +25,7 @@ class MultiVectorSearcher:
 
         self.index_dir = Path(index_dir)
         self.manifest = open_multivector_index(self.index_dir)
-        rec = self.manifest["model"]
-        source = model or (str(self.index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
-        self.model, self.tokenizer = loaded if loaded is not None else load_colbert(source)
-        got = model_record(self.model, "")["fingerprint"]
-        if got != rec["fingerprint"]:
-            raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
-                              f"the given model has different weights ({got})")
+        self.model, self.tokenizer = index_model(self.index_dir, self.manifest, load_colbert, model, loaded)
         self.nprobe, self.ncandidates = nprobe, ncandidates
         g = self.manifest.get("generation", 0)
         try:

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import model_record
+from boltir.index.dense import index_model
 from boltir.index.sparse import load_postings, open_sparse_index
-from boltir.index.storage import IndexError_, read_doc_ids
+from boltir.index.storage import read_doc_ids
 from boltir.utils.progress import progress_bar
 
 
@@ -23,12 +23,7 @@ class SparseSearcher:
 
         self.index_dir = Path(index_dir)
         self.manifest = open_sparse_index(self.index_dir)
-        rec = self.manifest["model"]
-        self.model, self.tokenizer = loaded if loaded is not None else load_splade(model or rec["source"])
-        got = model_record(self.model, "")["fingerprint"]
-        if got != rec["fingerprint"]:
-            raise IndexError_(f"{self.index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
-                              f"the given model has different weights ({got})")
+        self.model, self.tokenizer = index_model(self.index_dir, self.manifest, load_splade, model, loaded)
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
         self._matrices: dict[int | None, Any] = {}
@@ -80,11 +75,18 @@ class SparseSearcher:
 
     def search(self, queries: dict[str, str], k: int = 100, budget: int | None = None, batch_size: int = 32,
                show_progress: bool = False) -> dict[str, dict[str, float]]:
-        """``{qid: {docid: score}}``; a query whose vector is all zeros gets an empty ranking."""
+        """``{qid: {docid: score}}``; a query whose vector is all zeros gets an empty ranking and is named in a
+        warning."""
+        import warnings
+
         from boltir.models.bi_encoders.inference import encode_sparse
 
         qids = list(queries)
         q_mat = encode_sparse(self.model, self.tokenizer, [queries[q] for q in qids], "query", batch_size)
+        empty = [qids[i] for i in np.nonzero(q_mat.getnnz(axis=1) == 0)[0]]
+        if empty:
+            warnings.warn(f"{len(empty)} of {len(qids)} queries have no term with a non-zero weight and get empty "
+                          f"rankings: {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}", stacklevel=2)
         run: dict[str, dict[str, float]] = {}
         with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
             for start in range(0, len(qids), batch_size):

@@ -1,5 +1,6 @@
 """Batched, length-sorted encoding of texts with a bi-encoder: dense embeddings into a numpy array, learned-sparse
-term weights into a scipy CSR matrix."""
+term weights into a scipy CSR matrix, multi-vector (ColBERT) tokens, MVR views and COIL's [CLS] + matchable
+tokens."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from boltir.data.collators import TextBatcher, length_sorted_batches
 
 def _encoded_batches(model: Any, tokenizer: Any, texts: Sequence[str], kind: str, batch_size: int,
                      sort_by_length: bool, num_workers: int, progress: Any, forward: dict[str, Any] | None = None):
-    """Yield ``(input positions, model outputs)`` per length-sorted batch."""
+    """Yield ``(input positions, model outputs)`` per length-sorted batch (outputs as the model returns them)."""
     cfg = model.config
     max_length = cfg.query_length if kind == "query" else cfg.doc_length
     prefix = cfg.query_prefix if kind == "query" else cfg.doc_prefix
@@ -26,7 +27,7 @@ def _encoded_batches(model: Any, tokenizer: Any, texts: Sequence[str], kind: str
     with torch.inference_mode():
         for idx, enc in loader:
             enc = {k: v.to(device, non_blocking=True) for k, v in enc.items()}
-            yield idx, model(**enc, **(forward or {})).float()
+            yield idx, model(**enc, **(forward or {}))
             if progress is not None:
                 progress.update(len(idx))
 
@@ -39,7 +40,7 @@ def encode_texts(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "
         return out
     for idx, emb in _encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers,
                                      progress):
-        out[idx] = emb.cpu().numpy()
+        out[idx] = emb.float().cpu().numpy()
     return out
 
 
@@ -52,6 +53,7 @@ def encode_sparse(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = 
     rows, cols, vals = [], [], []
     for idx, weights in _encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers,
                                          progress, {"kind": kind}):
+        weights = weights.float()
         r, c = weights.nonzero(as_tuple=True)
         rows.append(np.asarray(idx)[r.cpu().numpy()])
         cols.append(c.cpu().numpy())
@@ -82,3 +84,32 @@ def encode_multi(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "
             if progress is not None:
                 progress.update(len(idx))
     return out  # type: ignore[return-value]
+
+
+def encode_views(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
+                 sort_by_length: bool = True, progress: Any = None) -> np.ndarray:
+    """MVR: documents -> [len(texts), views, dim], queries -> [len(texts), dim], float32 in input order."""
+    views = len(model.config.view_token_ids)
+    shape = (len(texts), views, model.config.embedding_dim) if kind == "doc" else (len(texts), model.config.embedding_dim)
+    out = np.empty(shape, dtype=np.float32)
+    for idx, emb in _encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, 0, progress,
+                                     {"kind": kind}):
+        out[idx] = emb.float().cpu().numpy()
+    return out
+
+
+def encode_coil(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
+                sort_by_length: bool = True, progress: Any = None) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """COIL: ``([CLS] vectors [len(texts), cls_dim], token vectors per text, vocabulary ids per text)``, keeping
+    only the tokens that can match (no padding, special tokens or skip-list punctuation), in input order."""
+    cls = np.empty((len(texts), model.config.cls_dim), dtype=np.float32)
+    tokens: list[np.ndarray | None] = [None] * len(texts)
+    ids: list[np.ndarray | None] = [None] * len(texts)
+    for idx, (c, tok, tid) in _encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, 0, progress,
+                                               {"kind": kind}):
+        cls[idx] = c.float().cpu().numpy()
+        tok, tid = tok.float().cpu().numpy(), tid.cpu().numpy()
+        for row, i in enumerate(idx):
+            keep = tid[row] >= 0
+            tokens[i], ids[i] = tok[row][keep], tid[row][keep].astype(np.int32)
+    return cls, tokens, ids  # type: ignore[return-value]
