@@ -1,4 +1,4 @@
-"""Adding and deleting documents in dense, sparse and multi-vector indexes: the updated index searches like one
+"""Adding and deleting documents in dense (single-vector and MVR), sparse, multi-vector and COIL indexes: the updated index searches like one
 built from scratch over the same documents; deleted documents never come back; errors leave the index as it was."""
 
 import json
@@ -23,12 +23,14 @@ def write_docs(path, start, n, seed):
 @pytest.fixture
 def models(tiny_backbone, tmp_path):
     from boltir.models.base import save_model_folder
-    from boltir.models.loading import load_bi_encoder, load_colbert, load_unicoil
+    from boltir.models.loading import load_bi_encoder, load_coil, load_colbert, load_mvr, load_unicoil
 
     out = {}
     for name, (model, tok) in {"dense": load_bi_encoder(tiny_backbone, doc_length=32),
                                "sparse": load_unicoil(tiny_backbone, doc_length=32),
-                               "multivector": load_colbert(tiny_backbone, embedding_dim=8, doc_length=32)}.items():
+                               "multivector": load_colbert(tiny_backbone, embedding_dim=8, doc_length=32),
+                               "mvr": load_mvr(tiny_backbone, views=3, doc_length=32),
+                               "coil": load_coil(tiny_backbone, cls_dim=16, token_dim=8, doc_length=32)}.items():
         if name == "sparse":
             import torch
 
@@ -46,12 +48,16 @@ def search(index, k=10):
     from boltir.search.sparse import SparseSearcher
 
     kind = read_manifest(index)["kind"]
+    if kind == "coil":
+        from boltir.search.coil import CoilSearcher
+
+        return CoilSearcher(index).search(QUERIES, k)
     if kind == "multivector":
         return MultiVectorSearcher(index, nprobe=64, ncandidates=None).search(QUERIES, k)
     return (SparseSearcher(index) if kind == "sparse" else DenseSearcher(index)).search(QUERIES, k)
 
 
-@pytest.mark.parametrize("kind", ["dense", "sparse", "multivector"])
+@pytest.mark.parametrize("kind", ["dense", "sparse", "multivector", "mvr", "coil"])
 def test_add_then_delete_equals_a_fresh_build(kind, models, tmp_path, capsys):
     first = write_docs(tmp_path / "first.jsonl", 0, 30, 0)
     more = write_docs(tmp_path / "more.jsonl", 30, 25, 1)
@@ -65,7 +71,8 @@ def test_add_then_delete_equals_a_fresh_build(kind, models, tmp_path, capsys):
     m = read_manifest(idx)
     assert m["count"] == 55 and m["generation"] == 1 and m["updates"][-1]["added"] == 25
     assert boltir(["index", "--model", models[kind], "--docs", str(both), "--output", fresh, "--shard-size", "16"] + extra) == 0
-    derived = {"dense": "faiss.index", "sparse": "postings-docs.npy", "multivector": "centroids.npy"}[kind]
+    derived = {"dense": "faiss.index", "sparse": "postings-docs.npy", "multivector": "centroids.npy",
+               "mvr": "faiss.index", "coil": "coil-postings.npz"}[kind]
     stem, ext = derived.split(".")
     assert (tmp_path / "idx" / f"{stem}.g1.{ext}").exists() and not (tmp_path / "idx" / derived).exists()
     # (multi-vector: the added tokens use the first build's centroids; exhaustive search is exact either way)

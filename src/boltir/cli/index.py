@@ -1,5 +1,6 @@
-"""``boltir index``: encode a corpus with a bi-encoder into a sharded, resumable index: dense (FAISS) for
-single-vector models, inverted for SPLADE models."""
+"""``boltir index``: encode a corpus with a bi-encoder into a sharded, resumable index of the kind its family
+needs: dense (FAISS) for single-vector and MVR models, inverted for SPLADE / uniCOIL, multi-vector for ColBERT,
+term-inverted tokens for COIL."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from boltir.cli.common import new_parser
 
 
 def parser():
-    p = new_parser("index", "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector "
-                   "models) or an inverted index (SPLADE models). Rerunning an interrupted build resumes after its "
-                   "last complete shard.")
+    p = new_parser("index", "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector and "
+                   "MVR models), an inverted index (SPLADE / uniCOIL), a PLAID-style multi-vector index (ColBERT) or "
+                   "a term-inverted token index (COIL). Rerunning an interrupted build resumes after its last "
+                   "complete shard.")
     p.add_argument("--model", type=str | None, default=None,
                    help="model: short name, folder or Hub id (with --add: defaults to the index's own model)")
     p.add_argument("--docs", type=str | None, default=None, help="documents: file, dataset name or irds:<id>")
@@ -67,10 +69,26 @@ def main(argv: list[str]) -> int:
                                       batch_size=a.batch_size, shard_size=a.shard_size, overwrite=a.overwrite,
                                       max_shards=a.max_shards)
         return _report(manifest, a, time.perf_counter() - t0)
-    if kind != "bi-encoder":
-        raise ValueError(f"{a.model} is a {kind}; index needs a bi-encoder (single-vector, SPLADE or ColBERT)")
-    model, tokenizer = load_bi_encoder(a.model, doc_length=a.doc_length)
-    fresh = model.projection is not None and not is_boltir_folder(resolve_model(a.model))
+    if kind == "coil":
+        from boltir.index.coil import build_coil_index
+        from boltir.models.loading import load_coil
+
+        model, tokenizer = load_coil(a.model, doc_length=a.doc_length)
+        t0 = time.perf_counter()
+        manifest = build_coil_index(model, tokenizer, a.docs, a.output, model_source=a.model,
+                                    batch_size=a.batch_size, shard_size=a.shard_size, overwrite=a.overwrite,
+                                    max_shards=a.max_shards, fresh_heads=not is_boltir_folder(resolve_model(a.model)))
+        return _report(manifest, a, time.perf_counter() - t0)
+    if kind not in ("bi-encoder", "mvr"):
+        raise ValueError(f"{a.model} is a {kind}; index needs a bi-encoder (single-vector, MVR, SPLADE, uniCOIL, "
+                         "COIL or ColBERT)")
+    if kind == "mvr":
+        from boltir.models.loading import load_mvr
+
+        model, tokenizer = load_mvr(a.model, doc_length=a.doc_length)
+    else:
+        model, tokenizer = load_bi_encoder(a.model, doc_length=a.doc_length)
+    fresh = getattr(model, "projection", None) is not None and not is_boltir_folder(resolve_model(a.model))
     t0 = time.perf_counter()
     manifest = build_dense_index(model, tokenizer, a.docs, a.output, model_source=a.model,
                                  batch_size=a.batch_size, shard_size=a.shard_size, num_workers=a.num_workers,
@@ -97,7 +115,10 @@ def _update(a) -> int:
         manifest = read_manifest(a.output)
         rec = manifest["model"]
         source = a.model or (str(Path(a.output) / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
-        loader = {"dense": load_bi_encoder, "sparse": load_splade, "multivector": load_colbert}[manifest["kind"]]
+        from boltir.models.loading import load_coil, load_mvr
+
+        loader = {"dense": load_mvr if manifest.get("views") else load_bi_encoder, "sparse": load_splade,
+                  "multivector": load_colbert, "coil": load_coil}[manifest["kind"]]
         model, tokenizer = loader(source, doc_length=rec.get("doc_length"))
         m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size)
         print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")

@@ -1,5 +1,5 @@
-"""``boltir search``: dense (FAISS) or learned-sparse (inverted) retrieval over an index into a TREC run,
-evaluated when qrels are given."""
+"""``boltir search``: retrieval over any boltir index (dense / MVR FAISS, learned-sparse inverted, ColBERT
+multi-vector, COIL) into a TREC run, evaluated when qrels are given."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("search", "Search a dense or sparse index with its model and write a TREC run.")
+    p = new_parser("search", "Search any boltir index (dense, MVR, sparse, ColBERT, COIL) with its model and write a "
+                   "TREC run.")
     p.add_argument("--index", type=str, required=True, help="index folder made by 'boltir index'")
     p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
     p.add_argument("--output", type=str, required=True, help="TREC run file to write")
@@ -45,7 +46,11 @@ def main(argv: list[str]) -> int:
     if a.search_params and sparse:
         raise ValueError("--search-params applies to dense (FAISS) indexes only")
     queries = load_queries(a.queries)
-    if index_kind == "multivector":
+    if index_kind == "coil":
+        from boltir.search.coil import CoilSearcher
+
+        searcher = CoilSearcher(a.index, a.model)
+    elif index_kind == "multivector":
         from boltir.search.multivector import MultiVectorSearcher
 
         searcher = MultiVectorSearcher(a.index, a.model, nprobe=a.nprobe, ncandidates=a.ncandidates)

@@ -23,6 +23,11 @@ class CoilConfig(PreTrainedConfig):
     doc_prefix: str = ""
     skip_ids: list[int] | None = None
 
+    @property
+    def embedding_dim(self) -> int:
+        """Size of the stored per-token vectors (what an index records)."""
+        return self.token_dim
+
 
 class CoilModel(PreTrainedModel):
     """``forward(input_ids, attention_mask, kind)`` -> (cls [B, cls_dim], tokens [B, L, token_dim], ids [B, L]
