@@ -1,5 +1,6 @@
-"""Lightning module for fine-tuning a bi-encoder (single-vector DPR or learned-sparse SPLADE) with in-batch +
-hard-negative cross-entropy, plus sparsity regularisers for SPLADE."""
+"""Lightning module for fine-tuning a bi-encoder of any family (single-vector DPR, learned-sparse SPLADE /
+uniCOIL, multi-vector ColBERT, COIL, MVR) with in-batch + hard-negative cross-entropy, plus sparsity regularisers
+for the learned-sparse families."""
 
 from __future__ import annotations
 
@@ -13,15 +14,25 @@ from boltir.losses.in_batch import InBatchCrossEntropy
 from boltir.training.base import RankingModule
 
 
+FAMILIES = ("dpr", "splade", "unicoil", "colbert", "coil", "mvr")
+PAIR_SCORED = ("colbert", "coil", "mvr")  # scored by the model's own all-pairs function, not a dot product
+
+
+def _rows(x: Any, start: int, end: int) -> Any:
+    """Rows ``start:end`` of a tensor or of every tensor in a tuple of model outputs."""
+    return tuple(t[start:end] for t in x) if isinstance(x, tuple) else x[start:end]
+
+
 class BiEncoderModule(RankingModule):
-    """Fine-tune a DPR-style or SPLADE bi-encoder.
+    """Fine-tune a bi-encoder.
 
     Args:
         model: a short name (``minilm-l6``, ``splade-tiny``), a folder (boltir, sentence-transformers, plain or
             masked-LM backbone) or a Hub id.
-        family: ``dpr``, ``splade``, ``unicoil``, ``colbert`` or ``auto`` (SPLADE for boltir SPLADE folders and ``*ForMaskedLM``
-            checkpoints, ColBERT for boltir ColBERT folders and Stanford checkpoints, else DPR). ColBERT uses
-            ``projection_dim`` as its token embedding size (default 128) and in-batch MaxSim scores.
+        family: ``dpr``, ``splade``, ``unicoil``, ``colbert``, ``coil``, ``mvr`` or ``auto`` (the family of a boltir
+            folder; SPLADE for ``*ForMaskedLM`` checkpoints, ColBERT for Stanford checkpoints, else DPR). ColBERT
+            uses ``projection_dim`` as its token embedding size (default 128) and in-batch MaxSim scores; COIL uses
+            it as its token vector size (default 32); MVR as its optional projection, with ``views`` view tokens.
         query_regularizer, doc_regularizer: SPLADE sparsity terms (``boltir.losses.FLOPS`` / ``L1``) on the query
             and document term weights; their ``weight`` can be warmed up with ``boltir.training.ValueScheduler``
             (target ``doc_regularizer.weight``). SPLADE scores are raw dot products: set ``temperature: 1.0``.
@@ -39,7 +50,7 @@ class BiEncoderModule(RankingModule):
                  projection_dim: int | None = None, normalize: bool | None = None, similarity: str | None = None,
                  query_length: int | None = None, doc_length: int | None = None, temperature: float = 0.05,
                  query_regularizer: nn.Module | None = None, doc_regularizer: nn.Module | None = None,
-                 xtr_top_k: int | None = None, lr: float = 2e-5, weight_decay: float = 0.01, warmup_steps: int = 0,
+                 xtr_top_k: int | None = None, views: int = 4, lr: float = 2e-5, weight_decay: float = 0.01, warmup_steps: int = 0,
                  val_metric: str = "nDCG@10", seed: int = 0):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
@@ -47,11 +58,21 @@ class BiEncoderModule(RankingModule):
 
         if family == "auto":
             kind = model_kind(model)
-            family = kind if kind in ("splade", "colbert") else "dpr"
-        if family not in ("dpr", "splade", "unicoil", "colbert"):
-            raise ValueError(f"family={family!r}: dpr, splade, unicoil, colbert or auto")
+            family = kind if kind in ("splade", "colbert", "coil", "mvr") else "dpr"
+        if family not in FAMILIES:
+            raise ValueError(f"family={family!r}: {', '.join(FAMILIES)} or auto")
         self.family = family
-        if family == "colbert":
+        if family == "coil":
+            from boltir.models.loading import load_coil
+
+            self.model, self.tokenizer = load_coil(model, seed=seed, token_dim=projection_dim,
+                                                   query_length=query_length, doc_length=doc_length)
+        elif family == "mvr":
+            from boltir.models.loading import load_mvr
+
+            self.model, self.tokenizer = load_mvr(model, seed=seed, views=views, projection_dim=projection_dim,
+                                                  query_length=query_length, doc_length=doc_length)
+        elif family == "colbert":
             self.model, self.tokenizer = load_colbert(model, seed=seed, embedding_dim=projection_dim,
                                                       query_length=query_length, doc_length=doc_length)
         elif family == "unicoil":
@@ -77,18 +98,22 @@ class BiEncoderModule(RankingModule):
     def encode(self, inputs: dict[str, Any], kind: str) -> Any:
         return self.model(**inputs) if self.family == "dpr" else self.model(**inputs, kind=kind)
 
+    def pair_scores(self, q: Any, d: Any) -> torch.Tensor:
+        """All-pairs scores [Q, D] of the multi-output families (ColBERT MaxSim, COIL, MVR)."""
+        return self.model.maxsim(*q, *d) if self.family == "colbert" else self.model.score(q, d)
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         q = self.encode(batch["queries"], "query")
         d = self.encode(batch["docs"], "doc")
-        if self.family == "colbert":
-            if self.hparams.xtr_top_k:
+        if self.family in PAIR_SCORED:
+            if self.family == "colbert" and self.hparams.xtr_top_k:
                 from boltir.models.bi_encoders.colbert import xtr_scores
 
                 scores = xtr_scores(*q, *d, self.hparams.xtr_top_k)
             else:
-                scores = self.model.maxsim(*q, *d)
+                scores = self.pair_scores(q, d)
             loss = self.loss.from_scores(scores, batch["docs_per_query"])
-            self.log("train/loss", loss, prog_bar=True, batch_size=q[0].shape[0])
+            self.log("train/loss", loss, prog_bar=True, batch_size=scores.shape[0])
             return loss
         loss = self.loss(q, d, batch["docs_per_query"])
         self.log("train/loss", loss, prog_bar=True, batch_size=q.shape[0])
@@ -103,10 +128,10 @@ class BiEncoderModule(RankingModule):
     def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
         q = self.encode(batch["inputs"]["queries"], "query")  # each query once, not once per candidate
         d = self.encode(batch["inputs"]["docs"], "doc")
-        if self.family == "colbert":
-            (qe, qm), (de, dm) = q, d
-            n = de.shape[0] // qe.shape[0]
-            return torch.stack([self.model.maxsim(qe[i:i + 1], qm[i:i + 1], de[i * n:(i + 1) * n],
-                                                  dm[i * n:(i + 1) * n])[0] for i in range(qe.shape[0])])
+        if self.family in PAIR_SCORED:
+            nq = len(q[0]) if isinstance(q, tuple) else len(q)
+            n = (len(d[0]) if isinstance(d, tuple) else len(d)) // nq
+            return torch.stack([self.pair_scores(_rows(q, i, i + 1), _rows(d, i * n, (i + 1) * n))[0]
+                                for i in range(nq)])
         d = d.view(q.shape[0], -1, q.shape[-1])
         return torch.einsum("bh,bnh->bn", q, d)
