@@ -64,6 +64,27 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
     assert len(idx) == 0 and len(vals) == 0
 
 
+def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
+    import boltir.models.bi_encoders.inference as inference
+
+    folder, _ = corpus
+    model, tok = splade
+    build_sparse_index(model, tok, str(folder / "docs.jsonl"), tmp_path / "idx", model_source="splade-tiny",
+                       show_progress=False)
+    searcher = SparseSearcher(tmp_path / "idx", loaded=splade)
+    real = inference.encode_sparse
+
+    def with_an_empty_row(m, t, texts, kind, *a, **kw):  # as if query "b" had no active term
+        mat = real(m, t, texts, kind, *a, **kw).tolil()
+        mat[1] = 0
+        return mat.tocsr()
+
+    monkeypatch.setattr(inference, "encode_sparse", with_an_empty_row)
+    with pytest.warns(UserWarning, match="1 of 3 queries have no term with a non-zero weight .*: b$"):
+        run = searcher.search(QUERIES, k=5)
+    assert run["b"] == {} and len(run["a"]) == len(run["c"]) == 5
+
+
 def test_mismatched_model_and_corrupted_postings(corpus, splade, tmp_path):
     import torch
 

@@ -28,7 +28,7 @@ def test_minmax_by_hand_missing_gets_the_run_minimum():
 def test_zscore_by_hand():
     out = fuse([A, B], "zscore", weights=[1.0, 2.0])["q"]
     za = {"d1": math.sqrt(1.5), "d2": 0.0, "d3": -math.sqrt(1.5)}
-    mean, std = 5.0, math.sqrt(((10 - 5) ** 2 + (4 - 5) ** 2 + (1 - 5) ** 2) / 3)
+    std = math.sqrt(((10 - 5) ** 2 + (4 - 5) ** 2 + (1 - 5) ** 2) / 3)  # run B: scores 10, 4, 1, mean 5
     zb = {"d2": 5 / std, "d4": -1 / std, "d1": -4 / std}
     assert out["d1"] == pytest.approx(za["d1"] + 2 * zb["d1"])
     assert out["d3"] == pytest.approx(za["d3"] + 2 * min(zb.values()))
