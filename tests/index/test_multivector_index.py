@@ -103,3 +103,75 @@ def test_fresh_projection_is_saved_with_the_index(colbert, corpus, tmp_path, tin
     assert m["model"]["saved_copy"] == "model"
     searcher = MultiVectorSearcher(tmp_path / "idx")  # loads the saved copy, not a new random projection
     assert searcher.search({"q": "apple"}, k=3)["q"]
+
+
+@pytest.mark.parametrize("nbits", [1, 2, 4, 8])
+def test_residual_compression_by_hand(nbits):
+    from boltir.index.multivector import compress_residuals, decompress_residuals, fit_buckets
+
+    rng = np.random.default_rng(nbits)
+    centroids = rng.normal(size=(5, 16)).astype(np.float32)
+    codes = rng.integers(0, 5, size=40).astype(np.int32)
+    tokens = centroids[codes] + 0.1 * rng.normal(size=(40, 16)).astype(np.float32)
+    cutoffs, values = fit_buckets(tokens - centroids[codes], nbits)
+    assert len(cutoffs) == 2 ** nbits - 1 and len(values) == 2 ** nbits and np.all(np.diff(cutoffs) > 0)
+    packed = compress_residuals(tokens, codes, centroids, cutoffs, nbits)
+    assert packed.dtype == np.uint8 and packed.shape == (40, 16 * nbits // 8)
+    by_hand = centroids[codes] + values[np.searchsorted(cutoffs, tokens - centroids[codes])]
+    by_hand /= np.linalg.norm(by_hand, axis=1, keepdims=True)
+    np.testing.assert_allclose(decompress_residuals(packed, codes, centroids, values, nbits), by_hand, rtol=1e-6)
+
+
+def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert, corpus, tmp_path):
+    from boltir.index.multivector import decompress_residuals, load_buckets
+    from boltir.index.update import add_documents
+
+    path, texts = corpus
+    model, tok = colbert
+    with pytest.raises(ValueError, match="nbits=3"):
+        build(colbert, path, tmp_path / "bad", nbits=3)
+    exact_idx, small = tmp_path / "exact", tmp_path / "small"
+    build(colbert, path, exact_idx, num_centroids=16)
+    m = build(colbert, path, small, num_centroids=16, nbits=2)
+    assert m["centroids"]["nbits"] == 2
+    residuals = np.load(small / "residuals.npy")
+    assert residuals.shape == (m["centroids"]["tokens"], 2) and residuals.dtype == np.uint8  # 8 dims x 2 bits
+    exhaustive = dict(nprobe=16, ncandidates=None)
+    got = MultiVectorSearcher(small, loaded=colbert, **exhaustive).search(QUERIES, k=53)
+    want = MultiVectorSearcher(exact_idx, loaded=colbert, **exhaustive).search(QUERIES, k=53)
+    # MaxSim over decompressed tokens, by hand
+    searcher = MultiVectorSearcher(small, loaded=colbert, **exhaustive)
+    _, _, values = load_buckets(small, 0)
+    approx_tokens = decompress_residuals(residuals, searcher.codes, searcher.centroids, values, 2)
+    q_emb = encode_multi(model, tok, list(QUERIES.values()), "query")
+    for qid, q in zip(QUERIES, q_emb):
+        by_hand = {f"d{j}": (q @ approx_tokens[searcher.global_start[j]:searcher.global_start[j]
+                                                 + searcher.doc_end[j] - searcher.doc_start[j]].T).max(1).sum()
+                   for j in range(53)}
+        for d, s in got[qid].items():
+            assert s == pytest.approx(by_hand[d], rel=1e-5, abs=1e-5)
+        assert len(set(list(got[qid])[:10]) & set(list(want[qid])[:10])) >= 6  # 2 bits keep most of the top 10
+    # documents added later are compressed with the index's centroids and buckets
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"doc_id": "new", "text": "apple banana apple banana"}) + "\n")
+    m2 = add_documents(small, model, tok, str(more), show_progress=False)
+    assert m2["centroids"]["nbits"] == 2 and (small / "residuals.g1.npy").exists()
+    assert not (small / "residuals.npy").exists()
+    run = MultiVectorSearcher(small, loaded=colbert, **exhaustive).search({"a": QUERIES["a"]}, k=54)
+    assert "new" in run["a"] and len(run["a"]) == 54
+
+
+def test_compressing_a_built_index_equals_compressing_at_build(colbert, corpus, tmp_path):
+    from boltir.index.update import compress_multivector
+
+    path, _ = corpus
+    build(colbert, path, tmp_path / "later", num_centroids=16)
+    build(colbert, path, tmp_path / "built", num_centroids=16, nbits=4)
+    m = compress_multivector(tmp_path / "later", 4)
+    assert m["generation"] == 1 and m["updates"][-1]["compressed"] == 4
+    assert not (tmp_path / "later" / "codes.npy").exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "later" / "residuals.g1.npy"),
+                                  np.load(tmp_path / "built" / "residuals.npy"))
+    kw = dict(loaded=colbert, nprobe=16, ncandidates=None)
+    assert (MultiVectorSearcher(tmp_path / "later", **kw).search(QUERIES, k=10)
+            == MultiVectorSearcher(tmp_path / "built", **kw).search(QUERIES, k=10))

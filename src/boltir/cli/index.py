@@ -32,6 +32,9 @@ def parser():
     p.add_argument("--num-centroids", type=int | None, default=None,
                    help="multi-vector (ColBERT) indexes: k-means centroids (default: a power of two near "
                         "16 * sqrt(tokens))")
+    p.add_argument("--nbits", type=int | None, default=None,
+                   help="multi-vector (ColBERT) indexes: residual compression, 1/2/4/8 bits per dimension; search "
+                        "then scores decompressed tokens (default: float tokens, exact)")
     p.add_argument("--doc-length", type=int | None, default=None, help="override the model's document length")
     p.add_argument("--overwrite", type=bool, default=False, help="delete an existing index first")
     p.add_argument("--max-shards", type=int | None, default=None,
@@ -50,6 +53,8 @@ def main(argv: list[str]) -> int:
     if not a.model or not a.docs:
         raise ValueError("--model and --docs are needed to build an index")
     kind = model_kind(a.model)
+    if a.nbits is not None and kind != "colbert":
+        raise ValueError(f"--nbits compresses multi-vector (ColBERT) indexes; {a.model} is a {kind}")
     if kind == "colbert":
         from boltir.index.multivector import build_multivector_index
 
@@ -57,7 +62,7 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         manifest = build_multivector_index(model, tokenizer, a.docs, a.output, model_source=a.model,
                                            batch_size=a.batch_size, shard_size=a.shard_size,
-                                           num_centroids=a.num_centroids, train_size=a.train_size,
+                                           num_centroids=a.num_centroids, train_size=a.train_size, nbits=a.nbits,
                                            overwrite=a.overwrite, max_shards=a.max_shards)
         return _report(manifest, a, time.perf_counter() - t0)
     if kind == "splade":

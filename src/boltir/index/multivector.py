@@ -1,6 +1,10 @@
 """Multi-vector (ColBERT) indexing: token embeddings in shards with document offsets, then PLAID-style
 candidate generation structures: k-means centroids over a sample of token embeddings, every token's centroid
-code, and per centroid the documents holding a token of it. Interrupted builds resume after the last shard."""
+code, and per centroid the documents holding a token of it. Optionally (``nbits``) ColBERTv2-style residual
+compression: each token is stored for search as its centroid code plus its residual quantised to ``nbits`` per
+dimension (bucket cut-offs at quantiles of sampled residuals), ``dim * nbits / 8`` bytes instead of ``4 * dim``;
+the float shards stay as the source for resuming and adding documents. Interrupted builds resume after the last
+shard."""
 
 from __future__ import annotations
 
@@ -20,6 +24,37 @@ from boltir.utils.provenance import provenance
 CENTROIDS_FILE = "centroids.npy"
 CODES_FILE = "codes.npy"
 LISTS_FILE = "centroid_docs.npz"
+RESIDUALS_FILE = "residuals.npy"
+BUCKETS_FILE = "buckets.npz"
+NBITS = (1, 2, 4, 8)
+
+
+def fit_buckets(residuals: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut-offs [2**nbits - 1], bucket values [2**nbits])`` at equal-mass quantiles of residual values."""
+    n = 2 ** nbits
+    flat = np.asarray(residuals, dtype=np.float32).ravel()
+    return (np.quantile(flat, np.arange(1, n) / n).astype(np.float32),
+            np.quantile(flat, (np.arange(n) + 0.5) / n).astype(np.float32))
+
+
+def compress_residuals(tokens: np.ndarray, codes: np.ndarray, centroids: np.ndarray, cutoffs: np.ndarray,
+                       nbits: int) -> np.ndarray:
+    """Bucket ids of ``tokens - centroids[codes]`` packed ``8 // nbits`` per byte: uint8 [tokens, dim * nbits / 8]."""
+    buckets = np.searchsorted(cutoffs, np.asarray(tokens, np.float32) - centroids[codes]).astype(np.uint8)
+    per_byte = 8 // nbits
+    grouped = buckets.reshape(len(buckets), -1, per_byte)
+    shifts = (np.arange(per_byte, dtype=np.uint8) * nbits).astype(np.uint8)
+    return np.bitwise_or.reduce(grouped << shifts, axis=2).astype(np.uint8)
+
+
+def decompress_residuals(packed: np.ndarray, codes: np.ndarray, centroids: np.ndarray, values: np.ndarray,
+                         nbits: int) -> np.ndarray:
+    """Approximate token embeddings [tokens, dim]: centroid + bucket values, L2-normalised as the model's are."""
+    per_byte = 8 // nbits
+    shifts = (np.arange(per_byte, dtype=np.uint8) * nbits).astype(np.uint8)
+    buckets = ((packed[:, :, None] >> shifts) & np.uint8(2 ** nbits - 1)).reshape(len(packed), -1)
+    vecs = centroids[codes] + values[buckets]
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
 
 def default_centroids(num_tokens: int) -> int:
@@ -30,9 +65,12 @@ def default_centroids(num_tokens: int) -> int:
 def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
                             batch_size: int = 32, shard_size: int = 16384, num_centroids: int | None = None,
                             train_size: int = 262_144, kmeans_iterations: int = 20, seed: int = 0,
-                            overwrite: bool = False, max_shards: int | None = None,
+                            nbits: int | None = None, overwrite: bool = False, max_shards: int | None = None,
                             show_progress: bool = True, fresh_heads: bool = False) -> dict[str, Any] | None:
-    """Index ``docs`` with a ColBERT model into ``output``; None when ``max_shards`` stopped the build early."""
+    """Index ``docs`` with a ColBERT model into ``output``; None when ``max_shards`` stopped the build early.
+    ``nbits`` (1, 2, 4 or 8) adds residual compression, which search then uses instead of the float tokens."""
+    if nbits is not None and nbits not in NBITS:
+        raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
     from boltir.data.sources import count_docs
     from boltir.models.bi_encoders.inference import encode_multi
 
@@ -52,8 +90,10 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
     if writer.done_count == 0:
         raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
     encode_seconds = time.perf_counter() - started
+    if nbits is not None and record["embedding_dim"] * nbits % 8:
+        raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
     stats = _write_centroids(output, writer.shards, record["embedding_dim"], num_centroids, train_size,
-                             kmeans_iterations, seed)
+                             kmeans_iterations, seed, nbits)
     return writer.finish({
         "kind": "multivector", "backend": "plaid-centroids", "dim": record["embedding_dim"], "model": record,
         "docs": docs_record, "centroids": stats,
@@ -63,30 +103,48 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
     })
 
 
-def _write_centroids(output: Path, shards: list[dict[str, Any]], dim: int, num_centroids: int | None,
-                     train_size: int, iterations: int, seed: int) -> dict[str, Any]:
-    import faiss
-
+def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: int) -> np.ndarray:
+    """Up to ``size`` token embeddings drawn uniformly from all shards (float32, in index order)."""
     tokens = [np.load(output / s["vectors"], mmap_mode="r") for s in shards]
     total = sum(len(t) for t in tokens)
     if total == 0:
         raise IndexError_(f"{output}: the documents hold no token to index")
-    k = num_centroids or default_centroids(total)
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(total, size=min(train_size, total), replace=False))
-    flat_starts = np.cumsum([0] + [len(t) for t in tokens])
-    sample = np.concatenate([np.asarray(t[take[(take >= a) & (take < b)] - a])
-                             for t, a, b in zip(tokens, flat_starts[:-1], flat_starts[1:])])
+    take = np.sort(np.random.default_rng(seed).choice(total, size=min(size, total), replace=False))
+    starts = np.cumsum([0] + [len(t) for t in tokens])
+    return np.ascontiguousarray(np.concatenate([np.asarray(t[take[(take >= a) & (take < b)] - a])
+                                                for t, a, b in zip(tokens, starts[:-1], starts[1:])]), np.float32)
+
+
+def residual_buckets(sample: np.ndarray, centroids: np.ndarray, nbits: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(nbits, cut-offs, values)`` fitted to the residuals of ``sample`` from their nearest centroids."""
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(centroids.shape[1])
+    quantizer.add(centroids)
+    _, nearest = quantizer.search(sample, 1)
+    return (nbits, *fit_buckets(sample - centroids[nearest[:, 0]], nbits))
+
+
+def _write_centroids(output: Path, shards: list[dict[str, Any]], dim: int, num_centroids: int | None,
+                     train_size: int, iterations: int, seed: int, nbits: int | None) -> dict[str, Any]:
+    import faiss
+
+    sample = sample_tokens(output, shards, train_size, seed)
+    k = num_centroids or default_centroids(sum(s["tokens"] for s in shards))
     if len(sample) < k:
         raise IndexError_(f"{output}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids")
     km = faiss.Kmeans(dim, k, niter=iterations, seed=seed, spherical=True, verbose=False)
-    km.train(np.ascontiguousarray(sample, dtype=np.float32))
-    stats = assign_tokens(output, shards, km.centroids.astype(np.float32), 0)
+    km.train(sample)
+    centroids = km.centroids.astype(np.float32)
+    buckets = residual_buckets(sample, centroids, nbits) if nbits is not None else None
+    stats = assign_tokens(output, shards, centroids, 0, buckets)
     return {**stats, "sampled_tokens": int(len(sample))}
 
 
-def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndarray, generation: int) -> dict[str, Any]:
-    """Every token's nearest centroid and per centroid the documents holding one; written for ``generation``."""
+def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndarray, generation: int,
+                  buckets: tuple[int, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Every token's nearest centroid and per centroid the documents holding one; with ``buckets`` =
+    ``(nbits, cut-offs, values)`` also the compressed residuals; written for ``generation``."""
     import faiss
 
     k, dim = centroids.shape
@@ -94,11 +152,13 @@ def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndar
     total = sum(len(t) for t in tokens)
     quantizer = faiss.IndexFlatIP(dim)
     quantizer.add(centroids)
-    codes, doc_of_token = [], []
+    codes, doc_of_token, residuals = [], [], []
     doc_base = 0
     for s, t in zip(shards, tokens):
         _, c = quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1) if len(t) else (None, np.zeros((0, 1)))
         codes.append(c[:, 0].astype(np.int32))
+        if buckets is not None:
+            residuals.append(compress_residuals(t, codes[-1], centroids, buckets[1], buckets[0]))
         offsets = np.load(output / s["offsets"])
         doc_of_token.append(doc_base + np.repeat(np.arange(s["count"]), np.diff(offsets)))
         doc_base += s["count"]
@@ -113,7 +173,23 @@ def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndar
     with atomic_path(output / derived_name(LISTS_FILE, generation)) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, indptr=indptr, docs=list_docs)
-    return {"num_centroids": k, "tokens": int(total), "mean_docs_per_centroid": float(len(list_docs) / k)}
+    stats = {"num_centroids": k, "tokens": int(total), "mean_docs_per_centroid": float(len(list_docs) / k)}
+    if buckets is not None:
+        nbits, cutoffs, values = buckets
+        with atomic_path(output / derived_name(RESIDUALS_FILE, generation)) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.concatenate(residuals) if residuals else np.zeros((0, dim * nbits // 8), np.uint8))
+        with atomic_path(output / derived_name(BUCKETS_FILE, generation)) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, nbits=nbits, cutoffs=cutoffs, values=values)
+        stats["nbits"] = nbits
+    return stats
+
+
+def load_buckets(folder: Path, generation: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(nbits, cut-offs, values)`` of a compressed multi-vector index generation."""
+    with np.load(folder / derived_name(BUCKETS_FILE, generation)) as z:
+        return int(z["nbits"]), z["cutoffs"], z["values"]
 
 
 def open_multivector_index(folder: str | Path) -> dict[str, Any]:

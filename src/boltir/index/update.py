@@ -1,5 +1,6 @@
 """Change a complete index: add documents (encoded with the index's own model, appended as new shards, derived
-structures rebuilt as a new generation) and delete documents by id (tombstones the searchers skip). New files
+structures rebuilt as a new generation), delete documents by id (tombstones the searchers skip) and compress a
+multi-vector index's tokens (residuals, a new generation). New files
 are written first and the manifest is swapped last, so an interrupted update leaves the old index intact and a
 rerun is safe. The manifest's ``updates`` list records every change."""
 
@@ -102,12 +103,14 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
         new["postings"] = write_postings(folder, writer.shards, len(tokenizer), g)
         stale = [POSTINGS_FILE]
     else:
-        from boltir.index.multivector import CENTROIDS_FILE, CODES_FILE, LISTS_FILE, assign_tokens
+        from boltir.index.multivector import (BUCKETS_FILE, CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE,
+                                              assign_tokens, load_buckets)
 
         centroids = np.load(folder / derived_name(CENTROIDS_FILE, old_g))
-        stats = assign_tokens(folder, writer.shards, centroids, g)
+        buckets = load_buckets(folder, old_g) if manifest["centroids"].get("nbits") else None
+        stats = assign_tokens(folder, writer.shards, centroids, g, buckets)
         new["centroids"] = {**manifest["centroids"], **stats}
-        stale = [CENTROIDS_FILE, CODES_FILE, LISTS_FILE]
+        stale = [CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE]
     new["shards"], new["count"] = writer.shards, writer.done_count
     new["updates"] = manifest.get("updates", []) + [{"time": _now(), "added": added, "source": docs, "generation": g}]
     _publish(folder, new, old_g, stale)
@@ -135,3 +138,24 @@ def deleted_positions(manifest: dict[str, Any], doc_ids: np.ndarray) -> np.ndarr
     """Boolean mask over index positions of the deleted documents."""
     deleted = set(manifest.get("deleted", []))
     return np.fromiter((d in deleted for d in doc_ids), dtype=bool, count=len(doc_ids))
+
+
+def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 262_144, seed: int = 0) -> dict[str, Any]:
+    """Add residual compression (``nbits`` per dimension) to a complete multi-vector index, keeping its
+    centroids: a new generation of codes, lists, residuals and buckets, then the manifest; search uses it next."""
+    from boltir.index.multivector import (BUCKETS_FILE, CENTROIDS_FILE, CODES_FILE, LISTS_FILE, NBITS, RESIDUALS_FILE,
+                                          assign_tokens, open_multivector_index, residual_buckets, sample_tokens)
+
+    folder = Path(index_dir)
+    manifest = open_multivector_index(folder)
+    if nbits not in NBITS or manifest["dim"] * nbits % 8:
+        raise ValueError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
+    old_g = manifest.get("generation", 0)
+    g = old_g + 1
+    centroids = np.load(folder / derived_name(CENTROIDS_FILE, old_g))
+    buckets = residual_buckets(sample_tokens(folder, manifest["shards"], train_size, seed), centroids, nbits)
+    stats = assign_tokens(folder, manifest["shards"], centroids, g, buckets)
+    new = dict(manifest, generation=g, centroids={**manifest["centroids"], **stats})
+    new["updates"] = manifest.get("updates", []) + [{"time": _now(), "compressed": nbits, "generation": g}]
+    _publish(folder, new, old_g, [CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE])
+    return new

@@ -1,7 +1,8 @@
 """Multi-vector (ColBERT) search in the PLAID style: each query token probes its ``nprobe`` nearest centroids;
 the documents listed under them are the candidates; optionally only the ``ncandidates`` best by centroid
-interaction (MaxSim with every document token replaced by its centroid) go on; those are scored by exact MaxSim
-over their stored token embeddings. ``nprobe`` = all centroids and ``ncandidates`` = None is exhaustive search."""
+interaction (MaxSim with every document token replaced by its centroid) go on; those are scored by MaxSim over
+their stored token embeddings (exact), or over tokens decompressed from centroid + quantised residual when the
+index was built with ``nbits``. ``nprobe`` = all centroids and ``ncandidates`` = None is exhaustive search."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from boltir.index.dense import index_model
-from boltir.index.multivector import CENTROIDS_FILE, CODES_FILE, LISTS_FILE, open_multivector_index
+from boltir.index.multivector import (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, decompress_residuals,
+                                      load_buckets, open_multivector_index)
 from boltir.index.storage import IndexError_, derived_name, read_doc_ids
 from boltir.utils.progress import progress_bar
 
@@ -33,10 +35,15 @@ class MultiVectorSearcher:
             self.codes = np.load(self.index_dir / derived_name(CODES_FILE, g))
             with np.load(self.index_dir / derived_name(LISTS_FILE, g)) as z:
                 self.list_ptr, self.list_docs = z["indptr"], z["docs"]
+            self.nbits = self.manifest["centroids"].get("nbits")
+            if self.nbits:
+                self.residuals = np.load(self.index_dir / derived_name(RESIDUALS_FILE, g))
+                _, _, self.bucket_values = load_buckets(self.index_dir, g)
         except (OSError, ValueError, KeyError, EOFError) as e:
-            raise IndexError_(f"{self.index_dir}: centroid files missing or unreadable ({e})") from None
-        if len(self.codes) != self.manifest["centroids"]["tokens"] or len(self.centroids) != len(self.list_ptr) - 1:
-            raise IndexError_(f"{self.index_dir}: centroid files do not match the manifest")
+            raise IndexError_(f"{self.index_dir}: centroid or residual files missing or unreadable ({e})") from None
+        if len(self.codes) != self.manifest["centroids"]["tokens"] or len(self.centroids) != len(self.list_ptr) - 1 \
+                or (self.nbits and len(self.residuals) != len(self.codes)):
+            raise IndexError_(f"{self.index_dir}: centroid or residual files do not match the manifest")
         self.tokens, starts, ends, shard_of = [], [], [], []
         for i, s in enumerate(self.manifest["shards"]):
             self.tokens.append(np.load(self.index_dir / s["vectors"], mmap_mode="r"))
@@ -68,7 +75,14 @@ class MultiVectorSearcher:
         return np.maximum.reduceat(per_token, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
     def exact_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """MaxSim of ``docs`` (all with >= 1 token): one gather and one matrix product per shard."""
+        """MaxSim of ``docs`` (all with >= 1 token): one gather and one matrix product per shard (compressed
+        indexes: over the decompressed tokens, one gather for all)."""
+        if self.nbits:
+            lengths = self.doc_end[docs] - self.doc_start[docs]
+            rows = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+            vecs = decompress_residuals(self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values,
+                                        self.nbits)
+            return np.maximum.reduceat(q @ vecs.T, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
         out = np.empty(len(docs), dtype=np.float32)
         for shard in np.unique(self.doc_shard[docs]):
             here = np.nonzero(self.doc_shard[docs] == shard)[0]
