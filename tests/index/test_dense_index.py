@@ -109,6 +109,22 @@ def test_wrong_model_is_refused(tiny_dpr, tiny_backbone, corpus, tmp_path):
         DenseSearcher(tmp_path / "idx", loaded=other)
 
 
+def test_same_weights_other_tokenizer_is_refused(tiny_dpr, tiny_backbone, corpus, tmp_path):
+    from boltir.index.update import add_documents
+    from boltir.models.loading import load_tokenizer
+
+    model, tok = tiny_dpr
+    build(tiny_dpr, corpus, tmp_path / "idx")
+    tok(["apple"], truncation=True, max_length=3)  # per-call truncation state is not part of the fingerprint
+    DenseSearcher(tmp_path / "idx", loaded=(model, tok))
+    other = load_tokenizer(tiny_backbone)
+    other.add_tokens(["applebanana"])
+    with pytest.raises(IndexError_, match="different ids"):
+        DenseSearcher(tmp_path / "idx", loaded=(model, other))
+    with pytest.raises(IndexError_, match="different ids"):
+        add_documents(tmp_path / "idx", model, other, corpus, show_progress=False)
+
+
 def test_empty_corpus(tiny_dpr, tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

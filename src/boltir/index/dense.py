@@ -46,14 +46,16 @@ def new_chunks(docs: str, writer: ShardedVectorWriter, output: Path, shard_size:
         yield chunk
 
 
-def model_record(model: Any, source: str) -> dict[str, Any]:
-    """What an index records of the model that built it (any bi-encoder family); the fingerprint is checked
-    whenever the index is searched or extended."""
-    from boltir.models.base import weights_fingerprint
+def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, Any]:
+    """What an index records of the model that built it (any bi-encoder family); the weights and tokenizer
+    fingerprints are checked whenever the index is searched or extended."""
+    from boltir.models.base import tokenizer_fingerprint, weights_fingerprint
 
     cfg = model.config
     record = {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
               "embedding_dim": cfg.embedding_dim, "doc_length": cfg.doc_length, "query_length": cfg.query_length}
+    if tokenizer is not None:
+        record["tokenizer_fingerprint"] = tokenizer_fingerprint(tokenizer)
     for optional in ("similarity", "doc_top_k"):
         if hasattr(cfg, optional):
             record[optional] = getattr(cfg, optional)
@@ -64,17 +66,26 @@ def index_model(index_dir: Path, manifest: dict[str, Any], loader: Any, model: s
                 loaded: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` to search an index with: ``loaded``, else ``model``, else the copy saved beside the
     index, else the recorded source; its weights must be the ones that built the index."""
-    from boltir.models.base import weights_fingerprint
-
     rec = manifest["model"]
     if loaded is None:
         source = model or (str(index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
         loaded = loader(source)
-    got = weights_fingerprint(loaded[0])
-    if got != rec["fingerprint"]:
-        raise IndexError_(f"{index_dir} was built with model {rec['source']!r} (weights {rec['fingerprint']}); "
-                          f"the given model has different weights ({got})")
+    check_model(index_dir, rec, *loaded)
     return loaded
+
+
+def check_model(index_dir: Path, record: dict[str, Any], model: Any, tokenizer: Any) -> None:
+    """Raise a clear error unless ``model`` and ``tokenizer`` are the ones the index was built with."""
+    from boltir.models.base import tokenizer_fingerprint, weights_fingerprint
+
+    got = weights_fingerprint(model)
+    if got != record["fingerprint"]:
+        raise IndexError_(f"{index_dir} was built with model {record['source']!r} (weights {record['fingerprint']}); "
+                          f"the given model has different weights ({got})")
+    want = record.get("tokenizer_fingerprint")  # indexes from before tokenizer fingerprints have none
+    if want is not None and tokenizer is not None and tokenizer_fingerprint(tokenizer) != want:
+        raise IndexError_(f"{index_dir} was built with the tokenizer of {record['source']!r}; the given tokenizer "
+                          "turns text into different ids (other vocabulary, added tokens or normalisation)")
 
 
 def start_build(kind: str, model: Any, tokenizer: Any, docs: str, output: Path, model_source: str, shard_size: int,
@@ -82,9 +93,10 @@ def start_build(kind: str, model: Any, tokenizer: Any, docs: str, output: Path, 
     """``(model record, docs record, writer)`` of a new or resumed build of any index kind. With
     ``fresh_heads`` the model is saved beside the index once: heads drawn at load time would differ at search
     time, so search loads that copy."""
-    record = model_record(model, model_source)
+    record = model_record(model, model_source, tokenizer)
     docs_record = input_fingerprint(docs)
-    build_config = {"kind": kind, "model_fingerprint": record["fingerprint"], "docs": docs_record,
+    build_config = {"kind": kind, "model_fingerprint": record["fingerprint"],
+                    "tokenizer_fingerprint": record["tokenizer_fingerprint"], "docs": docs_record,
                     "shard_size": shard_size, "doc_length": model.config.doc_length, **build_extra}
     writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
     if fresh_heads:

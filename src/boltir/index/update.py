@@ -35,14 +35,12 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
                   shard_size: int = 16384, show_progress: bool = True) -> dict[str, Any]:
     """Append ``docs`` to the index in ``index_dir``; the model must have the index's weights."""
     from boltir.data.sources import load_docs
-    from boltir.models.base import weights_fingerprint
+    from boltir.index.dense import check_model
 
     folder = Path(index_dir)
     manifest = read_manifest(folder)
     kind = manifest["kind"]
-    if weights_fingerprint(model) != manifest["model"]["fingerprint"]:
-        raise IndexError_(f"{folder} was built with model {manifest['model']['source']!r}; the given model has "
-                          "different weights")
+    check_model(folder, manifest["model"], model, tokenizer)
     existing = set(read_doc_ids(folder, manifest))
     writer = ShardedVectorWriter.appending(folder, manifest)
     first_new = len(writer.shards)

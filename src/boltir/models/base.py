@@ -23,6 +23,20 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
     return "blake2b:" + h.hexdigest()
 
 
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A hash of what turns text into ids (normaliser, pre-tokeniser, vocabulary, added and special tokens,
+    post-processor), leaving out per-call truncation and padding state: equal tokenisation, equal hash."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        spec = json.loads(backend.to_str())
+        spec.pop("truncation", None)
+        spec.pop("padding", None)
+    else:
+        spec = {"class": type(tokenizer).__name__, "vocab": sorted(tokenizer.get_vocab().items())}
+    blob = json.dumps(spec, sort_keys=True).encode()
+    return "blake2b:" + hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
 def model_card(model: Any, extra: dict[str, Any] | None = None) -> str:
     """A short README.md for a saved model folder: what it is, how to load it, what produced it."""
     cfg = model.config
