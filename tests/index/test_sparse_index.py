@@ -83,6 +83,13 @@ def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="1 of 3 queries have no term with a non-zero weight .*: b$"):
         run = searcher.search(QUERIES, k=5)
     assert run["b"] == {} and len(run["a"]) == len(run["c"]) == 5
+    # another searcher on this index names both kinds
+    from boltir.search.coil import CoilSearcher
+    from boltir.search.dense import DenseSearcher
+
+    for other, kind in ((DenseSearcher, "dense"), (CoilSearcher, "coil")):
+        with pytest.raises(IndexError_, match=f"a 'sparse' index, not a {kind} one"):
+            other(tmp_path / "idx", loaded=splade)
 
 
 def test_mismatched_model_and_corrupted_postings(corpus, splade, tmp_path):

@@ -5,16 +5,14 @@ token ids. Interrupted builds resume after the last shard."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import new_chunks, start_build
-from boltir.index.storage import IndexError_, ShardedVectorWriter, check_shard, derived_name, read_manifest
+from boltir.index.dense import encode_shards, start_build
+from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, open_index_of_kind
 from boltir.utils.atomic import atomic_path
-from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import provenance
 
 POSTINGS_FILE = "coil-postings.npz"
@@ -39,21 +37,13 @@ def build_coil_index(model: Any, tokenizer: Any, docs: str, output: str | Path, 
                      max_shards: int | None = None, show_progress: bool = True,
                      fresh_heads: bool = False) -> dict[str, Any] | None:
     """Index ``docs`` with a COIL model into ``output``; None when ``max_shards`` stopped the build early."""
-    from boltir.data.sources import count_docs
-
     output = Path(output)
     record, docs_record, writer = start_build("coil", model, tokenizer, docs, output, model_source, shard_size,
                                               overwrite, fresh_heads)
-    started = time.perf_counter()
-    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=writer.done_count) as bar:
-        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
-            if chunk is None:
-                return None
-            add_coil_shard(writer, model, tokenizer, chunk, batch_size, bar)
-    if writer.done_count == 0:
-        raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
-    encode_seconds = time.perf_counter() - started
+    encode_seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, lambda chunk, bar:
+                                   add_coil_shard(writer, model, tokenizer, chunk, batch_size, bar))
+    if encode_seconds is None:
+        return None
     stats = write_postings(output, writer.shards, len(tokenizer), 0)
     return writer.finish({
         "kind": "coil", "backend": "term-inverted token vectors", "dim": model.config.token_dim,
@@ -79,9 +69,4 @@ def write_postings(output: Path, shards: list[dict[str, Any]], vocab_size: int, 
 
 
 def open_coil_index(folder: str | Path) -> dict[str, Any]:
-    manifest = read_manifest(folder)
-    if manifest.get("kind") != "coil":
-        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a COIL one")
-    for s in manifest["shards"]:
-        check_shard(Path(folder), s)
-    return manifest
+    return open_index_of_kind(folder, "coil", check_shards=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from boltir.data.records import Doc
-from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, iter_shards, read_manifest
+from boltir.index.storage import IndexError_, ShardedVectorWriter, derived_name, iter_shards, open_index_of_kind
 from boltir.utils.atomic import atomic_path
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -44,6 +44,24 @@ def new_chunks(docs: str, writer: ShardedVectorWriter, output: Path, shard_size:
             yield None
             return
         yield chunk
+
+
+def encode_shards(writer: ShardedVectorWriter, docs: str, output: Path, shard_size: int, max_shards: int | None,
+                  show_progress: bool, add_chunk: Callable[[list[Doc], Any], None]) -> float | None:
+    """The shard loop of every index kind: ``add_chunk(documents, progress)`` encodes and writes each shard the
+    (resumed) build still needs. Returns the seconds it took, or None when ``max_shards`` stopped it early."""
+    from boltir.data.sources import count_docs
+
+    started = time.perf_counter()
+    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
+                      initial=writer.done_count) as bar:
+        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
+            if chunk is None:
+                return None
+            add_chunk(chunk, bar)
+    if writer.done_count == 0:
+        raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
+    return time.perf_counter() - started
 
 
 def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, Any]:
@@ -118,22 +136,14 @@ def build_dense_index(model: Any, tokenizer: Any, docs: str, output: str | Path,
 
     Multi-view models (MVR) put each document's ``views`` vectors into FAISS; search maps them back to documents
     and keeps each document's best view, which is exact with a Flat index when it fetches ``k * views`` vectors."""
-    from boltir.data.sources import count_docs
-
     output = Path(output)
     views = document_views(model)
     record, docs_record, writer = start_build("dense", model, tokenizer, docs, output, model_source, shard_size,
                                               overwrite, fresh_heads)
-    started = time.perf_counter()
-    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=writer.done_count) as bar:
-        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
-            if chunk is None:
-                return None
-            add_encoded_shard(writer, model, tokenizer, chunk, batch_size, num_workers, bar)
-    if writer.done_count == 0:
-        raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
-    encode_seconds = time.perf_counter() - started
+    encode_seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, lambda chunk, bar:
+                                   add_encoded_shard(writer, model, tokenizer, chunk, batch_size, num_workers, bar))
+    if encode_seconds is None:
+        return None
     _write_faiss(output, writer, record, factory, train_size)
     return writer.finish({
         "kind": "dense", "backend": "faiss", "factory": factory, "dim": record["embedding_dim"],
@@ -217,7 +227,4 @@ def load_faiss(folder: str | Path, manifest: dict[str, Any]):
 
 
 def open_index(folder: str | Path) -> dict[str, Any]:
-    manifest = read_manifest(folder)
-    if manifest.get("kind") != "dense":
-        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a dense one")
-    return manifest
+    return open_index_of_kind(folder, "dense")

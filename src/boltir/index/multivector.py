@@ -9,16 +9,14 @@ shard."""
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import new_chunks, start_build
-from boltir.index.storage import IndexError_, check_shard, derived_name, read_manifest
+from boltir.index.dense import encode_shards, start_build
+from boltir.index.storage import IndexError_, derived_name, open_index_of_kind
 from boltir.utils.atomic import atomic_path
-from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import provenance
 
 CENTROIDS_FILE = "centroids.npy"
@@ -71,25 +69,21 @@ def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str |
     ``nbits`` (1, 2, 4 or 8) adds residual compression, which search then uses instead of the float tokens."""
     if nbits is not None and nbits not in NBITS:
         raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
-    from boltir.data.sources import count_docs
     from boltir.models.bi_encoders.inference import encode_multi
 
     output = Path(output)
     record, docs_record, writer = start_build("multivector", model, tokenizer, docs, output, model_source,
                                               shard_size, overwrite, fresh_heads)
-    started = time.perf_counter()
-    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=writer.done_count) as bar:
-        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
-            if chunk is None:
-                return None
-            embs = encode_multi(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
-            offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
-            tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, record["embedding_dim"]), np.float32)
-            writer.add_multivector_shard(tokens, offsets, [d.doc_id for d in chunk])
-    if writer.done_count == 0:
-        raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
-    encode_seconds = time.perf_counter() - started
+
+    def add_chunk(chunk, bar):
+        embs = encode_multi(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
+        offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
+        tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, record["embedding_dim"]), np.float32)
+        writer.add_multivector_shard(tokens, offsets, [d.doc_id for d in chunk])
+
+    encode_seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, add_chunk)
+    if encode_seconds is None:
+        return None
     if nbits is not None and record["embedding_dim"] * nbits % 8:
         raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
     stats = _write_centroids(output, writer.shards, record["embedding_dim"], num_centroids, train_size,
@@ -193,9 +187,4 @@ def load_buckets(folder: Path, generation: int) -> tuple[int, np.ndarray, np.nda
 
 
 def open_multivector_index(folder: str | Path) -> dict[str, Any]:
-    manifest = read_manifest(folder)
-    if manifest.get("kind") != "multivector":
-        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a multi-vector one")
-    for s in manifest["shards"]:
-        check_shard(Path(folder), s)
-    return manifest
+    return open_index_of_kind(folder, "multivector", check_shards=True)

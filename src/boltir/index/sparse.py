@@ -4,16 +4,14 @@ by weight, highest first, so a search can read each term's best postings only). 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import new_chunks, start_build
-from boltir.index.storage import IndexError_, derived_name, iter_sparse_shards, read_manifest
+from boltir.index.dense import encode_shards, start_build
+from boltir.index.storage import IndexError_, derived_name, iter_sparse_shards, open_index_of_kind
 from boltir.utils.atomic import atomic_path
-from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import provenance
 
 POSTINGS_FILES = ("postings-indptr.npy", "postings-docs.npy", "postings-weights.npy")
@@ -23,23 +21,19 @@ def build_sparse_index(model: Any, tokenizer: Any, docs: str, output: str | Path
                        batch_size: int = 32, shard_size: int = 16384, overwrite: bool = False,
                        max_shards: int | None = None, show_progress: bool = True) -> dict[str, Any] | None:
     """Index ``docs`` with a SPLADE model into ``output``; None when ``max_shards`` stopped the build early."""
-    from boltir.data.sources import count_docs
     from boltir.models.bi_encoders.inference import encode_sparse
 
     output = Path(output)
     record, docs_record, writer = start_build("sparse", model, tokenizer, docs, output, model_source, shard_size,
                                               overwrite, doc_top_k=model.config.doc_top_k)
-    started = time.perf_counter()
-    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=writer.done_count) as bar:
-        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
-            if chunk is None:
-                return None
-            matrix = encode_sparse(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
-            writer.add_sparse_shard(matrix, [d.doc_id for d in chunk])
-    if writer.done_count == 0:
-        raise IndexError_(f"{docs}: the corpus is empty; nothing to index")
-    encode_seconds = time.perf_counter() - started
+
+    def add_chunk(chunk, bar):
+        matrix = encode_sparse(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
+        writer.add_sparse_shard(matrix, [d.doc_id for d in chunk])
+
+    encode_seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, add_chunk)
+    if encode_seconds is None:
+        return None
     stats = _write_postings(output, {"shards": writer.shards}, record["embedding_dim"])
     return writer.finish({
         "kind": "sparse", "backend": "inverted", "dim": record["embedding_dim"], "model": record, "docs": docs_record,
@@ -118,7 +112,4 @@ def load_postings(folder: str | Path, manifest: dict[str, Any]) -> tuple[np.ndar
 
 
 def open_sparse_index(folder: str | Path) -> dict[str, Any]:
-    manifest = read_manifest(folder)
-    if manifest.get("kind") != "sparse":
-        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a sparse one")
-    return manifest
+    return open_index_of_kind(folder, "sparse")

@@ -178,6 +178,18 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def open_index_of_kind(folder: str | Path, kind: str, check_shards: bool = False) -> dict[str, Any]:
+    """The manifest of a complete index of ``kind`` (``dense``, ``sparse``, ``multivector``, ``coil``); with
+    ``check_shards`` every shard's files are checked too."""
+    manifest = read_manifest(folder)
+    if manifest.get("kind") != kind:
+        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
+    if check_shards:
+        for s in manifest["shards"]:
+            check_shard(Path(folder), s)
+    return manifest
+
+
 def iter_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator[tuple[np.ndarray, list[str]]]:
     """Memory-mapped vectors and ids of each shard, in order."""
     folder = Path(folder)
