@@ -47,12 +47,14 @@ def compress_residuals(tokens: np.ndarray, codes: np.ndarray, centroids: np.ndar
 
 def decompress_residuals(packed: np.ndarray, codes: np.ndarray, centroids: np.ndarray, values: np.ndarray,
                          nbits: int) -> np.ndarray:
-    """Approximate token embeddings [tokens, dim]: centroid + bucket values, L2-normalised as the model's are."""
+    """Approximate token embeddings [tokens, dim]: centroid + bucket values, L2-normalised as the model's are.
+    Each byte maps to its ``8 // nbits`` bucket values through a 256-row lookup table (one gather per byte)."""
     per_byte = 8 // nbits
-    shifts = (np.arange(per_byte, dtype=np.uint8) * nbits).astype(np.uint8)
-    buckets = ((packed[:, :, None] >> shifts) & np.uint8(2 ** nbits - 1)).reshape(len(packed), -1)
-    vecs = centroids[codes] + values[buckets]
-    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    table = values[(np.arange(256)[:, None] >> (np.arange(per_byte) * nbits)) & (2 ** nbits - 1)].astype(np.float32)
+    vecs = np.take(table, packed, axis=0).reshape(len(packed), -1)
+    vecs += np.take(centroids, codes, axis=0)
+    vecs *= (1.0 / np.sqrt(np.maximum(np.einsum("ij,ij->i", vecs, vecs), 1e-24)))[:, None]
+    return vecs
 
 
 def default_centroids(num_tokens: int) -> int:
