@@ -42,10 +42,20 @@ def parser():
     return p
 
 
+def _loader(kind: str, model: str = "the model"):
+    """The loader of a bi-encoder family (as ``model_kind`` names it)."""
+    from boltir.models import loading
+
+    loaders = {"bi-encoder": loading.load_bi_encoder, "mvr": loading.load_mvr, "splade": loading.load_splade,
+               "colbert": loading.load_colbert, "coil": loading.load_coil}
+    if kind not in loaders:
+        raise ValueError(f"{model} is a {kind}; index needs a bi-encoder (single-vector, MVR, SPLADE, uniCOIL, "
+                         "COIL or ColBERT)")
+    return loaders[kind]
+
+
 def main(argv: list[str]) -> int:
-    from boltir.index.dense import build_dense_index
-    from boltir.models.loading import (is_boltir_folder, load_bi_encoder, load_colbert, load_splade, model_kind,
-                                       resolve_model)
+    from boltir.models.loading import is_boltir_folder, model_kind, resolve_model
 
     a = parser().parse_args(argv)
     if a.delete or a.add:
@@ -55,50 +65,28 @@ def main(argv: list[str]) -> int:
     kind = model_kind(a.model)
     if a.nbits is not None and kind != "colbert":
         raise ValueError(f"--nbits compresses multi-vector (ColBERT) indexes; {a.model} is a {kind}")
+    model, tokenizer = _loader(kind, a.model)(a.model, doc_length=a.doc_length)
+    plain = not is_boltir_folder(resolve_model(a.model))  # heads drawn at load time are saved beside the index
     if kind == "colbert":
-        from boltir.index.multivector import build_multivector_index
+        from boltir.index.multivector import build_multivector_index as build
 
-        model, tokenizer = load_colbert(a.model, doc_length=a.doc_length)
-        t0 = time.perf_counter()
-        manifest = build_multivector_index(model, tokenizer, a.docs, a.output, model_source=a.model,
-                                           batch_size=a.batch_size, shard_size=a.shard_size,
-                                           num_centroids=a.num_centroids, train_size=a.train_size, nbits=a.nbits,
-                                           overwrite=a.overwrite, max_shards=a.max_shards)
-        return _report(manifest, a, time.perf_counter() - t0)
-    if kind == "splade":
-        from boltir.index.sparse import build_sparse_index
+        extra = {"num_centroids": a.num_centroids, "train_size": a.train_size, "nbits": a.nbits}
+    elif kind == "splade":
+        from boltir.index.sparse import build_sparse_index as build
 
-        model, tokenizer = load_splade(a.model, doc_length=a.doc_length)
-        t0 = time.perf_counter()
-        manifest = build_sparse_index(model, tokenizer, a.docs, a.output, model_source=a.model,
-                                      batch_size=a.batch_size, shard_size=a.shard_size, overwrite=a.overwrite,
-                                      max_shards=a.max_shards)
-        return _report(manifest, a, time.perf_counter() - t0)
-    if kind == "coil":
-        from boltir.index.coil import build_coil_index
-        from boltir.models.loading import load_coil
+        extra = {}
+    elif kind == "coil":
+        from boltir.index.coil import build_coil_index as build
 
-        model, tokenizer = load_coil(a.model, doc_length=a.doc_length)
-        t0 = time.perf_counter()
-        manifest = build_coil_index(model, tokenizer, a.docs, a.output, model_source=a.model,
-                                    batch_size=a.batch_size, shard_size=a.shard_size, overwrite=a.overwrite,
-                                    max_shards=a.max_shards, fresh_heads=not is_boltir_folder(resolve_model(a.model)))
-        return _report(manifest, a, time.perf_counter() - t0)
-    if kind not in ("bi-encoder", "mvr"):
-        raise ValueError(f"{a.model} is a {kind}; index needs a bi-encoder (single-vector, MVR, SPLADE, uniCOIL, "
-                         "COIL or ColBERT)")
-    if kind == "mvr":
-        from boltir.models.loading import load_mvr
-
-        model, tokenizer = load_mvr(a.model, doc_length=a.doc_length)
+        extra = {"fresh_heads": plain}
     else:
-        model, tokenizer = load_bi_encoder(a.model, doc_length=a.doc_length)
-    fresh = getattr(model, "projection", None) is not None and not is_boltir_folder(resolve_model(a.model))
+        from boltir.index.dense import build_dense_index as build
+
+        extra = {"num_workers": a.num_workers, "factory": a.factory, "train_size": a.train_size,
+                 "fresh_heads": plain and getattr(model, "projection", None) is not None}
     t0 = time.perf_counter()
-    manifest = build_dense_index(model, tokenizer, a.docs, a.output, model_source=a.model,
-                                 batch_size=a.batch_size, shard_size=a.shard_size, num_workers=a.num_workers,
-                                 factory=a.factory, train_size=a.train_size, overwrite=a.overwrite, max_shards=a.max_shards,
-                                 fresh_heads=fresh)
+    manifest = build(model, tokenizer, a.docs, a.output, model_source=a.model, batch_size=a.batch_size,
+                     shard_size=a.shard_size, overwrite=a.overwrite, max_shards=a.max_shards, **extra)
     return _report(manifest, a, time.perf_counter() - t0)
 
 
@@ -113,18 +101,14 @@ def _update(a) -> int:
         m = delete_documents(a.output, ids)
         print(f"deleted {len(ids)} documents from {a.output} ({m['count'] - len(m['deleted'])} remain searchable)")
     if a.add:
-        from boltir.models.loading import load_bi_encoder, load_colbert, load_splade
-
         if not a.docs:
             raise ValueError("--add needs --docs")
         manifest = read_manifest(a.output)
         rec = manifest["model"]
         source = a.model or (str(Path(a.output) / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
-        from boltir.models.loading import load_coil, load_mvr
-
-        loader = {"dense": load_mvr if manifest.get("views") else load_bi_encoder, "sparse": load_splade,
-                  "multivector": load_colbert, "coil": load_coil}[manifest["kind"]]
-        model, tokenizer = loader(source, doc_length=rec.get("doc_length"))
+        family = {"dense": "mvr" if manifest.get("views") else "bi-encoder", "sparse": "splade",
+                  "multivector": "colbert", "coil": "coil"}[manifest["kind"]]
+        model, tokenizer = _loader(family)(source, doc_length=rec.get("doc_length"))
         m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size)
         print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")
     return 0

@@ -68,6 +68,14 @@ class ShardedVectorWriter:
     def done_count(self) -> int:
         return sum(s["count"] for s in self.shards)
 
+    def _commit(self, entry: dict[str, Any], ids: list[str]) -> None:
+        """Write a shard's ids, then record the shard in the progress file: a shard counts only once its data
+        files are in place."""
+        with atomic_open(self.folder / entry["ids"]) as f:
+            f.writelines(i + "\n" for i in ids)
+        self.shards.append(entry)
+        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+
     def add_shard(self, vectors: np.ndarray, ids: list[str]) -> None:
         assert len(vectors) == len(ids)
         n = len(self.shards)
@@ -75,10 +83,7 @@ class ShardedVectorWriter:
         with atomic_path(self.folder / entry["vectors"]) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, np.ascontiguousarray(vectors, dtype=np.float32))
-        with atomic_open(self.folder / entry["ids"]) as f:
-            f.writelines(i + "\n" for i in ids)
-        self.shards.append(entry)
-        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+        self._commit(entry, ids)
 
     def add_sparse_shard(self, matrix: Any, ids: list[str]) -> None:
         """A shard of sparse term weights (scipy CSR [count, vocab]) as ``shards/terms-NNNNN.npz``."""
@@ -90,10 +95,7 @@ class ShardedVectorWriter:
         with atomic_path(self.folder / entry["matrix"]) as tmp:
             with open(tmp, "wb") as f:
                 sp.save_npz(f, sp.csr_matrix(matrix, dtype=np.float32))
-        with atomic_open(self.folder / entry["ids"]) as f:
-            f.writelines(i + "\n" for i in ids)
-        self.shards.append(entry)
-        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+        self._commit(entry, ids)
 
     def add_multivector_shard(self, tokens: np.ndarray, offsets: np.ndarray, ids: list[str],
                               doc_arrays: dict[str, np.ndarray] | None = None,
@@ -115,10 +117,7 @@ class ShardedVectorWriter:
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, np.ascontiguousarray(arr, dtype=dtype))
-        with atomic_open(self.folder / entry["ids"]) as f:
-            f.writelines(i + "\n" for i in ids)
-        self.shards.append(entry)
-        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+        self._commit(entry, ids)
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}

@@ -1,4 +1,5 @@
-"""Re-rank candidate runs with a bi-encoder: encode each candidate document once, score against its query."""
+"""Re-rank candidate runs with any boltir model: bi-encoders encode each candidate document once and score it
+against its query; cross-encoders score each (query, document) pair or, for the Set-Encoder, each whole list."""
 
 from __future__ import annotations
 
@@ -25,20 +26,29 @@ def top_k(run: dict[str, dict[str, float]], depth: int | None) -> dict[str, list
             for q, docs in run.items()}
 
 
+def encode_candidates_once(run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
+                           depth: int | None, encode: Any, show_progress: bool = True):
+    """``(candidates, position of each doc id, encoded docs, query ids, encoded queries)`` for the bi-encoder
+    re-rankers: every candidate document is encoded once, however many queries list it.
+    ``encode(texts, kind, progress)`` is the family's batch encoder."""
+    candidates = candidates_with_text(run, queries, depth)
+    doc_ids = sorted({d for ds in candidates.values() for d in ds})
+    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
+        d_out = encode([docs[d] for d in doc_ids], "doc", bar)
+    qids = list(candidates)
+    q_out = encode([queries[q] for q in qids], "query", None)
+    return candidates, {d: i for i, d in enumerate(doc_ids)}, d_out, qids, q_out
+
+
 def rerank_bi_encoder(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
                       docs: dict[str, str], depth: int | None = 100, batch_size: int = 32, num_workers: int = 0,
                       show_progress: bool = True) -> dict[str, dict[str, float]]:
     """Scores of the top ``depth`` candidates of each query in ``run`` (queries without text are an error)."""
     from boltir.models.bi_encoders.inference import encode_texts
 
-    candidates = candidates_with_text(run, queries, depth)
-    doc_ids = sorted({d for ds in candidates.values() for d in ds})
-    position = {d: i for i, d in enumerate(doc_ids)}
-    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
-        doc_vecs = encode_texts(model, tokenizer, [docs[d] for d in doc_ids], "doc", batch_size,
-                                num_workers=num_workers, progress=bar)
-    qids = list(candidates)
-    q_vecs = encode_texts(model, tokenizer, [queries[q] for q in qids], "query", batch_size)
+    candidates, position, doc_vecs, qids, q_vecs = encode_candidates_once(
+        run, queries, docs, depth, lambda texts, kind, bar: encode_texts(
+            model, tokenizer, texts, kind, batch_size, num_workers=num_workers, progress=bar), show_progress)
     out: dict[str, dict[str, float]] = {}
     for qid, qv in zip(qids, q_vecs):
         cand = candidates[qid]
@@ -158,13 +168,9 @@ def rerank_splade(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], 
     """Scores (sparse dot products) of the top ``depth`` candidates of each query with a SPLADE model."""
     from boltir.models.bi_encoders.inference import encode_sparse
 
-    candidates = candidates_with_text(run, queries, depth)
-    doc_ids = sorted({d for ds in candidates.values() for d in ds})
-    position = {d: i for i, d in enumerate(doc_ids)}
-    qids = list(candidates)
-    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
-        d_mat = encode_sparse(model, tokenizer, [docs[d] for d in doc_ids], "doc", batch_size, progress=bar)
-    q_mat = encode_sparse(model, tokenizer, [queries[q] for q in qids], "query", batch_size)
+    candidates, position, d_mat, qids, q_mat = encode_candidates_once(
+        run, queries, docs, depth, lambda texts, kind, bar: encode_sparse(
+            model, tokenizer, texts, kind, batch_size, progress=bar), show_progress)
     out = {}
     for i, q in enumerate(qids):
         rows = [position[d] for d in candidates[q]]
@@ -176,19 +182,27 @@ def rerank_splade(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], 
 def rerank_colbert(model: Any, tokenizer: Any, run: dict[str, dict[str, float]], queries: dict[str, str],
                    docs: dict[str, str], depth: int | None = 100, batch_size: int = 32,
                    show_progress: bool = True) -> dict[str, dict[str, float]]:
-    """MaxSim scores of the top ``depth`` candidates of each query with a multi-vector (ColBERT) model."""
+    """MaxSim scores of the top ``depth`` candidates of each query with a multi-vector (ColBERT) model: per
+    query one matrix product over its candidates' tokens and one segmented max (a document without tokens
+    scores 0)."""
     from boltir.models.bi_encoders.inference import encode_multi
 
-    candidates = candidates_with_text(run, queries, depth)
-    doc_ids = sorted({d for ds in candidates.values() for d in ds})
-    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
-        d_emb = dict(zip(doc_ids, encode_multi(model, tokenizer, [docs[d] for d in doc_ids], "doc", batch_size,
-                                               progress=bar)))
-    qids = list(candidates)
-    q_emb = encode_multi(model, tokenizer, [queries[q] for q in qids], "query", batch_size)
+    candidates, position, d_emb, qids, q_emb = encode_candidates_once(
+        run, queries, docs, depth, lambda texts, kind, bar: encode_multi(
+            model, tokenizer, texts, kind, batch_size, progress=bar), show_progress)
+    lengths = np.array([len(e) for e in d_emb])
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    tokens = np.concatenate(d_emb) if lengths.sum() else np.zeros((0, model.config.embedding_dim), np.float32)
     out = {}
     for q, qe in zip(qids, q_emb):
-        out[q] = {d: float((qe @ d_emb[d].T).max(1).sum()) if len(d_emb[d]) else 0.0 for d in candidates[q]}
+        cand = np.array([position[d] for d in candidates[q]], dtype=np.int64)
+        scores = np.zeros(len(cand), dtype=np.float64)
+        has = lengths[cand] > 0
+        if has.any():
+            c, n = cand[has], lengths[cand[has]]
+            rows = np.repeat(starts[c] - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(n.sum())
+            scores[has] = np.maximum.reduceat(qe @ tokens[rows].T, np.r_[0, np.cumsum(n)[:-1]], axis=1).sum(0)
+        out[q] = dict(zip(candidates[q], scores.tolist()))
     return out
 
 
