@@ -159,6 +159,9 @@ def test_faiss_factories_and_search_parameters(tiny_dpr, corpus, tmp_path):
     assert set(hnsw.search(queries, k=5)["a"]) <= {f"d{i}" for i in range(53)}
     pq = build(tiny_dpr, corpus, tmp_path / "pq", factory="PQ4x4")
     assert pq["factory"] == "PQ4x4"
+    build(tiny_dpr, corpus, tmp_path / "ivfpq", factory="IVF2,PQ4x4", train_size=53)
+    ivfpq = DenseSearcher(tmp_path / "ivfpq", loaded=tiny_dpr, search_params="nprobe=2")
+    assert ivfpq.index.nprobe == 2 and all(len(r) == 5 for r in ivfpq.search(queries, k=5).values())
     with pytest.raises(IndexError_, match="training on 20 vectors failed"):
         build(tiny_dpr, corpus, tmp_path / "ivf32", factory="IVF32,Flat", train_size=20)
     with pytest.raises(IndexError_, match="FAISS factory 'Nonsense12'"):
