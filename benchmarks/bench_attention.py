@@ -52,7 +52,7 @@ def build(variant: str, device: str, dtype):
         cfg.max_position_embeddings = 512
         model = (MonoModel(MonoConfig(encoder=cfg.to_dict())) if kind == "mono"
                  else SetEncoder(SetEncoderConfig(encoder=cfg.to_dict(), int_token_id=1,
-                                                  attention="flex" if kind == "set-flex" else "fused")))
+                                                  attention_backend="flex" if kind == "set-flex" else "fused")))
     elif variant == "baseline":
         model = BertForSequenceClassification(cfg)
     else:

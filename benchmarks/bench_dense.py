@@ -2,7 +2,7 @@
 
   python benchmarks/bench_dense.py [--num-docs 4096] [--output benchmarks/results/dense-cpu.json]
 
-1. indexing: ``build_dense_index`` (streamed, length-sorted batches, shards + FAISS) vs a plain transformers
+1. indexing: ``build_index`` (streamed, length-sorted batches, shards + FAISS) vs a plain transformers
    forward loop over the same passages in corpus order, same model and batch size;
 2. query encoding + search at batch size 1 and 32: ``DenseSearcher.search`` vs a plain loop (tokenizer, model,
    mean pooling, FAISS IndexFlatIP over the same vectors);
@@ -95,7 +95,7 @@ def part_index_boltir(args) -> dict:
     import numpy as np
 
     from boltir.data.collators import length_sorted_batches
-    from boltir.index.dense import build_dense_index
+    from boltir.index.build import build_index
     from boltir.index.storage import iter_shards
     from boltir.models.loading import load_bi_encoder
 
@@ -107,7 +107,7 @@ def part_index_boltir(args) -> dict:
     tokens = sum(len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0]) * len(b)
                  for b in length_sorted_batches(texts, BATCH))
     t0 = time.perf_counter()
-    manifest = build_dense_index(model, tok, str(corpus), Path(args.workdir) / "index", model_source=MODEL,
+    manifest = build_index(model, tok, str(corpus), Path(args.workdir) / "index", model_source=MODEL,
                                  batch_size=BATCH, show_progress=False, overwrite=True)
     dt = time.perf_counter() - t0
     ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / "index", manifest)])

@@ -35,7 +35,7 @@ def folder_bytes(folder: Path, pattern: str = "*") -> int:
 def dense(n: int, folder: Path) -> dict:
     import numpy as np
 
-    from boltir.index.dense import FAISS_FILE, _write_faiss
+    from boltir.index.dense import FAISS_FILE, DenseKind
     from boltir.index.storage import ShardedVectorWriter
 
     base = rss_mb()
@@ -47,7 +47,8 @@ def dense(n: int, folder: Path) -> dict:
         v = rng.standard_normal((m, 128), dtype=np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         writer.add_shard(v, [f"d{start + i}" for i in range(m)])
-    _write_faiss(folder, writer, {"embedding_dim": 128}, "Flat", 100_000)
+    DenseKind().write_derived(folder, writer.shards, 0, {"embedding_dim": 128}, None,
+                              {"factory": "Flat", "train_size": 100_000})
     writer.finish({"kind": "dense", "factory": "Flat", "dim": 128})
     return {"case": "dense 128-d, FAISS Flat", "docs": n, "seconds": time.perf_counter() - t0,
             "baseline_rss_mb": base, "peak_rss_mb": rss_mb(),
@@ -59,7 +60,7 @@ def sparse(n: int, folder: Path, terms_per_doc: int = 64, vocab: int = 30522) ->
     import numpy as np
     import scipy.sparse as sp
 
-    from boltir.index.sparse import _write_postings
+    from boltir.index.sparse import write_postings
     from boltir.index.storage import ShardedVectorWriter
 
     base = rss_mb()
@@ -75,7 +76,7 @@ def sparse(n: int, folder: Path, terms_per_doc: int = 64, vocab: int = 30522) ->
         mat = sp.csr_matrix((data, cols.ravel(), np.arange(0, cols.size + 1, terms_per_doc)), shape=(m, vocab))
         mat.sum_duplicates()  # Zipf draws repeat frequent terms: at most terms_per_doc distinct terms
         writer.add_sparse_shard(mat, [f"d{start + i}" for i in range(m)])
-    stats = _write_postings(folder, {"shards": writer.shards}, vocab)
+    stats = write_postings(folder, {"shards": writer.shards}, vocab)
     writer.finish({"kind": "sparse", "dim": vocab, "postings": stats})
     return {"case": f"sparse, up to {terms_per_doc} terms per document, inverted index", "docs": n,
             "seconds": time.perf_counter() - t0, "baseline_rss_mb": base, "peak_rss_mb": rss_mb(),

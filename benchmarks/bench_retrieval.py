@@ -47,7 +47,7 @@ def queries_and_qrels():
 def measure(name: str, search, queries, qrels, extra: dict) -> dict:
     """Quality per year, batch-1 latency (query by query) and batched QPS of ``search(dict) -> run``."""
     from boltir.data.writers import write_run
-    from boltir.evaluate.measures import evaluate
+    from boltir.evaluation.measures import evaluate
 
     everything = {q: t for year in YEARS for q, t in queries[year].items()}
     search(dict(list(everything.items())[:4]))  # warm-up
@@ -110,33 +110,33 @@ def main() -> None:
             from boltir.search.bm25 import BM25Index
 
             t0 = time.perf_counter()
-            bm = BM25Index.build("trec-dl-2019")
+            bm = BM25Index.build("trec-dl-2019", show_progress=False)
             index_s = time.perf_counter() - t0
             bm.save(folder)
-            save(part, measure(part, lambda q: bm.search(q, K, show_progress=False), queries, qrels,
+            save(part, measure(part, lambda q: bm.search(q, K), queries, qrels,
                                {"index_seconds": index_s, "passages_per_second": n / index_s,
                                 "index_bytes": folder_bytes(folder)}))
         elif part == "dpr":
-            from boltir.index.dense import build_dense_index
+            from boltir.index.build import build_index
             from boltir.models.loading import load_bi_encoder
             from boltir.search.dense import DenseSearcher
 
             model, tok = load_bi_encoder("minilm-l6")
             t0 = time.perf_counter()
-            build_dense_index(model, tok, "trec-dl-2019", folder, model_source="minilm-l6", show_progress=False)
+            build_index(model, tok, "trec-dl-2019", folder, model_source="minilm-l6", show_progress=False)
             index_s = time.perf_counter() - t0
             s = DenseSearcher(folder, loaded=(model, tok))
             save(part, measure(part, lambda q: s.search(q, K), queries, qrels,
                                {"model": "minilm-l6", "index": "FAISS Flat", "index_seconds": index_s,
                                 "passages_per_second": n / index_s, "index_bytes": folder_bytes(folder)}))
         elif part == "splade":
-            from boltir.index.sparse import build_sparse_index
+            from boltir.index.build import build_index
             from boltir.models.loading import load_splade
             from boltir.search.sparse import SparseSearcher
 
             model, tok = load_splade("splade-tiny")
             t0 = time.perf_counter()
-            m = build_sparse_index(model, tok, "trec-dl-2019", folder, model_source="splade-tiny",
+            m = build_index(model, tok, "trec-dl-2019", folder, model_source="splade-tiny",
                                    show_progress=False)
             index_s = time.perf_counter() - t0
             s = SparseSearcher(folder, loaded=(model, tok))
@@ -145,14 +145,15 @@ def main() -> None:
                                "index_seconds": index_s, "passages_per_second": n / index_s,
                                "index_bytes": folder_bytes(folder), "postings": m["postings"]})
             budget = 1000
-            s.postings_matrix(budget)
-            numbers["pruned"] = measure("splade-pruned", lambda q: s.search(q, K, budget=budget), queries, qrels,
+            pruned = SparseSearcher(folder, loaded=(model, tok), budget=budget)
+            pruned.postings_matrix(budget)
+            numbers["pruned"] = measure("splade-pruned", lambda q: pruned.search(q, K), queries, qrels,
                                         {"budget": budget})
             save(part, numbers)
         elif part == "colbert":
             import numpy as np
 
-            from boltir.index.multivector import build_multivector_index
+            from boltir.index.build import build_index
             from boltir.models.bi_encoders.inference import encode_multi
             from boltir.models.loading import load_colbert
             from boltir.search.multivector import MultiVectorSearcher
@@ -161,7 +162,7 @@ def main() -> None:
                 raise SystemExit(f"{a.colbert}: train it first: boltir fit --config configs/fit-minilm-colbert.yaml")
             model, tok = load_colbert(a.colbert)
             t0 = time.perf_counter()
-            m = build_multivector_index(model, tok, "trec-dl-2019", folder, model_source=a.colbert,
+            m = build_index(model, tok, "trec-dl-2019", folder, model_source=a.colbert,
                                         show_progress=False)
             index_s = time.perf_counter() - t0
             s = MultiVectorSearcher(folder, loaded=(model, tok))

@@ -57,12 +57,10 @@ def main() -> None:
     parts = set(ap.parse_args().only)
 
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
-    from boltir.evaluate.measures import evaluate
-    from boltir.index.dense import build_dense_index
-    from boltir.index.multivector import build_multivector_index
-    from boltir.index.sparse import build_sparse_index
+    from boltir.evaluation.measures import evaluate
+    from boltir.index.build import build_index
     from boltir.index.storage import iter_shards
-    from boltir.models.bi_encoders.inference import encode_multi, encode_sparse, encode_texts
+    from boltir.models.bi_encoders.inference import encode_dense, encode_multi, encode_sparse
     from boltir.models.loading import load_bi_encoder, load_colbert, load_splade
     from boltir.search.bm25 import BM25Index
     from boltir.search.dense import DenseSearcher
@@ -90,13 +88,13 @@ def main() -> None:
         if "dense" in parts:
             model, tok = load_bi_encoder("minilm-l6")
             t0 = time.perf_counter()
-            build_dense_index(model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False)
+            build_index(model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False)
             index_s = time.perf_counter() - t0
             searcher = DenseSearcher(tmp / "dense", loaded=(model, tok))
             vecs = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp / "dense", searcher.manifest)])
             raw = faiss.IndexFlatIP(vecs.shape[1])
             raw.add(vecs)
-            qv = encode_texts(model, tok, [queries[q] for q in qids], "query")
+            qv = encode_dense(model, tok, [queries[q] for q in qids], "query")
             dense = {"index_seconds": index_s, "passages_per_second": len(texts) / index_s,
                      "quality": quality(searcher.search({q: queries[q] for q in qids}, 100))}
             for bs in (1, len(qids)):
@@ -117,25 +115,25 @@ def main() -> None:
         if "sparse" in parts:
             smodel, stok = load_splade("splade-tiny")
             t0 = time.perf_counter()
-            m = build_sparse_index(smodel, stok, str(docs_file), tmp / "sparse", model_source="splade-tiny",
+            m = build_index(smodel, stok, str(docs_file), tmp / "sparse", model_source="splade-tiny",
                                    show_progress=False)
             index_s = time.perf_counter() - t0
             ss = SparseSearcher(tmp / "sparse", loaded=(smodel, stok))
             qmat = encode_sparse(smodel, stok, [queries[q] for q in qids], "query")
-            bm = BM25Index.build(str(docs_file))
+            bm = BM25Index.build(str(docs_file), show_progress=False)
             qd = {q: queries[q] for q in qids}
 
             def sparse_search(budget=None, batch=len(qids)):
                 for i in range(0, len(qids), batch):
                     ss.search_matrix(qmat[i:i + batch], 100, budget)
-            bm_run = bm.search(qd, 100, show_progress=False)
-            t_bm, t_exact = best_of_pair(lambda: bm.search(qd, 100, show_progress=False), sparse_search, 10)
+            bm_run = bm.search(qd, 100)
+            t_bm, t_exact = best_of_pair(lambda: bm.search(qd, 100), sparse_search, 10)
             t_exact1, _ = best_of(lambda: sparse_search(batch=1), 10)
             budget = 1000
             ss.postings_matrix(budget)  # built once per budget, outside the timing
             t_pruned, _ = best_of(lambda: sparse_search(budget), 10)
             t_e2e, splade_run = best_of(lambda: ss.search(qd, 100))
-            pruned_run = ss.search(qd, 100, budget=budget)
+            pruned_run = SparseSearcher(tmp / "sparse", loaded=(smodel, stok), budget=budget).search(qd, 100)
             exact_run = splade_run
             overlap = np.mean([len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids])
             sparse = {"index_seconds": index_s, "postings": m["postings"],
@@ -153,7 +151,7 @@ def main() -> None:
         if "multivector" in parts:
             cmodel, ctok = load_colbert("minilm-l6")
             t0 = time.perf_counter()
-            m = build_multivector_index(cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6",
+            m = build_index(cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6",
                                         show_progress=False)
             index_s = time.perf_counter() - t0
             plaid = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok), nprobe=4, ncandidates=256)

@@ -108,7 +108,7 @@ def main() -> None:
 
 def evaluate(results: dict) -> None:
     from boltir.data.sources import load_qrels, load_run
-    from boltir.evaluate.measures import evaluate_many
+    from boltir.evaluation.measures import evaluate_many
 
     qrels = load_qrels("trec-dl-2019")
     runs = {r: load_run(r) for r in REFERENCES}

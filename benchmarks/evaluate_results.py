@@ -22,9 +22,9 @@ MADE_BY = {
 
 def main() -> None:
     from boltir.data.sources import load_qrels, load_run
-    from boltir.evaluate.measures import evaluate_many
-    from boltir.evaluate.report import as_json, table
-    from boltir.evaluate.significance import compare_to_baseline
+    from boltir.evaluation.measures import evaluate_many
+    from boltir.evaluation.report import as_json, table
+    from boltir.evaluation.significance import compare_to_baseline
 
     runs = {"bm25": load_run("trec-dl-2019:bm25")}
     for path in sorted((HERE / "runs").glob("*.dl19.run")):

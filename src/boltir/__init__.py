@@ -1,39 +1,80 @@
 """boltir: fine-tune, index, search, re-rank and evaluate transformer models for information retrieval.
 
-Importing boltir is cheap: torch and transformers load only when a model or a command needs them. Our model
-types are registered with transformers' Auto classes as soon as transformers is imported (or right away if
-it already is), so ``AutoModel.from_pretrained(dir)`` returns boltir models after ``import boltir``.
+The public API lives on this module::
+
+    import boltir
+
+    queries, qrels = boltir.load_queries("trec-dl-2019"), boltir.load_qrels("trec-dl-2019")
+    bm25 = boltir.BM25("trec-dl-2019")
+    pipeline = bm25 >> boltir.Reranker("minilm-l6", docs="trec-dl-2019", depth=20)
+    print(boltir.evaluate({"bm25": bm25.search(queries, 100), "reranked": pipeline.search(queries, 100)}, qrels))
+
+Importing boltir is cheap: torch and transformers load only when a model or a command needs them. boltir's model
+types are registered with transformers' Auto classes as soon as transformers is imported, so
+``AutoModel.from_pretrained(folder)`` returns boltir models after ``import boltir``.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
+
+__version__ = "0.2.0"
 
 from boltir._hf_registration import install as _install_hf_registration
 
 _install_hf_registration()
 
 _LAZY = {
-    "DprConfig": "boltir.models.bi_encoders.dpr",
-    "DprModel": "boltir.models.bi_encoders.dpr",
-    "load_bi_encoder": "boltir.models.loading",
-    "load_cross_encoder": "boltir.models.loading",
-    "load_set_encoder": "boltir.models.loading",
-    "load_sparse_cross_encoder": "boltir.models.loading",
-    "evaluate": "boltir.evaluate.measures",
+    # models
+    "load_model": "boltir.models.api",
+    "BiEncoder": "boltir.models.api",
+    "CrossEncoder": "boltir.models.api",
+    # retrieval, re-ranking and composition
+    "BM25": "boltir.search.bm25",
+    "Index": "boltir.index.handle",
+    "DenseSearcher": "boltir.search.dense",
+    "SparseSearcher": "boltir.search.sparse",
+    "MultiVectorSearcher": "boltir.search.multivector",
+    "CoilSearcher": "boltir.search.coil",
+    "Reranker": "boltir.pipeline",
+    "Pipeline": "boltir.pipeline",
+    "Fusion": "boltir.pipeline",
+    "RunRetriever": "boltir.pipeline",
+    "fuse": "boltir.search.fusion",
+    # data
     "load_docs": "boltir.data.sources",
     "load_queries": "boltir.data.sources",
     "load_qrels": "boltir.data.sources",
-    "load_run": "boltir.data.sources",
-    "DataFormatError": "boltir.data.errors",
+    "read_run": "boltir.data.runs",
+    "write_run": "boltir.data.runs",
+    "top_k": "boltir.data.runs",
+    "Run": "boltir.data.runs",
+    "Qrels": "boltir.data.runs",
+    # evaluation
+    "evaluate": "boltir.evaluation.results",
+    "Results": "boltir.evaluation.results",
+    # families and errors
+    "Family": "boltir.registry",
+    "register_family": "boltir.registry",
+    "families": "boltir.registry",
+    "BoltirError": "boltir.errors",
+    "DataFormatError": "boltir.errors",
+    "InvalidIndexError": "boltir.errors",
+    "FamilyError": "boltir.errors",
+    "ModelNotFoundError": "boltir.errors",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'boltir' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

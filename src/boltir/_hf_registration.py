@@ -19,7 +19,7 @@ def register_now() -> None:
     if _done:
         return
     _done = True
-    from boltir.models.registry import register_all
+    from boltir.models.hf_auto import register_all
 
     register_all()
 

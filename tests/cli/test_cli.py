@@ -110,7 +110,7 @@ def test_rerank_command_detects_a_cross_encoder(tmp_path, capsys):
     assert boltir(["re-rank", "--model", str(tmp_path / "ce"), "--run", "trec-dl-2019:bm25", "--queries",
                    "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out), "--depth", "3",
                    "--qrels", "trec-dl-2019"]) == 0
-    assert json.loads((tmp_path / "ce.run.meta.json").read_text())["kind"] == "cross-encoder"
+    assert json.loads((tmp_path / "ce.run.meta.json").read_text())["family"] == "mono"
     assert len(out.read_text().splitlines()) == 43 * 3
 
 
@@ -128,4 +128,4 @@ def test_rerank_command_with_a_set_encoder_and_permutations(tiny_backbone, tmp_p
     line = next(x for x in printed.splitlines() if x.startswith("input order"))
     values = [float(part.split(": ")[1]) for part in line.split("  ")[1:] if ": " in part]
     assert len(values) == 4 and max(values) - min(values) < 1e-4
-    assert json.loads((tmp_path / "se.run.meta.json").read_text())["kind"] == "set-encoder"
+    assert json.loads((tmp_path / "se.run.meta.json").read_text())["family"] == "set-encoder"

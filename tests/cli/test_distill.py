@@ -4,7 +4,7 @@ import json
 
 from boltir.cli import main as boltir
 from boltir.data.sources import load_run
-from boltir.search.rerank import top_k
+from boltir.data.runs import top_k
 
 
 def test_distill_build_and_subsample(tmp_path, capsys):

@@ -139,7 +139,7 @@ def test_interrupted_build_resumes_from_the_cache(llm, tmp_path):
 
 def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
     from boltir.data.sources import doc_texts, load_queries, load_run
-    from boltir.search.rerank import top_k
+    from boltir.data.runs import top_k
 
     first = load_run("trec-dl-2020:bm25")
     teacher_run = load_run("trec-dl-2020:rankvicuna-7b.bm25")
@@ -160,18 +160,18 @@ def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
 def test_model_teacher_orders_by_the_model_scores():
     from boltir.distill.teachers import ModelTeacher
     from boltir.models.loading import load_bi_encoder, resolve_model
-    from boltir.search.rerank import rerank_bi_encoder
+    from boltir.search.rerank import rerank_dense
 
     docs = {"a": "Cats sleep for most of the day.", "b": "The stock market fell on Monday.",
             "c": "Kittens and cats nap often, up to sixteen hours.", "d": "Recipes for banana bread."}
     teacher = ModelTeacher("minilm-l6")
     order = teacher.rank("q", "how long do cats sleep", ["b", "d", "a", "c"], docs)
     model, tok = load_bi_encoder(str(resolve_model("minilm-l6")))
-    scores = rerank_bi_encoder(model, tok, {"q": {d: 0.0 for d in docs}}, {"q": "how long do cats sleep"}, docs,
+    scores = rerank_dense(model, tok, {"q": {d: 0.0 for d in docs}}, {"q": "how long do cats sleep"}, docs,
                                show_progress=False)["q"]
     assert order == sorted(docs, key=lambda d: -scores[d])
     assert set(order[:2]) == {"a", "c"} and teacher.describe() == {"type": "model", "model": "minilm-l6",
-                                                                   "kind": "bi-encoder"}
+                                                                   "family": "dpr"}
 
 
 def test_rate_limit_spaces_requests(llm):

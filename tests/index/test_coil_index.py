@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from boltir.index.coil import build_coil_index
-from boltir.index.storage import IndexError_
+from boltir.index.build import build_index
+from boltir.errors import InvalidIndexError
 from boltir.models.loading import load_coil
 from boltir.search.coil import CoilSearcher
 
@@ -44,8 +44,8 @@ def test_search_equals_brute_force_and_build_resumes(coil, corpus, tmp_path):
     path, texts = corpus
     model, tok = coil
     kw = dict(model_source="tiny", batch_size=8, shard_size=10, show_progress=False)
-    assert build_coil_index(model, tok, path, tmp_path / "idx", max_shards=2, **kw) is None
-    m = build_coil_index(model, tok, path, tmp_path / "idx", **kw)
+    assert build_index(model, tok, path, tmp_path / "idx", max_shards=2, **kw) is None
+    m = build_index(model, tok, path, tmp_path / "idx", **kw)
     assert m["count"] == 42 and len(m["shards"]) == 5 and m["kind"] == "coil"
     words = {i for t in texts for i in tok(t, add_special_tokens=False)["input_ids"]} - {tok.convert_tokens_to_ids(p)
                                                                                          for p in ",."}
@@ -64,14 +64,14 @@ def test_search_equals_brute_force_and_build_resumes(coil, corpus, tmp_path):
 def test_mismatch_and_corruption(coil, corpus, tmp_path, tiny_backbone):
     path, _ = corpus
     model, tok = coil
-    build_coil_index(model, tok, path, tmp_path / "idx", model_source="tiny", shard_size=20, show_progress=False)
-    with pytest.raises(IndexError_, match="different weights"):
+    build_index(model, tok, path, tmp_path / "idx", model_source="tiny", shard_size=20, show_progress=False)
+    with pytest.raises(InvalidIndexError, match="different weights"):
         CoilSearcher(tmp_path / "idx", loaded=load_coil(tiny_backbone, cls_dim=16, token_dim=8, seed=1))
     ids = tmp_path / "idx" / "shards" / "term_ids-00001.npy"
     np.save(ids, np.load(ids)[:-2])
-    with pytest.raises(IndexError_, match="term_ids-00001.npy: holds"):
+    with pytest.raises(InvalidIndexError, match="term_ids-00001.npy: holds"):
         CoilSearcher(tmp_path / "idx", loaded=coil)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    with pytest.raises(IndexError_, match="empty"):
-        build_coil_index(model, tok, str(empty), tmp_path / "e", model_source="tiny", show_progress=False)
+    with pytest.raises(InvalidIndexError, match="empty"):
+        build_index(model, tok, str(empty), tmp_path / "e", model_source="tiny", show_progress=False)

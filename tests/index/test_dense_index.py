@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from boltir.index.dense import build_dense_index
-from boltir.index.storage import IndexError_, iter_shards, read_manifest
+from boltir.index.build import build_index
+from boltir.errors import InvalidIndexError
+from boltir.index.storage import iter_shards, read_manifest
 from boltir.search.dense import DenseSearcher
 
 
@@ -23,26 +24,26 @@ def corpus(tmp_path):
 
 def build(model_tok, corpus, out, **kw):
     model, tok = model_tok
-    return build_dense_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=10,
+    return build_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=10,
                              show_progress=False, **kw)
 
 
 def test_index_then_search_equals_brute_force(tiny_dpr, corpus, tmp_path):
     from boltir.data.readers import read_docs
-    from boltir.models.bi_encoders.inference import encode_texts
+    from boltir.models.bi_encoders.inference import encode_dense
 
     manifest = build(tiny_dpr, corpus, tmp_path / "idx")
     assert manifest["count"] == 53 and len(manifest["shards"]) == 6 and manifest["dim"] == 16
     model, tok = tiny_dpr
     docs = list(read_docs(corpus))
     # length-sorted batches must give the same vectors as encoding each document alone
-    alone = np.stack([encode_texts(model, tok, [d.text], "doc", 1)[0] for d in docs[:12]])
+    alone = np.stack([encode_dense(model, tok, [d.text], "doc", 1)[0] for d in docs[:12]])
     stored = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp_path / "idx", manifest)])
     np.testing.assert_allclose(stored[:12], alone, atol=1e-5)
     searcher = DenseSearcher(tmp_path / "idx", loaded=tiny_dpr)
     queries = {"q1": "apple banana", "q2": "kilo lima lima"}
     run = searcher.search(queries, k=5)
-    qv = encode_texts(model, tok, list(queries.values()), "query")
+    qv = encode_dense(model, tok, list(queries.values()), "query")
     scores = qv @ stored.T
     for (qid, _), row in zip(queries.items(), scores):
         top = np.argsort(-row)[:5]
@@ -53,7 +54,7 @@ def test_index_then_search_equals_brute_force(tiny_dpr, corpus, tmp_path):
 def test_interrupted_build_resumes_to_the_same_index(tiny_dpr, corpus, tmp_path):
     full = build(tiny_dpr, corpus, tmp_path / "full")
     assert build(tiny_dpr, corpus, tmp_path / "part", max_shards=2) is None
-    with pytest.raises(IndexError_, match="partial build"):
+    with pytest.raises(InvalidIndexError, match="partial build"):
         read_manifest(tmp_path / "part")
     progress = json.loads((tmp_path / "part" / "progress.json").read_text())
     assert len(progress["shards"]) == 2
@@ -73,7 +74,7 @@ def test_interrupted_build_resumes_to_the_same_index(tiny_dpr, corpus, tmp_path)
 def test_complete_index_is_not_overwritten(tiny_dpr, corpus, tmp_path):
     build(tiny_dpr, corpus, tmp_path / "idx")
     before = (tmp_path / "idx" / "manifest.json").read_text()
-    with pytest.raises(IndexError_, match="already holds a complete index"):
+    with pytest.raises(InvalidIndexError, match="already holds a complete index"):
         build(tiny_dpr, corpus, tmp_path / "idx")
     assert (tmp_path / "idx" / "manifest.json").read_text() == before
 
@@ -81,22 +82,22 @@ def test_complete_index_is_not_overwritten(tiny_dpr, corpus, tmp_path):
 def test_partial_build_with_other_settings_is_refused(tiny_dpr, corpus, tmp_path):
     build(tiny_dpr, corpus, tmp_path / "idx", max_shards=1)
     model, tok = tiny_dpr
-    with pytest.raises(IndexError_, match="different settings.*shard_size"):
-        build_dense_index(model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7,
+    with pytest.raises(InvalidIndexError, match="different settings.*shard_size"):
+        build_index(model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7,
                           show_progress=False)
 
 
 def test_corrupted_shard_is_detected(tiny_dpr, corpus, tmp_path):
     manifest = build(tiny_dpr, corpus, tmp_path / "idx")
     (tmp_path / "idx" / manifest["shards"][1]["vectors"]).write_bytes(b"garbage")
-    with pytest.raises(IndexError_, match="vectors-00001.npy: unreadable shard"):
+    with pytest.raises(InvalidIndexError, match="vectors-00001.npy: unreadable shard"):
         list(iter_shards(tmp_path / "idx", manifest))
 
 
 def test_half_written_partial_shard_is_detected(tiny_dpr, corpus, tmp_path):
     build(tiny_dpr, corpus, tmp_path / "idx", max_shards=2)
     (tmp_path / "idx" / "shards" / "ids-00001.txt").write_text("d10\n")
-    with pytest.raises(IndexError_, match="ids-00001|vectors-00001"):
+    with pytest.raises(InvalidIndexError, match="ids-00001|vectors-00001"):
         build(tiny_dpr, corpus, tmp_path / "idx")
 
 
@@ -105,7 +106,7 @@ def test_wrong_model_is_refused(tiny_dpr, tiny_backbone, corpus, tmp_path):
 
     build(tiny_dpr, corpus, tmp_path / "idx")
     other = load_bi_encoder(tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", seed=7)
-    with pytest.raises(IndexError_, match="different weights"):
+    with pytest.raises(InvalidIndexError, match="different weights"):
         DenseSearcher(tmp_path / "idx", loaded=other)
 
 
@@ -119,16 +120,16 @@ def test_same_weights_other_tokenizer_is_refused(tiny_dpr, tiny_backbone, corpus
     DenseSearcher(tmp_path / "idx", loaded=(model, tok))
     other = load_tokenizer(tiny_backbone)
     other.add_tokens(["applebanana"])
-    with pytest.raises(IndexError_, match="different ids"):
+    with pytest.raises(InvalidIndexError, match="different ids"):
         DenseSearcher(tmp_path / "idx", loaded=(model, other))
-    with pytest.raises(IndexError_, match="different ids"):
+    with pytest.raises(InvalidIndexError, match="different ids"):
         add_documents(tmp_path / "idx", model, other, corpus, show_progress=False)
 
 
 def test_empty_corpus(tiny_dpr, tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    with pytest.raises(IndexError_, match="empty"):
+    with pytest.raises(InvalidIndexError, match="empty"):
         build(tiny_dpr, str(empty), tmp_path / "idx")
     assert not (tmp_path / "idx" / "manifest.json").exists()
 
@@ -162,9 +163,9 @@ def test_faiss_factories_and_search_parameters(tiny_dpr, corpus, tmp_path):
     build(tiny_dpr, corpus, tmp_path / "ivfpq", factory="IVF2,PQ4x4", train_size=53)
     ivfpq = DenseSearcher(tmp_path / "ivfpq", loaded=tiny_dpr, search_params="nprobe=2")
     assert ivfpq.index.nprobe == 2 and all(len(r) == 5 for r in ivfpq.search(queries, k=5).values())
-    with pytest.raises(IndexError_, match="training on 20 vectors failed"):
+    with pytest.raises(InvalidIndexError, match="training on 20 vectors failed"):
         build(tiny_dpr, corpus, tmp_path / "ivf32", factory="IVF32,Flat", train_size=20)
-    with pytest.raises(IndexError_, match="FAISS factory 'Nonsense12'"):
+    with pytest.raises(InvalidIndexError, match="FAISS factory 'Nonsense12'"):
         build(tiny_dpr, corpus, tmp_path / "bad", factory="Nonsense12")
     with pytest.raises(ValueError, match="search parameters 'nprobe=x'"):
         DenseSearcher(tmp_path / "ivf", loaded=tiny_dpr, search_params="nprobe=x")

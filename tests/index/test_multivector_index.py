@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from boltir.index.multivector import build_multivector_index, default_centroids
-from boltir.index.storage import IndexError_
+from boltir.index.build import build_index
+from boltir.index.multivector import default_centroids
+from boltir.errors import InvalidIndexError
 from boltir.models.bi_encoders.inference import encode_multi
 from boltir.models.loading import load_colbert
 from boltir.search.multivector import MultiVectorSearcher
@@ -32,7 +33,7 @@ def colbert(tiny_backbone):
 
 def build(colbert, corpus, out, **kw):
     model, tok = colbert
-    return build_multivector_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=20,
+    return build_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=20,
                                    show_progress=False, **kw)
 
 
@@ -71,11 +72,11 @@ def test_mismatch_and_corruption(colbert, corpus, tmp_path, tiny_backbone):
     path, _ = corpus
     build(colbert, path, tmp_path / "idx", num_centroids=8)
     other = load_colbert(tiny_backbone, embedding_dim=8, seed=1)
-    with pytest.raises(IndexError_, match="different weights"):
+    with pytest.raises(InvalidIndexError, match="different weights"):
         MultiVectorSearcher(tmp_path / "idx", loaded=other)
     off = tmp_path / "idx" / "shards" / "offsets-00001.npy"
     np.save(off, np.load(off)[:-3])
-    with pytest.raises(IndexError_, match="offsets"):
+    with pytest.raises(InvalidIndexError, match="offsets"):
         MultiVectorSearcher(tmp_path / "idx", loaded=colbert)
     assert default_centroids(10_000) == 1024 and default_centroids(3) == 3
 
@@ -98,7 +99,7 @@ def test_index_and_search_commands(colbert, corpus, tmp_path, capsys):
 def test_fresh_projection_is_saved_with_the_index(colbert, corpus, tmp_path, tiny_backbone):
     path, _ = corpus
     model, tok = colbert
-    m = build_multivector_index(model, tok, path, tmp_path / "idx", model_source=tiny_backbone, num_centroids=8,
+    m = build_index(model, tok, path, tmp_path / "idx", model_source=tiny_backbone, num_centroids=8,
                                 show_progress=False, fresh_heads=True)
     assert m["model"]["saved_copy"] == "model"
     searcher = MultiVectorSearcher(tmp_path / "idx")  # loads the saved copy, not a new random projection

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from boltir.cli import main as boltir
-from boltir.index.sparse import build_sparse_index
-from boltir.index.storage import IndexError_
+from boltir.index.build import build_index
+from boltir.errors import InvalidIndexError
 from boltir.models.bi_encoders.inference import encode_sparse
 from boltir.models.loading import load_splade
 from boltir.search.sparse import SparseSearcher
@@ -36,10 +36,10 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
     folder, docs = corpus
     model, tok = splade
     out = tmp_path / "idx"
-    assert build_sparse_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny",
+    assert build_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny",
                               shard_size=16, max_shards=1, show_progress=False) is None
     assert not (out / "manifest.json").exists() and (out / "progress.json").exists()
-    m = build_sparse_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", shard_size=16,
+    m = build_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", shard_size=16,
                            show_progress=False)
     assert m["count"] == 40 and len(m["shards"]) == 3 and m["kind"] == "sparse"
 
@@ -54,8 +54,8 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
         np.testing.assert_allclose(list(run[qid].values()), brute[i, order], rtol=1e-5, atol=1e-5)
 
     # pruned: a budget as long as the longest list is exact; a small one reads fewer postings
-    assert searcher.search(QUERIES, k=10, budget=m["postings"]["longest_list"]) == run
-    pruned = searcher.search(QUERIES, k=10, budget=2)
+    assert SparseSearcher(out, loaded=splade, budget=m["postings"]["longest_list"]).search(QUERIES, k=10) == run
+    pruned = SparseSearcher(out, loaded=splade, budget=2).search(QUERIES, k=10)
     for qid in QUERIES:
         assert len(pruned[qid]) <= 10
         assert all(s <= brute[list(QUERIES).index(qid), [d.doc_id for d in docs].index(d)] + 1e-5
@@ -69,7 +69,7 @@ def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
 
     folder, _ = corpus
     model, tok = splade
-    build_sparse_index(model, tok, str(folder / "docs.jsonl"), tmp_path / "idx", model_source="splade-tiny",
+    build_index(model, tok, str(folder / "docs.jsonl"), tmp_path / "idx", model_source="splade-tiny",
                        show_progress=False)
     searcher = SparseSearcher(tmp_path / "idx", loaded=splade)
     real = inference.encode_sparse
@@ -88,7 +88,7 @@ def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
     from boltir.search.dense import DenseSearcher
 
     for other, kind in ((DenseSearcher, "dense"), (CoilSearcher, "coil")):
-        with pytest.raises(IndexError_, match=f"a 'sparse' index, not a {kind} one"):
+        with pytest.raises(InvalidIndexError, match=f"a 'sparse' index, not a {kind} one"):
             other(tmp_path / "idx", loaded=splade)
 
 
@@ -98,19 +98,19 @@ def test_mismatched_model_and_corrupted_postings(corpus, splade, tmp_path):
     folder, _ = corpus
     model, tok = splade
     out = tmp_path / "idx"
-    build_sparse_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", show_progress=False)
+    build_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", show_progress=False)
     other, _ = load_splade("splade-tiny")
     with torch.no_grad():
         next(other.parameters()).add_(0.01)
-    with pytest.raises(IndexError_, match="different weights"):
+    with pytest.raises(InvalidIndexError, match="different weights"):
         SparseSearcher(out, loaded=(other, tok))
     raw = (out / "postings-docs.npy").read_bytes()
     (out / "postings-docs.npy").write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(IndexError_, match="unreadable postings|do not match"):
+    with pytest.raises(InvalidIndexError, match="unreadable postings|do not match"):
         SparseSearcher(out, loaded=splade)
     (tmp_path / "empty.jsonl").write_text("")
-    with pytest.raises(IndexError_, match="empty"):
-        build_sparse_index(model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x",
+    with pytest.raises(InvalidIndexError, match="empty"):
+        build_index(model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x",
                            show_progress=False)
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from boltir.cli import main as boltir
-from boltir.index.storage import IndexError_, read_manifest
+from boltir.errors import InvalidIndexError
+from boltir.index.storage import read_manifest
 
 WORDS = "apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima".split()
 QUERIES = {"a": "apple banana", "b": "kilo lima echo", "c": "golf hotel india"}
@@ -102,7 +103,7 @@ def test_update_errors_leave_the_index_unchanged(models, tmp_path, capsys):
     assert boltir(["index", "--output", idx, "--delete", str(tmp_path / "del.txt")]) == 1
     assert "no document 'nope' to delete" in capsys.readouterr().err
     assert (tmp_path / "idx" / "manifest.json").read_text() == before
-    with pytest.raises(IndexError_, match="different weights"):
+    with pytest.raises(InvalidIndexError, match="different weights"):
         from boltir.index.update import add_documents
         from boltir.models.loading import load_bi_encoder
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from boltir.evaluate.novelty import alpha_ndcg, jaccard_clusters
+from boltir.evaluation.novelty import alpha_ndcg, jaccard_clusters
 from boltir.losses.novelty import DuplicateAwareRankNet, novelty_targets
 from boltir.losses.pairwise import RankNet
 

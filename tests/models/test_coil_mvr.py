@@ -1,4 +1,4 @@
-"""COIL and MVR: scores by hand from the model's own outputs, HF round trip, re-ranking through model_reranker."""
+"""COIL and MVR: scores by hand from the model's own outputs, HF round trip, re-ranking through Reranker."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ from transformers import AutoModel
 
 from boltir.models.bi_encoders.coil import CoilModel
 from boltir.models.bi_encoders.mvr import MvrModel
-from boltir.models.loading import load_coil, load_mvr, model_kind
+from boltir.models.loading import load_coil, load_mvr, detect_family
 
 
 def test_coil_scores_by_hand(tiny_backbone):
@@ -18,19 +18,19 @@ def test_coil_scores_by_hand(tiny_backbone):
         got = CoilModel.score(qo, do)[0]
     cats, chase = tok.convert_tokens_to_ids(["cats", "chase"])
     for j in range(2):
-        expect = float(qo[0][0] @ do[0][j])
+        expect = float(qo.cls[0] @ do.cls[j])
         for i, t in enumerate(q["input_ids"][0].tolist()):
             if t in (cats, chase):
-                sims = [float(qo[1][0, i] @ do[1][j, k]) for k, u in enumerate(d["input_ids"][j].tolist())
-                        if u == t and d["attention_mask"][j, k]]
+                sims = [float(qo.embeddings[0, i] @ do.embeddings[j, k])
+                        for k, u in enumerate(d["input_ids"][j].tolist()) if u == t and d["attention_mask"][j, k]]
                 expect += max(sims) if sims else 0.0
         assert float(got[j]) == pytest.approx(expect, abs=1e-5)
-    assert (qo[2][0] == -1).sum() == 2  # [CLS] and [SEP] never match
+    assert (qo.token_ids[0] == -1).sum() == 2  # [CLS] and [SEP] never match
 
 
 def test_mvr_views_and_scores(tiny_backbone, tmp_path):
     from boltir.models.base import save_model_folder
-    from boltir.search.rerank import model_reranker
+    from boltir.pipeline import Reranker
 
     model, tok = load_mvr(tiny_backbone, views=3, projection_dim=8)
     assert tok.convert_ids_to_tokens(model.config.view_token_ids) == ["[unused2]", "[unused3]", "[unused4]"]
@@ -39,15 +39,16 @@ def test_mvr_views_and_scores(tiny_backbone, tmp_path):
     with torch.inference_mode():
         qe, de = model(**q, kind="query"), model(**d, kind="doc")
         scores = MvrModel.score(qe, de)[0]
+    qe, de = qe.embeddings, de.embeddings
     assert qe.shape == (1, 8) and de.shape == (2, 3, 8)
     assert scores.tolist() == pytest.approx([max(float(qe[0] @ de[j, v]) for v in range(3)) for j in range(2)])
     save_model_folder(model, tok, tmp_path / "mvr")
-    assert type(AutoModel.from_pretrained(tmp_path / "mvr")) is MvrModel and model_kind(str(tmp_path / "mvr")) == "mvr"
-    kind, rerank, _, _ = model_reranker(str(tmp_path / "mvr"))
-    out = rerank({"q": {"a": 0.0, "b": 0.0}}, {"q": "cats"}, {"a": "cats sleep", "b": "dogs"}, None,
-                 show_progress=False)["q"]
-    assert kind == "mvr" and [out["a"], out["b"]] == pytest.approx(scores.tolist(), abs=1e-5)
+    assert type(AutoModel.from_pretrained(tmp_path / "mvr")) is MvrModel and detect_family(str(tmp_path / "mvr")).name == "mvr"
+    reranker = Reranker(str(tmp_path / "mvr"), depth=None, show_progress=False)
+    out = reranker.rerank({"q": {"a": 0.0, "b": 0.0}}, {"q": "cats"}, {"a": "cats sleep", "b": "dogs"})["q"]
+    assert reranker.family == "mvr" and [out["a"], out["b"]] == pytest.approx(scores.tolist(), abs=1e-5)
     coil, ctok = load_coil(tiny_backbone, cls_dim=8, token_dim=4)
     save_model_folder(coil, ctok, tmp_path / "coil")
-    kind, rerank, _, _ = model_reranker(str(tmp_path / "coil"))
-    assert kind == "coil" and len(rerank({"q": {"a": 0.0}}, {"q": "cats"}, {"a": "cats"}, None, show_progress=False)["q"]) == 1
+    reranker = Reranker(str(tmp_path / "coil"), depth=None, show_progress=False)
+    assert reranker.family == "coil"
+    assert len(reranker.rerank({"q": {"a": 0.0}}, {"q": "cats"}, {"a": "cats"})["q"]) == 1

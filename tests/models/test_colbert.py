@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from boltir.models.bi_encoders.colbert import ColbertModel
-from boltir.models.loading import load_colbert, model_kind
+from boltir.models.bi_encoders.colbert import ColbertModel, maxsim
+from boltir.models.loading import load_colbert, detect_family
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def test_maxsim_by_hand():
     q_mask = torch.tensor([[True, True, False]])
     d = torch.tensor([[[0.5, 0.2], [0.1, 0.9], [9.0, 9.0]], [[0.3, 0.3], [0.0, 0.0], [0.0, 0.0]]])
     d_mask = torch.tensor([[True, True, False], [True, False, False]])
-    got = ColbertModel.maxsim(q, q_mask, d, d_mask)
+    got = maxsim(q, q_mask, d, d_mask)
     assert got[0].tolist() == pytest.approx([0.5 + 0.9, 0.3 + 0.3])
 
 
@@ -75,39 +75,40 @@ def test_stanford_checkpoint_and_round_trip(tiny_backbone, tmp_path):
     cfg["architectures"] = ["HF_ColBERT"]
     (folder / "config.json").write_text(json.dumps(cfg))
     load_tokenizer(tiny_backbone).save_pretrained(folder)
-    assert model_kind(str(folder)) == "colbert"
+    assert detect_family(str(folder)).name == "colbert"
     model, tok = load_colbert(str(folder), doc_length=16)
     assert model.config.embedding_dim == 6 and torch.equal(model.projection.weight, linear)
     enc = tok(["cats sleep a lot"], return_tensors="pt")
     with torch.inference_mode():
-        emb, mask = model(enc["input_ids"], enc["attention_mask"], kind="doc")
+        out = model(enc["input_ids"], enc["attention_mask"], kind="doc")
+        emb, mask = out.embeddings, out.mask
         ids, attn, _ = model.prepare(enc["input_ids"], enc["attention_mask"], "doc")
         manual = torch.nn.functional.normalize(bert(input_ids=ids, attention_mask=attn).last_hidden_state @ linear.T, dim=-1)
     torch.testing.assert_close(emb[mask], manual[mask], atol=1e-5, rtol=0)
 
     save_model_folder(model, tok, tmp_path / "saved")
     again = AutoModel.from_pretrained(tmp_path / "saved")
-    assert type(again) is ColbertModel and model_kind(str(tmp_path / "saved")) == "colbert"
+    assert type(again) is ColbertModel and detect_family(str(tmp_path / "saved")).name == "colbert"
     with torch.inference_mode():
-        torch.testing.assert_close(again.eval()(enc["input_ids"], enc["attention_mask"], kind="doc")[0], emb)
+        torch.testing.assert_close(again.eval()(enc["input_ids"], enc["attention_mask"], kind="doc").embeddings, emb)
 
 
 def test_rerank_scores_are_maxsim(colbert, tmp_path):
     from boltir.models.base import save_model_folder
-    from boltir.search.rerank import model_reranker
+    from boltir.pipeline import Reranker
 
     model, tok = colbert
     save_model_folder(model, tok, tmp_path / "m")
     docs = {"a": "cats sleep all day", "b": "the stock market, today.", "c": "dogs"}
-    kind, rerank, loaded, _ = model_reranker(str(tmp_path / "m"))
-    out = rerank({"q": {d: 0.0 for d in docs}}, {"q": "do cats sleep"}, docs, None, show_progress=False)["q"]
-    assert kind == "colbert"
+    reranker = Reranker(str(tmp_path / "m"), depth=None, show_progress=False)
+    out = reranker.rerank({"q": {d: 0.0 for d in docs}}, {"q": "do cats sleep"}, docs)["q"]
+    assert reranker.family == "colbert"
     q = tok(["do cats sleep"], return_tensors="pt")
     d = tok(list(docs.values()), padding=True, return_tensors="pt")
     with torch.inference_mode():
-        qe, qm = loaded(q["input_ids"], q["attention_mask"], kind="query")
-        de, dm = loaded(d["input_ids"], d["attention_mask"], kind="doc")
-        expect = ColbertModel.maxsim(qe, qm, de, dm)[0]
+        qo = reranker.model(q["input_ids"], q["attention_mask"], kind="query")
+        do = reranker.model(d["input_ids"], d["attention_mask"], kind="doc")
+        expect = ColbertModel.score(qo, do)[0]
     assert list(out.values()) == pytest.approx(expect.tolist(), abs=1e-5)
 
 
@@ -126,4 +127,4 @@ def test_xtr_scores_by_hand():
     assert xtr_scores(q, q_mask, d, d_mask, k=1)[0].tolist() == pytest.approx([0.9, 0.8])
     # with every token kept, XTR is MaxSim divided by the query length
     full = xtr_scores(q, q_mask, d, d_mask, k=4)[0]
-    assert full.tolist() == pytest.approx((ColbertModel.maxsim(q, q_mask, d, d_mask)[0] / 2).tolist())
+    assert full.tolist() == pytest.approx((maxsim(q, q_mask, d, d_mask)[0] / 2).tolist())

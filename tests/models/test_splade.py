@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForMaskedLM
 
-from boltir.models.loading import load_splade, model_kind, resolve_model
+from boltir.models.loading import load_splade, detect_family, resolve_model
 
 TEXTS = ["what is the boiling point of water", "Water boils at 100 degrees Celsius at sea level."]
 
@@ -20,7 +20,7 @@ def test_weights_equal_the_mlm_logits_by_hand(splade):
     mlm = AutoModelForMaskedLM.from_pretrained(resolve_model("splade-tiny")).eval()
     enc = tok(TEXTS, padding=True, return_tensors="pt")
     with torch.inference_mode():
-        ours = model(**enc)
+        ours = model(**enc).embeddings
         logits = mlm(**enc).logits
     expect = torch.stack([torch.log1p(torch.relu(logits[i, enc["attention_mask"][i].bool()])).max(0).values
                           for i in range(len(TEXTS))])
@@ -28,7 +28,7 @@ def test_weights_equal_the_mlm_logits_by_hand(splade):
     assert ours.shape == (2, 30522) and (ours > 0).sum(1).max() < 2000  # sparse
     water = tok.convert_tokens_to_ids("water")
     assert ours[0, water] > 0 and ours[1, water] > 0
-    assert model_kind("splade-tiny") == "splade"
+    assert detect_family("splade-tiny").name == "splade"
 
 
 def test_round_trip_and_pruning(splade, tmp_path):
@@ -41,14 +41,14 @@ def test_round_trip_and_pruning(splade, tmp_path):
     assert type(loaded) is SpladeModel
     enc = tok(TEXTS, padding=True, return_tensors="pt")
     with torch.inference_mode():
-        torch.testing.assert_close(loaded.eval()(**enc), model(**enc), atol=0, rtol=0)
+        torch.testing.assert_close(loaded.eval()(**enc).embeddings, model(**enc).embeddings, atol=0, rtol=0)
         again, _ = load_splade(str(tmp_path / "m"), doc_top_k=10)
-        pruned = again(**enc)
-        full = model(**enc)
+        pruned = again(**enc).embeddings
+        full = model(**enc).embeddings
     assert ((pruned > 0).sum(1) == 10).all()
     top = full.topk(10, dim=1)
     torch.testing.assert_close(pruned.gather(1, top.indices), top.values)
-    with pytest.raises(ValueError, match="cannot change 'pooling'"):
+    with pytest.raises(ValueError, match="cannot change pooling"):
         load_splade(str(tmp_path / "m"), pooling="sum")
 
 
@@ -58,21 +58,22 @@ def test_inference_free_queries_are_weighted_bags_of_tokens():
         model.query_weights[tok.convert_tokens_to_ids("water")] = 2.5
     enc = tok(["water water boiling"], return_tensors="pt")
     with torch.inference_mode():
-        q = model(**enc, kind="query")
+        q = model(**enc, kind="query").embeddings
     nz = {tok.convert_ids_to_tokens(int(i)): float(q[0, i]) for i in q[0].nonzero().flatten()}
     assert nz == {"water": 2.5, "boiling": 1.0}  # no [CLS]/[SEP], each term once
 
 
 def test_splade_tiny_reranks_dl19_at_the_reference_effectiveness():
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
-    from boltir.evaluate.measures import evaluate
-    from boltir.search.rerank import model_reranker, top_k
+    from boltir.data.runs import candidate_ids
+    from boltir.evaluation.measures import evaluate
+    from boltir.pipeline import Reranker
 
     run = load_run("trec-dl-2019:bm25")
-    docs = doc_texts("trec-dl-2019", {d for ds in top_k(run, 100).values() for d in ds})
-    kind, rerank, _, _ = model_reranker("splade-tiny")
-    out = rerank(run, load_queries("trec-dl-2019"), docs, 100, show_progress=False)
+    docs = doc_texts("trec-dl-2019", candidate_ids(run, 100))
+    reranker = Reranker("splade-tiny", docs, depth=100, show_progress=False)
+    out = reranker.rerank(run, load_queries("trec-dl-2019"))
     ev = evaluate(out, load_qrels("trec-dl-2019"), ["nDCG@10", "RR(rel=2)@10"])
-    assert kind == "splade"
+    assert reranker.family == "splade"
     assert ev.aggregate["nDCG@10"] == pytest.approx(0.6750, abs=0.005)
     assert ev.aggregate["RR(rel=2)@10"] == pytest.approx(0.8380, abs=0.005)

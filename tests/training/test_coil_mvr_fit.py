@@ -17,19 +17,19 @@ def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, t
     from boltir.training.data import TupleDataModule
 
     L.seed_everything(0)
-    module = BiEncoderModule(tiny_backbone, family=family, projection_dim=8, views=2, doc_length=32,
-                             query_length=8, temperature=1.0, lr=3e-3)
+    module = BiEncoderModule(tiny_backbone, family=family, projection_dim=8, doc_length=32, query_length=8,
+                             temperature=1.0, lr=3e-3, **({"views": 2} if family == "mvr" else {}))
     assert module.model.config.model_type == f"boltir-{family}"
     dm = TupleDataModule(str(tiny_tuples / "train.jsonl"), str(tiny_tuples / "docs.jsonl"), num_negatives=2,
                          batch_size=8, val_run=str(tiny_tuples / "val.run"), val_queries=str(tiny_tuples / "val.tsv"),
                          val_qrels=str(tiny_tuples / "val.qrels"), val_docs=str(tiny_tuples / "docs.jsonl"),
                          val_depth=8)
-    dm.attach_tokenizer(module.tokenizer, module.model.config)
+    dm.attach_tokenizer(module.tokenizer, module.model)
     dm.setup("fit")
     batch = next(iter(torch.utils.data.DataLoader(dm.train_set, batch_size=16, collate_fn=dm.collator)))
 
     def loss():
-        q, d = module.encode(batch["queries"], "query"), module.encode(batch["docs"], "doc")
+        q, d = module.model(**batch["queries"], kind="query"), module.model(**batch["docs"], kind="doc")
         return module.loss.from_scores(module.model.score(q, d), batch["docs_per_query"])
 
     module.model.eval()  # no dropout: one small step down the gradient on this batch must lower its loss
@@ -59,8 +59,8 @@ def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, t
     val = next(iter(dm.val_dataloader()))
     with torch.no_grad():
         got = module.validation_scores(val)
-        q = module.encode(val["inputs"]["queries"], "query")
-        d = module.encode(val["inputs"]["docs"], "doc")
+        q = module.model(**val["inputs"]["queries"], kind="query")
+        d = module.model(**val["inputs"]["docs"], kind="doc")
         want = module.model.score(q, d)  # all pairs; each query's own candidates are its block of columns
     n = got.shape[1]
     for i in range(got.shape[0]):
@@ -69,7 +69,7 @@ def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, t
 
 @pytest.mark.parametrize("family", ["coil", "mvr"])
 def test_fit_from_yaml_then_index_and_search(family, tiny_backbone, tiny_tuples, tmp_path, capsys):
-    from boltir.models.loading import model_kind
+    from boltir.models.loading import detect_family
 
     cfg = {"seed_everything": 0,
            "trainer": {"max_steps": 2, "accelerator": "cpu", "logger": False, "enable_progress_bar": False,
@@ -84,7 +84,7 @@ def test_fit_from_yaml_then_index_and_search(family, tiny_backbone, tiny_tuples,
                                   "num_negatives": 1, "batch_size": 4}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)
-    assert model_kind(str(tmp_path / "model")) == family
+    assert detect_family(str(tmp_path / "model")).name == family
     docs = str(tiny_tuples / "docs.jsonl")
     assert boltir(["index", "--model", str(tmp_path / "model"), "--docs", docs, "--output", str(tmp_path / "idx")]) == 0
     assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(tiny_tuples / "val.tsv"),

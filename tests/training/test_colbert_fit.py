@@ -19,15 +19,15 @@ def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples
     assert isinstance(module.model, ColbertModel)
     dm = TupleDataModule(str(tiny_tuples / "train.jsonl"), str(tiny_tuples / "docs.jsonl"), num_negatives=2,
                          batch_size=8)
-    dm.attach_tokenizer(module.tokenizer, module.model.config)
+    dm.attach_tokenizer(module.tokenizer, module.model)
     dm.setup("fit")
     batch = next(iter(torch.utils.data.DataLoader(dm.train_set, batch_size=16, collate_fn=dm.collator)))
 
     def loss():
         with torch.no_grad():
             module.model.eval()
-            q, d = module.encode(batch["queries"], "query"), module.encode(batch["docs"], "doc")
-            return module.loss.from_scores(module.model.maxsim(*q, *d), batch["docs_per_query"]).item()
+            q, d = module.model(**batch["queries"], kind="query"), module.model(**batch["docs"], kind="doc")
+            return module.loss.from_scores(module.model.score(q, d), batch["docs_per_query"]).item()
 
     start = loss()
     module.model.train()
@@ -52,6 +52,6 @@ def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)
     assert (tmp_path / "model" / "config.json").exists()
-    from boltir.models.loading import model_kind
+    from boltir.models.loading import detect_family
 
-    assert model_kind(str(tmp_path / "model")) == "colbert"
+    assert detect_family(str(tmp_path / "model")).name == "colbert"

@@ -43,18 +43,16 @@ def test_targets_from_relevance_rank_and_score():
 
 def test_collator_keeps_lists_whole_and_masks_padding(tiny_backbone):
     from boltir.models.loading import load_cross_encoder
-    from boltir.training.list_data import list_encoder
-
     model, tok = load_cross_encoder(tiny_backbone)
-    batch = ListCollator(list_encoder(tok, model.config))([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]),
+    batch = ListCollator(model.list_inputs(tok))([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]),
                                                           ("q2", ["d"], [2.0])])
     assert batch["inputs"]["input_ids"].shape[0] == 6 and batch["list_size"] == 3
     assert batch["mask"].tolist() == [[True, True, True], [True, False, False]]
     assert batch["targets"].tolist() == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
 
 
-@pytest.mark.parametrize("kind", ["mono", "set-encoder", "sparse"])
-def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, kind):
+@pytest.mark.parametrize("family", ["mono", "set-encoder", "sparse-ce"])
+def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
     import lightning as L
 
     from boltir.losses import RankNet
@@ -67,8 +65,8 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, kind):
     (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(8) for i in range(0, 16, 4)))
     (tmp_path / "run").write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16)))
     L.seed_everything(0)
-    module = CrossEncoderModule(tiny_backbone, kind=kind, loss=RankNet(), lr=3e-3, doc_length=16, query_length=8,
-                                window=2)
+    module = CrossEncoderModule(tiny_backbone, family=family, loss=RankNet(), lr=3e-3, doc_length=16, query_length=8,
+                                **({"window": 2} if family == "sparse-ce" else {}))
     dm = ListDataModule(train_run=str(tmp_path / "run"), train_queries=str(tmp_path / "q.tsv"),
                         train_qrels=str(tmp_path / "qrels"), train_docs=str(tmp_path / "docs.tsv"), depth=16,
                         sample_size=8, sampling="random", batch_size=4, val_run=str(tmp_path / "run"),

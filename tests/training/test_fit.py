@@ -60,15 +60,15 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
     module = BiEncoderModule(tiny_backbone, projection_dim=8, similarity="cosine", lr=3e-3, doc_length=32)
     dm = TupleDataModule(str(tiny_tuples / "train.jsonl"), str(tiny_tuples / "docs.jsonl"), num_negatives=2,
                          batch_size=8)
-    dm.attach_tokenizer(module.tokenizer, module.model.config)
+    dm.attach_tokenizer(module.tokenizer, module.model)
     dm.setup("fit")
     batch = next(iter(torch.utils.data.DataLoader(dm.train_set, batch_size=16, collate_fn=dm.collator)))
 
     def loss():
         with torch.no_grad():
             module.model.eval()
-            q, d = module.model(**batch["queries"]), module.model(**batch["docs"])
-            return module.loss(q, d, batch["docs_per_query"]).item()
+            q, d = module.model(**batch["queries"], kind="query"), module.model(**batch["docs"], kind="doc")
+            return module.loss(q.embeddings, d.embeddings, batch["docs_per_query"]).item()
 
     start = loss()
     module.model.train()

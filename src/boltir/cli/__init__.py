@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from boltir.errors import BoltirError
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("boltir.cli.demo", "the main job: BM25 then MiniLM dense scoring on TREC DL 2019, evaluated"),
     "fit": ("boltir.cli.fit", "fine-tune a model from a YAML config (LightningCLI)"),
@@ -47,12 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(argv[1:]) or 0)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
-        from boltir.distill.backends import TeacherError
-        from boltir.index.storage import IndexError_
-
-        if isinstance(e, RuntimeError) and not isinstance(e, (IndexError_, TeacherError)):
-            raise
+    except (BoltirError, FileNotFoundError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"boltir {name}: error: {msg}", file=sys.stderr)
         return 1

@@ -27,9 +27,9 @@ def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | dict | None, met
     if not qrels_spec:
         return None
     from boltir.data.sources import load_qrels
-    from boltir.evaluate.measures import evaluate_many
-    from boltir.evaluate.report import as_json, table
-    from boltir.evaluate.significance import compare_to_baseline
+    from boltir.evaluation.measures import evaluate_many
+    from boltir.evaluation.report import as_json, table
+    from boltir.evaluation.significance import compare_to_baseline
 
     qrels = load_qrels(qrels_spec) if isinstance(qrels_spec, str) else qrels_spec
     evals = evaluate_many(runs, qrels, metrics)

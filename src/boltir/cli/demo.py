@@ -30,12 +30,12 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.data.writers import write_run
-    from boltir.evaluate.measures import evaluate_many
-    from boltir.evaluate.report import as_json, table
-    from boltir.evaluate.significance import compare_to_baseline
-    from boltir.models.loading import load_bi_encoder
+    from boltir.evaluation.measures import evaluate_many
+    from boltir.evaluation.report import as_json, table
+    from boltir.evaluation.significance import compare_to_baseline
+    from boltir.data.runs import candidate_ids
+    from boltir.pipeline import Reranker
     from boltir.search.bm25 import BM25Index
-    from boltir.search.rerank import rerank_bi_encoder, top_k
 
     a = parser().parse_args(argv)
     out = Path(a.output)
@@ -61,26 +61,26 @@ def main(argv: list[str]) -> int:
 
     print(f"[3/4] {a.model} scores the BM25 top-{a.depth}")
     first = runs["BM25 (pyserini, full corpus)"]
-    wanted = {d for ds_ in top_k(first, a.depth).values() for d in ds_}
+    wanted = candidate_ids(first, a.depth)
     docs = doc_texts(ds, wanted)
-    model, tokenizer = load_bi_encoder(a.model)
+    reranker = Reranker(a.model, docs, a.depth, a.batch_size, family="dpr")
     t0 = time.perf_counter()
     name = f"BM25 >> {a.model}"
-    runs[name] = rerank_bi_encoder(model, tokenizer, first, queries, docs, a.depth, a.batch_size)
+    runs[name] = reranker.rerank(first, queries)
     dt = time.perf_counter() - t0
     cost[name] = {"time": f"{dt:.1f}s", "throughput": f"{len(wanted) / dt:.0f} passages/s"}
     write_run(out / "bm25-minilm-rerank.run", runs[name], tag=f"boltir-{a.model}")
 
     if a.dense_retrieval:
-        from boltir.index.dense import build_dense_index
+        from boltir.index.build import build_index
         from boltir.search.dense import DenseSearcher
 
         print(f"[3b] {a.model} indexes the whole pool and searches it")
         t0 = time.perf_counter()
-        build_dense_index(model, tokenizer, ds, out / "dense-index", model_source=a.model,
-                          batch_size=a.batch_size)
+        loaded = (reranker.model, reranker.tokenizer)
+        build_index(*loaded, ds, out / "dense-index", model_source=a.model, batch_size=a.batch_size)
         t1 = time.perf_counter()
-        searcher = DenseSearcher(out / "dense-index", loaded=(model, tokenizer))
+        searcher = DenseSearcher(out / "dense-index", loaded=loaded)
         dname = f"{a.model} dense retrieval (pool)"
         runs[dname] = searcher.search(queries, k=1000)
         t2 = time.perf_counter()

@@ -75,7 +75,7 @@ def build(argv: list[str]) -> int:
     from boltir.data.sources import doc_texts, load_queries, load_run
     from boltir.distill.build import build_distillation_data
     from boltir.distill.cache import ResponseCache
-    from boltir.search.rerank import top_k
+    from boltir.data.runs import candidate_ids
 
     a = build_parser().parse_args(argv)
     dataset = a.first_stage.split(":", 1)[0] if ":" in a.first_stage else None
@@ -84,7 +84,7 @@ def build(argv: list[str]) -> int:
         raise ValueError("--queries and --docs are needed when --first-stage is a file")
     first_stage = load_run(a.first_stage)
     queries = load_queries(queries_spec)
-    docs = doc_texts(docs_spec, {d for ds in top_k(first_stage, a.depth).values() for d in ds})
+    docs = doc_texts(docs_spec, candidate_ids(first_stage, a.depth))
     cache = ResponseCache(a.cache or Path(a.output) / "teacher-cache.sqlite")
     try:
         teacher = make_teacher(a, cache)

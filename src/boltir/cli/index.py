@@ -25,10 +25,15 @@ def parser():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--shard-size", type=int, default=16384, help="documents per shard (the unit of resuming)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers that tokenise")
-    p.add_argument("--factory", type=str, default="Flat",
-                   help="FAISS index factory string, inner product: Flat, IVF1024,Flat, IVF1024,PQ32, PQ32, HNSW32, ...")
-    p.add_argument("--train-size", type=int, default=100_000,
-                   help="vectors sampled (first shards first) to train IVF/PQ indexes")
+    p.add_argument("--family", type=str | None, default=None,
+                   help="model family for a model that is not a saved boltir folder: dpr, splade, unicoil, colbert, "
+                        "coil or mvr (default: read from the folder; a plain backbone is dpr)")
+    p.add_argument("--factory", type=str | None, default=None,
+                   help="dense indexes: FAISS index factory string, inner product (default Flat): IVF1024,Flat, "
+                        "IVF1024,PQ32, PQ32, HNSW32, ...")
+    p.add_argument("--train-size", type=int | None, default=None,
+                   help="vectors (dense, default 100,000: first shards first) or tokens (multi-vector, default "
+                        "262,144: sampled) to train IVF/PQ indexes or centroids on")
     p.add_argument("--num-centroids", type=int | None, default=None,
                    help="multi-vector (ColBERT) indexes: k-means centroids (default: a power of two near "
                         "16 * sqrt(tokens))")
@@ -42,57 +47,28 @@ def parser():
     return p
 
 
-def _loader(kind: str, model: str = "the model"):
-    """The loader of a bi-encoder family (as ``model_kind`` names it)."""
-    from boltir.models import loading
-
-    loaders = {"bi-encoder": loading.load_bi_encoder, "mvr": loading.load_mvr, "splade": loading.load_splade,
-               "colbert": loading.load_colbert, "coil": loading.load_coil}
-    if kind not in loaders:
-        raise ValueError(f"{model} is a {kind}; index needs a bi-encoder (single-vector, MVR, SPLADE, uniCOIL, "
-                         "COIL or ColBERT)")
-    return loaders[kind]
-
-
 def main(argv: list[str]) -> int:
-    from boltir.models.loading import is_boltir_folder, model_kind, resolve_model
+    from boltir.index.build import build_index
+    from boltir.models.loading import load_model
 
     a = parser().parse_args(argv)
     if a.delete or a.add:
         return _update(a)
     if not a.model or not a.docs:
         raise ValueError("--model and --docs are needed to build an index")
-    kind = model_kind(a.model)
-    if a.nbits is not None and kind != "colbert":
-        raise ValueError(f"--nbits compresses multi-vector (ColBERT) indexes; {a.model} is a {kind}")
-    model, tokenizer = _loader(kind, a.model)(a.model, doc_length=a.doc_length)
-    plain = not is_boltir_folder(resolve_model(a.model))  # heads drawn at load time are saved beside the index
-    if kind == "colbert":
-        from boltir.index.multivector import build_multivector_index as build
-
-        extra = {"num_centroids": a.num_centroids, "train_size": a.train_size, "nbits": a.nbits}
-    elif kind == "splade":
-        from boltir.index.sparse import build_sparse_index as build
-
-        extra = {}
-    elif kind == "coil":
-        from boltir.index.coil import build_coil_index as build
-
-        extra = {"fresh_heads": plain}
-    else:
-        from boltir.index.dense import build_dense_index as build
-
-        extra = {"num_workers": a.num_workers, "factory": a.factory, "train_size": a.train_size,
-                 "fresh_heads": plain and getattr(model, "projection", None) is not None}
+    model, tokenizer = load_model(a.model, family=a.family, doc_length=a.doc_length)
+    options = {"factory": a.factory, "train_size": a.train_size, "num_centroids": a.num_centroids, "nbits": a.nbits}
     t0 = time.perf_counter()
-    manifest = build(model, tokenizer, a.docs, a.output, model_source=a.model, batch_size=a.batch_size,
-                     shard_size=a.shard_size, overwrite=a.overwrite, max_shards=a.max_shards, **extra)
+    manifest = build_index(model, tokenizer, a.docs, a.output, model_source=a.model, batch_size=a.batch_size,
+                           shard_size=a.shard_size, num_workers=a.num_workers, overwrite=a.overwrite,
+                           max_shards=a.max_shards, **options)
     return _report(manifest, a, time.perf_counter() - t0)
 
 
 def _update(a) -> int:
     from pathlib import Path
 
+    from boltir.index.build import load_index_model
     from boltir.index.storage import read_manifest
     from boltir.index.update import add_documents, delete_documents
 
@@ -103,12 +79,7 @@ def _update(a) -> int:
     if a.add:
         if not a.docs:
             raise ValueError("--add needs --docs")
-        manifest = read_manifest(a.output)
-        rec = manifest["model"]
-        source = a.model or (str(Path(a.output) / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
-        family = {"dense": "mvr" if manifest.get("views") else "bi-encoder", "sparse": "splade",
-                  "multivector": "colbert", "coil": "coil"}[manifest["kind"]]
-        model, tokenizer = _loader(family)(source, doc_length=rec.get("doc_length"))
+        model, tokenizer = load_index_model(Path(a.output), read_manifest(a.output), a.model)
         m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size)
         print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")
     return 0

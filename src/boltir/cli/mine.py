@@ -14,7 +14,7 @@ def parser():
     p.add_argument("--run", type=str | None, default=None, help="candidate run (e.g. msmarco-devsmall-sample:bm25-sample)")
     p.add_argument("--model", type=str | None, default=None, help="re-score the run's candidates with this model")
     p.add_argument("--docs", type=str | None, default=None, help="documents (needed with --model)")
-    p.add_argument("--index", type=str | None, default=None, help="search this dense or sparse index instead of --run")
+    p.add_argument("--index", type=str | None, default=None, help="search this index (any kind) instead of --run")
     p.add_argument("--output", type=str, required=True, help="training tuples file (.jsonl)")
     p.add_argument("--depth", type=int, default=100)
     p.add_argument("--num-negatives", type=int, default=7)
@@ -27,9 +27,8 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
+    from boltir.data.sources import load_qrels, load_queries, load_run
     from boltir.data.writers import write_tuples
-    from boltir.search.rerank import top_k
     from boltir.training.mining import mine_negatives
 
     a = parser().parse_args(argv)
@@ -37,24 +36,19 @@ def main(argv: list[str]) -> int:
         raise ValueError("give exactly one of --run and --index")
     queries, qrels = load_queries(a.queries), load_qrels(a.qrels)
     if a.index:
-        from boltir.index.storage import read_manifest
-        from boltir.search.dense import DenseSearcher
-        from boltir.search.sparse import SparseSearcher
+        from boltir.index.build import open_searcher
 
-        sparse = read_manifest(a.index).get("kind") == "sparse"
-        searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model)
-        wanted = {q: t for q, t in queries.items() if q in qrels}
-        ranking = searcher.search(wanted, a.depth, show_progress=True)
+        searcher = open_searcher(a.index, a.model, show_progress=True)
+        ranking = searcher.search({q: t for q, t in queries.items() if q in qrels}, a.depth)
     else:
         ranking = load_run(a.run)
         if a.model:
-            from boltir.search.rerank import model_reranker
+            from boltir.pipeline import Reranker
 
             if not a.docs:
                 raise ValueError("--model needs --docs to read the candidates' texts")
-            _, rerank, _, _ = model_reranker(a.model)
-            docs = doc_texts(a.docs, {d for ds in top_k(ranking, a.depth).values() for d in ds})
-            ranking = rerank({q: r for q, r in ranking.items() if q in qrels}, queries, docs, a.depth)
+            ranking = Reranker(a.model, a.docs, a.depth).rerank({q: r for q, r in ranking.items() if q in qrels},
+                                                               queries)
     tuples, report = mine_negatives(ranking, queries, qrels, a.num_negatives, a.depth, a.skip_top, a.sampling,
                                     a.min_relevance, a.keep_scores, a.seed)
     write_tuples(a.output, tuples)

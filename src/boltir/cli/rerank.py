@@ -17,10 +17,10 @@ def parser():
     p.add_argument("--depth", type=int, default=100, help="candidates per query to re-rank")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--kind", type=str, default="auto",
-                   help="auto (from the model folder: boltir sparse / mono / *ForSequenceClassification "
-                        "checkpoints are cross-encoders, boltir SPLADE / *ForMaskedLM ones SPLADE, the rest "
-                        "bi-encoders), bi-encoder, splade, cross-encoder, sparse-cross-encoder or set-encoder")
+    p.add_argument("--family", "--kind", type=str, default="auto",
+                   help="auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, "
+                        "*ForMaskedLM ones splade, other backbones dpr) or a family: dpr, splade, unicoil, colbert, "
+                        "coil, mvr, mono, set-encoder, sparse-ce (--kind is the old name of this option)")
     p.add_argument("--permutations", type=bool, default=False,
                    help="Set-Encoder: also re-rank the candidates fed in ideal, inverse-ideal, random and original "
                         "order and print the first metric for each (needs --qrels)")
@@ -30,30 +30,36 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    from boltir.data.runs import candidate_ids, write_run
     from boltir.data.sources import doc_texts, load_queries, load_run, run_path
-    from boltir.data.writers import write_run
-    from boltir.search.rerank import model_reranker, rerank_set_encoder, top_k
+    from boltir.pipeline import Reranker
 
     a = parser().parse_args(argv)
     run = load_run(a.run)
     queries = load_queries(a.queries)
-    wanted = {d for ds in top_k(run, a.depth).values() for d in ds}
+    wanted = candidate_ids(run, a.depth)
     docs = doc_texts(a.docs, wanted)
-    kind, rerank, model, tokenizer = model_reranker(a.model, a.kind, a.batch_size, a.num_workers)
+    reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=None if a.family == "auto" else a.family)
     t0 = time.perf_counter()
-    out = rerank(run, queries, docs, a.depth)
-    if kind == "set-encoder":
-        if a.permutations and a.qrels:
-            from boltir.data.sources import load_qrels
-            from boltir.evaluate.permutation import permutation_robustness
+    out = reranker.rerank(run, queries)
+    if a.permutations:
+        if not a.qrels:
+            raise ValueError("--permutations needs --qrels")
+        from boltir.data.sources import load_qrels
+        from boltir.evaluation.permutation import permutation_robustness
+        from boltir.search.rerank import rerank_lists
 
-            robust = permutation_robustness(
-                lambda order: rerank_set_encoder(model, tokenizer, run, queries, docs, show_progress=False,
-                                                 order=order), run, load_qrels(a.qrels), a.metrics[0], a.depth)
-            print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))
+        if reranker._rerank is not rerank_lists:
+            raise ValueError(f"--permutations feeds whole candidate lists in other orders: it applies to list-wise "
+                             f"families (set-encoder), not {reranker.family}")
+        robust = permutation_robustness(
+            lambda order: rerank_lists(reranker.model, reranker.tokenizer, run, queries, docs, show_progress=False,
+                                       order=order), run, load_qrels(a.qrels), a.metrics[0], a.depth)
+        print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))
     dt = time.perf_counter() - t0
-    write_run(a.output, out, tag=a.tag, meta=run_meta("re-rank", a, {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
-                                                       seconds=round(dt, 3), kind=kind))
+    meta = run_meta("re-rank", a, {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
+                    seconds=round(dt, 3), family=reranker.family)
+    write_run(a.output, out, tag=a.tag, meta=meta)
     print(f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
           f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)")
     evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics)

@@ -23,43 +23,29 @@ def parser():
     p.add_argument("--budget", type=int | None, default=None,
                    help="sparse indexes: read only this many highest-weight postings per query term (pruned "
                         "search; default: every posting, exact)")
-    p.add_argument("--nprobe", type=int, default=4, help="multi-vector indexes: centroids probed per query token")
-    p.add_argument("--ncandidates", type=int | None, default=1024,
-                   help="multi-vector indexes: candidates kept by centroid interaction for exact MaxSim (null: all)")
+    p.add_argument("--nprobe", type=int | None, default=None,
+                   help="multi-vector indexes: centroids probed per query token (default 4)")
+    p.add_argument("--ncandidates", type=int | None, default=None,
+                   help="multi-vector indexes: candidates kept by centroid interaction for exact MaxSim (default "
+                        "1024; 0: all)")
     p.add_argument("--tag", type=str, default="boltir")
     add_eval_arguments(p)
     return p
 
 
 def main(argv: list[str]) -> int:
+    from boltir.data.runs import write_run
     from boltir.data.sources import load_queries
-    from boltir.data.writers import write_run
-    from boltir.index.storage import read_manifest
-    from boltir.search.dense import DenseSearcher
-    from boltir.search.sparse import SparseSearcher
+    from boltir.index.build import open_searcher
 
     a = parser().parse_args(argv)
-    index_kind = read_manifest(a.index).get("kind")
-    sparse = index_kind == "sparse"
-    if a.budget is not None and not sparse:
-        raise ValueError("--budget applies to sparse indexes only")
-    if a.search_params and sparse:
-        raise ValueError("--search-params applies to dense (FAISS) indexes only")
+    knobs = {"search_params": a.search_params, "budget": a.budget, "nprobe": a.nprobe,
+             "ncandidates": None if a.ncandidates is None else (a.ncandidates or "all")}
+    knobs = {k: (None if v == "all" else v) for k, v in knobs.items() if v is not None}
     queries = load_queries(a.queries)
-    if index_kind == "coil":
-        from boltir.search.coil import CoilSearcher
-
-        searcher = CoilSearcher(a.index, a.model)
-    elif index_kind == "multivector":
-        from boltir.search.multivector import MultiVectorSearcher
-
-        searcher = MultiVectorSearcher(a.index, a.model, nprobe=a.nprobe, ncandidates=a.ncandidates)
-    else:
-        searcher = SparseSearcher(a.index, a.model) if sparse else DenseSearcher(a.index, a.model,
-                                                                                   search_params=a.search_params)
+    searcher = open_searcher(a.index, a.model, batch_size=a.batch_size, show_progress=True, **knobs)
     t0 = time.perf_counter()
-    run = (searcher.search(queries, a.k, a.budget, a.batch_size, show_progress=True) if sparse
-           else searcher.search(queries, a.k, a.batch_size, show_progress=True))
+    run = searcher.search(queries, a.k)
     dt = time.perf_counter() - t0
     write_run(a.output, run, tag=a.tag, meta=run_meta("search", a, {"queries": a.queries},
                                                     index=searcher.manifest["model"], seconds=round(dt, 3)))

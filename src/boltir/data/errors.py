@@ -1,14 +1,5 @@
-"""The one error type for bad input files: it always names the file and, where known, the line."""
+"""Kept for imports written before :mod:`boltir.errors`: the one error type for bad input files."""
 
-from __future__ import annotations
+from boltir.errors import DataFormatError
 
-
-class DataFormatError(ValueError):
-    """Raised for malformed input; the message reads ``file:line: problem``."""
-
-    def __init__(self, path: object, line: int | None, problem: str):
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {problem}")
+__all__ = ["DataFormatError"]

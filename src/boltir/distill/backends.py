@@ -4,6 +4,8 @@ the model's answer text; ``name`` identifies the model for the answer cache."""
 
 from __future__ import annotations
 
+from boltir.errors import TeacherError  # noqa: F401  (re-exported: teachers raise it)
+
 import json
 import os
 import socket
@@ -12,9 +14,6 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-
-class TeacherError(RuntimeError):
-    """A teacher call failed for good (after its retries); the message says which call and why."""
 
 
 class OpenAIChat:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.writers import write_run
-from boltir.search.rerank import top_k
+from boltir.data.runs import top_k
 from boltir.utils.atomic import atomic_open, atomic_write_json
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import provenance

@@ -93,17 +93,16 @@ class RunTeacher:
 class ModelTeacher:
     """Any boltir model (bi-encoder, cross-encoder, sparse cross-encoder, Set-Encoder) as the teacher."""
 
-    def __init__(self, model: str, kind: str = "auto", batch_size: int = 32):
-        from boltir.search.rerank import model_reranker
+    def __init__(self, model: str, family: str | None = None, batch_size: int = 32):
+        from boltir.pipeline import Reranker
 
         self.model = model
-        self.kind, self.rerank, _, _ = model_reranker(model, kind, batch_size)
+        self.reranker = Reranker(model, depth=None, batch_size=batch_size, family=family, show_progress=False)
         self.name = f"model:{model}"
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "model", "model": self.model, "kind": self.kind}
+        return {"type": "model", "model": self.model, "family": self.reranker.family}
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
-        scores = self.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs, None,
-                             show_progress=False)[qid]
+        scores = self.reranker.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs)[qid]
         return sorted(candidates, key=lambda d: (-scores[d], candidates.index(d)))

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import encode_shards, start_build
-from boltir.index.storage import IndexError_, derived_name, open_index_of_kind
+from boltir.errors import InvalidIndexError
+from boltir.index.kinds import IndexKindBase
+from boltir.index.storage import derived_name
 from boltir.utils.atomic import atomic_path
-from boltir.utils.provenance import provenance
 
 CENTROIDS_FILE = "centroids.npy"
 CODES_FILE = "codes.npy"
@@ -62,41 +62,58 @@ def default_centroids(num_tokens: int) -> int:
     return max(1, min(num_tokens, 2 ** int(math.floor(math.log2(16 * math.sqrt(max(num_tokens, 1)))))))
 
 
-def build_multivector_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
-                            batch_size: int = 32, shard_size: int = 16384, num_centroids: int | None = None,
-                            train_size: int = 262_144, kmeans_iterations: int = 20, seed: int = 0,
-                            nbits: int | None = None, overwrite: bool = False, max_shards: int | None = None,
-                            show_progress: bool = True, fresh_heads: bool = False) -> dict[str, Any] | None:
-    """Index ``docs`` with a ColBERT model into ``output``; None when ``max_shards`` stopped the build early.
-    ``nbits`` (1, 2, 4 or 8) adds residual compression, which search then uses instead of the float tokens."""
-    if nbits is not None and nbits not in NBITS:
-        raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
-    from boltir.models.bi_encoders.inference import encode_multi
+class MultiVectorKind(IndexKindBase):
+    """Token shards with document offsets, then k-means centroids, every token's centroid code and per centroid
+    the documents holding a token of it; ``nbits`` (1, 2, 4 or 8) adds residual compression, which search then
+    uses instead of the float tokens."""
 
-    output = Path(output)
-    record, docs_record, writer = start_build("multivector", model, tokenizer, docs, output, model_source,
-                                              shard_size, overwrite, fresh_heads)
+    name = "multivector"
+    options = {"num_centroids": None, "train_size": 262_144, "kmeans_iterations": 20, "seed": 0, "nbits": None}
+    derived_files = (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE)
+    searcher = "boltir.search.multivector:MultiVectorSearcher"
 
-    def add_chunk(chunk, bar):
-        embs = encode_multi(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
+    def check_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
+        options = super().check_options(model, options)
+        nbits = options["nbits"]
+        if nbits is not None and nbits not in NBITS:
+            raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
+        if nbits is not None and model.config.embedding_dim * nbits % 8:
+            raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
+        return options
+
+    def encode_shard(self, writer: Any, model: Any, tokenizer: Any, chunk: list, batch_size: int,
+                     progress: Any = None, num_workers: int = 0) -> None:
+        embs = model.encode([d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer)
         offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
-        tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, record["embedding_dim"]), np.float32)
+        tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, model.config.embedding_dim), np.float32)
         writer.add_multivector_shard(tokens, offsets, [d.doc_id for d in chunk])
 
-    encode_seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, add_chunk)
-    if encode_seconds is None:
-        return None
-    if nbits is not None and record["embedding_dim"] * nbits % 8:
-        raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
-    stats = _write_centroids(output, writer.shards, record["embedding_dim"], num_centroids, train_size,
-                             kmeans_iterations, seed, nbits)
-    return writer.finish({
-        "kind": "multivector", "backend": "plaid-centroids", "dim": record["embedding_dim"], "model": record,
-        "docs": docs_record, "centroids": stats,
-        "build": {"batch_size": batch_size, "shard_size": shard_size,
-                  "encode_seconds_this_run": round(encode_seconds, 3)},
-        "provenance": provenance(),
-    })
+    def write_derived(self, folder: Path, shards: list[dict[str, Any]], generation: int, record: dict[str, Any],
+                      tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+        import faiss
+
+        o = options
+        sample = sample_tokens(folder, shards, o["train_size"], o["seed"])
+        k = o["num_centroids"] or default_centroids(sum(s["tokens"] for s in shards))
+        if len(sample) < k:
+            raise InvalidIndexError(f"{folder}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids")
+        km = faiss.Kmeans(record["embedding_dim"], k, niter=o["kmeans_iterations"], seed=o["seed"], spherical=True,
+                          verbose=False)
+        km.train(sample)
+        centroids = km.centroids.astype(np.float32)
+        buckets = residual_buckets(sample, centroids, o["nbits"]) if o["nbits"] is not None else None
+        stats = assign_tokens(folder, shards, centroids, generation, buckets)
+        return {"backend": "plaid-centroids", "dim": record["embedding_dim"],
+                "centroids": {**stats, "sampled_tokens": int(len(sample))}}
+
+    def extend_derived(self, folder: Path, manifest: dict[str, Any], shards: list[dict[str, Any]], first_new: int,
+                       generation: int, tokenizer: Any) -> dict[str, Any]:
+        """New documents use the index's own centroids (and residual buckets when compressed)."""
+        old = manifest.get("generation", 0)
+        centroids = np.load(folder / derived_name(CENTROIDS_FILE, old))
+        buckets = load_buckets(folder, old) if manifest["centroids"].get("nbits") else None
+        stats = assign_tokens(folder, shards, centroids, generation, buckets)
+        return {"centroids": {**manifest["centroids"], **stats}}
 
 
 def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: int) -> np.ndarray:
@@ -104,7 +121,7 @@ def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: i
     tokens = [np.load(output / s["vectors"], mmap_mode="r") for s in shards]
     total = sum(len(t) for t in tokens)
     if total == 0:
-        raise IndexError_(f"{output}: the documents hold no token to index")
+        raise InvalidIndexError(f"{output}: the documents hold no token to index")
     take = np.sort(np.random.default_rng(seed).choice(total, size=min(size, total), replace=False))
     starts = np.cumsum([0] + [len(t) for t in tokens])
     return np.ascontiguousarray(np.concatenate([np.asarray(t[take[(take >= a) & (take < b)] - a])
@@ -119,22 +136,6 @@ def residual_buckets(sample: np.ndarray, centroids: np.ndarray, nbits: int) -> t
     quantizer.add(centroids)
     _, nearest = quantizer.search(sample, 1)
     return (nbits, *fit_buckets(sample - centroids[nearest[:, 0]], nbits))
-
-
-def _write_centroids(output: Path, shards: list[dict[str, Any]], dim: int, num_centroids: int | None,
-                     train_size: int, iterations: int, seed: int, nbits: int | None) -> dict[str, Any]:
-    import faiss
-
-    sample = sample_tokens(output, shards, train_size, seed)
-    k = num_centroids or default_centroids(sum(s["tokens"] for s in shards))
-    if len(sample) < k:
-        raise IndexError_(f"{output}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids")
-    km = faiss.Kmeans(dim, k, niter=iterations, seed=seed, spherical=True, verbose=False)
-    km.train(sample)
-    centroids = km.centroids.astype(np.float32)
-    buckets = residual_buckets(sample, centroids, nbits) if nbits is not None else None
-    stats = assign_tokens(output, shards, centroids, 0, buckets)
-    return {**stats, "sampled_tokens": int(len(sample))}
 
 
 def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndarray, generation: int,
@@ -186,7 +187,3 @@ def load_buckets(folder: Path, generation: int) -> tuple[int, np.ndarray, np.nda
     """``(nbits, cut-offs, values)`` of a compressed multi-vector index generation."""
     with np.load(folder / derived_name(BUCKETS_FILE, generation)) as z:
         return int(z["nbits"]), z["cutoffs"], z["values"]
-
-
-def open_multivector_index(folder: str | Path) -> dict[str, Any]:
-    return open_index_of_kind(folder, "multivector", check_shards=True)

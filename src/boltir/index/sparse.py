@@ -9,41 +9,40 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import encode_shards, start_build
-from boltir.index.storage import IndexError_, derived_name, iter_sparse_shards, open_index_of_kind
+from boltir.errors import InvalidIndexError
+from boltir.index.kinds import IndexKindBase
+from boltir.index.storage import derived_name, iter_sparse_shards
 from boltir.utils.atomic import atomic_path
-from boltir.utils.provenance import provenance
 
 POSTINGS_FILES = ("postings-indptr.npy", "postings-docs.npy", "postings-weights.npy")
 
 
-def build_sparse_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
-                       batch_size: int = 32, shard_size: int = 16384, overwrite: bool = False,
-                       max_shards: int | None = None, show_progress: bool = True) -> dict[str, Any] | None:
-    """Index ``docs`` with a SPLADE model into ``output``; None when ``max_shards`` stopped the build early."""
-    from boltir.models.bi_encoders.inference import encode_sparse
+class SparseKind(IndexKindBase):
+    """CSR shards of term weights, then term-major impact-ordered postings over all of them."""
 
-    output = Path(output)
-    record, docs_record, writer = start_build("sparse", model, tokenizer, docs, output, model_source, shard_size,
-                                              overwrite, doc_top_k=model.config.doc_top_k)
+    name = "sparse"
+    derived_files = POSTINGS_FILES
+    searcher = "boltir.search.sparse:SparseSearcher"
 
-    def add_chunk(chunk, bar):
-        matrix = encode_sparse(model, tokenizer, [d.text for d in chunk], "doc", batch_size, progress=bar)
+    def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
+        return {"doc_top_k": model.config.doc_top_k}
+
+    def encode_shard(self, writer: Any, model: Any, tokenizer: Any, chunk: list, batch_size: int,
+                     progress: Any = None, num_workers: int = 0) -> None:
+        matrix = model.encode([d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer)
         writer.add_sparse_shard(matrix, [d.doc_id for d in chunk])
 
-    encode_seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, add_chunk)
-    if encode_seconds is None:
-        return None
-    stats = _write_postings(output, {"shards": writer.shards}, record["embedding_dim"])
-    return writer.finish({
-        "kind": "sparse", "backend": "inverted", "dim": record["embedding_dim"], "model": record, "docs": docs_record,
-        "postings": stats, "build": {"batch_size": batch_size, "shard_size": shard_size,
-                                     "encode_seconds_this_run": round(encode_seconds, 3)},
-        "provenance": provenance(),
-    })
+    def write_derived(self, folder: Path, shards: list[dict[str, Any]], generation: int, record: dict[str, Any],
+                      tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+        stats = write_postings(folder, {"shards": shards}, record["embedding_dim"], generation)
+        return {"backend": "inverted", "dim": record["embedding_dim"], "postings": stats}
+
+    def extend_derived(self, folder: Path, manifest: dict[str, Any], shards: list[dict[str, Any]], first_new: int,
+                       generation: int, tokenizer: Any) -> dict[str, Any]:
+        return {"postings": write_postings(folder, {"shards": shards}, manifest["dim"], generation)}
 
 
-def _write_postings(output: Path, manifest_like: dict[str, Any], vocab: int, generation: int = 0,
+def write_postings(output: Path, manifest_like: dict[str, Any], vocab: int, generation: int = 0,
                     block_postings: int = 1_000_000) -> dict[str, Any]:
     """Term-major postings, each term's entries sorted by weight (highest first), built without holding the
     collection in memory: one pass counts postings per term, one scatters each shard into memory-mapped output
@@ -98,18 +97,14 @@ def load_postings(folder: str | Path, manifest: dict[str, Any]) -> tuple[np.ndar
     paths = [Path(folder) / derived_name(f"postings-{k}.npy", g) for k in ("indptr", "docs", "weights")]
     for path in paths:
         if not path.is_file():
-            raise IndexError_(f"{path}: postings file missing")
+            raise InvalidIndexError(f"{path}: postings file missing")
     try:
         indptr = np.load(paths[0])
         docs, weights = np.load(paths[1], mmap_mode="r"), np.load(paths[2], mmap_mode="r")
     except (ValueError, OSError, EOFError) as e:
-        raise IndexError_(f"{paths[0].parent}: unreadable postings ({e})") from None
+        raise InvalidIndexError(f"{paths[0].parent}: unreadable postings ({e})") from None
     if len(indptr) != manifest["dim"] + 1 or indptr[-1] != len(docs) or len(weights) != len(docs) \
             or manifest["postings"]["postings"] != len(docs):
-        raise IndexError_(f"{paths[0].parent}: {len(docs)} postings over {len(indptr) - 1} terms do not match "
+        raise InvalidIndexError(f"{paths[0].parent}: {len(docs)} postings over {len(indptr) - 1} terms do not match "
                           "the manifest")
     return indptr, docs, weights
-
-
-def open_sparse_index(folder: str | Path) -> dict[str, Any]:
-    return open_index_of_kind(folder, "sparse")

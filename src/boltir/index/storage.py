@@ -12,15 +12,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from boltir.errors import InvalidIndexError
 from boltir.utils.atomic import atomic_open, atomic_path, atomic_write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PROGRESS = "progress.json"
-
-
-class IndexError_(RuntimeError):
-    """An index folder is missing, incomplete, corrupted or does not match what it is used with."""
 
 
 def derived_name(name: str, generation: int) -> str:
@@ -39,7 +36,7 @@ class ShardedVectorWriter:
         self.folder = Path(folder)
         self.build_config = build_config
         if (self.folder / MANIFEST).exists() and not overwrite:
-            raise IndexError_(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
+            raise InvalidIndexError(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
         progress_file = self.folder / PROGRESS
         self.shards: list[dict[str, Any]] = []
         if overwrite and self.folder.exists():
@@ -49,7 +46,7 @@ class ShardedVectorWriter:
             if progress.get("build_config") != build_config:
                 diff = sorted(k for k in set(build_config) | set(progress.get("build_config", {}))
                               if build_config.get(k) != progress.get("build_config", {}).get(k))
-                raise IndexError_(f"{self.folder} holds a partial build with different settings ({', '.join(diff)}); "
+                raise InvalidIndexError(f"{self.folder} holds a partial build with different settings ({', '.join(diff)}); "
                                   "pass overwrite to start again")
             self.shards = progress["shards"]
             for s in self.shards:
@@ -131,7 +128,7 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
     vec_path, ids_path = folder / shard.get("vectors", shard.get("matrix", "")), folder / shard["ids"]
     for p in (vec_path, ids_path):
         if not p.is_file():
-            raise IndexError_(f"{p}: shard file missing")
+            raise InvalidIndexError(f"{p}: shard file missing")
     try:
         if "matrix" in shard:
             import scipy.sparse as sp
@@ -140,28 +137,28 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
         else:
             vecs = np.load(vec_path, mmap_mode="r")
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
-        raise IndexError_(f"{vec_path}: unreadable shard ({e})") from None
+        raise InvalidIndexError(f"{vec_path}: unreadable shard ({e})") from None
     n_ids = sum(1 for _ in open(ids_path, encoding="utf-8"))
     if "offsets" in shard:  # multi-vector: rows are tokens, documents are delimited by offsets
         try:
             offsets = np.load(folder / shard["offsets"])
         except (ValueError, OSError, EOFError) as e:
-            raise IndexError_(f"{folder / shard['offsets']}: unreadable shard ({e})") from None
+            raise InvalidIndexError(f"{folder / shard['offsets']}: unreadable shard ({e})") from None
         if vecs.shape[0] != shard["tokens"] or len(offsets) != shard["count"] + 1 or offsets[-1] != shard["tokens"] \
                 or n_ids != shard["count"]:
-            raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} tokens, {len(offsets) - 1} offsets and "
+            raise InvalidIndexError(f"{vec_path}: shard holds {vecs.shape[0]} tokens, {len(offsets) - 1} offsets and "
                               f"{n_ids} ids; manifest says {shard['tokens']} tokens of {shard['count']} documents")
         for group, rows in (("doc_arrays", shard["count"]), ("token_arrays", shard["tokens"])):
             for rel in shard.get(group, {}).values():
                 try:
                     got = np.load(folder / rel, mmap_mode="r").shape[0]
                 except (ValueError, OSError, EOFError) as e:
-                    raise IndexError_(f"{folder / rel}: unreadable shard ({e})") from None
+                    raise InvalidIndexError(f"{folder / rel}: unreadable shard ({e})") from None
                 if got != rows:
-                    raise IndexError_(f"{folder / rel}: holds {got} rows, manifest says {rows}")
+                    raise InvalidIndexError(f"{folder / rel}: holds {got} rows, manifest says {rows}")
         return
     if vecs.shape[0] != shard["count"] or n_ids != shard["count"]:
-        raise IndexError_(f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, "
+        raise InvalidIndexError(f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, "
                           f"manifest says {shard['count']}")
 
 
@@ -170,22 +167,10 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.is_file():
         hint = " (a partial build is there: rerun the index command to resume it)" if (folder / PROGRESS).exists() else ""
-        raise IndexError_(f"{folder} is not a complete boltir index: no {MANIFEST}{hint}")
+        raise InvalidIndexError(f"{folder} is not a complete boltir index: no {MANIFEST}{hint}")
     manifest = json.loads(path.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexError_(f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}")
-    return manifest
-
-
-def open_index_of_kind(folder: str | Path, kind: str, check_shards: bool = False) -> dict[str, Any]:
-    """The manifest of a complete index of ``kind`` (``dense``, ``sparse``, ``multivector``, ``coil``); with
-    ``check_shards`` every shard's files are checked too."""
-    manifest = read_manifest(folder)
-    if manifest.get("kind") != kind:
-        raise IndexError_(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
-    if check_shards:
-        for s in manifest["shards"]:
-            check_shard(Path(folder), s)
+        raise InvalidIndexError(f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}")
     return manifest
 
 

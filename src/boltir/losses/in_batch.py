@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -58,3 +60,39 @@ class InBatchCrossEntropy(nn.Module):
         """The same loss from a ready score matrix [queries, all documents] (e.g. ColBERT's MaxSim)."""
         targets = offset + torch.arange(scores.shape[0], device=scores.device) * docs_per_query
         return nn.functional.cross_entropy(scores / self.temperature, targets)
+
+
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def gather_outputs(out: Any) -> tuple[Any, int]:
+    """Every process's document outputs (a bi-encoder output: any tensor fields) concatenated in rank order, with
+    gradients flowing back to the process that encoded them, and this process's row offset in the result. Token
+    dimensions that differ between processes are padded (embeddings with 0, masks with False, ids with -1), which
+    no family scores. Outside torch.distributed, the outputs as they are and offset 0."""
+    if not _distributed():
+        return out, 0
+    import torch.distributed as dist
+
+    world = dist.get_world_size()
+    shapes: list[Any] = [None] * world
+    dist.all_gather_object(shapes, {k: tuple(v.shape) for k, v in out.items()})
+    gathered = {}
+    for name, value in out.items():
+        if value.ndim >= 2:
+            width = max(s[name][1] for s in shapes)
+            if width > value.shape[1]:
+                fill = False if value.dtype == torch.bool else (-1 if not value.is_floating_point() else 0.0)
+                pad = value.new_full((value.shape[0], width - value.shape[1], *value.shape[2:]), fill)
+                value = torch.cat([value, pad], 1)
+        if value.is_floating_point():
+            gathered[name] = _GatherWithGrad.apply(value)
+        else:
+            as_int = value.to(torch.int64)
+            parts = [torch.empty_like(as_int) for _ in range(world)]
+            dist.all_gather(parts, as_int.contiguous())
+            gathered[name] = torch.cat(parts, 0).to(value.dtype)
+    return type(out)(**gathered), dist.get_rank() * out.num_rows

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+from transformers import PreTrainedModel
 
 
 def weights_fingerprint(model: torch.nn.Module) -> str:
@@ -64,6 +66,55 @@ def model_card(model: Any, extra: dict[str, Any] | None = None) -> str:
     if extra:
         lines += ["", "## Provenance", "```json", json.dumps(extra, indent=2, default=str), "```"]
     return "\n".join(lines) + "\n"
+
+
+class BoltirPreTrainedModel(PreTrainedModel):
+    """Base of every boltir model class: ``save_pretrained`` also writes the tokenizer loaded with the model and a
+    model card, so a folder saved the plain Hugging Face way loads back through boltir and ``transformers``."""
+
+    tokenizer: Any = None
+
+    def attached_tokenizer(self) -> Any:
+        if self.tokenizer is None:
+            raise ValueError(f"{type(self).__name__} has no tokenizer attached: load it with boltir's loaders "
+                             "(boltir.load_model) or set model.tokenizer")
+        return self.tokenizer
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        out = super().save_pretrained(save_directory, *args, **kwargs)
+        folder = Path(save_directory)
+        if self.tokenizer is not None and not (folder / "tokenizer_config.json").exists():
+            self.tokenizer.save_pretrained(folder)
+        if not (folder / "README.md").exists():
+            (folder / "README.md").write_text(model_card(self), encoding="utf-8")
+        return out
+
+
+def build_backbone(config: Any, auto_class: str = "AutoModel", needs_layers: bool = False) -> nn.Module:
+    """The backbone from ``config.encoder`` without BERT's pooler (unused: it would cost compute and leave DDP
+    with parameters that get no gradient)."""
+    import transformers
+
+    encoder = getattr(transformers, auto_class).from_config(config.encoder)
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    if needs_layers and not (hasattr(encoder, "encoder") and hasattr(encoder.encoder, "layer")):
+        raise ValueError(f"{config.encoder.model_type}: this model runs its own loop over BERT-style layers")
+    return encoder
+
+
+def init_linear_heads(model: Any, module: nn.Module, heads: tuple[str, ...]) -> None:
+    """Initialise the linear layers of the named heads like the backbone's (normal, std = initializer_range;
+    zero bias); everything else keeps the weights it was built or loaded with."""
+    if not isinstance(module, nn.Linear):
+        return
+    for name in heads:
+        head = getattr(model, name, None)
+        if head is not None and any(module is m for m in head.modules()):
+            nn.init.normal_(module.weight, std=getattr(model.config.encoder, "initializer_range", 0.02))
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+            return
 
 
 def save_model_folder(model: Any, tokenizer: Any, path: str | os.PathLike,

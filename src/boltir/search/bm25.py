@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from boltir.data.runs import Run
+from boltir.pipeline import Retriever, as_queries
 from boltir.utils.provenance import input_fingerprint, provenance
 
 MANIFEST = "manifest.json"
@@ -24,13 +26,14 @@ def _stemmer(language: str | None):
     return Stemmer.Stemmer(language)
 
 
-class BM25Index:
+class BM25Index(Retriever):
     """A bm25s index plus the doc-id list and the analysis settings it was built with."""
 
-    def __init__(self, retriever: Any, doc_ids: list[str], settings: dict[str, Any]):
+    def __init__(self, retriever: Any, doc_ids: list[str], settings: dict[str, Any], show_progress: bool = True):
         self.retriever = retriever
         self.doc_ids = np.array(doc_ids, dtype=object)
         self.settings = settings
+        self.show_progress = show_progress
 
     @classmethod
     def build(cls, docs: str, k1: float = 0.9, b: float = 0.4, stemmer: str | None = "english",
@@ -50,7 +53,7 @@ class BM25Index:
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=show_progress)
         settings = {"k1": k1, "b": b, "stemmer": stemmer, "stopwords": stopwords, "docs": input_fingerprint(docs)}
-        return cls(retriever, ids, settings)
+        return cls(retriever, ids, settings, show_progress)
 
     def save(self, folder: str | Path) -> None:
         """Write into a sibling temp folder, then swap it in."""
@@ -74,7 +77,7 @@ class BM25Index:
             raise
 
     @classmethod
-    def load(cls, folder: str | Path) -> "BM25Index":
+    def load(cls, folder: str | Path, show_progress: bool = True) -> "BM25Index":
         import bm25s
 
         folder = Path(folder)
@@ -83,20 +86,30 @@ class BM25Index:
         settings = json.loads((folder / MANIFEST).read_text())
         retriever = bm25s.BM25.load(str(folder / "bm25s"))
         ids = (folder / "doc_ids.txt").read_text(encoding="utf-8").splitlines()
-        return cls(retriever, ids, settings)
+        return cls(retriever, ids, settings, show_progress)
 
-    def search(self, queries: dict[str, str], k: int = 1000, show_progress: bool = True) -> dict[str, dict[str, float]]:
+    def search(self, queries: Any, k: int = 1000) -> Run:
         import bm25s
 
+        queries = as_queries(queries)
         qids = list(queries)
         tokens = bm25s.tokenize([queries[q] for q in qids], stopwords=self.settings["stopwords"],
                                 stemmer=_stemmer(self.settings["stemmer"]), return_ids=False,
                                 show_progress=False)
         k = min(k, len(self.doc_ids))
-        show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
+        show_progress = self.show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
         idx, scores = self.retriever.retrieve(tokens, k=k, show_progress=show_progress)
         run: dict[str, dict[str, float]] = {}
         for qid, i_row, s_row in zip(qids, idx, scores):
             keep = s_row > 0
             run[qid] = dict(zip(self.doc_ids[i_row[keep]].tolist(), s_row[keep].astype(float).tolist()))
         return run
+
+
+def BM25(source: str | Path, k1: float = 0.9, b: float = 0.4, stemmer: str | None = "english",
+         stopwords: str | None = "en", show_progress: bool = True) -> BM25Index:
+    """A BM25 retriever: a saved boltir BM25 index folder is loaded, anything else (a documents file, a bundled
+    dataset, ``irds:<id>``) is indexed with ``k1``, ``b``, ``stemmer`` and ``stopwords``."""
+    if (Path(source) / MANIFEST).is_file():
+        return BM25Index.load(source, show_progress)
+    return BM25Index.build(str(source), k1, b, stemmer, stopwords, show_progress)

@@ -9,22 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.coil import POSTINGS_FILE, open_coil_index
-from boltir.index.dense import index_model
-from boltir.index.storage import IndexError_, derived_name, read_doc_ids
+from boltir.data.runs import Run
+from boltir.errors import InvalidIndexError
+from boltir.index.coil import POSTINGS_FILE
+from boltir.index.storage import derived_name
+from boltir.pipeline import as_queries
+from boltir.search.base import IndexSearcher
 from boltir.utils.progress import progress_bar
 
 
-class CoilSearcher:
-    """The model must be the one that built the index (checked by weights fingerprint)."""
+class CoilSearcher(IndexSearcher):
+    kind = "coil"
+    check_shards = True
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None):
-        from boltir.index.update import deleted_positions
-        from boltir.models.loading import load_coil
-
-        self.index_dir = Path(index_dir)
-        self.manifest = open_coil_index(self.index_dir)
-        self.model, self.tokenizer = index_model(self.index_dir, self.manifest, load_coil, model, loaded)
+    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
+                 batch_size: int = 32, show_progress: bool = False):
+        super().__init__(index_dir, model, loaded, batch_size, show_progress)
         shards = self.manifest["shards"]
         self.cls = np.concatenate([np.load(self.index_dir / s["doc_arrays"]["cls"]) for s in shards])
         self.tokens = np.concatenate([np.load(self.index_dir / s["vectors"]) for s in shards])
@@ -35,11 +35,9 @@ class CoilSearcher:
             with np.load(path) as z:
                 self.indptr, self.rows = z["indptr"], z["rows"]
         except (OSError, ValueError, KeyError, EOFError) as e:
-            raise IndexError_(f"{path}: postings missing or unreadable ({e})") from None
+            raise InvalidIndexError(f"{path}: postings missing or unreadable ({e})") from None
         if len(self.rows) != len(self.tokens):
-            raise IndexError_(f"{path}: {len(self.rows)} postings for {len(self.tokens)} stored tokens")
-        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
-        self.deleted = deleted_positions(self.manifest, self.doc_ids)
+            raise InvalidIndexError(f"{path}: {len(self.rows)} postings for {len(self.tokens)} stored tokens")
 
     def scores(self, q_cls: np.ndarray, q_tokens: np.ndarray, q_ids: np.ndarray) -> np.ndarray:
         """COIL scores of every indexed document for one query's [CLS] vector and matchable tokens."""
@@ -54,16 +52,14 @@ class CoilSearcher:
             scores[docs[starts]] += np.maximum.reduceat(sims, starts)
         return scores
 
-    def search(self, queries: dict[str, str], k: int = 100, batch_size: int = 32,
-               show_progress: bool = False) -> dict[str, dict[str, float]]:
-        from boltir.models.bi_encoders.inference import encode_coil
-
+    def search(self, queries: Any, k: int = 100) -> Run:
+        queries = as_queries(queries)
         qids = list(queries)
-        q_cls, q_tok, q_ids = encode_coil(self.model, self.tokenizer, [queries[q] for q in qids], "query", batch_size)
-        run: dict[str, dict[str, float]] = {}
+        q_cls, q_tok, q_ids = self.encode_queries([queries[q] for q in qids])
+        run: Run = {}
         live = np.nonzero(~self.deleted)[0]
         k = min(k, len(live))
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
             for i, qid in enumerate(qids):
                 s = self.scores(q_cls[i], q_tok[i], q_ids[i])[live]
                 top = np.argpartition(-s, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)

@@ -8,36 +8,30 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import load_faiss, open_index
-from boltir.index.storage import read_doc_ids
+from boltir.data.runs import Run
+from boltir.index.dense import load_faiss
+from boltir.pipeline import as_queries
+from boltir.search.base import IndexSearcher
 from boltir.utils.progress import progress_bar
 
 
-class DenseSearcher:
-    """Search a dense index; the model must be the one that built it (checked by weights fingerprint)."""
+class DenseSearcher(IndexSearcher):
+    """``search_params``: FAISS search-time parameters, e.g. ``nprobe=32`` (IVF) or ``efSearch=128`` (HNSW)."""
+
+    kind = "dense"
 
     def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                 search_params: str | None = None):
-        from boltir.index.dense import index_model
-        from boltir.models.loading import load_bi_encoder, load_mvr
-
-        self.index_dir = Path(index_dir)
-        self.manifest = open_index(self.index_dir)
+                 search_params: str | None = None, batch_size: int = 32, show_progress: bool = False):
+        super().__init__(index_dir, model, loaded, batch_size, show_progress)
         self.views = self.manifest.get("views", 0)
-        self.model, self.tokenizer = index_model(self.index_dir, self.manifest,
-                                                 load_mvr if self.views else load_bi_encoder, model, loaded)
         self.index = load_faiss(self.index_dir, self.manifest)
         self.search_params = search_params
         if search_params:
             self.set_search_params(search_params)
-        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
-        from boltir.index.update import deleted_positions
-
-        self.deleted = deleted_positions(self.manifest, self.doc_ids)
         self.n_deleted = int(self.deleted.sum())
 
     def set_search_params(self, params: str) -> None:
-        """FAISS search-time parameters, e.g. ``nprobe=32`` (IVF) or ``efSearch=128`` (HNSW), comma-separated."""
+        """FAISS search-time parameters, comma-separated."""
         import faiss
 
         try:
@@ -63,23 +57,15 @@ class DenseSearcher:
             out_s[r, :len(first)], out_i[r, :len(first)] = s_row[first], docs[first]
         return out_s, out_i
 
-    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        from boltir.models.bi_encoders.inference import encode_texts, encode_views
-
-        if self.views:
-            return encode_views(self.model, self.tokenizer, texts, "query", batch_size)
-        return encode_texts(self.model, self.tokenizer, texts, "query", batch_size)
-
-    def search(self, queries: dict[str, str], k: int = 100, batch_size: int = 32,
-               show_progress: bool = False) -> dict[str, dict[str, float]]:
+    def search(self, queries: Any, k: int = 100) -> Run:
         """``{qid: {docid: score}}`` with the top ``k`` documents of each query."""
+        queries = as_queries(queries)
         qids = list(queries)
-        run: dict[str, dict[str, float]] = {}
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
-            for start in range(0, len(qids), batch_size):
-                batch = qids[start:start + batch_size]
-                vecs = self.encode_queries([queries[q] for q in batch], batch_size)
-                scores, idx = self.search_vectors(vecs, k)
+        run: Run = {}
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
+            for start in range(0, len(qids), self.batch_size):
+                batch = qids[start:start + self.batch_size]
+                scores, idx = self.search_vectors(self.encode_queries([queries[q] for q in batch]), k)
                 for qid, s_row, i_row in zip(batch, scores, idx):
                     keep = i_row >= 0
                     run[qid] = dict(zip(self.doc_ids[i_row[keep]].tolist(), s_row[keep].tolist()))

@@ -11,23 +11,26 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import index_model
+from boltir.data.runs import Run
+from boltir.errors import InvalidIndexError
 from boltir.index.multivector import (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, decompress_residuals,
-                                      load_buckets, open_multivector_index)
-from boltir.index.storage import IndexError_, derived_name, read_doc_ids
+                                      load_buckets)
+from boltir.index.storage import derived_name
+from boltir.pipeline import as_queries
+from boltir.search.base import IndexSearcher
 from boltir.utils.progress import progress_bar
 
 
-class MultiVectorSearcher:
-    """The model must be the one that built the index (checked by weights fingerprint)."""
+class MultiVectorSearcher(IndexSearcher):
+    """``nprobe``: centroids probed per query token; ``ncandidates``: candidates kept by centroid interaction for
+    exact MaxSim (None: all)."""
+
+    kind = "multivector"
+    check_shards = True
 
     def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                 nprobe: int = 4, ncandidates: int | None = 1024):
-        from boltir.models.loading import load_colbert
-
-        self.index_dir = Path(index_dir)
-        self.manifest = open_multivector_index(self.index_dir)
-        self.model, self.tokenizer = index_model(self.index_dir, self.manifest, load_colbert, model, loaded)
+                 nprobe: int = 4, ncandidates: int | None = 1024, batch_size: int = 32, show_progress: bool = False):
+        super().__init__(index_dir, model, loaded, batch_size, show_progress)
         self.nprobe, self.ncandidates = nprobe, ncandidates
         g = self.manifest.get("generation", 0)
         try:
@@ -40,10 +43,10 @@ class MultiVectorSearcher:
                 self.residuals = np.load(self.index_dir / derived_name(RESIDUALS_FILE, g))
                 _, _, self.bucket_values = load_buckets(self.index_dir, g)
         except (OSError, ValueError, KeyError, EOFError) as e:
-            raise IndexError_(f"{self.index_dir}: centroid or residual files missing or unreadable ({e})") from None
+            raise InvalidIndexError(f"{self.index_dir}: centroid or residual files missing or unreadable ({e})") from None
         if len(self.codes) != self.manifest["centroids"]["tokens"] or len(self.centroids) != len(self.list_ptr) - 1 \
                 or (self.nbits and len(self.residuals) != len(self.codes)):
-            raise IndexError_(f"{self.index_dir}: centroid or residual files do not match the manifest")
+            raise InvalidIndexError(f"{self.index_dir}: centroid or residual files do not match the manifest")
         self.tokens, starts, ends, shard_of = [], [], [], []
         for i, s in enumerate(self.manifest["shards"]):
             self.tokens.append(np.load(self.index_dir / s["vectors"], mmap_mode="r"))
@@ -55,10 +58,6 @@ class MultiVectorSearcher:
         self.doc_shard = np.concatenate(shard_of)
         shard_base = np.cumsum([0] + [s["tokens"] for s in self.manifest["shards"]])[:-1]
         self.global_start = shard_base[self.doc_shard] + self.doc_start  # into the concatenated codes
-        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
-        from boltir.index.update import deleted_positions
-
-        self.deleted = deleted_positions(self.manifest, self.doc_ids)
 
     def candidates(self, q: np.ndarray, nprobe: int) -> np.ndarray:
         sims = q @ self.centroids.T
@@ -106,14 +105,12 @@ class MultiVectorSearcher:
         order = np.lexsort((docs, -scores))[:k]
         return docs[order], scores[order]
 
-    def search(self, queries: dict[str, str], k: int = 100, batch_size: int = 32,
-               show_progress: bool = False) -> dict[str, dict[str, float]]:
-        from boltir.models.bi_encoders.inference import encode_multi
-
+    def search(self, queries: Any, k: int = 100) -> Run:
+        queries = as_queries(queries)
         qids = list(queries)
-        q_emb = encode_multi(self.model, self.tokenizer, [queries[q] for q in qids], "query", batch_size)
-        run: dict[str, dict[str, float]] = {}
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
+        q_emb = self.encode_queries([queries[q] for q in qids])
+        run: Run = {}
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
             for qid, q in zip(qids, q_emb):
                 idx, vals = self.search_tokens(q, k)
                 run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))

@@ -9,27 +9,25 @@ from typing import Any
 
 import numpy as np
 
-from boltir.index.dense import index_model
-from boltir.index.sparse import load_postings, open_sparse_index
-from boltir.index.storage import read_doc_ids
+from boltir.data.runs import Run
+from boltir.index.sparse import load_postings
+from boltir.pipeline import as_queries
+from boltir.search.base import IndexSearcher
 from boltir.utils.progress import progress_bar
 
 
-class SparseSearcher:
-    """The model must be the one that built the index (checked by weights fingerprint)."""
+class SparseSearcher(IndexSearcher):
+    """``budget``: read only this many highest-weight postings per query term (pruned search); None reads every
+    posting (exact)."""
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None):
-        from boltir.models.loading import load_splade
+    kind = "sparse"
 
-        self.index_dir = Path(index_dir)
-        self.manifest = open_sparse_index(self.index_dir)
-        self.model, self.tokenizer = index_model(self.index_dir, self.manifest, load_splade, model, loaded)
+    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
+                 budget: int | None = None, batch_size: int = 32, show_progress: bool = False):
+        super().__init__(index_dir, model, loaded, batch_size, show_progress)
+        self.budget = budget
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
-        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
         self._matrices: dict[int | None, Any] = {}
-        from boltir.index.update import deleted_positions
-
-        self.deleted = deleted_positions(self.manifest, self.doc_ids)
 
     def postings_matrix(self, budget: int | None = None):
         """The postings as a scipy CSR [vocab, documents] (built once per budget): with a budget, each term keeps
@@ -73,25 +71,24 @@ class SparseSearcher:
                           shape=(1, len(self.indptr) - 1))
         return self.search_matrix(q, k, budget)[0]
 
-    def search(self, queries: dict[str, str], k: int = 100, budget: int | None = None, batch_size: int = 32,
-               show_progress: bool = False) -> dict[str, dict[str, float]]:
+    def search(self, queries: Any, k: int = 100) -> Run:
         """``{qid: {docid: score}}``; a query whose vector is all zeros gets an empty ranking and is named in a
         warning."""
         import warnings
 
-        from boltir.models.bi_encoders.inference import encode_sparse
-
+        queries = as_queries(queries)
         qids = list(queries)
-        q_mat = encode_sparse(self.model, self.tokenizer, [queries[q] for q in qids], "query", batch_size)
+        q_mat = self.encode_queries([queries[q] for q in qids])
         empty = [qids[i] for i in np.nonzero(q_mat.getnnz(axis=1) == 0)[0]]
         if empty:
             warnings.warn(f"{len(empty)} of {len(qids)} queries have no term with a non-zero weight and get empty "
                           f"rankings: {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}", stacklevel=2)
-        run: dict[str, dict[str, float]] = {}
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not show_progress) as bar:
-            for start in range(0, len(qids), batch_size):
-                part = qids[start:start + batch_size]
-                for qid, (idx, vals) in zip(part, self.search_matrix(q_mat[start:start + len(part)], k, budget)):
+        run: Run = {}
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
+            for start in range(0, len(qids), self.batch_size):
+                part = qids[start:start + self.batch_size]
+                rows = q_mat[start:start + len(part)]
+                for qid, (idx, vals) in zip(part, self.search_matrix(rows, k, self.budget)):
                     run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))
                 bar.update(len(part))
         return run

@@ -25,7 +25,7 @@ class RankingModule(L.LightningModule):
             self._val_scores.setdefault(qid, {}).update(zip(doc_ids, scores[b, : len(doc_ids)].tolist()))
 
     def on_validation_epoch_end(self) -> None:
-        from boltir.evaluate.measures import evaluate
+        from boltir.evaluation.measures import evaluate
 
         scores = self._val_scores
         if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -53,7 +53,7 @@ class RankingModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and hasattr(dm, "attach_tokenizer"):
-            dm.attach_tokenizer(self.tokenizer, self.model.config)
+            dm.attach_tokenizer(self.tokenizer, self.model)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]

@@ -70,7 +70,7 @@ class RerankListDataset(Dataset):
 
     def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
                  depth: int | None):
-        from boltir.search.rerank import top_k
+        from boltir.data.runs import top_k
 
         self.lists = [(q, ds) for q, ds in top_k(run, depth).items() if q in queries]
         self.queries, self.docs = queries, docs
@@ -133,7 +133,8 @@ class TupleDataModule(L.LightningDataModule):
         self.val_set: RerankListDataset | None = None
         self.val_qrels: dict[str, dict[str, int]] | None = None
 
-    def attach_tokenizer(self, tokenizer: Any, config: Any) -> None:
+    def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
+        config = model.config
         self.collator = PairCollator(tokenizer, config.query_length, config.doc_length,
                                      config.query_prefix, config.doc_prefix)
         self.rerank_collator = RerankListCollator(bi_encoder_lists(self.collator))
@@ -155,9 +156,9 @@ class TupleDataModule(L.LightningDataModule):
             run = load_run(h.val_run)
             queries = load_queries(h.val_queries or dataset)
             self.val_qrels = load_qrels(h.val_qrels or dataset)
-            from boltir.search.rerank import top_k
+            from boltir.data.runs import candidate_ids
 
-            wanted = {d for ds in top_k(run, h.val_depth).values() for d in ds}
+            wanted = candidate_ids(run, h.val_depth)
             self.val_set = RerankListDataset(run, queries, doc_texts(h.val_docs or dataset, wanted), h.val_depth)
 
     def train_dataloader(self) -> DataLoader:

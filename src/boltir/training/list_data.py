@@ -52,7 +52,7 @@ class RunListDataset(Dataset):
     def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
                  qrels: dict[str, dict[str, int]] | None = None, depth: int = 100, sample_size: int = 8,
                  sampling: str = "top", targets: str = "relevance", seed: int = 0):
-        from boltir.search.rerank import top_k
+        from boltir.data.runs import top_k
 
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling={sampling!r}: choose one of {', '.join(SAMPLINGS)}")
@@ -99,23 +99,6 @@ class TupleListDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[str, list[str], list[float]]:
         q, docs = self.tuples[i]
         return q, docs, [1.0] + [0.0] * (len(docs) - 1)
-
-
-def list_encoder(tokenizer: Any, config: Any):
-    """A function ``(queries, lists of docs) -> model inputs`` for the model family of ``config``: flattened
-    pairs for mono models, whole lists for the Set-Encoder, query blocks + documents for the sparse model."""
-    from boltir.data.pair_tokenizer import PairTokenizer, SegmentTokenizer, SetTokenizer
-
-    if config.model_type == "boltir-set-encoder":
-        return SetTokenizer(tokenizer, config.query_length, config.doc_length, config.int_token_id)
-    if config.model_type == "boltir-sparse-ce":
-        return SegmentTokenizer(tokenizer, config.query_length, config.doc_length)
-    pt = PairTokenizer(tokenizer, config.query_length, config.doc_length)
-
-    def pairs(queries, docs):
-        return pt([q for q, ds in zip(queries, docs) for _ in ds], [d for ds in docs for d in ds])
-
-    return pairs
 
 
 class ListCollator:
@@ -165,8 +148,8 @@ class ListDataModule(L.LightningDataModule):
         self.val_set: RerankListDataset | None = None
         self.val_qrels: dict[str, dict[str, int]] | None = None
 
-    def attach_tokenizer(self, tokenizer: Any, config: Any) -> None:
-        encode = list_encoder(tokenizer, config)
+    def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
+        encode = model.list_inputs(tokenizer)
         self.collator, self.val_collator = ListCollator(encode), RerankListCollator(encode)
 
     @staticmethod
@@ -175,7 +158,7 @@ class ListDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
-        from boltir.search.rerank import top_k
+        from boltir.data.runs import candidate_ids
 
         h = self.hparams
         for spec in (h.train_run, h.val_run, h.train_qrels, h.val_qrels):
@@ -186,7 +169,7 @@ class ListDataModule(L.LightningDataModule):
             if h.train_run:
                 ds = self._dataset_of(h.train_run)
                 run = load_run(h.train_run)
-                wanted = {d for dd in top_k(run, h.depth).values() for d in dd}
+                wanted = candidate_ids(run, h.depth)
                 qrels = load_qrels(h.train_qrels or ds) if (h.train_qrels or ds) else None
                 parts.append(RunListDataset(run, load_queries(h.train_queries or ds), doc_texts(h.train_docs or ds, wanted),
                                             qrels, h.depth, h.sample_size, h.sampling, h.targets, h.seed))
@@ -203,7 +186,7 @@ class ListDataModule(L.LightningDataModule):
             ds = self._dataset_of(h.val_run)
             run = load_run(h.val_run)
             self.val_qrels = load_qrels(h.val_qrels or ds)
-            wanted = {d for dd in top_k(run, h.val_depth).values() for d in dd}
+            wanted = candidate_ids(run, h.val_depth)
             self.val_set = RerankListDataset(run, load_queries(h.val_queries or ds),
                                              doc_texts(h.val_docs or ds, wanted), h.val_depth)
 

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
+
+from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 
 
-class CoilConfig(PreTrainedConfig):
+class CoilConfig(BiEncoderConfig):
     model_type = "boltir-coil"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
     cls_dim: int = 768
     token_dim: int = 32
-    query_length: int = 32
-    doc_length: int = 256
-    query_prefix: str = ""
-    doc_prefix: str = ""
     skip_ids: list[int] | None = None
 
     @property
@@ -29,48 +23,40 @@ class CoilConfig(PreTrainedConfig):
         return self.token_dim
 
 
-class CoilModel(PreTrainedModel):
-    """``forward(input_ids, attention_mask, kind)`` -> (cls [B, cls_dim], tokens [B, L, token_dim], ids [B, L]
-    with -1 where a token never matches)."""
+class CoilModel(BiEncoderModel):
+    """``forward(input_ids, attention_mask, kind)`` -> ``cls`` [B, cls_dim], token ``embeddings`` [B, L, token_dim]
+    and ``token_ids`` [B, L] (-1 where a token never matches; ``mask`` marks the others)."""
 
     config_class = CoilConfig
     base_model_prefix = "coil"
+    heads = ("cls_projection", "token_projection")
+    batch_encoder = "encode_coil"
 
-    def __init__(self, config: CoilConfig):
-        super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder)
-        if getattr(self.encoder, "pooler", None) is not None:
-            self.encoder.pooler = None
+    def build_heads(self, config: CoilConfig) -> None:
         hidden = config.encoder.hidden_size
         self.cls_projection = nn.Linear(hidden, config.cls_dim)
         self.token_projection = nn.Linear(hidden, config.token_dim)
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if module is self.cls_projection or module is self.token_projection:
-            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
-            nn.init.zeros_(module.bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc"):
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         ids = input_ids.masked_fill(attention_mask == 0, -1)
         if self.config.skip_ids:
             ids = ids.masked_fill(torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=ids.device)), -1)
-        return self.cls_projection(hidden[:, 0]), self.token_projection(hidden), ids
+        return BiEncoderOutput(embeddings=self.token_projection(hidden), mask=ids >= 0,
+                               cls=self.cls_projection(hidden[:, 0]), token_ids=ids)
 
     @staticmethod
-    def score(query, doc) -> torch.Tensor:
-        """All-pairs scores [Q, D] of ``forward`` outputs for queries and documents."""
-        q_cls, q_tok, q_ids = query
-        d_cls, d_tok, d_ids = doc
-        sim = torch.einsum("qih,djh->qdij", q_tok, d_tok)
+    def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
+        """All-pairs scores [Q, D]: [CLS] dot product plus each query token's best same-id document token."""
+        q_ids, d_ids = query.token_ids, doc.token_ids
+        sim = torch.einsum("qih,djh->qdij", query.embeddings, doc.embeddings)
         match = (q_ids[:, None, :, None] == d_ids[None, :, None, :]) & (q_ids[:, None, :, None] >= 0)
         best = sim.masked_fill(~match, float("-inf")).amax(-1)
         lexical = torch.where(torch.isinf(best), torch.zeros_like(best), best).sum(-1)
-        return q_cls @ d_cls.T + lexical
+        return query.cls @ doc.cls.T + lexical
 
 
-from boltir.models.registry import register_all  # noqa: E402
+from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.registry: registration waits for the last model module to finish
+register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish

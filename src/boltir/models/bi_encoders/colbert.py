@@ -5,23 +5,22 @@ score = sum over query tokens of the maximum dot product with any document token
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
+
+from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 
 
-class ColbertConfig(PreTrainedConfig):
+class ColbertConfig(BiEncoderConfig):
     """Marker, mask and skip-list ids come from the tokenizer at load time (``[unused0]`` / ``[unused1]`` as in
     the Stanford checkpoints); None turns a feature off. Lengths exclude the marker token."""
 
     model_type = "boltir-colbert"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
     embedding_dim: int = 128
     projection_bias: bool = False
-    query_length: int = 32
     doc_length: int = 180
     query_marker_id: int | None = None
     doc_marker_id: int | None = None
@@ -31,29 +30,18 @@ class ColbertConfig(PreTrainedConfig):
     attend_to_expansion: bool = True
     skip_ids: list[int] | None = None
     normalize: bool = True
-    query_prefix: str = ""
-    doc_prefix: str = ""
 
 
-class ColbertModel(PreTrainedModel):
-    """``forward(input_ids, attention_mask, kind)`` -> (token embeddings [B, L', dim], scoring mask [B, L'])."""
+class ColbertModel(BiEncoderModel):
+    """``forward(input_ids, attention_mask, kind)`` -> token embeddings [B, L', dim] and the scoring mask [B, L']."""
 
     config_class = ColbertConfig
     base_model_prefix = "colbert"
+    heads = ("projection",)
+    batch_encoder = "encode_multi"
 
-    def __init__(self, config: ColbertConfig):
-        super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder)
-        if getattr(self.encoder, "pooler", None) is not None:
-            self.encoder.pooler = None
+    def build_heads(self, config: ColbertConfig) -> None:
         self.projection = nn.Linear(config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias)
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if module is self.projection:
-            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
 
     def prepare(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: str):
         """Insert the marker after [CLS]; for queries, turn padding into [MASK] up to ``query_length`` + 1."""
@@ -81,21 +69,33 @@ class ColbertModel(PreTrainedModel):
         return input_ids, attention_mask, score_mask
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> tuple[torch.Tensor, torch.Tensor]:
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
         input_ids, attention_mask, score_mask = self.prepare(input_ids, attention_mask, kind)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         emb = self.projection(hidden)
         if self.config.normalize:
             emb = nn.functional.normalize(emb, dim=-1)
-        return emb * score_mask.unsqueeze(-1), score_mask
+        return BiEncoderOutput(embeddings=emb * score_mask.unsqueeze(-1), mask=score_mask)
 
     @staticmethod
-    def maxsim(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor) -> torch.Tensor:
-        """All-pairs late-interaction scores [Q, D]: sum over real query tokens of the best real document token."""
-        sim = torch.einsum("qih,djh->qdij", q, d)
-        sim = sim.masked_fill(~d_mask[None, :, None, :], float("-inf")).amax(-1)
-        sim = torch.where(torch.isinf(sim), torch.zeros_like(sim), sim)  # a document with no real token scores 0
-        return (sim * q_mask[:, None, :]).sum(-1)
+    def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
+        """All-pairs late-interaction (MaxSim) scores [Q, D]."""
+        return maxsim(query.embeddings, query.mask, doc.embeddings, doc.mask)
+
+    def training_scores(self, query: BiEncoderOutput, doc: BiEncoderOutput, xtr_top_k: int | None = None,
+                        **options: Any) -> torch.Tensor:
+        """MaxSim, or with ``xtr_top_k`` the XTR training scores (:func:`xtr_scores`)."""
+        if xtr_top_k:
+            return xtr_scores(query.embeddings, query.mask, doc.embeddings, doc.mask, xtr_top_k)
+        return super().training_scores(query, doc, **options)
+
+
+def maxsim(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor) -> torch.Tensor:
+    """All-pairs late-interaction scores [Q, D]: sum over real query tokens of the best real document token."""
+    sim = torch.einsum("qih,djh->qdij", q, d)
+    sim = sim.masked_fill(~d_mask[None, :, None, :], float("-inf")).amax(-1)
+    sim = torch.where(torch.isinf(sim), torch.zeros_like(sim), sim)  # a document with no real token scores 0
+    return (sim * q_mask[:, None, :]).sum(-1)
 
 
 def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, k: int) -> torch.Tensor:
@@ -114,6 +114,6 @@ def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: t
     return total / hit.sum(1).clamp(min=1)
 
 
-from boltir.models.registry import register_all  # noqa: E402
+from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.registry: registration waits for the last model module to finish
+register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish

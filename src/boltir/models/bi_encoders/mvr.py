@@ -6,51 +6,37 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
+
+from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 
 
-class MvrConfig(PreTrainedConfig):
+class MvrConfig(BiEncoderConfig):
     model_type = "boltir-mvr"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
     view_token_ids: list[int] | None = None
     projection_dim: int | None = None
-    query_length: int = 32
-    doc_length: int = 256
-    query_prefix: str = ""
-    doc_prefix: str = ""
 
     @property
     def embedding_dim(self) -> int:
         return self.projection_dim or self.encoder.hidden_size
 
 
-class MvrModel(PreTrainedModel):
-    """``forward(..., kind="query")`` -> [B, dim]; ``kind="doc"`` -> [B, views, dim]."""
+class MvrModel(BiEncoderModel):
+    """``forward(..., kind="query")`` -> embeddings [B, dim]; ``kind="doc"`` -> [B, views, dim]."""
 
     config_class = MvrConfig
     base_model_prefix = "mvr"
+    heads = ("projection",)
+    batch_encoder = "encode_views"
 
-    def __init__(self, config: MvrConfig):
+    def build_heads(self, config: MvrConfig) -> None:
         if not config.view_token_ids:
             raise ValueError("MVR needs view_token_ids (set from the tokenizer at load time)")
-        super().__init__(config)
-        self.encoder = AutoModel.from_config(config.encoder)
-        if getattr(self.encoder, "pooler", None) is not None:
-            self.encoder.pooler = None
         self.projection = (nn.Linear(config.encoder.hidden_size, config.projection_dim)
                            if config.projection_dim else None)
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if module is self.projection:
-            nn.init.normal_(module.weight, std=getattr(self.config.encoder, "initializer_range", 0.02))
-            nn.init.zeros_(module.bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> torch.Tensor:
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
         views = len(self.config.view_token_ids) if kind == "doc" else 0
         if views:
             extra = torch.tensor(self.config.view_token_ids, device=input_ids.device).expand(input_ids.shape[0], -1)
@@ -58,14 +44,14 @@ class MvrModel(PreTrainedModel):
             attention_mask = torch.cat([attention_mask[:, :1], torch.ones_like(extra), attention_mask[:, 1:]], 1)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         out = hidden[:, 1:1 + views] if views else hidden[:, 0]
-        return self.projection(out) if self.projection is not None else out
+        return BiEncoderOutput(embeddings=self.projection(out) if self.projection is not None else out)
 
     @staticmethod
-    def score(query_emb: torch.Tensor, doc_views: torch.Tensor) -> torch.Tensor:
+    def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
         """All-pairs scores [Q, D]: best view per document."""
-        return torch.einsum("qh,dvh->qdv", query_emb, doc_views).amax(-1)
+        return torch.einsum("qh,dvh->qdv", query.embeddings, doc.embeddings).amax(-1)
 
 
-from boltir.models.registry import register_all  # noqa: E402
+from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.registry: registration waits for the last model module to finish
+register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -7,63 +7,77 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
+
+from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
 
 SPLADE_POOLINGS = ("max", "sum")
 
 
-class SpladeConfig(PreTrainedConfig):
-    """``encoder``: the backbone's masked-LM config. ``query_top_k`` / ``doc_top_k``: keep only the k largest
-    weights (None = all). ``inference_free``: queries are bags of their token ids weighted by ``query_weights``
-    (a learned [vocab] vector), no transformer pass; ``skip_ids`` (the tokenizer's special tokens) never count."""
+class SparseConfig(BiEncoderConfig):
+    """What the learned-sparse families share. ``query_top_k`` / ``doc_top_k``: keep only the k largest weights
+    (None = all); ``skip_ids`` (the tokenizer's special tokens) never count."""
 
-    model_type = "boltir-splade"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
-
-    encoder: PreTrainedConfig | dict | None = None
-    pooling: str = "max"
-    query_length: int = 32
-    doc_length: int = 256
-    query_prefix: str = ""
-    doc_prefix: str = ""
     query_top_k: int | None = None
     doc_top_k: int | None = None
-    inference_free: bool = False
     skip_ids: list[int] | None = None
 
     @property
     def embedding_dim(self) -> int:
         return self.encoder.vocab_size
 
+    def pruning(self, kind: str) -> int | None:
+        return self.query_top_k if kind == "query" else self.doc_top_k
 
-class SpladeModel(PreTrainedModel):
+
+class SparseModel(BiEncoderModel):
+    """Base of the learned-sparse families: [B, vocab] term weights, dot-product scores, top-k pruning."""
+
+    batch_encoder = "encode_sparse"
+    term_weights = True
+
+    @staticmethod
+    def prune(weights: torch.Tensor, k: int | None) -> torch.Tensor:
+        if not k or k >= weights.shape[1]:
+            return weights
+        top = weights.topk(k, dim=1)
+        return torch.zeros_like(weights).scatter_(1, top.indices, top.values)
+
+    score = staticmethod(dot_scores)
+
+
+class SpladeConfig(SparseConfig):
+    """``encoder``: the backbone's masked-LM config. ``inference_free``: queries are bags of their token ids
+    weighted by ``query_weights`` (a learned [vocab] vector), no transformer pass."""
+
+    model_type = "boltir-splade"
+
+    pooling: str = "max"
+    inference_free: bool = False
+
+
+class SpladeModel(SparseModel):
     """``forward(input_ids, attention_mask, ..., kind="doc")`` -> term weights [B, vocab] (dense tensor, mostly
-    zeros); see ``boltir.models.bi_encoders.inference.encode_sparse`` for sparse matrices."""
+    zeros); :meth:`encode` gives scipy sparse matrices."""
 
     config_class = SpladeConfig
     base_model_prefix = "splade"
+    backbone_auto = "AutoModelForMaskedLM"
 
-    def __init__(self, config: SpladeConfig):
+    def build_heads(self, config: SpladeConfig) -> None:
         if config.pooling not in SPLADE_POOLINGS:
             raise ValueError(f"pooling={config.pooling!r}: choose one of {', '.join(SPLADE_POOLINGS)}")
-        super().__init__(config)
-        self.encoder = AutoModelForMaskedLM.from_config(config.encoder)
         self.query_weights = (nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free
                               else None)
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        pass  # the backbone brings its weights; query_weights start at 1
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> torch.Tensor:
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
         if kind == "query" and self.query_weights is not None:
             bag = torch.zeros(input_ids.shape[0], self.config.embedding_dim, device=input_ids.device)
             bag.scatter_(1, input_ids, attention_mask.to(bag.dtype))
             if self.config.skip_ids:
                 bag[:, self.config.skip_ids] = 0.0
-            return self._prune(bag.clamp(max=1.0) * self.query_weights.relu(), self.config.query_top_k)
+            return BiEncoderOutput(embeddings=self.prune(bag.clamp(max=1.0) * self.query_weights.relu(),
+                                                         self.config.query_top_k))
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
@@ -74,20 +88,9 @@ class SpladeModel(PreTrainedModel):
             pooled = torch.log1p(torch.relu(logits.amax(1).float()))
         else:
             pooled = (torch.log1p(torch.relu(logits.float())) * (~pad)).sum(1)
-        return self._prune(pooled, self.config.query_top_k if kind == "query" else self.config.doc_top_k)
-
-    @staticmethod
-    def _prune(weights: torch.Tensor, k: int | None) -> torch.Tensor:
-        if not k or k >= weights.shape[1]:
-            return weights
-        top = weights.topk(k, dim=1)
-        return torch.zeros_like(weights).scatter_(1, top.indices, top.values)
-
-    @staticmethod
-    def score(query_emb: torch.Tensor, doc_emb: torch.Tensor) -> torch.Tensor:
-        return query_emb @ doc_emb.T
+        return BiEncoderOutput(embeddings=self.prune(pooled, self.config.pruning(kind)))
 
 
-from boltir.models.registry import register_all  # noqa: E402
+from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.registry: registration waits for the last model module to finish
+register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -9,54 +9,54 @@ backbone's own BERT/ELECTRA layers; no backbone code is patched.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from torch import nn
-from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
 
 from boltir.attention.inter_passage import BACKENDS, attend, flex_block_mask, int_keys, inter_passage_mask
-from boltir.models.cross_encoders.mono import ScoreHead, build_encoder, init_head
+from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel
 
 INT_TOKEN = "[INT]"
 
 
-class SetEncoderConfig(PreTrainedConfig):
+class SetEncoderConfig(CrossEncoderConfig):
     """``int_token_id``: id of ``[INT]`` in the saved tokenizer. ``sample_missing_docs``: the published
     model's padding of short lists with random pseudo-``[INT]`` states up to ``depth`` (outputs then become
-    random); off by default so inference is deterministic. ``attention``: "fused" (SDPA), "flex" (compiled
-    FlexAttention) or "eager" (reference); see ``boltir.attention.inter_passage``."""
+    random); off by default so inference is deterministic. ``attention_backend``: "fused" (SDPA), "flex"
+    (compiled FlexAttention) or "eager" (reference); see ``boltir.attention.inter_passage``."""
 
     model_type = "boltir-set-encoder"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
-    head_activation: str | None = None
     head_bias: bool = False
-    query_length: int = 32
-    doc_length: int = 256
     int_token_id: int | None = None
     sample_missing_docs: bool = False
     depth: int = 100
-    attention: str = "fused"
+    attention_backend: str = "fused"
+
+    def __post_init__(self, **kwargs):
+        if "attention" in kwargs:  # the field's name in folders saved before boltir 0.2
+            self.attention_backend = kwargs.pop("attention")
+        super().__post_init__(**kwargs)
 
 
-class SetEncoder(PreTrainedModel):
+class SetEncoder(CrossEncoderModel):
     """``forward(input_ids, attention_mask, token_type_ids, list_size, list_mask)`` -> scores [P]; passages
     of one query are consecutive rows, ``list_size`` per query (pad short lists, mark them in ``list_mask``)."""
 
     config_class = SetEncoderConfig
     base_model_prefix = "set_encoder"
+    needs_layers = True
 
-    def __init__(self, config: SetEncoderConfig):
-        if config.attention not in BACKENDS:
-            raise ValueError(f"attention={config.attention!r}: one of {', '.join(BACKENDS)}")
-        super().__init__(config)
-        self.encoder = build_encoder(config, needs_layers=True)
-        self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, 1, config.head_bias)
-        self.post_init()
+    def check_config(self, config: SetEncoderConfig) -> None:
+        if config.attention_backend not in BACKENDS:
+            raise ValueError(f"attention_backend={config.attention_backend!r}: one of {', '.join(BACKENDS)}")
+        if config.num_outputs != 1:
+            raise ValueError("a Set-Encoder scores with one logit (num_outputs=1)")
 
-    def _init_weights(self, module: nn.Module) -> None:
-        init_head(self, module)
+    def list_inputs(self, tokenizer: Any) -> Any:
+        from boltir.data.pair_tokenizer import SetTokenizer
+
+        return SetTokenizer(tokenizer, self.config.query_length, self.config.doc_length, self.config.int_token_id)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, list_size: int,
                 token_type_ids: torch.Tensor | None = None, list_mask: torch.Tensor | None = None,
@@ -78,7 +78,7 @@ class SetEncoder(PreTrainedModel):
         if self.config.sample_missing_docs and list_size < self.config.depth:
             n_extra = self.config.depth - list_size
         mask = inter_passage_mask(attention_mask, list_mask, list_size, 1, n_extra)
-        backend = self.config.attention
+        backend = self.config.attention_backend
         block_mask = flex_block_mask(mask, length) if backend == "flex" else None
         for layer in self.encoder.encoder.layer:
             sa = layer.attention.self
@@ -112,6 +112,6 @@ class SetEncoder(PreTrainedModel):
         return out[0], out[1]
 
 
-from boltir.models.registry import register_all  # noqa: E402
+from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.registry: registration waits for the last model module to finish
+register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish

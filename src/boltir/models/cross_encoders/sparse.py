@@ -9,29 +9,21 @@ never looks at ``[CLS]`` or the document, it is encoded once per query and share
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from torch import nn
 from torch.nn.functional import scaled_dot_product_attention as sdpa
-from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
 
 from boltir.attention.patterns import SparsePattern, full_mask
 from boltir.attention.windowed import banded_attention
-from boltir.models.cross_encoders.mono import ScoreHead, build_encoder, init_head
+from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel, logits_to_scores
 
 BACKENDS = ("banded", "mask")
 
 
-class SparseCrossEncoderConfig(PreTrainedConfig):
+class SparseCrossEncoderConfig(CrossEncoderConfig):
     model_type = "boltir-sparse-ce"
-    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
-    head_activation: str | None = None
-    num_outputs: int = 1
-    head_bias: bool = True
-    query_length: int = 32
-    doc_length: int = 256
     cls_to_query: bool = True
     cls_to_doc: bool = True
     query_to_cls: bool = False
@@ -57,24 +49,22 @@ def _merge(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, length, n * d)
 
 
-class SparseCrossEncoder(PreTrainedModel):
+class SparseCrossEncoder(CrossEncoderModel):
     """``forward(query_ids, query_mask, doc_ids, doc_mask, docs_per_query, cls_id)`` -> scores [queries x docs]
     (the inputs come from :class:`boltir.data.pair_tokenizer.SegmentTokenizer`)."""
 
     config_class = SparseCrossEncoderConfig
     base_model_prefix = "sparse_ce"
+    needs_layers = True
 
-    def __init__(self, config: SparseCrossEncoderConfig):
+    def check_config(self, config: SparseCrossEncoderConfig) -> None:
         if config.attention_backend not in BACKENDS:
             raise ValueError(f"attention_backend={config.attention_backend!r}: choose one of {BACKENDS}")
-        super().__init__(config)
-        self.encoder = build_encoder(config, needs_layers=True)
-        self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, config.num_outputs,
-                              config.head_bias)
-        self.post_init()
 
-    def _init_weights(self, module: nn.Module) -> None:
-        init_head(self, module)
+    def list_inputs(self, tokenizer: Any) -> Any:
+        from boltir.data.pair_tokenizer import SegmentTokenizer
+
+        return SegmentTokenizer(tokenizer, self.config.query_length, self.config.doc_length)
 
     def _embed(self, ids: torch.Tensor, types: int, positions: torch.Tensor) -> torch.Tensor:
         limit = self.config.encoder.max_position_embeddings - 1
@@ -113,7 +103,7 @@ class SparseCrossEncoder(PreTrainedModel):
             h_c, h_q, h_d = out(o_c, h_c), out(o_q, h_q), out(o_d, h_d)
             h_c, h_q, h_d = (layer.feed_forward_chunk(h) for h in (h_c, h_q, h_d))
         logits = self.head(h_c[:, 0])
-        scores = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
+        scores = logits_to_scores(logits)
         return (scores, h_q) if return_query_states else scores
 
     def _attend(self, layer, pat: SparsePattern, h_c, h_q, h_d, q_valid, d_valid, q_owner, dense_mask=None):
@@ -183,6 +173,6 @@ class SparseCrossEncoder(PreTrainedModel):
         return _merge(o_c), _merge(o_q), _merge(o_d)
 
 
-from boltir.models.registry import register_all  # noqa: E402
+from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.registry: registration waits for the last model module to finish
+register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish

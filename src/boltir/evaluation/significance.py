@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from boltir.evaluate.measures import Evaluation
+from boltir.evaluation.measures import Evaluation
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ import math
 import pytest
 
 from boltir.data.sources import load_qrels, load_run
-from boltir.evaluate.measures import evaluate, evaluate_many
-from boltir.evaluate.significance import compare_to_baseline, holm
+from boltir.evaluation.measures import evaluate, evaluate_many
+from boltir.evaluation.significance import compare_to_baseline, holm
 
 
 @pytest.mark.parametrize("ds,ndcg,rr", [("trec-dl-2019", 0.5058, 0.7024), ("trec-dl-2020", 0.4796, 0.6533)])

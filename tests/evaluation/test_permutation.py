@@ -1,6 +1,6 @@
 import pytest
 
-from boltir.evaluate.permutation import input_orders, permutation_robustness
+from boltir.evaluation.permutation import input_orders, permutation_robustness
 
 
 def test_input_orders_by_hand():
@@ -15,7 +15,7 @@ def test_input_orders_by_hand():
 
 def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbone):
     from boltir.models.loading import load_set_encoder
-    from boltir.search.rerank import rerank_set_encoder
+    from boltir.search.rerank import rerank_lists
 
     model, tok = load_set_encoder(tiny_backbone)
     docs = {f"d{i}": f"passage {i} about topic {i % 3}" for i in range(8)}
@@ -23,7 +23,7 @@ def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbon
     qrels = {"q1": {"d1": 2, "d4": 1}, "q2": {"d7": 1, "d0": 2}}
     queries = {"q1": "topic 1", "q2": "topic 2"}
     robust = permutation_robustness(
-        lambda order: rerank_set_encoder(model, tok, run, queries, docs, show_progress=False, order=order),
+        lambda order: rerank_lists(model, tok, run, queries, docs, show_progress=False, order=order),
         run, qrels, depth=None)
     values = list(robust.values())
     assert max(values) - min(values) < 1e-6

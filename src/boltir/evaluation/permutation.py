@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from boltir.evaluate.measures import evaluate
-from boltir.search.rerank import top_k
+from boltir.evaluation.measures import evaluate
+from boltir.data.runs import top_k
 
 ORDERS = ("original", "ideal", "inverse-ideal", "random")
 

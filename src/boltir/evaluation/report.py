@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from boltir.evaluate.measures import Evaluation
-from boltir.evaluate.significance import Comparison
+from boltir.evaluation.measures import Evaluation
+from boltir.evaluation.significance import Comparison
 
 
 def table(evaluations: list[Evaluation], comparisons: list[Comparison] | None = None,

@@ -1,0 +1,54 @@
+"""Runs and qrels as plain dictionaries, and the few operations every stage needs on them: the top candidates of
+each query, the set of candidate documents, and reading or writing a run with the ``.meta.json`` sidecar that
+records how it was made. This module sits at the bottom of the package: search, training, distillation and
+evaluation import it, it imports none of them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+Run = dict[str, dict[str, float]]
+"""``{query_id: {doc_id: score}}``; a higher score ranks higher, ties break by doc id."""
+
+Qrels = dict[str, dict[str, int]]
+"""``{query_id: {doc_id: grade}}``."""
+
+
+def ranked(scores: Mapping[str, float]) -> list[str]:
+    """Doc ids by descending score, ties by doc id (the order ``write_run`` writes and trec_eval reads)."""
+    return [d for d, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def top_k(run: Mapping[str, Mapping[str, float]], depth: int | None) -> dict[str, list[str]]:
+    """The first ``depth`` candidates of each query (all when ``depth`` is None), best first."""
+    return {q: ranked(docs)[:depth] for q, docs in run.items()}
+
+
+def candidate_ids(run: Mapping[str, Mapping[str, float]], depth: int | None = None) -> set[str]:
+    """Every document among the first ``depth`` candidates of any query."""
+    return {d for docs in top_k(run, depth).values() for d in docs}
+
+
+def cut(run: Mapping[str, Mapping[str, float]], depth: int | None) -> Run:
+    """The run with each query cut to its first ``depth`` candidates."""
+    return {q: {d: float(docs[d]) for d in ranked(docs)[:depth]} for q, docs in run.items()}
+
+
+def read_run(spec: str | os.PathLike) -> Run:
+    """A run from a TREC file, a bundled ``<dataset>:<run>`` or ``irds:<id>``."""
+    from boltir.data.sources import load_run
+
+    return load_run(os.fspath(spec))
+
+
+def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "boltir",
+              depth: int | None = None, meta: dict[str, Any] | None = None) -> None:
+    """Write a TREC run atomically; ``meta`` goes into the ``<path>.meta.json`` sidecar with the versions and time
+    (the same sidecar the CLI writes)."""
+    from boltir.data.writers import write_run as _write
+
+    _write(path, run, tag=tag, depth=depth, meta=meta if meta is not None else {"command": "python"})
+
+
+__all__ = ["Qrels", "Run", "candidate_ids", "cut", "ranked", "read_run", "top_k", "write_run"]

@@ -1,0 +1,36 @@
+"""boltir's error types. Every error the package raises on purpose derives from :class:`BoltirError`, so a
+caller can catch the package's own errors in one place; each also keeps the built-in base its callers expect
+(``ValueError`` for bad input, ``RuntimeError`` for a broken index)."""
+
+from __future__ import annotations
+
+
+class BoltirError(Exception):
+    """Root of boltir's own errors."""
+
+
+class DataFormatError(BoltirError, ValueError):
+    """Malformed input; the message reads ``file:line: problem``."""
+
+    def __init__(self, path: object, line: int | None, problem: str):
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class InvalidIndexError(BoltirError, RuntimeError):
+    """An index folder is missing, incomplete, corrupted, locked, or does not match what it is used with."""
+
+
+class FamilyError(BoltirError, ValueError):
+    """A model folder or name does not fit the family asked for, or names no registered family."""
+
+
+class ModelNotFoundError(BoltirError, FileNotFoundError):
+    """A model given by name is neither a folder, a short name nor loadable from the Hub."""
+
+
+class TeacherError(BoltirError, RuntimeError):
+    """A teacher (LLM back-end) failed to give a usable answer."""

@@ -1,0 +1,69 @@
+"""``boltir.evaluate``: one call from runs and qrels to the metrics table with paired significance tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from boltir.evaluation.measures import Evaluation, evaluate_many
+from boltir.evaluation.significance import Comparison, compare_to_baseline
+
+
+@dataclass
+class Results:
+    """Evaluations of several runs on one qrels, each compared with the first (the baseline) by a paired t-test,
+    Holm-corrected per metric. ``str(results)`` is the table ``boltir evaluate`` prints."""
+
+    evaluations: list[Evaluation]
+    comparisons: list[Comparison]
+
+    @property
+    def means(self) -> dict[str, dict[str, float]]:
+        """``{run: {metric: mean over the judged queries}}``."""
+        return {ev.name: ev.aggregate for ev in self.evaluations}
+
+    def __getitem__(self, run: str) -> Evaluation:
+        for ev in self.evaluations:
+            if ev.name == run:
+                return ev
+        raise KeyError(run)
+
+    def significant(self, run: str, metric: str) -> bool:
+        return any(c.run == run and c.metric == metric and c.significant for c in self.comparisons)
+
+    def table(self) -> str:
+        from boltir.evaluation.report import table
+
+        return table(self.evaluations, self.comparisons)
+
+    def to_json(self, per_query: bool = True) -> dict[str, Any]:
+        from boltir.evaluation.report import as_json
+
+        return as_json(self.evaluations, self.comparisons, per_query)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _is_run(obj: Mapping[str, Any]) -> bool:
+    """Whether ``obj`` is one run (``{qid: {docid: score}}``) rather than runs by name."""
+    for per_query in obj.values():
+        for value in per_query.values():
+            return not isinstance(value, Mapping)
+    return True
+
+
+def evaluate(runs: Mapping[str, Any], qrels: str | Mapping[str, Mapping[str, int]],
+             metrics: list[str] | tuple[str, ...] | None = None, alpha: float = 0.05) -> Results:
+    """Evaluate one run or ``{name: run}`` (the first is the baseline) on ``qrels`` (a mapping, a file, a bundled
+    dataset or ``irds:<id>``) with ir_measures metrics (default: nDCG@10, RR(rel=2)@10, R(rel=2)@1000,
+    AP(rel=2)@1000); judged queries a run lacks count 0, like ``trec_eval -c``."""
+    from boltir.evaluation.measures import DEFAULT_METRICS
+
+    if isinstance(qrels, str):
+        from boltir.data.sources import load_qrels
+
+        qrels = load_qrels(qrels)
+    named = {"run": runs} if _is_run(runs) else dict(runs)
+    evaluations = evaluate_many(named, qrels, list(metrics or DEFAULT_METRICS))
+    return Results(evaluations, compare_to_baseline(evaluations, alpha))

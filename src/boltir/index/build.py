@@ -1,0 +1,215 @@
+"""Building an index of any kind: stream documents, let the kind encode each shard, write the kind's derived files,
+then the manifest. Interrupted builds resume after the last complete shard. Also what an index records of the model
+that built it, and the check that a model searching or extending it is that model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from boltir.data.records import Doc
+from boltir.errors import InvalidIndexError
+from boltir.index.storage import ShardedVectorWriter, read_manifest
+from boltir.utils.progress import progress_bar
+from boltir.utils.provenance import input_fingerprint, provenance
+
+
+def chunks(docs: Iterator[Doc], size: int) -> Iterator[list[Doc]]:
+    chunk: list[Doc] = []
+    for d in docs:
+        chunk.append(d)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def new_chunks(docs: str, writer: ShardedVectorWriter, output: Path, shard_size: int, max_shards: int | None
+               ) -> Iterator[list[Doc] | None]:
+    """The chunks of ``docs`` a (resumed) build still has to write, one per shard; yields None when
+    ``max_shards`` new shards are written, so the caller stops early (a rerun resumes)."""
+    from boltir.data.sources import load_docs
+
+    stream = load_docs(docs)
+    for _ in range(writer.done_count):
+        if next(stream, None) is None:
+            raise InvalidIndexError(f"{docs} has fewer documents than the partial index in {output}")
+    for written, chunk in enumerate(chunks(stream, shard_size)):
+        if max_shards is not None and written >= max_shards:
+            yield None
+            return
+        yield chunk
+
+
+def encode_shards(writer: ShardedVectorWriter, docs: str, output: Path, shard_size: int, max_shards: int | None,
+                  show_progress: bool, add_chunk: Callable[[list[Doc], Any], None]) -> float | None:
+    """The shard loop of every index kind: ``add_chunk(documents, progress)`` encodes and writes each shard the
+    (resumed) build still needs. Returns the seconds it took, or None when ``max_shards`` stopped it early."""
+    from boltir.data.sources import count_docs
+
+    started = time.perf_counter()
+    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
+                      initial=writer.done_count) as bar:
+        for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
+            if chunk is None:
+                return None
+            add_chunk(chunk, bar)
+    if writer.done_count == 0:
+        raise InvalidIndexError(f"{docs}: the corpus is empty; nothing to index")
+    return time.perf_counter() - started
+
+
+def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, Any]:
+    """What an index records of the model that built it (any bi-encoder family); the weights and tokenizer
+    fingerprints are checked whenever the index is searched or extended."""
+    from boltir.models.base import tokenizer_fingerprint, weights_fingerprint
+
+    cfg = model.config
+    record = {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
+              "embedding_dim": cfg.embedding_dim, "doc_length": cfg.doc_length, "query_length": cfg.query_length}
+    if tokenizer is not None:
+        record["tokenizer_fingerprint"] = tokenizer_fingerprint(tokenizer)
+    for optional in ("similarity", "doc_top_k"):
+        if hasattr(cfg, optional):
+            record[optional] = getattr(cfg, optional)
+    return record
+
+
+def load_index_model(index_dir: Path, manifest: dict[str, Any], model: str | None = None,
+                     loaded: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` to search or extend an index with: ``loaded``, else ``model``, else the copy saved
+    beside the index, else the recorded source, loaded as the family recorded in the manifest, with the
+    document length the index was built with; its weights must be the ones that built the index."""
+    rec = manifest["model"]
+    if loaded is None:
+        from boltir.models.loading import load_model
+
+        source = model or (str(index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
+        loaded = load_model(source, family=rec["model_type"], doc_length=rec.get("doc_length"))
+    check_model(index_dir, rec, *loaded)
+    return loaded
+
+
+def check_model(index_dir: Path, record: dict[str, Any], model: Any, tokenizer: Any) -> None:
+    """Raise a clear error unless ``model`` and ``tokenizer`` are the ones the index was built with."""
+    from boltir.models.base import tokenizer_fingerprint, weights_fingerprint
+
+    got = weights_fingerprint(model)
+    if got != record["fingerprint"]:
+        raise InvalidIndexError(f"{index_dir} was built with model {record['source']!r} (weights "
+                                f"{record['fingerprint']}); the given model has different weights ({got})")
+    want = record.get("tokenizer_fingerprint")  # indexes from before tokenizer fingerprints have none
+    if want is not None and tokenizer is not None and tokenizer_fingerprint(tokenizer) != want:
+        raise InvalidIndexError(f"{index_dir} was built with the tokenizer of {record['source']!r}; the given "
+                                "tokenizer turns text into different ids (other vocabulary, added tokens or "
+                                "normalisation)")
+
+
+def start_build(kind: str, model: Any, tokenizer: Any, docs: str, output: Path, model_source: str, shard_size: int,
+                overwrite: bool, fresh_heads: bool = False, **build_extra: Any):
+    """``(model record, docs record, writer)`` of a new or resumed build of any index kind. With
+    ``fresh_heads`` the model is saved beside the index once: heads drawn at load time would differ at search
+    time, so search loads that copy."""
+    record = model_record(model, model_source, tokenizer)
+    docs_record = input_fingerprint(docs)
+    build_config = {"kind": kind, "model_fingerprint": record["fingerprint"],
+                    "tokenizer_fingerprint": record["tokenizer_fingerprint"], "docs": docs_record,
+                    "shard_size": shard_size, "doc_length": model.config.doc_length, **build_extra}
+    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
+    if fresh_heads:
+        from boltir.models.base import save_model_folder
+
+        if not (output / "model" / "config.json").exists():
+            save_model_folder(model, tokenizer, output / "model", provenance(source=model_source))
+        record["saved_copy"] = "model"
+    return record, docs_record, writer
+
+
+def index_kind_of_model(model: Any) -> str:
+    """The index kind a loaded model's documents go into (from its family's registry record)."""
+    from boltir.registry import family_of_model_type
+
+    family = family_of_model_type(model.config.model_type)
+    if family is None or family.index_kind is None:
+        name = family.name if family else model.config.model_type
+        raise ValueError(f"a {name} model cannot build an index: index needs a bi-encoder (families with an "
+                         "index kind in boltir.registry)")
+    return family.index_kind
+
+
+def reloads_identically(model: Any, source: str) -> bool:
+    """Whether loading ``source`` again gives ``model``'s weights without a saved copy: a saved boltir folder does;
+    a backbone does when the family drew no head of its own (heads are drawn from a seed, but a saved copy keeps
+    an index searchable even if that drawing changes)."""
+    from boltir.models.loading import NAMED_MODELS, saved_family
+
+    if not (Path(source).is_dir() or source in NAMED_MODELS):
+        return False
+    if saved_family(source) is not None:
+        return True
+    return not any(getattr(model, h, None) is not None for h in getattr(model, "heads", ()))
+
+
+def build_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
+                batch_size: int = 32, shard_size: int = 16384, num_workers: int = 0, overwrite: bool = False,
+                max_shards: int | None = None, show_progress: bool = True, fresh_heads: bool | None = None,
+                kind: str | None = None, **options: Any) -> dict[str, Any] | None:
+    """Index the documents of ``docs`` into ``output`` with the index kind of the model's family (or ``kind``);
+    ``options`` are the kind's knobs (e.g. ``factory`` for dense, ``nbits`` for multi-vector indexes). Returns
+    the manifest, or None when ``max_shards`` stopped the build early (rerun to resume).
+
+    ``fresh_heads``: save the model beside the index, because ``model_source`` would not give the same weights
+    again. By default it is saved unless ``model_source`` is a saved boltir folder or a named model whose
+    family adds no layer of its own."""
+    from boltir.registry import get_index_kind
+
+    if fresh_heads is None:
+        fresh_heads = not reloads_identically(model, model_source)
+    impl = get_index_kind(kind or index_kind_of_model(model)).impl()
+    options = impl.check_options(model, {k: v for k, v in options.items() if v is not None})
+    output = Path(output)
+    record, docs_record, writer = start_build(impl.name, model, tokenizer, docs, output, model_source, shard_size,
+                                              overwrite, fresh_heads, **impl.build_config(model, options))
+    seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, lambda chunk, bar:
+                            impl.encode_shard(writer, model, tokenizer, chunk, batch_size, bar, num_workers))
+    if seconds is None:
+        return None
+    fields = impl.write_derived(output, writer.shards, 0, record, tokenizer, options)
+    return writer.finish({
+        "kind": impl.name, **fields, "model": record, "docs": docs_record,
+        "build": {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)},
+        "provenance": provenance(),
+    })
+
+
+def open_index(folder: str | Path, kind: str | None = None, check_shards: bool = False) -> dict[str, Any]:
+    """The manifest of a complete index (of ``kind`` when given); with ``check_shards`` every shard's files are
+    checked too."""
+    from boltir.index.storage import check_shard
+
+    manifest = read_manifest(folder)
+    if kind is not None and manifest.get("kind") != kind:
+        raise InvalidIndexError(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
+    if check_shards:
+        for s in manifest["shards"]:
+            check_shard(Path(folder), s)
+    return manifest
+
+
+def open_searcher(folder: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
+                  **knobs: Any) -> Any:
+    """The searcher of the index in ``folder``, whatever its kind (``knobs`` go to the kind's searcher)."""
+    from boltir.registry import get_index_kind, resolve
+
+    import inspect
+
+    kind = read_manifest(folder).get("kind", "")
+    searcher = resolve(get_index_kind(kind).impl().searcher)
+    accepted = set(inspect.signature(searcher).parameters) - {"index_dir", "model", "loaded"}
+    unknown = sorted(set(knobs) - accepted)
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a search setting of a {kind} index (its settings: "
+                         f"{', '.join(sorted(accepted))})")
+    return searcher(folder, model=model, loaded=loaded, **knobs)

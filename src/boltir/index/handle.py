@@ -1,0 +1,87 @@
+"""``boltir.Index``: build, open, search and update an index of any kind from Python."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from boltir.data.runs import Run
+
+
+class Index:
+    """An index folder. :meth:`build` encodes documents with a model (the index kind follows its family),
+    :meth:`open` reads a built one; :meth:`searcher` gives the kind's retriever with its knobs."""
+
+    def __init__(self, path: str | os.PathLike):
+        from boltir.index.storage import read_manifest
+
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    def __len__(self) -> int:
+        return int(self.manifest["count"]) - len(self.manifest.get("deleted", []))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Index:
+        return cls(path)
+
+    @classmethod
+    def build(cls, model: Any, docs: str, path: str | os.PathLike, *, family: str | None = None,
+              batch_size: int = 32, shard_size: int = 16384, overwrite: bool = False, show_progress: bool = True,
+              **options: Any) -> Index:
+        """Index ``docs`` (a file, bundled dataset or ``irds:<id>``) with ``model`` (a name, folder, or a model
+        boltir loaded); ``options`` are the index kind's knobs (``factory``, ``train_size`` for dense;
+        ``num_centroids``, ``nbits`` for multi-vector). An interrupted build resumes."""
+        from boltir.index.build import build_index
+
+        module, tokenizer, source = _loaded(model, family)
+        build_index(module, tokenizer, docs, path, model_source=source, batch_size=batch_size,
+                    shard_size=shard_size, overwrite=overwrite, show_progress=show_progress, **options)
+        return cls(path)
+
+    def searcher(self, model: Any = None, **knobs: Any) -> Any:
+        """The retriever of this index (``search(queries, k) -> Run``); ``knobs`` are its kind's search settings
+        (``search_params``, ``budget``, ``nprobe``, ``ncandidates``, ``batch_size``)."""
+        from boltir.index.build import open_searcher
+
+        if model is None or isinstance(model, (str, os.PathLike)):
+            return open_searcher(self.path, model, **knobs)
+        module, tokenizer, _ = _loaded(model, None)
+        return open_searcher(self.path, loaded=(module, tokenizer), **knobs)
+
+    def search(self, queries: Any, k: int = 100, **knobs: Any) -> Run:
+        return self.searcher(**knobs).search(queries, k)
+
+    def add(self, docs: str, batch_size: int = 32) -> Index:
+        """Add documents (encoded with the index's own model), as a new generation."""
+        from boltir.index.build import load_index_model
+        from boltir.index.update import add_documents
+
+        model, tokenizer = load_index_model(self.path, self.manifest)
+        self.manifest = add_documents(self.path, model, tokenizer, docs, batch_size)
+        return self
+
+    def delete(self, doc_ids: Sequence[str]) -> Index:
+        from boltir.index.update import delete_documents
+
+        self.manifest = delete_documents(self.path, list(doc_ids))
+        return self
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r}, kind={self.kind!r}, documents={len(self)})"
+
+
+def _loaded(model: Any, family: str | None) -> tuple[Any, Any, str]:
+    """``(module, tokenizer, source name)`` of a model given by name or as a loaded boltir model."""
+    if isinstance(model, (str, os.PathLike)):
+        from boltir.models.loading import load_model
+
+        module, tokenizer = load_model(str(model), family=family)
+        return module, tokenizer, str(model)
+    module = getattr(model, "module", model)
+    return module, module.attached_tokenizer(), str(module.config.name_or_path or "python")

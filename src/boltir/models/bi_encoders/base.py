@@ -1,0 +1,121 @@
+"""What every bi-encoder family shares: a config that declares the backbone, lengths and prefixes once; a model
+that builds the backbone without its pooler, initialises the heads it declares, returns one output type
+(:class:`BiEncoderOutput`) from ``forward(..., kind=)`` and scores query outputs against document outputs with
+one ``score``; and ``encode`` turning texts into what an index stores (through the family's batch encoder)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import ModelOutput
+
+from boltir.models.base import BoltirPreTrainedModel, build_backbone, init_linear_heads
+
+
+class BiEncoderConfig(PreTrainedConfig):
+    """``encoder`` holds the backbone's own config; lengths exclude special tokens the family adds."""
+
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder: PreTrainedConfig | dict | None = None
+    query_length: int = 32
+    doc_length: int = 256
+    query_prefix: str = ""
+    doc_prefix: str = ""
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of one stored vector (what an index records)."""
+        return self.encoder.hidden_size
+
+    def text_prefix(self, kind: str) -> str:
+        return self.query_prefix if kind == "query" else self.doc_prefix
+
+    def text_length(self, kind: str) -> int:
+        return self.query_length if kind == "query" else self.doc_length
+
+
+@dataclass
+class BiEncoderOutput(ModelOutput):
+    """The one output of every bi-encoder. ``embeddings``: [B, D] (one vector, or term weights), [B, V, D]
+    (views) or [B, L, D] (tokens, with ``mask`` [B, L] of the tokens that score); COIL adds ``cls`` [B, C] and
+    ``token_ids`` [B, L] (-1 where a token never matches)."""
+
+    embeddings: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    cls: torch.Tensor | None = None
+    token_ids: torch.Tensor | None = None
+
+    def rows(self, start: int, end: int) -> BiEncoderOutput:
+        """The outputs of sequences ``start:end``."""
+        return BiEncoderOutput(**{k: v[start:end] for k, v in self.items()})
+
+    @property
+    def num_rows(self) -> int:
+        return 0 if self.embeddings is None else int(self.embeddings.shape[0])
+
+
+class BiEncoderModel(BoltirPreTrainedModel):
+    """Base of the bi-encoder families. Subclasses set ``heads`` (attribute names of freshly initialised layers),
+    ``batch_encoder`` (the :mod:`boltir.models.bi_encoders.inference` function that turns texts into stored
+    representations), and implement ``forward`` and ``score``."""
+
+    config_class = BiEncoderConfig
+    backbone_auto = "AutoModel"
+    heads: tuple[str, ...] = ()
+    batch_encoder = "encode_dense"
+    term_weights = False  # learned-sparse outputs (vocabulary-sized); sparsity regularisers apply
+
+    def __init__(self, config: BiEncoderConfig):
+        super().__init__(config)
+        self.encoder = build_backbone(config, self.backbone_auto)
+        self.build_heads(config)
+        self.post_init()
+
+    def build_heads(self, config: BiEncoderConfig) -> None:
+        """Create the family's own layers (declared in ``heads``)."""
+
+    def _init_weights(self, module: nn.Module) -> None:
+        init_linear_heads(self, module, self.heads)
+
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        return self.encoder(**kwargs).last_hidden_state
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+        raise NotImplementedError
+
+    @staticmethod
+    def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
+        """All-pairs scores [Q, D] of query outputs against document outputs."""
+        raise NotImplementedError
+
+    def training_scores(self, query: BiEncoderOutput, doc: BiEncoderOutput, **options: Any) -> torch.Tensor:
+        """Scores used by the in-batch loss; families with training-only scoring options override this."""
+        if any(v is not None for v in options.values()):
+            raise ValueError(f"{type(self).__name__} has no training scoring options ({', '.join(options)})")
+        return self.score(query, doc)
+
+    def encode(self, texts: Sequence[str], kind: str = "doc", batch_size: int = 32, progress: Any = None,
+               num_workers: int = 0, tokenizer: Any = None) -> Any:
+        """Texts -> the family's stored representation (dense array, sparse matrix, token arrays, ...), in
+        input order, through length-sorted batches; ``tokenizer`` defaults to the one loaded with the model."""
+        from boltir.models.bi_encoders import inference
+
+        fn = getattr(inference, self.batch_encoder) if isinstance(self.batch_encoder, str) else self.batch_encoder
+        return fn(self, tokenizer or self.attached_tokenizer(), texts, kind, batch_size, progress=progress,
+                  num_workers=num_workers)
+
+
+def dot_scores(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
+    """All-pairs dot products of one-vector outputs (embeddings or term weights)."""
+    return query.embeddings @ doc.embeddings.T

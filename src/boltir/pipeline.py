@@ -1,0 +1,148 @@
+"""One call shape for every stage, composable with ``>>``: retrievers ``search(queries, k) -> Run`` (BM25, every
+index kind's searcher, a fixed run, a fusion of retrievers) and re-rankers ``rerank(run, queries, docs, depth) ->
+Run`` (any boltir model). ``retriever >> reranker`` is a retriever again, so pipelines nest::
+
+    pipeline = BM25("trec-dl-2019") >> Reranker("minilm-l6", docs="trec-dl-2019", depth=100)
+    run = pipeline.search("trec-dl-2019", k=10)
+
+Queries are ``{qid: text}``, a list of texts (ids "0", "1", ...) or anything :func:`boltir.data.sources.load_queries`
+reads (a file, a bundled dataset, ``irds:<id>``). Per-kind knobs (FAISS parameters, a pruning budget, PLAID's
+``nprobe``, batch sizes) live in the constructors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from boltir.data.runs import Run, candidate_ids, cut
+
+
+def as_queries(queries: Any) -> dict[str, str]:
+    """``{qid: text}`` from a dict, a list of texts or a query source spec."""
+    if isinstance(queries, Mapping):
+        return {str(q): t for q, t in queries.items()}
+    if isinstance(queries, str):
+        from boltir.data.sources import load_queries
+
+        return load_queries(queries)
+    return {str(i): t for i, t in enumerate(queries)}
+
+
+class Retriever:
+    """Anything with ``search(queries, k) -> Run``; ``retriever >> reranker`` re-ranks what it retrieves."""
+
+    def search(self, queries: Any, k: int = 100) -> Run:
+        raise NotImplementedError
+
+    def __rshift__(self, other: Reranker) -> Pipeline:
+        return Pipeline(self, [other])
+
+
+class RunRetriever(Retriever):
+    """A fixed run (a file, ``<dataset>:<run>`` or ``{qid: {docid: score}}``) as a first stage."""
+
+    def __init__(self, run: str | Mapping[str, Mapping[str, float]]):
+        from boltir.data.runs import read_run
+
+        self.name = run if isinstance(run, str) else "run"
+        self.run = read_run(run) if isinstance(run, str) else {q: dict(d) for q, d in run.items()}
+
+    def search(self, queries: Any, k: int = 100) -> Run:
+        wanted = as_queries(queries)
+        return cut({q: d for q, d in self.run.items() if q in wanted}, k)
+
+
+class Fusion(Retriever):
+    """Several retrievers fused per query (``rrf``, ``minmax`` or ``zscore``; see :func:`boltir.search.fusion.fuse`)."""
+
+    def __init__(self, retrievers: Sequence[Retriever], method: str = "rrf", weights: Sequence[float] | None = None,
+                 rrf_k: int = 60):
+        self.retrievers, self.method, self.weights, self.rrf_k = list(retrievers), method, weights, rrf_k
+
+    def search(self, queries: Any, k: int = 100) -> Run:
+        from boltir.search.fusion import fuse
+
+        queries = as_queries(queries)
+        return cut(fuse([r.search(queries, k) for r in self.retrievers], self.method, self.weights, self.rrf_k), k)
+
+
+class Reranker:
+    """Re-rank candidates with any boltir model (its family's re-ranker from the registry).
+
+    ``model``: a short name, folder or Hub id (loaded as ``family``, or the folder's own family), or a model
+    object loaded by boltir. ``docs``: where candidate texts come from (a file, bundled dataset, ``irds:<id>`` or
+    ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query.
+    """
+
+    def __init__(self, model: Any, docs: str | Mapping[str, str] | None = None, depth: int | None = 100,
+                 batch_size: int = 32, family: str | None = None, show_progress: bool = True, **overrides: Any):
+        from boltir.search.rerank import reranker_of
+
+        if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+            from boltir.models.loading import load_model
+
+            self.model, self.tokenizer = load_model(str(model), family=family, **overrides)
+        else:
+            self.model = getattr(model, "module", model)
+            self.tokenizer = self.model.attached_tokenizer()
+        from boltir.registry import get_family
+
+        self.family = get_family(self.model.config.model_type).name
+        self.docs, self.depth, self.batch_size, self.show_progress = docs, depth, batch_size, show_progress
+        self._rerank = reranker_of(self.model)
+        self._texts: dict[str, str] = {}
+
+    def texts(self, doc_ids: set[str], docs: str | Mapping[str, str] | None = None) -> dict[str, str]:
+        """Texts of ``doc_ids`` from ``docs`` (or the constructor's), read once and kept."""
+        source = docs if docs is not None else self.docs
+        if source is None:
+            raise ValueError("Reranker needs document texts: give docs= to the constructor or to rerank()")
+        if isinstance(source, Mapping):
+            return {d: source[d] for d in doc_ids}
+        missing = doc_ids - self._texts.keys()
+        if missing:
+            from boltir.data.sources import doc_texts
+
+            self._texts.update(doc_texts(source, missing))
+        return {d: self._texts[d] for d in doc_ids}
+
+    def rerank(self, run: Mapping[str, Mapping[str, float]], queries: Any,
+               docs: str | Mapping[str, str] | None = None, depth: int | None = -1) -> Run:
+        """Scores of each query's top ``depth`` candidates (the constructor's depth when not given)."""
+        depth = self.depth if depth == -1 else depth
+        queries = as_queries(queries)
+        run = {q: dict(d) for q, d in run.items()}
+        texts = self.texts(candidate_ids(run, depth), docs)
+        return self._rerank(self.model, self.tokenizer, run, queries, texts, depth, self.batch_size,
+                            show_progress=self.show_progress)
+
+    def __rshift__(self, other: Reranker) -> Pipeline:
+        return Pipeline(None, [self, other])
+
+
+class Pipeline(Retriever):
+    """A first stage followed by re-rankers (or re-rankers alone). ``search(queries, k)`` retrieves
+    ``max(k, depth of the first re-ranker)`` candidates, lets each re-ranker score its top ``depth`` in turn, and
+    returns the top ``k``."""
+
+    def __init__(self, first: Retriever | None, rerankers: Sequence[Reranker]):
+        self.first, self.rerankers = first, list(rerankers)
+
+    def search(self, queries: Any, k: int = 100) -> Run:
+        if self.first is None:
+            raise ValueError("this pipeline has no first stage: use rerank(run, queries)")
+        queries = as_queries(queries)
+        depth = self.rerankers[0].depth if self.rerankers else None
+        run = self.first.search(queries, max(k, depth or 0))
+        return cut(self.rerank(run, queries), k)
+
+    def rerank(self, run: Mapping[str, Mapping[str, float]], queries: Any,
+               docs: str | Mapping[str, str] | None = None, depth: int | None = -1) -> Run:
+        queries = as_queries(queries)
+        out = {q: dict(d) for q, d in run.items()}
+        for i, r in enumerate(self.rerankers):
+            out = r.rerank(out, queries, docs, depth if i == 0 else -1)
+        return out
+
+    def __rshift__(self, other: Reranker) -> Pipeline:
+        return Pipeline(self.first, self.rerankers + [other])

@@ -1,0 +1,239 @@
+"""The one place that says what a model family and an index kind are.
+
+A :class:`Family` record names a family's HF ``model_type``, its config and model classes, its role (bi-encoder or
+cross-encoder), the index kind its documents go into, how a new model is built (``builder``), how it re-ranks
+(``reranker``), which settings an override may change on a saved model, and its training hooks. An
+:class:`IndexKind` record names an index kind's implementation. Everything else in boltir looks these records up;
+nothing switches on family names.
+
+Classes and functions are given as ``"module:attribute"`` strings so this module imports neither torch nor
+transformers (``boltir --help`` stays fast); a family registered from user code may give the objects themselves.
+Old spellings of family names keep working through :data:`ALIASES`, with a ``DeprecationWarning``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from boltir.errors import FamilyError
+
+ROLES = ("bi-encoder", "cross-encoder")
+LENGTHS = frozenset({"query_length", "doc_length"})
+
+
+def resolve(ref: Any) -> Any:
+    """The object behind a ``"module:attribute"`` reference (anything else is returned as it is)."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Family:
+    """What boltir knows about one model family.
+
+    - ``builder(path, tokenizer, seed, **settings) -> model``: a new model around a backbone (or a foreign
+      checkpoint of the family, e.g. a ``*ForSequenceClassification`` folder for ``mono``); a saved folder of the
+      family itself is restored by the generic loader, never by the builder.
+    - ``reranker``: ``rerank(model, tokenizer, run, queries, docs, depth, batch_size, show_progress) -> Run``.
+    - ``overridable``: settings an override may change on a saved model (anything else is refused).
+    - ``converts_from``: families whose saved folders this family's builder turns into a model of its own (a
+      Set-Encoder or a sparse cross-encoder built from a mono model).
+    - ``detects``: how a folder that is not a boltir folder is recognised as this family: ``model_type:<t>``
+      (the config's model_type) or ``architecture:<suffix>`` (an entry of ``architectures`` ending so); families
+      are tried in registration order, and the first bi-encoder family without ``detects`` is the default.
+    - ``projection_setting``: the config field that the training modules' ``projection_dim`` sets (None: none).
+    - ``builder_settings``: settings a new model accepts beyond its config's fields (e.g. MVR's ``views``).
+    """
+
+    name: str
+    role: str
+    model_type: str
+    config_class: Any
+    model_class: Any
+    builder: Any
+    reranker: Any
+    index_kind: str | None = None
+    overridable: frozenset[str] = LENGTHS
+    converts_from: tuple[str, ...] = ()
+    detects: tuple[str, ...] = ()
+    projection_setting: str | None = None
+    builder_settings: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise FamilyError(f"family {self.name!r}: role {self.role!r} is not one of {', '.join(ROLES)}")
+
+    def config_cls(self) -> Any:
+        return resolve(self.config_class)
+
+    def model_cls(self) -> Any:
+        return resolve(self.model_class)
+
+
+@dataclass(frozen=True)
+class IndexKind:
+    """An index kind: ``implementation`` is a subclass of :class:`boltir.index.kinds.IndexKindBase` (encode a
+    shard, write the derived files of a generation, extend them after documents are added, name its searcher)."""
+
+    name: str
+    implementation: Any
+    description: str = ""
+
+    def impl(self) -> Any:
+        return resolve(self.implementation)()
+
+
+FAMILIES: dict[str, Family] = {}
+INDEX_KINDS: dict[str, IndexKind] = {}
+ALIASES: dict[str, str] = {}
+_BY_MODEL_TYPE: dict[str, str] = {}
+_listeners: list[Any] = []
+
+
+def register_family(family: Family, aliases: tuple[str, ...] = (), replace: bool = False) -> Family:
+    """Add ``family`` (and old spellings of its name); its model type is registered with transformers' Auto
+    classes as soon as transformers is imported."""
+    if family.name in FAMILIES and not replace:
+        raise FamilyError(f"family {family.name!r} is already registered")
+    if family.model_type in _BY_MODEL_TYPE and _BY_MODEL_TYPE[family.model_type] != family.name and not replace:
+        raise FamilyError(f"model_type {family.model_type!r} already belongs to family "
+                          f"{_BY_MODEL_TYPE[family.model_type]!r}")
+    FAMILIES[family.name] = family
+    _BY_MODEL_TYPE[family.model_type] = family.name
+    for alias in aliases:
+        ALIASES[alias] = family.name
+    for listener in _listeners:
+        listener(family)
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family (tests that register toy families clean up with this)."""
+    family = FAMILIES.pop(name)
+    _BY_MODEL_TYPE.pop(family.model_type, None)
+    for alias in [a for a, n in ALIASES.items() if n == name]:
+        del ALIASES[alias]
+
+
+def register_index_kind(kind: IndexKind, replace: bool = False) -> IndexKind:
+    if kind.name in INDEX_KINDS and not replace:
+        raise FamilyError(f"index kind {kind.name!r} is already registered")
+    INDEX_KINDS[kind.name] = kind
+    return kind
+
+
+def on_register(listener: Any) -> None:
+    """Call ``listener(family)`` for every family registered from now on (the HF Auto registration uses it)."""
+    _listeners.append(listener)
+
+
+def canonical(name: str) -> str:
+    """The registered name of a family given by name or an old spelling (which warns)."""
+    if name in FAMILIES:
+        return name
+    if name in _BY_MODEL_TYPE:
+        return _BY_MODEL_TYPE[name]
+    if name in ALIASES:
+        new = ALIASES[name]
+        warnings.warn(f"family name {name!r} is deprecated; use {new!r}", DeprecationWarning, stacklevel=3)
+        return new
+    raise FamilyError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}")
+
+
+def get_family(name: str) -> Family:
+    """The family record of a name, a model type or an old spelling."""
+    return FAMILIES[canonical(name)]
+
+
+def family_of_model_type(model_type: str | None) -> Family | None:
+    """The family that saves folders with ``model_type`` (None for other model types)."""
+    name = _BY_MODEL_TYPE.get(model_type or "")
+    return FAMILIES[name] if name else None
+
+
+def families(role: str | None = None) -> list[Family]:
+    return [f for f in FAMILIES.values() if role is None or f.role == role]
+
+
+def get_index_kind(name: str) -> IndexKind:
+    try:
+        return INDEX_KINDS[name]
+    except KeyError:
+        raise FamilyError(f"unknown index kind {name!r}; choose one of {', '.join(INDEX_KINDS)}") from None
+
+
+def detect_foreign(config: dict[str, Any]) -> Family:
+    """The family a folder that no boltir family saved is read as (see :attr:`Family.detects`)."""
+    model_type = config.get("model_type", "")
+    architectures = config.get("architectures") or []
+    for fam in FAMILIES.values():
+        for rule in fam.detects:
+            how, _, value = rule.partition(":")
+            if how == "model_type" and model_type == value:
+                return fam
+            if how == "architecture" and any(a.endswith(value) for a in architectures):
+                return fam
+    return next(f for f in FAMILIES.values() if f.role == "bi-encoder" and not f.detects)
+
+
+def _builtin(name: str, role: str, module: str, config: str, model: str, builder: str, reranker: str,
+             index_kind: str | None = None, overridable: frozenset[str] = LENGTHS, aliases: tuple[str, ...] = (),
+             **extra: Any) -> None:
+    register_family(Family(name, role, f"boltir-{name}", f"{module}:{config}", f"{module}:{model}",
+                           f"boltir.models.builders:{builder}", f"boltir.search.rerank:{reranker}", index_kind,
+                           overridable, **extra), aliases=aliases)
+
+
+_BI = "boltir.models.bi_encoders"
+_CE = "boltir.models.cross_encoders"
+_PRUNING = frozenset({"query_top_k", "doc_top_k"})
+_builtin("dpr", "bi-encoder", f"{_BI}.dpr", "DprConfig", "DprModel", "build_dpr", "rerank_dense", "dense",
+         aliases=("bi-encoder",), projection_setting="projection_dim",
+         description="single-vector bi-encoder (pooling, projection, dot or cosine)")
+_builtin("splade", "bi-encoder", f"{_BI}.splade", "SpladeConfig", "SpladeModel", "build_splade", "rerank_sparse",
+         "sparse", LENGTHS | _PRUNING, detects=("architecture:ForMaskedLM",),
+         description="learned-sparse bi-encoder over the vocabulary (MLM head, log(1 + ReLU), max pooling)")
+_builtin("unicoil", "bi-encoder", f"{_BI}.unicoil", "UniCoilConfig", "UniCoilModel", "build_unicoil",
+         "rerank_sparse", "sparse", LENGTHS | _PRUNING,
+         description="learned-sparse bi-encoder with one weight per token")
+_builtin("colbert", "bi-encoder", f"{_BI}.colbert", "ColbertConfig", "ColbertModel", "build_colbert",
+         "rerank_multivector", "multivector", LENGTHS | {"attend_to_expansion"},
+         detects=("architecture:HF_ColBERT",), projection_setting="embedding_dim",
+         description="multi-vector late-interaction bi-encoder (MaxSim)")
+_builtin("coil", "bi-encoder", f"{_BI}.coil", "CoilConfig", "CoilModel", "build_coil", "rerank_scored", "coil",
+         projection_setting="token_dim",
+         description="[CLS] vector + token vectors matched on the same vocabulary id")
+_builtin("mvr", "bi-encoder", f"{_BI}.mvr", "MvrConfig", "MvrModel", "build_mvr", "rerank_scored", "dense",
+         projection_setting="projection_dim", builder_settings=("views",),
+         description="several view vectors per document, best view scores")
+_builtin("mono", "cross-encoder", f"{_CE}.mono", "MonoConfig", "MonoModel", "build_mono", "rerank_pairs",
+         aliases=("cross-encoder",), detects=("architecture:ForSequenceClassification",),
+         description="point-wise cross-encoder")
+_builtin("set-encoder", "cross-encoder", f"{_CE}.set_encoder", "SetEncoderConfig", "SetEncoder",
+         "build_set_encoder", "rerank_lists", overridable=LENGTHS | {"sample_missing_docs", "depth",
+                                                                      "attention_backend"},
+         converts_from=("mono",), description="list-wise cross-encoder with inter-passage attention")
+_builtin("sparse-ce", "cross-encoder", f"{_CE}.sparse", "SparseCrossEncoderConfig", "SparseCrossEncoder",
+         "build_sparse_ce", "rerank_segments", overridable=LENGTHS | {"attention_backend"},
+         aliases=("sparse-cross-encoder", "sparse"), converts_from=("mono",), builder_settings=("pattern",),
+         description="cross-encoder with windowed, asymmetric attention")
+
+for _name, _module, _cls, _desc in (
+        ("dense", "dense", "DenseKind", "FAISS over one vector (or several views) per document"),
+        ("sparse", "sparse", "SparseKind", "impact-ordered inverted index over term ids"),
+        ("multivector", "multivector", "MultiVectorKind", "token vectors with PLAID-style centroids"),
+        ("coil", "coil", "CoilKind", "token vectors inverted by vocabulary id")):
+    register_index_kind(IndexKind(_name, f"boltir.index.{_module}:{_cls}", _desc))
+
+__all__ = ["ALIASES", "FAMILIES", "INDEX_KINDS", "Family", "IndexKind", "canonical", "detect_foreign",
+           "families", "family_of_model_type", "get_family", "get_index_kind", "on_register", "register_family",
+           "register_index_kind", "resolve", "unregister_family"]

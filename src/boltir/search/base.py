@@ -1,0 +1,35 @@
+"""What every index searcher shares: open the index (of its kind), load and check the model that built it, and
+read the document ids and deletions; subclasses implement ``search(queries, k)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from boltir.pipeline import Retriever
+
+
+class IndexSearcher(Retriever):
+    """``model``: defaults to the one recorded in the index (it must have the same weights and tokenizer);
+    ``loaded``: an already loaded ``(model, tokenizer)``."""
+
+    kind = ""
+    check_shards = False
+
+    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
+                 batch_size: int = 32, show_progress: bool = False):
+        from boltir.index.build import load_index_model, open_index
+        from boltir.index.storage import read_doc_ids
+        from boltir.index.update import deleted_positions
+
+        self.index_dir = Path(index_dir)
+        self.manifest = open_index(self.index_dir, self.kind, check_shards=self.check_shards)
+        self.model, self.tokenizer = load_index_model(self.index_dir, self.manifest, model, loaded)
+        self.batch_size, self.show_progress = batch_size, show_progress
+        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
+        self.deleted = deleted_positions(self.manifest, self.doc_ids)
+
+    def encode_queries(self, texts: list[str]) -> Any:
+        return self.model.encode(texts, "query", self.batch_size, tokenizer=self.tokenizer)
