@@ -41,8 +41,15 @@ def build(variant: str, device: str, dtype):
     from boltir.attention.patterns import SparsePattern
     from boltir.models.cross_encoders.sparse import SparseCrossEncoder, SparseCrossEncoderConfig
 
-    cfg = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
-                     intermediate_size=1536, max_position_embeddings=4608, num_labels=1)
+    cfg = BertConfig(
+        vocab_size=30522,
+        hidden_size=384,
+        num_hidden_layers=6,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        max_position_embeddings=4608,
+        num_labels=1,
+    )
     torch.manual_seed(0)
     kind = variant.removesuffix("-ragged")
     if kind in ("mono", "set", "set-flex"):
@@ -50,15 +57,24 @@ def build(variant: str, device: str, dtype):
         from boltir.models.cross_encoders.set_encoder import SetEncoder, SetEncoderConfig
 
         cfg.max_position_embeddings = 512
-        model = (MonoModel(MonoConfig(encoder=cfg.to_dict())) if kind == "mono"
-                 else SetEncoder(SetEncoderConfig(encoder=cfg.to_dict(), int_token_id=1,
-                                                  attention_backend="flex" if kind == "set-flex" else "fused")))
+        model = (
+            MonoModel(MonoConfig(encoder=cfg.to_dict()))
+            if kind == "mono"
+            else SetEncoder(
+                SetEncoderConfig(
+                    encoder=cfg.to_dict(),
+                    int_token_id=1,
+                    attention_backend="flex" if kind == "set-flex" else "fused",
+                )
+            )
+        )
     elif variant == "baseline":
         model = BertForSequenceClassification(cfg)
     else:
         pattern = SparsePattern(window=4) if variant == "sparse" else SparsePattern.dense()
-        model = SparseCrossEncoder(SparseCrossEncoderConfig(encoder=cfg.to_dict(), **pattern.as_dict(),
-                                                            attention_backend="banded"))
+        model = SparseCrossEncoder(
+            SparseCrossEncoderConfig(encoder=cfg.to_dict(), **pattern.as_dict(), attention_backend="banded")
+        )
     return model.to(device=device, dtype=dtype).eval()
 
 
@@ -72,13 +88,17 @@ def inputs(variant: str, length: int, device: str):
         body = torch.randint(1000, 29000, (n_docs, length - 2), generator=g)
         ids = torch.cat([torch.full((n_docs, 1), 101), torch.full((n_docs, 1), 1), body], 1)
         types = torch.zeros_like(ids)
-        types[:, 2 + QUERY_LEN:] = 1
+        types[:, 2 + QUERY_LEN :] = 1
         mask = torch.ones_like(ids)
         if variant.endswith("-ragged"):
             lengths = torch.randint(64, length + 1, (n_docs,), generator=g)
             mask = (torch.arange(length)[None] < lengths[:, None]).long()
             ids = ids * mask
-        batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "token_type_ids": types.to(device)}
+        batch = {
+            "input_ids": ids.to(device),
+            "attention_mask": mask.to(device),
+            "token_type_ids": types.to(device),
+        }
         if variant.startswith("set"):
             batch["list_size"] = n_docs
         return batch, n_docs
@@ -87,17 +107,38 @@ def inputs(variant: str, length: int, device: str):
     q = torch.randint(1000, 29000, (1, QUERY_LEN), generator=g)
     d = torch.randint(1000, 29000, (n_docs, length), generator=g)
     if variant == "baseline":
-        ids = torch.cat([torch.full((n_docs, 1), 101), q.expand(n_docs, -1), torch.full((n_docs, 1), 102), d,
-                         torch.full((n_docs, 1), 102)], 1)
-        types = torch.cat([torch.zeros(n_docs, QUERY_LEN + 2, dtype=torch.long),
-                           torch.ones(n_docs, length + 1, dtype=torch.long)], 1)
-        return {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids).to(device),
-                "token_type_ids": types.to(device)}, n_docs
+        ids = torch.cat(
+            [
+                torch.full((n_docs, 1), 101),
+                q.expand(n_docs, -1),
+                torch.full((n_docs, 1), 102),
+                d,
+                torch.full((n_docs, 1), 102),
+            ],
+            1,
+        )
+        types = torch.cat(
+            [
+                torch.zeros(n_docs, QUERY_LEN + 2, dtype=torch.long),
+                torch.ones(n_docs, length + 1, dtype=torch.long),
+            ],
+            1,
+        )
+        return {
+            "input_ids": ids.to(device),
+            "attention_mask": torch.ones_like(ids).to(device),
+            "token_type_ids": types.to(device),
+        }, n_docs
     q_ids = torch.cat([q, torch.full((1, 1), 102)], 1)
     d_ids = torch.cat([d, torch.full((n_docs, 1), 102)], 1)
-    return {"query_ids": q_ids.to(device), "query_mask": torch.ones_like(q_ids).to(device),
-            "doc_ids": d_ids.to(device), "doc_mask": torch.ones_like(d_ids).to(device), "docs_per_query": n_docs,
-            "cls_id": 101}, n_docs
+    return {
+        "query_ids": q_ids.to(device),
+        "query_mask": torch.ones_like(q_ids).to(device),
+        "doc_ids": d_ids.to(device),
+        "doc_mask": torch.ones_like(d_ids).to(device),
+        "docs_per_query": n_docs,
+        "cls_id": 101,
+    }, n_docs
 
 
 def one(variant: str, length: int, device: str, dtype_name: str) -> dict:
@@ -126,8 +167,15 @@ def one(variant: str, length: int, device: str, dtype_name: str) -> dict:
         peak_mb = (torch.cuda.max_memory_allocated() - base_alloc) / 2**20
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
-    return {"variant": variant, "doc_length": length, "docs": n_docs, "seconds": min(times), "median_seconds": statistics.median(times), "all_seconds": times,
-            "peak_extra_mb": peak_mb}
+    return {
+        "variant": variant,
+        "doc_length": length,
+        "docs": n_docs,
+        "seconds": min(times),
+        "median_seconds": statistics.median(times),
+        "all_seconds": times,
+        "peak_extra_mb": peak_mb,
+    }
 
 
 def check(device: str) -> dict:
@@ -143,12 +191,27 @@ def check(device: str) -> dict:
         pattern = SparsePattern(**pattern_kw) if pattern_kw else SparsePattern.dense()
         models = []
         for backend in ("banded", "mask"):
-            m = SparseCrossEncoder(SparseCrossEncoderConfig(encoder=base.config.to_dict(), head_activation="tanh",
-                                                            **pattern.as_dict(), attention_backend=backend))
-            state = {k.replace("bert.", "encoder.", 1): v for k, v in base.state_dict().items()
-                     if k.startswith("bert.") and not k.startswith("bert.pooler")}
-            state.update({"head.dense.weight": base.bert.pooler.dense.weight, "head.dense.bias": base.bert.pooler.dense.bias,
-                          "head.out.weight": base.classifier.weight, "head.out.bias": base.classifier.bias})
+            m = SparseCrossEncoder(
+                SparseCrossEncoderConfig(
+                    encoder=base.config.to_dict(),
+                    head_activation="tanh",
+                    **pattern.as_dict(),
+                    attention_backend=backend,
+                )
+            )
+            state = {
+                k.replace("bert.", "encoder.", 1): v
+                for k, v in base.state_dict().items()
+                if k.startswith("bert.") and not k.startswith("bert.pooler")
+            }
+            state.update(
+                {
+                    "head.dense.weight": base.bert.pooler.dense.weight,
+                    "head.dense.bias": base.bert.pooler.dense.bias,
+                    "head.out.weight": base.classifier.weight,
+                    "head.out.bias": base.classifier.bias,
+                }
+            )
             m.load_state_dict(state, strict=True)
             models.append(m.to(device).eval())
         batch, _ = inputs("sparse", 300, device)
@@ -168,8 +231,10 @@ def set_ratios(rows: list[dict]) -> dict:
     for name, r in by.items():
         base = by.get("mono-ragged" if name.endswith("-ragged") else "mono")
         if name.startswith("set") and base:
-            out[name] = {"time_vs_mono": r["seconds"] / base["seconds"],
-                         "memory_vs_mono": r["peak_extra_mb"] / max(base["peak_extra_mb"], 1e-9)}
+            out[name] = {
+                "time_vs_mono": r["seconds"] / base["seconds"],
+                "memory_vs_mono": r["peak_extra_mb"] / max(base["peak_extra_mb"], 1e-9),
+            }
     return out
 
 
@@ -193,15 +258,30 @@ def main() -> None:
     for variant in SET_VARIANTS:
         cmd = [sys.executable, __file__, "--device", a.device, "--dtype", a.dtype, "--one", variant, "256"]
         res = subprocess.run(cmd, capture_output=True, text=True)
-        set_rows.append(json.loads(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else
-                        {"variant": variant, "error": res.stderr.strip().splitlines()[-1]})
+        set_rows.append(
+            json.loads(res.stdout.strip().splitlines()[-1])
+            if res.returncode == 0
+            else {"variant": variant, "error": res.stderr.strip().splitlines()[-1]}
+        )
         print(json.dumps(set_rows[-1]), flush=True)
     for length in a.lengths:
         for variant in ("baseline", "dense", "sparse"):
-            cmd = [sys.executable, __file__, "--device", a.device, "--dtype", a.dtype, "--one", variant, str(length)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--device",
+                a.device,
+                "--dtype",
+                a.dtype,
+                "--one",
+                variant,
+                str(length),
+            ]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
-                rows.append({"variant": variant, "doc_length": length, "error": res.stderr.strip().splitlines()[-1]})
+                rows.append(
+                    {"variant": variant, "doc_length": length, "error": res.stderr.strip().splitlines()[-1]}
+                )
             else:
                 rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
@@ -211,18 +291,29 @@ def main() -> None:
         if "baseline" in by and "sparse" in by:
             summary[str(length)] = {
                 "sparse_time_vs_baseline": by["sparse"]["seconds"] / by["baseline"]["seconds"],
-                "sparse_memory_vs_baseline": by["sparse"]["peak_extra_mb"] / max(by["baseline"]["peak_extra_mb"], 1e-9),
+                "sparse_memory_vs_baseline": by["sparse"]["peak_extra_mb"]
+                / max(by["baseline"]["peak_extra_mb"], 1e-9),
             }
     import torch
 
-    result = {"device": a.device, "dtype": a.dtype, "torch": torch.__version__,
-              "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else None,
-              "cpu_count": os.cpu_count(), "platform": platform.platform(),
-              "published_claims": "sparse w=4 needs <=78% (passages) / <=41% (4k-token documents) of the memory "
-                                  "and is 1% / 43% faster, on GPU",
-              "fp32_max_abs_diff": agreement, "rows": rows, "summary": summary,
-              "set_encoder_vs_mono_100x256": {"rows": set_rows, "ratios": set_ratios(set_rows),
-                                              "target": "time <= 1.10x mono"}}
+    result = {
+        "device": a.device,
+        "dtype": a.dtype,
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else None,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "published_claims": "sparse w=4 needs <=78% (passages) / <=41% (4k-token documents) of the memory "
+        "and is 1% / 43% faster, on GPU",
+        "fp32_max_abs_diff": agreement,
+        "rows": rows,
+        "summary": summary,
+        "set_encoder_vs_mono_100x256": {
+            "rows": set_rows,
+            "ratios": set_ratios(set_rows),
+            "target": "time <= 1.10x mono",
+        },
+    }
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
     Path(a.output).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

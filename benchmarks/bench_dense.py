@@ -82,13 +82,18 @@ def part_index_plain(args) -> dict:
     t0 = time.perf_counter()
     vecs, tokens = [], 0
     for i in range(0, len(texts), BATCH):
-        v, n = encode(texts[i:i + BATCH], 256)
+        v, n = encode(texts[i : i + BATCH], 256)
         vecs.append(v)
         tokens += n
     np.save(Path(args.workdir) / "plain.npy", np.concatenate(vecs))
     dt = time.perf_counter() - t0
-    return {"docs": len(texts), "seconds": dt, "docs_per_s": len(texts) / dt, "padded_tokens": tokens,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "docs": len(texts),
+        "seconds": dt,
+        "docs_per_s": len(texts) / dt,
+        "padded_tokens": tokens,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def part_index_boltir(args) -> dict:
@@ -104,16 +109,33 @@ def part_index_boltir(args) -> dict:
     corpus.write_text("".join(json.dumps({"doc_id": i, "text": t}) + "\n" for i, t in docs))
     model, tok = load_bi_encoder(MODEL)
     texts = [t for _, t in docs]
-    tokens = sum(len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0]) * len(b)
-                 for b in length_sorted_batches(texts, BATCH))
+    tokens = sum(
+        len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0])
+        * len(b)
+        for b in length_sorted_batches(texts, BATCH)
+    )
     t0 = time.perf_counter()
-    manifest = build_index(model, tok, str(corpus), Path(args.workdir) / "index", model_source=MODEL,
-                                 batch_size=BATCH, show_progress=False, overwrite=True)
+    manifest = build_index(
+        model,
+        tok,
+        str(corpus),
+        Path(args.workdir) / "index",
+        model_source=MODEL,
+        batch_size=BATCH,
+        show_progress=False,
+        overwrite=True,
+    )
     dt = time.perf_counter() - t0
     ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / "index", manifest)])
     plain = np.load(Path(args.workdir) / "plain.npy")
-    return {"docs": len(texts), "seconds": dt, "docs_per_s": len(texts) / dt, "padded_tokens": tokens,
-            "max_abs_diff_vs_plain": float(np.abs(ours - plain).max()), "peak_rss_mb": peak_rss_mb()}
+    return {
+        "docs": len(texts),
+        "seconds": dt,
+        "docs_per_s": len(texts) / dt,
+        "padded_tokens": tokens,
+        "max_abs_diff_vs_plain": float(np.abs(ours - plain).max()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def part_search(args) -> dict:
@@ -139,7 +161,7 @@ def part_search(args) -> dict:
         def plain_pass() -> float:
             t0 = time.perf_counter()
             for i in range(0, len(texts), bs):
-                v, _ = encode(texts[i:i + bs], 32)
+                v, _ = encode(texts[i : i + bs], 32)
                 flat.search(v, 100)
             return time.perf_counter() - t0
 
@@ -159,8 +181,11 @@ def part_search(args) -> dict:
                 else:
                     best_ours = min(best_ours, t)
         assert len(run) == len(qids)
-        out[f"batch_{bs}"] = {"plain_qps": len(qids) / best_plain, "boltir_qps": len(qids) / best_ours,
-                              "ratio": best_plain / best_ours}
+        out[f"batch_{bs}"] = {
+            "plain_qps": len(qids) / best_plain,
+            "boltir_qps": len(qids) / best_ours,
+            "ratio": best_plain / best_ours,
+        }
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -175,14 +200,29 @@ def startup() -> dict:
         return statistics.median(times)
 
     boltir = str(Path(sys.executable).with_name("boltir"))
-    return {"boltir_help_s": wall([boltir, "--help"]),
-            "python_startup_s": wall([sys.executable, "-c", "pass"]),
-            "import_torch_transformers_s": wall([sys.executable, "-c", "import torch, transformers; transformers.AutoModel"], 3)}
+    return {
+        "boltir_help_s": wall([boltir, "--help"]),
+        "python_startup_s": wall([sys.executable, "-c", "pass"]),
+        "import_torch_transformers_s": wall(
+            [sys.executable, "-c", "import torch, transformers; transformers.AutoModel"], 3
+        ),
+    }
 
 
 def run_part(name: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--part", name, "--num-docs", str(args.num_docs), "--workdir", args.workdir]
-    res = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "BOLTIR_NO_PROGRESS": "1"})
+    cmd = [
+        sys.executable,
+        __file__,
+        "--part",
+        name,
+        "--num-docs",
+        str(args.num_docs),
+        "--workdir",
+        args.workdir,
+    ]
+    res = subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env={**os.environ, "BOLTIR_NO_PROGRESS": "1"}
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -204,11 +244,19 @@ def main() -> None:
     import torch
 
     result = {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch_threads": torch.get_num_threads()},
-        "model": MODEL, "batch_size": BATCH,
-        "indexing": {"plain_transformers_loop": plain, "boltir": ours,
-                     "speedup": ours["docs_per_s"] / plain["docs_per_s"],
-                     "padded_token_ratio_plain_over_sorted": plain["padded_tokens"] / ours["padded_tokens"]},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "model": MODEL,
+        "batch_size": BATCH,
+        "indexing": {
+            "plain_transformers_loop": plain,
+            "boltir": ours,
+            "speedup": ours["docs_per_s"] / plain["docs_per_s"],
+            "padded_token_ratio_plain_over_sorted": plain["padded_tokens"] / ours["padded_tokens"],
+        },
         "search": search,
         "startup": startup(),
     }

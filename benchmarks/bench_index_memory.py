@@ -47,13 +47,19 @@ def dense(n: int, folder: Path) -> dict:
         v = rng.standard_normal((m, 128), dtype=np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         writer.add_shard(v, [f"d{start + i}" for i in range(m)])
-    DenseKind().write_derived(folder, writer.shards, 0, {"embedding_dim": 128}, None,
-                              {"factory": "Flat", "train_size": 100_000})
+    DenseKind().write_derived(
+        folder, writer.shards, 0, {"embedding_dim": 128}, None, {"factory": "Flat", "train_size": 100_000}
+    )
     writer.finish({"kind": "dense", "factory": "Flat", "dim": 128})
-    return {"case": "dense 128-d, FAISS Flat", "docs": n, "seconds": time.perf_counter() - t0,
-            "baseline_rss_mb": base, "peak_rss_mb": rss_mb(),
-            "searchable_structure_mb": (folder / FAISS_FILE).stat().st_size / 2**20,
-            "index_folder_mb": folder_bytes(folder) / 2**20}
+    return {
+        "case": "dense 128-d, FAISS Flat",
+        "docs": n,
+        "seconds": time.perf_counter() - t0,
+        "baseline_rss_mb": base,
+        "peak_rss_mb": rss_mb(),
+        "searchable_structure_mb": (folder / FAISS_FILE).stat().st_size / 2**20,
+        "index_folder_mb": folder_bytes(folder) / 2**20,
+    }
 
 
 def sparse(n: int, folder: Path, terms_per_doc: int = 64, vocab: int = 30522) -> dict:
@@ -73,15 +79,23 @@ def sparse(n: int, folder: Path, terms_per_doc: int = 64, vocab: int = 30522) ->
         m = min(SHARD, n - start)
         cols = np.minimum(np.searchsorted(cdf, rng.random((m, terms_per_doc))), vocab - 1)
         data = rng.random(cols.size, dtype=np.float32) * 3
-        mat = sp.csr_matrix((data, cols.ravel(), np.arange(0, cols.size + 1, terms_per_doc)), shape=(m, vocab))
+        mat = sp.csr_matrix(
+            (data, cols.ravel(), np.arange(0, cols.size + 1, terms_per_doc)), shape=(m, vocab)
+        )
         mat.sum_duplicates()  # Zipf draws repeat frequent terms: at most terms_per_doc distinct terms
         writer.add_sparse_shard(mat, [f"d{start + i}" for i in range(m)])
     stats = write_postings(folder, {"shards": writer.shards}, vocab)
     writer.finish({"kind": "sparse", "dim": vocab, "postings": stats})
-    return {"case": f"sparse, up to {terms_per_doc} terms per document, inverted index", "docs": n,
-            "seconds": time.perf_counter() - t0, "baseline_rss_mb": base, "peak_rss_mb": rss_mb(),
-            "searchable_structure_mb": folder_bytes(folder, "postings-*.npy") / 2**20,
-            "index_folder_mb": folder_bytes(folder) / 2**20, "postings": stats["postings"]}
+    return {
+        "case": f"sparse, up to {terms_per_doc} terms per document, inverted index",
+        "docs": n,
+        "seconds": time.perf_counter() - t0,
+        "baseline_rss_mb": base,
+        "peak_rss_mb": rss_mb(),
+        "searchable_structure_mb": folder_bytes(folder, "postings-*.npy") / 2**20,
+        "index_folder_mb": folder_bytes(folder) / 2**20,
+        "postings": stats["postings"],
+    }
 
 
 def main() -> None:
@@ -98,8 +112,20 @@ def main() -> None:
     rows = []
     for case in ("dense", "sparse"):
         with tempfile.TemporaryDirectory() as tmp:
-            res = subprocess.run([sys.executable, __file__, "--one", case, "--docs", str(a.docs), "--folder",
-                                  str(Path(tmp) / case)], capture_output=True, text=True)
+            res = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    case,
+                    "--docs",
+                    str(a.docs),
+                    "--folder",
+                    str(Path(tmp) / case),
+                ],
+                capture_output=True,
+                text=True,
+            )
             if res.returncode:
                 raise SystemExit(res.stderr)
             row = json.loads(res.stdout.strip().splitlines()[-1])

@@ -61,9 +61,14 @@ def measure(name: str, search, queries, qrels, extra: dict) -> dict:
         t0 = time.perf_counter()
         run = search(everything)
         batched.append(time.perf_counter() - t0)
-    out = {**extra, "latency_ms_batch1": {"mean": 1000 * statistics.mean(latencies),
-                                          "p95": 1000 * sorted(latencies)[int(0.95 * len(latencies)) - 1]},
-           "qps_batched": len(everything) / min(batched)}
+    out = {
+        **extra,
+        "latency_ms_batch1": {
+            "mean": 1000 * statistics.mean(latencies),
+            "p95": 1000 * sorted(latencies)[int(0.95 * len(latencies)) - 1],
+        },
+        "qps_batched": len(everything) / min(batched),
+    }
     for year in YEARS:
         yr_run = {q: run[q] for q in queries[year] if q in run}
         ev = evaluate(yr_run, qrels[year], ["nDCG@10", "R(rel=2)@100"])
@@ -89,14 +94,24 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     queries, qrels = queries_and_qrels()
     result = json.loads(OUT.read_text()) if OUT.exists() else {}
-    result.update({"pool": "trec-dl-2019 (= trec-dl-2020) passage pool", "passages": count_docs("trec-dl-2019"),
-                   "queries": {y: len(q) for y, q in queries.items()}, "k": K, "cpu_count": os.cpu_count(),
-                   "torch_threads": torch.get_num_threads()})
+    result.update(
+        {
+            "pool": "trec-dl-2019 (= trec-dl-2020) passage pool",
+            "passages": count_docs("trec-dl-2019"),
+            "queries": {y: len(q) for y, q in queries.items()},
+            "k": K,
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        }
+    )
 
     def save(part: str, numbers: dict) -> None:
         result[part] = numbers
-        result["systems"] = {s: {y: result[s].get(y) for y in YEARS} for s in ("bm25", "dpr", "splade", "colbert")
-                             if s in result}
+        result["systems"] = {
+            s: {y: result[s].get(y) for y in YEARS}
+            for s in ("bm25", "dpr", "splade", "colbert")
+            if s in result
+        }
         tmp = OUT.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=2) + "\n")
         tmp.replace(OUT)
@@ -113,9 +128,20 @@ def main() -> None:
             bm = BM25Index.build("trec-dl-2019", show_progress=False)
             index_s = time.perf_counter() - t0
             bm.save(folder)
-            save(part, measure(part, lambda q: bm.search(q, K), queries, qrels,
-                               {"index_seconds": index_s, "passages_per_second": n / index_s,
-                                "index_bytes": folder_bytes(folder)}))
+            save(
+                part,
+                measure(
+                    part,
+                    lambda q: bm.search(q, K),
+                    queries,
+                    qrels,
+                    {
+                        "index_seconds": index_s,
+                        "passages_per_second": n / index_s,
+                        "index_bytes": folder_bytes(folder),
+                    },
+                ),
+            )
         elif part == "dpr":
             from boltir.index.build import build_index
             from boltir.models.loading import load_bi_encoder
@@ -126,9 +152,22 @@ def main() -> None:
             build_index(model, tok, "trec-dl-2019", folder, model_source="minilm-l6", show_progress=False)
             index_s = time.perf_counter() - t0
             s = DenseSearcher(folder, loaded=(model, tok))
-            save(part, measure(part, lambda q: s.search(q, K), queries, qrels,
-                               {"model": "minilm-l6", "index": "FAISS Flat", "index_seconds": index_s,
-                                "passages_per_second": n / index_s, "index_bytes": folder_bytes(folder)}))
+            save(
+                part,
+                measure(
+                    part,
+                    lambda q: s.search(q, K),
+                    queries,
+                    qrels,
+                    {
+                        "model": "minilm-l6",
+                        "index": "FAISS Flat",
+                        "index_seconds": index_s,
+                        "passages_per_second": n / index_s,
+                        "index_bytes": folder_bytes(folder),
+                    },
+                ),
+            )
         elif part == "splade":
             from boltir.index.build import build_index
             from boltir.models.loading import load_splade
@@ -136,19 +175,31 @@ def main() -> None:
 
             model, tok = load_splade("splade-tiny")
             t0 = time.perf_counter()
-            m = build_index(model, tok, "trec-dl-2019", folder, model_source="splade-tiny",
-                                   show_progress=False)
+            m = build_index(
+                model, tok, "trec-dl-2019", folder, model_source="splade-tiny", show_progress=False
+            )
             index_s = time.perf_counter() - t0
             s = SparseSearcher(folder, loaded=(model, tok))
-            numbers = measure(part, lambda q: s.search(q, K), queries, qrels,
-                              {"model": "splade-tiny", "index": "impact-ordered inverted index, exact",
-                               "index_seconds": index_s, "passages_per_second": n / index_s,
-                               "index_bytes": folder_bytes(folder), "postings": m["postings"]})
+            numbers = measure(
+                part,
+                lambda q: s.search(q, K),
+                queries,
+                qrels,
+                {
+                    "model": "splade-tiny",
+                    "index": "impact-ordered inverted index, exact",
+                    "index_seconds": index_s,
+                    "passages_per_second": n / index_s,
+                    "index_bytes": folder_bytes(folder),
+                    "postings": m["postings"],
+                },
+            )
             budget = 1000
             pruned = SparseSearcher(folder, loaded=(model, tok), budget=budget)
             pruned.postings_matrix(budget)
-            numbers["pruned"] = measure("splade-pruned", lambda q: pruned.search(q, K), queries, qrels,
-                                        {"budget": budget})
+            numbers["pruned"] = measure(
+                "splade-pruned", lambda q: pruned.search(q, K), queries, qrels, {"budget": budget}
+            )
             save(part, numbers)
         elif part == "colbert":
             import numpy as np
@@ -159,19 +210,30 @@ def main() -> None:
             from boltir.search.multivector import MultiVectorSearcher
 
             if not Path(a.colbert).exists():
-                raise SystemExit(f"{a.colbert}: train it first: boltir fit --config configs/fit-minilm-colbert.yaml")
+                raise SystemExit(
+                    f"{a.colbert}: train it first: boltir fit --config configs/fit-minilm-colbert.yaml"
+                )
             model, tok = load_colbert(a.colbert)
             t0 = time.perf_counter()
-            m = build_index(model, tok, "trec-dl-2019", folder, model_source=a.colbert,
-                                        show_progress=False)
+            m = build_index(model, tok, "trec-dl-2019", folder, model_source=a.colbert, show_progress=False)
             index_s = time.perf_counter() - t0
             s = MultiVectorSearcher(folder, loaded=(model, tok))
-            numbers = measure(part, lambda q: s.search(q, K), queries, qrels,
-                              {"model": a.colbert, "index": "PLAID-style centroids, uncompressed tokens",
-                               "search": {"nprobe": s.nprobe, "ncandidates": s.ncandidates},
-                               "index_seconds": index_s, "passages_per_second": n / index_s,
-                               "encode_seconds": m["build"]["encode_seconds_this_run"],
-                               "index_bytes": folder_bytes(folder), "centroids": m["centroids"]})
+            numbers = measure(
+                part,
+                lambda q: s.search(q, K),
+                queries,
+                qrels,
+                {
+                    "model": a.colbert,
+                    "index": "PLAID-style centroids, uncompressed tokens",
+                    "search": {"nprobe": s.nprobe, "ncandidates": s.ncandidates},
+                    "index_seconds": index_s,
+                    "passages_per_second": n / index_s,
+                    "encode_seconds": m["build"]["encode_seconds_this_run"],
+                    "index_bytes": folder_bytes(folder),
+                    "centroids": m["centroids"],
+                },
+            )
             # PLAID vs exhaustive exact MaxSim over the same stored tokens, queries pre-encoded
             texts = [t for y in YEARS for t in queries[y].values()]
             q_emb = encode_multi(model, tok, texts, "query", 32)
@@ -189,9 +251,11 @@ def main() -> None:
             plaid = [set(s.search_tokens(q, K)[0].tolist()) for q in q_emb]
             t_plaid = time.perf_counter() - t0
             numbers["vs_exhaustive"] = {
-                "exhaustive_qps": len(q_emb) / t_exact, "plaid_qps": len(q_emb) / t_plaid,
+                "exhaustive_qps": len(q_emb) / t_exact,
+                "plaid_qps": len(q_emb) / t_plaid,
                 "speedup": t_exact / t_plaid,
-                "recall_of_exact_top100": float(np.mean([len(e & p) / K for e, p in zip(exact, plaid)]))}
+                "recall_of_exact_top100": float(np.mean([len(e & p) / K for e, p in zip(exact, plaid)])),
+            }
             # the same index with 2-bit residual compression (same centroids), against the float tokens
             from boltir.index.update import compress_multivector
 
@@ -201,16 +265,34 @@ def main() -> None:
             float_bytes = sum((folder / sh["vectors"]).stat().st_size for sh in cm["shards"])
             cs = MultiVectorSearcher(folder, loaded=(model, tok))
             g = cm["generation"]
-            search_bytes = sum((folder / f).stat().st_size for f in (f"residuals.g{g}.npy", f"codes.g{g}.npy",
-                                                                      f"centroids.g{g}.npy", f"centroid_docs.g{g}.npz"))
+            search_bytes = sum(
+                (folder / f).stat().st_size
+                for f in (
+                    f"residuals.g{g}.npy",
+                    f"codes.g{g}.npy",
+                    f"centroids.g{g}.npy",
+                    f"centroid_docs.g{g}.npz",
+                )
+            )
             t0 = time.perf_counter()
             compressed = [set(cs.search_tokens(q, K)[0].tolist()) for q in q_emb]
             t_comp = time.perf_counter() - t0
-            numbers["compressed_2bit"] = measure("colbert-2bit", lambda q: cs.search(q, K), queries, qrels, {
-                "compress_seconds": compress_s, "float_token_bytes": float_bytes,
-                "search_structure_bytes": search_bytes, "bytes_ratio_float_over_compressed": float_bytes / search_bytes,
-                "plaid_qps_pre_encoded": len(q_emb) / t_comp,
-                "recall_of_exact_top100": float(np.mean([len(e & c) / K for e, c in zip(exact, compressed)]))})
+            numbers["compressed_2bit"] = measure(
+                "colbert-2bit",
+                lambda q: cs.search(q, K),
+                queries,
+                qrels,
+                {
+                    "compress_seconds": compress_s,
+                    "float_token_bytes": float_bytes,
+                    "search_structure_bytes": search_bytes,
+                    "bytes_ratio_float_over_compressed": float_bytes / search_bytes,
+                    "plaid_qps_pre_encoded": len(q_emb) / t_comp,
+                    "recall_of_exact_top100": float(
+                        np.mean([len(e & c) / K for e, c in zip(exact, compressed)])
+                    ),
+                },
+            )
             save(part, numbers)
         else:
             raise SystemExit(f"unknown part {part!r}")

@@ -39,7 +39,7 @@ def best_of_pair(base, ours, reps: int = 20) -> tuple[float, float]:
     """Best times of two functions run alternately (ABBA), so load on the machine hits both alike."""
     tb, to = [], []
     for i in range(reps):
-        for fn, acc in (((base, tb), (ours, to)) if i % 2 == 0 else ((ours, to), (base, tb))):
+        for fn, acc in ((base, tb), (ours, to)) if i % 2 == 0 else ((ours, to), (base, tb)):
             t0 = time.perf_counter()
             fn()
             acc.append(time.perf_counter() - t0)
@@ -52,8 +52,12 @@ def main() -> None:
     import faiss
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="+", default=["dense", "sparse", "multivector"],
-                    help="parts to (re)measure; the others keep their numbers in the JSON")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        default=["dense", "sparse", "multivector"],
+        help="parts to (re)measure; the others keep their numbers in the JSON",
+    )
     parts = set(ap.parse_args().only)
 
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
@@ -68,7 +72,9 @@ def main() -> None:
     from boltir.search.sparse import SparseSearcher
 
     queries, qrels = load_queries("trec-dl-2019"), load_qrels("trec-dl-2019")
-    pool = {d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds}
+    pool = {
+        d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds
+    }
     texts = doc_texts("trec-dl-2019", pool)
     qids = sorted(queries)
     out_path = Path(__file__).parent / "results" / "search-cpu.json"
@@ -82,32 +88,44 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         docs_file = tmp / "pool.jsonl"
-        docs_file.write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in sorted(texts.items())))
+        docs_file.write_text(
+            "".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in sorted(texts.items()))
+        )
 
         # dense
         if "dense" in parts:
             model, tok = load_bi_encoder("minilm-l6")
             t0 = time.perf_counter()
-            build_index(model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False)
+            build_index(
+                model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False
+            )
             index_s = time.perf_counter() - t0
             searcher = DenseSearcher(tmp / "dense", loaded=(model, tok))
             vecs = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp / "dense", searcher.manifest)])
             raw = faiss.IndexFlatIP(vecs.shape[1])
             raw.add(vecs)
             qv = encode_dense(model, tok, [queries[q] for q in qids], "query")
-            dense = {"index_seconds": index_s, "passages_per_second": len(texts) / index_s,
-                     "quality": quality(searcher.search({q: queries[q] for q in qids}, 100))}
+            dense = {
+                "index_seconds": index_s,
+                "passages_per_second": len(texts) / index_s,
+                "quality": quality(searcher.search({q: queries[q] for q in qids}, 100)),
+            }
             for bs in (1, len(qids)):
+
                 def ours(bs=bs):
                     for i in range(0, len(qids), bs):
-                        searcher.search_vectors(qv[i:i + bs], 100)
+                        searcher.search_vectors(qv[i : i + bs], 100)
 
                 def base(bs=bs):
                     for i in range(0, len(qids), bs):
-                        raw.search(np.ascontiguousarray(qv[i:i + bs]), 100)
+                        raw.search(np.ascontiguousarray(qv[i : i + bs]), 100)
+
                 t_base, t_ours = best_of_pair(base, ours)
-                dense[f"batch{bs}"] = {"raw_faiss_qps": len(qids) / t_base, "boltir_qps": len(qids) / t_ours,
-                                       "ratio": t_base / t_ours}
+                dense[f"batch{bs}"] = {
+                    "raw_faiss_qps": len(qids) / t_base,
+                    "boltir_qps": len(qids) / t_ours,
+                    "ratio": t_base / t_ours,
+                }
             result["dense_minilm"] = dense
             print(json.dumps(dense), flush=True)
 
@@ -115,8 +133,9 @@ def main() -> None:
         if "sparse" in parts:
             smodel, stok = load_splade("splade-tiny")
             t0 = time.perf_counter()
-            m = build_index(smodel, stok, str(docs_file), tmp / "sparse", model_source="splade-tiny",
-                                   show_progress=False)
+            m = build_index(
+                smodel, stok, str(docs_file), tmp / "sparse", model_source="splade-tiny", show_progress=False
+            )
             index_s = time.perf_counter() - t0
             ss = SparseSearcher(tmp / "sparse", loaded=(smodel, stok))
             qmat = encode_sparse(smodel, stok, [queries[q] for q in qids], "query")
@@ -125,7 +144,8 @@ def main() -> None:
 
             def sparse_search(budget=None, batch=len(qids)):
                 for i in range(0, len(qids), batch):
-                    ss.search_matrix(qmat[i:i + batch], 100, budget)
+                    ss.search_matrix(qmat[i : i + batch], 100, budget)
+
             bm_run = bm.search(qd, 100)
             t_bm, t_exact = best_of_pair(lambda: bm.search(qd, 100), sparse_search, 10)
             t_exact1, _ = best_of(lambda: sparse_search(batch=1), 10)
@@ -135,15 +155,27 @@ def main() -> None:
             t_e2e, splade_run = best_of(lambda: ss.search(qd, 100))
             pruned_run = SparseSearcher(tmp / "sparse", loaded=(smodel, stok), budget=budget).search(qd, 100)
             exact_run = splade_run
-            overlap = np.mean([len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids])
-            sparse = {"index_seconds": index_s, "postings": m["postings"],
-                      "bm25s_qps": len(qids) / t_bm, "splade_exact_search_qps": len(qids) / t_exact,
-                      "splade_exact_search_qps_batch1": len(qids) / t_exact1,
-                      "splade_pruned_search_qps": len(qids) / t_pruned, "pruned_budget": budget,
-                      "splade_end_to_end_qps": len(qids) / t_e2e, "exact_vs_bm25s": t_bm / t_exact,
-                      "pruned_vs_exact_speedup": t_exact / t_pruned, "pruned_top10_overlap_with_exact": float(overlap),
-                      "quality": {"bm25s": quality(bm_run), "splade_exact": quality(exact_run),
-                                  "splade_pruned": quality(pruned_run)}}
+            overlap = np.mean(
+                [len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids]
+            )
+            sparse = {
+                "index_seconds": index_s,
+                "postings": m["postings"],
+                "bm25s_qps": len(qids) / t_bm,
+                "splade_exact_search_qps": len(qids) / t_exact,
+                "splade_exact_search_qps_batch1": len(qids) / t_exact1,
+                "splade_pruned_search_qps": len(qids) / t_pruned,
+                "pruned_budget": budget,
+                "splade_end_to_end_qps": len(qids) / t_e2e,
+                "exact_vs_bm25s": t_bm / t_exact,
+                "pruned_vs_exact_speedup": t_exact / t_pruned,
+                "pruned_top10_overlap_with_exact": float(overlap),
+                "quality": {
+                    "bm25s": quality(bm_run),
+                    "splade_exact": quality(exact_run),
+                    "splade_pruned": quality(pruned_run),
+                },
+            }
             result["sparse_splade_tiny"] = sparse
             print(json.dumps(sparse), flush=True)
 
@@ -151,22 +183,33 @@ def main() -> None:
         if "multivector" in parts:
             cmodel, ctok = load_colbert("minilm-l6")
             t0 = time.perf_counter()
-            m = build_index(cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6",
-                                        show_progress=False)
+            m = build_index(
+                cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6", show_progress=False
+            )
             index_s = time.perf_counter() - t0
             plaid = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok), nprobe=4, ncandidates=256)
-            exhaustive = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok),
-                                             nprobe=m["centroids"]["num_centroids"], ncandidates=None)
+            exhaustive = MultiVectorSearcher(
+                tmp / "multi", loaded=(cmodel, ctok), nprobe=m["centroids"]["num_centroids"], ncandidates=None
+            )
             qe = encode_multi(cmodel, ctok, [queries[q] for q in qids], "query")
             ex = [exhaustive.search_tokens(q, 100)[0] for q in qe]
             pl = [plaid.search_tokens(q, 100)[0] for q in qe]
-            t_ex, t_pl = best_of_pair(lambda: [exhaustive.search_tokens(q, 100) for q in qe],
-                                      lambda: [plaid.search_tokens(q, 100) for q in qe], 3)
+            t_ex, t_pl = best_of_pair(
+                lambda: [exhaustive.search_tokens(q, 100) for q in qe],
+                lambda: [plaid.search_tokens(q, 100) for q in qe],
+                3,
+            )
             recall = np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(pl, ex)])
-            multi = {"index_seconds": index_s, "tokens": m["centroids"]["tokens"],
-                     "centroids": m["centroids"]["num_centroids"], "exact_qps": len(qids) / t_ex,
-                     "plaid_qps": len(qids) / t_pl, "speedup": t_ex / t_pl, "recall_of_exact_top100": float(recall),
-                     "note": "untrained projection: speed and recall only"}
+            multi = {
+                "index_seconds": index_s,
+                "tokens": m["centroids"]["tokens"],
+                "centroids": m["centroids"]["num_centroids"],
+                "exact_qps": len(qids) / t_ex,
+                "plaid_qps": len(qids) / t_pl,
+                "speedup": t_ex / t_pl,
+                "recall_of_exact_top100": float(recall),
+                "note": "untrained projection: speed and recall only",
+            }
             result["multivector_colbert"] = multi
             print(json.dumps(multi), flush=True)
 

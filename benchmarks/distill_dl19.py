@@ -7,8 +7,8 @@ Variants: stage 1 only (InfoNCE, 1 positive + 7 BM25 negatives from the dev-smal
 over RankVicuna-7B's whole list, from minilm-l6); stage 1 + 2 with RankVicuna-7B (RankNet and ADR-MSE) and with
 RankGPT-3.5 (sample 1); the candidate-depth ablation (teacher order kept within the BM25 top 10 / 20 / 50, from
 `boltir distill subsample`). Each variant's model stays in runs/distill/ and is reused when present, so an
-interrupted run resumes; its DL19 run is copied to results/runs/. Student cost = DL19 re-ranking seconds per query on this machine; no LLM runs here
-(the teacher rankings are the bundled runs), so no teacher cost is measured.
+interrupted run resumes; its DL19 run is copied to results/runs/. Student cost = DL19 re-ranking seconds per query
+on this machine; no LLM runs here (the teacher rankings are the bundled runs), so no teacher cost is measured.
 """
 
 from __future__ import annotations
@@ -29,14 +29,31 @@ VARIANTS = {
     "stage1": {"config": "configs/distill-stage1-infonce.yaml"},
     "stage2-only.rankvicuna.ranknet": {"from": "minilm-l6", "teacher": "trec-dl-2020:rankvicuna-7b.bm25"},
     "stage1+2.rankvicuna.ranknet": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25"},
-    "stage1+2.rankvicuna.adrmse": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25", "loss": "ADRMSE"},
+    "stage1+2.rankvicuna.adrmse": {
+        "from": "stage1",
+        "teacher": "trec-dl-2020:rankvicuna-7b.bm25",
+        "loss": "ADRMSE",
+    },
     "stage1+2.rankgpt35.ranknet": {"from": "stage1", "teacher": "trec-dl-2020:rankgpt-3.5.bm25.s1"},
-    "stage1+2.rankvicuna.ranknet.depth10": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25", "depth": 10},
-    "stage1+2.rankvicuna.ranknet.depth20": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25", "depth": 20},
-    "stage1+2.rankvicuna.ranknet.depth50": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25", "depth": 50},
+    "stage1+2.rankvicuna.ranknet.depth10": {
+        "from": "stage1",
+        "teacher": "trec-dl-2020:rankvicuna-7b.bm25",
+        "depth": 10,
+    },
+    "stage1+2.rankvicuna.ranknet.depth20": {
+        "from": "stage1",
+        "teacher": "trec-dl-2020:rankvicuna-7b.bm25",
+        "depth": 20,
+    },
+    "stage1+2.rankvicuna.ranknet.depth50": {
+        "from": "stage1",
+        "teacher": "trec-dl-2020:rankvicuna-7b.bm25",
+        "depth": 50,
+    },
 }
 REFERENCES = ["trec-dl-2019:bm25", "trec-dl-2019:rankvicuna-7b.bm25"] + [
-    f"trec-dl-2019:rankgpt-3.5.bm25.s{i}" for i in range(1, 6)]
+    f"trec-dl-2019:rankgpt-3.5.bm25.s{i}" for i in range(1, 6)
+]
 
 
 def run(cmd: list[str], log: Path) -> float:
@@ -62,15 +79,45 @@ def train(name: str, spec: dict, epochs: int, log: Path) -> float | None:
         train_run = spec["teacher"]
         if spec.get("depth"):
             train_run = str(folder / f"teacher.top{spec['depth']}.run")
-            run(BOLTIR + ["distill", "subsample", "--teacher-run", spec["teacher"], "--first-stage",
-                          "trec-dl-2020:bm25", "--depth", str(spec["depth"]), "--output", train_run], log)
-        cmd = BOLTIR + ["fit", "--config", "configs/distill-stage2-rankvicuna.yaml",
-                        "--model.init_args.model", start, "--data.init_args.train_run", train_run,
-                        "--data.init_args.train_queries", "trec-dl-2020", "--data.init_args.train_docs", "trec-dl-2020",
-                        "--trainer.max_epochs", str(epochs)]
+            run(
+                BOLTIR
+                + [
+                    "distill",
+                    "subsample",
+                    "--teacher-run",
+                    spec["teacher"],
+                    "--first-stage",
+                    "trec-dl-2020:bm25",
+                    "--depth",
+                    str(spec["depth"]),
+                    "--output",
+                    train_run,
+                ],
+                log,
+            )
+        cmd = BOLTIR + [
+            "fit",
+            "--config",
+            "configs/distill-stage2-rankvicuna.yaml",
+            "--model.init_args.model",
+            start,
+            "--data.init_args.train_run",
+            train_run,
+            "--data.init_args.train_queries",
+            "trec-dl-2020",
+            "--data.init_args.train_docs",
+            "trec-dl-2020",
+            "--trainer.max_epochs",
+            str(epochs),
+        ]
         if spec.get("loss"):
             cmd += ["--model.init_args.loss", f"boltir.losses.{spec['loss']}"]
-    cmd += ["--trainer.default_root_dir", str(folder), "--trainer.callbacks.init_args.dirpath", str(folder / "model")]
+    cmd += [
+        "--trainer.default_root_dir",
+        str(folder),
+        "--trainer.callbacks.init_args.dirpath",
+        str(folder / "model"),
+    ]
     return run(cmd, log)
 
 
@@ -89,14 +136,36 @@ def main() -> None:
             train("stage1", VARIANTS["stage1"], a.epochs, log)
         train_seconds = train(name, VARIANTS[name], a.epochs, log)
         out_run = OUT / name / "dl19.run"
-        rerank_seconds = run(BOLTIR + ["re-rank", "--model", str(OUT / name / "model"), "--run", "trec-dl-2019:bm25",
-                                       "--queries", "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out_run)],
-                             log)
+        rerank_seconds = run(
+            BOLTIR
+            + [
+                "re-rank",
+                "--model",
+                str(OUT / name / "model"),
+                "--run",
+                "trec-dl-2019:bm25",
+                "--queries",
+                "trec-dl-2019",
+                "--docs",
+                "trec-dl-2019",
+                "--output",
+                str(out_run),
+            ],
+            log,
+        )
         entry = results["variants"].get(name, {})
-        kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"  # committed; runs/ is not
+        kept = (
+            ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"
+        )  # committed; runs/ is not
         kept.write_bytes(out_run.read_bytes())
-        entry.update({"spec": VARIANTS[name], "epochs": a.epochs, "dl19_run": str(kept.relative_to(ROOT)),
-                      "student_seconds_per_query": rerank_seconds / 43})
+        entry.update(
+            {
+                "spec": VARIANTS[name],
+                "epochs": a.epochs,
+                "dl19_run": str(kept.relative_to(ROOT)),
+                "student_seconds_per_query": rerank_seconds / 43,
+            }
+        )
         if train_seconds is not None:
             entry["train_seconds"] = train_seconds
         results["variants"][name] = entry
@@ -114,7 +183,9 @@ def evaluate(results: dict) -> None:
     runs = {r: load_run(r) for r in REFERENCES}
     for name, entry in results["variants"].items():
         path = ROOT / entry["dl19_run"]
-        if not entry["dl19_run"].startswith("benchmarks/"):  # an older version of this script left it in runs/
+        if not entry["dl19_run"].startswith(
+            "benchmarks/"
+        ):  # an older version of this script left it in runs/
             kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"
             kept.write_bytes((OUT / name / "dl19.run").read_bytes())
             entry["dl19_run"], path = str(kept.relative_to(ROOT)), kept

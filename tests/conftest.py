@@ -21,8 +21,14 @@ def tiny_backbone(tmp_path_factory) -> str:
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=512)
+    cfg = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertModel(cfg).save_pretrained(folder)
     load_tokenizer(resolve_model("minilm-l6")).save_pretrained(folder)
     return str(folder)
@@ -32,4 +38,36 @@ def tiny_backbone(tmp_path_factory) -> str:
 def tiny_dpr(tiny_backbone):
     from boltir.models.loading import load_bi_encoder
 
-    return load_bi_encoder(tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", doc_length=64)
+    return load_bi_encoder(
+        tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", doc_length=64
+    )
+
+
+@pytest.fixture
+def tiny_tuples(tmp_path):
+    """A tiny tuple dataset (24 documents, 16 training queries) with a validation run."""
+    import json
+
+    docs = {f"d{i}": f"topic{i % 4} passage number {i} about subject {i % 4}" for i in range(24)}
+    (tmp_path / "docs.jsonl").write_text(
+        "".join(json.dumps({"doc_id": k, "text": v}) + "\n" for k, v in docs.items())
+    )
+    lines = []
+    for i in range(16):
+        lines.append(
+            json.dumps(
+                {
+                    "query_id": f"q{i}",
+                    "query": f"subject {i % 4}",
+                    "positives": [f"d{i}"],
+                    "negatives": [f"d{(i + 1) % 24}", f"d{(i + 2) % 24}"],
+                }
+            )
+        )
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "val.tsv").write_text("v1\tsubject 1\nv2\tsubject 2\n")
+    (tmp_path / "val.qrels").write_text("v1 0 d1 1\nv1 0 d5 1\nv2 0 d2 1\n")
+    (tmp_path / "val.run").write_text(
+        "".join(f"v{q} Q0 d{d} {r} {10 - r} bm25\n" for q in (1, 2) for r, d in enumerate(range(8), start=1))
+    )
+    return tmp_path

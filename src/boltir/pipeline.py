@@ -12,7 +12,8 @@ reads (a file, a bundled dataset, ``irds:<id>``). Per-kind knobs (FAISS paramete
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from boltir.data.runs import Run, candidate_ids, cut
 
@@ -55,15 +56,22 @@ class RunRetriever(Retriever):
 class Fusion(Retriever):
     """Several retrievers fused per query (``rrf``, ``minmax`` or ``zscore``; see :func:`boltir.search.fusion.fuse`)."""
 
-    def __init__(self, retrievers: Sequence[Retriever], method: str = "rrf", weights: Sequence[float] | None = None,
-                 rrf_k: int = 60):
+    def __init__(
+        self,
+        retrievers: Sequence[Retriever],
+        method: str = "rrf",
+        weights: Sequence[float] | None = None,
+        rrf_k: int = 60,
+    ):
         self.retrievers, self.method, self.weights, self.rrf_k = list(retrievers), method, weights, rrf_k
 
     def search(self, queries: Any, k: int = 100) -> Run:
         from boltir.search.fusion import fuse
 
         queries = as_queries(queries)
-        return cut(fuse([r.search(queries, k) for r in self.retrievers], self.method, self.weights, self.rrf_k), k)
+        return cut(
+            fuse([r.search(queries, k) for r in self.retrievers], self.method, self.weights, self.rrf_k), k
+        )
 
 
 class Reranker:
@@ -74,8 +82,16 @@ class Reranker:
     ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query.
     """
 
-    def __init__(self, model: Any, docs: str | Mapping[str, str] | None = None, depth: int | None = 100,
-                 batch_size: int = 32, family: str | None = None, show_progress: bool = True, **overrides: Any):
+    def __init__(
+        self,
+        model: Any,
+        docs: str | Mapping[str, str] | None = None,
+        depth: int | None = 100,
+        batch_size: int = 32,
+        family: str | None = None,
+        show_progress: bool = True,
+        **overrides: Any,
+    ):
         from boltir.search.rerank import reranker_of
 
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
@@ -106,15 +122,28 @@ class Reranker:
             self._texts.update(doc_texts(source, missing))
         return {d: self._texts[d] for d in doc_ids}
 
-    def rerank(self, run: Mapping[str, Mapping[str, float]], queries: Any,
-               docs: str | Mapping[str, str] | None = None, depth: int | None = -1) -> Run:
+    def rerank(
+        self,
+        run: Mapping[str, Mapping[str, float]],
+        queries: Any,
+        docs: str | Mapping[str, str] | None = None,
+        depth: int | None = -1,
+    ) -> Run:
         """Scores of each query's top ``depth`` candidates (the constructor's depth when not given)."""
         depth = self.depth if depth == -1 else depth
         queries = as_queries(queries)
         run = {q: dict(d) for q, d in run.items()}
         texts = self.texts(candidate_ids(run, depth), docs)
-        return self._rerank(self.model, self.tokenizer, run, queries, texts, depth, self.batch_size,
-                            show_progress=self.show_progress)
+        return self._rerank(
+            self.model,
+            self.tokenizer,
+            run,
+            queries,
+            texts,
+            depth,
+            self.batch_size,
+            show_progress=self.show_progress,
+        )
 
     def __rshift__(self, other: Reranker) -> Pipeline:
         return Pipeline(None, [self, other])
@@ -136,8 +165,13 @@ class Pipeline(Retriever):
         run = self.first.search(queries, max(k, depth or 0))
         return cut(self.rerank(run, queries), k)
 
-    def rerank(self, run: Mapping[str, Mapping[str, float]], queries: Any,
-               docs: str | Mapping[str, str] | None = None, depth: int | None = -1) -> Run:
+    def rerank(
+        self,
+        run: Mapping[str, Mapping[str, float]],
+        queries: Any,
+        docs: str | Mapping[str, str] | None = None,
+        depth: int | None = -1,
+    ) -> Run:
         queries = as_queries(queries)
         out = {q: dict(d) for q, d in run.items()}
         for i, r in enumerate(self.rerankers):

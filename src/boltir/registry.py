@@ -104,9 +104,15 @@ def register_family(family: Family, aliases: tuple[str, ...] = (), replace: bool
     classes as soon as transformers is imported."""
     if family.name in FAMILIES and not replace:
         raise FamilyError(f"family {family.name!r} is already registered")
-    if family.model_type in _BY_MODEL_TYPE and _BY_MODEL_TYPE[family.model_type] != family.name and not replace:
-        raise FamilyError(f"model_type {family.model_type!r} already belongs to family "
-                          f"{_BY_MODEL_TYPE[family.model_type]!r}")
+    if (
+        family.model_type in _BY_MODEL_TYPE
+        and _BY_MODEL_TYPE[family.model_type] != family.name
+        and not replace
+    ):
+        raise FamilyError(
+            f"model_type {family.model_type!r} already belongs to family "
+            f"{_BY_MODEL_TYPE[family.model_type]!r}"
+        )
     FAMILIES[family.name] = family
     _BY_MODEL_TYPE[family.model_type] = family.name
     for alias in aliases:
@@ -185,55 +191,178 @@ def detect_foreign(config: dict[str, Any]) -> Family:
     return next(f for f in FAMILIES.values() if f.role == "bi-encoder" and not f.detects)
 
 
-def _builtin(name: str, role: str, module: str, config: str, model: str, builder: str, reranker: str,
-             index_kind: str | None = None, overridable: frozenset[str] = LENGTHS, aliases: tuple[str, ...] = (),
-             **extra: Any) -> None:
-    register_family(Family(name, role, f"boltir-{name}", f"{module}:{config}", f"{module}:{model}",
-                           f"boltir.models.builders:{builder}", f"boltir.search.rerank:{reranker}", index_kind,
-                           overridable, **extra), aliases=aliases)
+def _builtin(
+    name: str,
+    role: str,
+    module: str,
+    config: str,
+    model: str,
+    builder: str,
+    reranker: str,
+    index_kind: str | None = None,
+    overridable: frozenset[str] = LENGTHS,
+    aliases: tuple[str, ...] = (),
+    **extra: Any,
+) -> None:
+    register_family(
+        Family(
+            name,
+            role,
+            f"boltir-{name}",
+            f"{module}:{config}",
+            f"{module}:{model}",
+            f"boltir.models.builders:{builder}",
+            f"boltir.search.rerank:{reranker}",
+            index_kind,
+            overridable,
+            **extra,
+        ),
+        aliases=aliases,
+    )
 
 
 _BI = "boltir.models.bi_encoders"
 _CE = "boltir.models.cross_encoders"
 _PRUNING = frozenset({"query_top_k", "doc_top_k"})
-_builtin("dpr", "bi-encoder", f"{_BI}.dpr", "DprConfig", "DprModel", "build_dpr", "rerank_dense", "dense",
-         aliases=("bi-encoder",), projection_setting="projection_dim",
-         description="single-vector bi-encoder (pooling, projection, dot or cosine)")
-_builtin("splade", "bi-encoder", f"{_BI}.splade", "SpladeConfig", "SpladeModel", "build_splade", "rerank_sparse",
-         "sparse", LENGTHS | _PRUNING, detects=("architecture:ForMaskedLM",),
-         description="learned-sparse bi-encoder over the vocabulary (MLM head, log(1 + ReLU), max pooling)")
-_builtin("unicoil", "bi-encoder", f"{_BI}.unicoil", "UniCoilConfig", "UniCoilModel", "build_unicoil",
-         "rerank_sparse", "sparse", LENGTHS | _PRUNING,
-         description="learned-sparse bi-encoder with one weight per token")
-_builtin("colbert", "bi-encoder", f"{_BI}.colbert", "ColbertConfig", "ColbertModel", "build_colbert",
-         "rerank_multivector", "multivector", LENGTHS | {"attend_to_expansion"},
-         detects=("architecture:HF_ColBERT",), projection_setting="embedding_dim",
-         description="multi-vector late-interaction bi-encoder (MaxSim)")
-_builtin("coil", "bi-encoder", f"{_BI}.coil", "CoilConfig", "CoilModel", "build_coil", "rerank_scored", "coil",
-         projection_setting="token_dim",
-         description="[CLS] vector + token vectors matched on the same vocabulary id")
-_builtin("mvr", "bi-encoder", f"{_BI}.mvr", "MvrConfig", "MvrModel", "build_mvr", "rerank_scored", "dense",
-         projection_setting="projection_dim", builder_settings=("views",),
-         description="several view vectors per document, best view scores")
-_builtin("mono", "cross-encoder", f"{_CE}.mono", "MonoConfig", "MonoModel", "build_mono", "rerank_pairs",
-         aliases=("cross-encoder",), detects=("architecture:ForSequenceClassification",),
-         description="point-wise cross-encoder")
-_builtin("set-encoder", "cross-encoder", f"{_CE}.set_encoder", "SetEncoderConfig", "SetEncoder",
-         "build_set_encoder", "rerank_lists", overridable=LENGTHS | {"sample_missing_docs", "depth",
-                                                                      "attention_backend"},
-         converts_from=("mono",), description="list-wise cross-encoder with inter-passage attention")
-_builtin("sparse-ce", "cross-encoder", f"{_CE}.sparse", "SparseCrossEncoderConfig", "SparseCrossEncoder",
-         "build_sparse_ce", "rerank_segments", overridable=LENGTHS | {"attention_backend"},
-         aliases=("sparse-cross-encoder", "sparse"), converts_from=("mono",), builder_settings=("pattern",),
-         description="cross-encoder with windowed, asymmetric attention")
+_builtin(
+    "dpr",
+    "bi-encoder",
+    f"{_BI}.dpr",
+    "DprConfig",
+    "DprModel",
+    "build_dpr",
+    "rerank_dense",
+    "dense",
+    aliases=("bi-encoder",),
+    projection_setting="projection_dim",
+    description="single-vector bi-encoder (pooling, projection, dot or cosine)",
+)
+_builtin(
+    "splade",
+    "bi-encoder",
+    f"{_BI}.splade",
+    "SpladeConfig",
+    "SpladeModel",
+    "build_splade",
+    "rerank_sparse",
+    "sparse",
+    LENGTHS | _PRUNING,
+    detects=("architecture:ForMaskedLM",),
+    description="learned-sparse bi-encoder over the vocabulary (MLM head, log(1 + ReLU), max pooling)",
+)
+_builtin(
+    "unicoil",
+    "bi-encoder",
+    f"{_BI}.unicoil",
+    "UniCoilConfig",
+    "UniCoilModel",
+    "build_unicoil",
+    "rerank_sparse",
+    "sparse",
+    LENGTHS | _PRUNING,
+    description="learned-sparse bi-encoder with one weight per token",
+)
+_builtin(
+    "colbert",
+    "bi-encoder",
+    f"{_BI}.colbert",
+    "ColbertConfig",
+    "ColbertModel",
+    "build_colbert",
+    "rerank_multivector",
+    "multivector",
+    LENGTHS | {"attend_to_expansion"},
+    detects=("architecture:HF_ColBERT",),
+    projection_setting="embedding_dim",
+    description="multi-vector late-interaction bi-encoder (MaxSim)",
+)
+_builtin(
+    "coil",
+    "bi-encoder",
+    f"{_BI}.coil",
+    "CoilConfig",
+    "CoilModel",
+    "build_coil",
+    "rerank_scored",
+    "coil",
+    projection_setting="token_dim",
+    description="[CLS] vector + token vectors matched on the same vocabulary id",
+)
+_builtin(
+    "mvr",
+    "bi-encoder",
+    f"{_BI}.mvr",
+    "MvrConfig",
+    "MvrModel",
+    "build_mvr",
+    "rerank_scored",
+    "dense",
+    projection_setting="projection_dim",
+    builder_settings=("views",),
+    description="several view vectors per document, best view scores",
+)
+_builtin(
+    "mono",
+    "cross-encoder",
+    f"{_CE}.mono",
+    "MonoConfig",
+    "MonoModel",
+    "build_mono",
+    "rerank_pairs",
+    aliases=("cross-encoder",),
+    detects=("architecture:ForSequenceClassification",),
+    description="point-wise cross-encoder",
+)
+_builtin(
+    "set-encoder",
+    "cross-encoder",
+    f"{_CE}.set_encoder",
+    "SetEncoderConfig",
+    "SetEncoder",
+    "build_set_encoder",
+    "rerank_lists",
+    overridable=LENGTHS | {"sample_missing_docs", "depth", "attention_backend"},
+    converts_from=("mono",),
+    description="list-wise cross-encoder with inter-passage attention",
+)
+_builtin(
+    "sparse-ce",
+    "cross-encoder",
+    f"{_CE}.sparse",
+    "SparseCrossEncoderConfig",
+    "SparseCrossEncoder",
+    "build_sparse_ce",
+    "rerank_segments",
+    overridable=LENGTHS | {"attention_backend"},
+    aliases=("sparse-cross-encoder", "sparse"),
+    converts_from=("mono",),
+    builder_settings=("pattern",),
+    description="cross-encoder with windowed, asymmetric attention",
+)
 
 for _name, _module, _cls, _desc in (
-        ("dense", "dense", "DenseKind", "FAISS over one vector (or several views) per document"),
-        ("sparse", "sparse", "SparseKind", "impact-ordered inverted index over term ids"),
-        ("multivector", "multivector", "MultiVectorKind", "token vectors with PLAID-style centroids"),
-        ("coil", "coil", "CoilKind", "token vectors inverted by vocabulary id")):
+    ("dense", "dense", "DenseKind", "FAISS over one vector (or several views) per document"),
+    ("sparse", "sparse", "SparseKind", "impact-ordered inverted index over term ids"),
+    ("multivector", "multivector", "MultiVectorKind", "token vectors with PLAID-style centroids"),
+    ("coil", "coil", "CoilKind", "token vectors inverted by vocabulary id"),
+):
     register_index_kind(IndexKind(_name, f"boltir.index.{_module}:{_cls}", _desc))
 
-__all__ = ["ALIASES", "FAMILIES", "INDEX_KINDS", "Family", "IndexKind", "canonical", "detect_foreign",
-           "families", "family_of_model_type", "get_family", "get_index_kind", "on_register", "register_family",
-           "register_index_kind", "resolve", "unregister_family"]
+__all__ = [
+    "ALIASES",
+    "FAMILIES",
+    "INDEX_KINDS",
+    "Family",
+    "IndexKind",
+    "canonical",
+    "detect_foreign",
+    "families",
+    "family_of_model_type",
+    "get_family",
+    "get_index_kind",
+    "on_register",
+    "register_family",
+    "register_index_kind",
+    "resolve",
+    "unregister_family",
+]

@@ -2,13 +2,19 @@ import json
 import subprocess
 import sys
 
-from boltir.cli import COMMANDS, main as boltir
+import pytest
+
+from boltir.cli import COMMANDS
+from boltir.cli import main as boltir
 
 
+@pytest.mark.slow
 def test_help_lists_commands_without_importing_torch():
-    code = ("import sys; from boltir.cli import main; main(['--help']); "
-            "heavy = [m for m in ('torch', 'transformers', 'lightning', 'numpy') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from boltir.cli import main; main(['--help']); "
+        "heavy = [m for m in ('torch', 'transformers', 'lightning', 'numpy') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     for name in COMMANDS:
@@ -28,11 +34,28 @@ def test_every_command_has_working_help(capsys):
 
 
 def test_evaluate_json_and_table(capsys):
-    assert boltir(["evaluate", "--qrels", "trec-dl-2019", "--metrics", "nDCG@10", "RR(rel=2)@10",
-                   "trec-dl-2019:bm25", "trec-dl-2019:tasb", "--json", "true"]) == 0
+    assert (
+        boltir(
+            [
+                "evaluate",
+                "--qrels",
+                "trec-dl-2019",
+                "--metrics",
+                "nDCG@10",
+                "RR(rel=2)@10",
+                "trec-dl-2019:bm25",
+                "trec-dl-2019:tasb",
+                "--json",
+                "true",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     bm25, tasb = out["runs"]
-    assert round(bm25["aggregate"]["nDCG@10"], 4) == 0.5058 and round(tasb["aggregate"]["nDCG@10"], 4) == 0.7210
+    assert (
+        round(bm25["aggregate"]["nDCG@10"], 4) == 0.5058 and round(tasb["aggregate"]["nDCG@10"], 4) == 0.7210
+    )
     assert len(bm25["per_query"]["nDCG@10"]) == 43
     assert {c["metric"] for c in out["comparisons"]} == {"nDCG@10", "RR(rel=2)@10"}
     assert boltir(["evaluate", "--qrels", "data/msmarco-trecdl-pool/qrels.txt", "trec-dl-2019:bm25"]) == 0
@@ -50,13 +73,34 @@ def test_bad_input_gives_a_clear_error(tmp_path, capsys):
 
 def test_bm25_command(tmp_path, capsys):
     run = tmp_path / "v.run"
-    assert boltir(["bm25", "--docs", "vaswani", "--queries", "vaswani", "--output", str(run),
-                   "--index-dir", str(tmp_path / "idx"), "--qrels", "vaswani", "--metrics", "nDCG@10"]) == 0
+    assert (
+        boltir(
+            [
+                "bm25",
+                "--docs",
+                "vaswani",
+                "--queries",
+                "vaswani",
+                "--output",
+                str(run),
+                "--index-dir",
+                str(tmp_path / "idx"),
+                "--qrels",
+                "vaswani",
+                "--metrics",
+                "nDCG@10",
+            ]
+        )
+        == 0
+    )
     assert "0.4449" in capsys.readouterr().out
     meta = json.loads((tmp_path / "v.run.meta.json").read_text())
     assert meta["command"] == "boltir bm25" and meta["arguments"]["k1"] == 0.9 and "bm25s" in meta["packages"]
     run2 = tmp_path / "v2.run"
-    assert boltir(["bm25", "--index-dir", str(tmp_path / "idx"), "--queries", "vaswani", "--output", str(run2)]) == 0
+    assert (
+        boltir(["bm25", "--index-dir", str(tmp_path / "idx"), "--queries", "vaswani", "--output", str(run2)])
+        == 0
+    )
     assert run.read_text() == run2.read_text()
 
 
@@ -70,14 +114,64 @@ def test_index_search_rerank_commands(tiny_dpr, tmp_path, capsys):
     queries.write_text("q1\ttopic 1\nq2\ttopic 2\n")
     qrels = tmp_path / "qrels.txt"
     qrels.write_text("q1 0 d1 1\nq2 0 d2 1\n")
-    assert boltir(["index", "--model", str(tmp_path / "model"), "--docs", str(docs), "--output",
-                   str(tmp_path / "idx"), "--shard-size", "8", "--batch-size", "4"]) == 0
-    assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(queries), "--output",
-                   str(tmp_path / "s.run"), "--k", "5", "--qrels", str(qrels)]) == 0
+    assert (
+        boltir(
+            [
+                "index",
+                "--model",
+                str(tmp_path / "model"),
+                "--docs",
+                str(docs),
+                "--output",
+                str(tmp_path / "idx"),
+                "--shard-size",
+                "8",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
+    assert (
+        boltir(
+            [
+                "search",
+                "--index",
+                str(tmp_path / "idx"),
+                "--queries",
+                str(queries),
+                "--output",
+                str(tmp_path / "s.run"),
+                "--k",
+                "5",
+                "--qrels",
+                str(qrels),
+            ]
+        )
+        == 0
+    )
     lines = (tmp_path / "s.run").read_text().splitlines()
     assert len(lines) == 10 and lines[0].split()[1] == "Q0"
-    assert boltir(["re-rank", "--model", str(tmp_path / "model"), "--run", str(tmp_path / "s.run"), "--queries",
-                   str(queries), "--docs", str(docs), "--output", str(tmp_path / "r.run"), "--depth", "3"]) == 0
+    assert (
+        boltir(
+            [
+                "re-rank",
+                "--model",
+                str(tmp_path / "model"),
+                "--run",
+                str(tmp_path / "s.run"),
+                "--queries",
+                str(queries),
+                "--docs",
+                str(docs),
+                "--output",
+                str(tmp_path / "r.run"),
+                "--depth",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert len((tmp_path / "r.run").read_text().splitlines()) == 6
     # searching with a different model than the index was built with is refused
     other = tmp_path / "other"
@@ -89,8 +183,22 @@ def test_index_search_rerank_commands(tiny_dpr, tmp_path, capsys):
     m2.save_pretrained(other)
     t2.save_pretrained(other)
     capsys.readouterr()
-    assert boltir(["search", "--index", str(tmp_path / "idx"), "--model", str(other), "--queries", str(queries),
-                   "--output", str(tmp_path / "x.run")]) == 1
+    assert (
+        boltir(
+            [
+                "search",
+                "--index",
+                str(tmp_path / "idx"),
+                "--model",
+                str(other),
+                "--queries",
+                str(queries),
+                "--output",
+                str(tmp_path / "x.run"),
+            ]
+        )
+        == 1
+    )
     assert "different weights" in capsys.readouterr().err
     assert not (tmp_path / "x.run").exists()
 
@@ -102,14 +210,40 @@ def test_rerank_command_detects_a_cross_encoder(tmp_path, capsys):
     from boltir.models.loading import load_tokenizer, resolve_model
 
     torch.manual_seed(0)
-    BertForSequenceClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
-                                             num_attention_heads=2, intermediate_size=64, num_labels=1)
-                                  ).save_pretrained(tmp_path / "ce")
+    BertForSequenceClassification(
+        BertConfig(
+            vocab_size=30522,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=1,
+        )
+    ).save_pretrained(tmp_path / "ce")
     load_tokenizer(resolve_model("minilm-l6")).save_pretrained(tmp_path / "ce")
     out = tmp_path / "ce.run"
-    assert boltir(["re-rank", "--model", str(tmp_path / "ce"), "--run", "trec-dl-2019:bm25", "--queries",
-                   "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out), "--depth", "3",
-                   "--qrels", "trec-dl-2019"]) == 0
+    assert (
+        boltir(
+            [
+                "re-rank",
+                "--model",
+                str(tmp_path / "ce"),
+                "--run",
+                "trec-dl-2019:bm25",
+                "--queries",
+                "trec-dl-2019",
+                "--docs",
+                "trec-dl-2019",
+                "--output",
+                str(out),
+                "--depth",
+                "3",
+                "--qrels",
+                "trec-dl-2019",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "ce.run.meta.json").read_text())["family"] == "mono"
     assert len(out.read_text().splitlines()) == 43 * 3
 
@@ -121,9 +255,32 @@ def test_rerank_command_with_a_set_encoder_and_permutations(tiny_backbone, tmp_p
     model, tok = load_set_encoder(tiny_backbone)
     save_model_folder(model, tok, tmp_path / "se")
     out = tmp_path / "se.run"
-    assert boltir(["re-rank", "--model", str(tmp_path / "se"), "--run", "trec-dl-2019:bm25", "--queries",
-                   "trec-dl-2019", "--docs", "trec-dl-2019", "--output", str(out), "--depth", "5",
-                   "--qrels", "trec-dl-2019", "--metrics", "nDCG@10", "--permutations", "true"]) == 0
+    assert (
+        boltir(
+            [
+                "re-rank",
+                "--model",
+                str(tmp_path / "se"),
+                "--run",
+                "trec-dl-2019:bm25",
+                "--queries",
+                "trec-dl-2019",
+                "--docs",
+                "trec-dl-2019",
+                "--output",
+                str(out),
+                "--depth",
+                "5",
+                "--qrels",
+                "trec-dl-2019",
+                "--metrics",
+                "nDCG@10",
+                "--permutations",
+                "true",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     line = next(x for x in printed.splitlines() if x.startswith("input order"))
     values = [float(part.split(": ")[1]) for part in line.split("  ")[1:] if ": " in part]

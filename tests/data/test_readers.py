@@ -18,7 +18,11 @@ def write(tmp_path, name, content, mode="w"):
 
 
 def test_docs_jsonl_tsv_and_gz(tmp_path):
-    j = write(tmp_path, "d.jsonl", '{"doc_id": "a", "text": "alpha"}\n{"docno": 2, "contents": "beta", "title": "T"}\n')
+    j = write(
+        tmp_path,
+        "d.jsonl",
+        '{"doc_id": "a", "text": "alpha"}\n{"docno": 2, "contents": "beta", "title": "T"}\n',
+    )
     assert [(d.doc_id, d.text) for d in read_docs(j)] == [("a", "alpha"), ("2", "T beta")]
     t = write(tmp_path, "d.tsv", "a\talpha\nb\tbeta\n")
     assert [d.doc_id for d in read_docs(t)] == ["a", "b"]
@@ -50,7 +54,11 @@ def test_non_numeric_grade(tmp_path):
 
 
 def test_duplicate_doc_id(tmp_path):
-    p = write(tmp_path, "d.jsonl", '{"doc_id": "a", "text": "x"}\n{"doc_id": "b", "text": "y"}\n{"doc_id": "a", "text": "z"}\n')
+    p = write(
+        tmp_path,
+        "d.jsonl",
+        '{"doc_id": "a", "text": "x"}\n{"doc_id": "b", "text": "y"}\n{"doc_id": "a", "text": "z"}\n',
+    )
     with pytest.raises(DataFormatError, match=r"d\.jsonl:3: duplicate document id 'a'"):
         list(read_docs(p))
 
@@ -105,14 +113,28 @@ def test_failed_write_keeps_old_file(tmp_path):
 
 
 def test_tuples(tmp_path):
-    p = write(tmp_path, "t.jsonl", json.dumps({"query_id": "1", "query": "q", "positives": ["a"],
-                                               "negatives": ["b", "c"], "scores": {"a": 3, "b": 1}}) + "\n")
+    p = write(
+        tmp_path,
+        "t.jsonl",
+        json.dumps(
+            {
+                "query_id": "1",
+                "query": "q",
+                "positives": ["a"],
+                "negatives": ["b", "c"],
+                "scores": {"a": 3, "b": 1},
+            }
+        )
+        + "\n",
+    )
     (t,) = read_tuples(p)
     assert (t.query, t.positives, t.negatives, t.scores) == ("q", ["a"], ["b", "c"], {"a": 3.0, "b": 1.0})
     bad = write(tmp_path, "u.jsonl", '{"query_id": "1", "query": "q"}\n')
     with pytest.raises(DataFormatError, match=r"u\.jsonl:1: missing field 'positives'"):
         list(read_tuples(bad))
-    bad = write(tmp_path, "v.jsonl", '{"query_id": "1", "query": "q", "positives": ["a"], "scores": {"a": "hi"}}\n')
+    bad = write(
+        tmp_path, "v.jsonl", '{"query_id": "1", "query": "q", "positives": ["a"], "scores": {"a": "hi"}}\n'
+    )
     with pytest.raises(DataFormatError, match=r"v\.jsonl:1: 'scores' holds a value that is not a number"):
         list(read_tuples(bad))
 

@@ -1,4 +1,12 @@
-from boltir.data.sources import DATASETS, doc_texts, load_docs, load_qrels, load_queries, load_run, load_tuples
+from boltir.data.sources import (
+    DATASETS,
+    doc_texts,
+    load_docs,
+    load_qrels,
+    load_queries,
+    load_run,
+    load_tuples,
+)
 
 
 def test_trec_dl_splits_are_separate():
@@ -38,9 +46,17 @@ def test_ir_datasets_id_offline(tmp_path):
     (tmp_path / "queries.tsv").write_text("q1\tapples\n")
     (tmp_path / "qrels.txt").write_text("q1 0 d1 1\n")
     name = f"boltir-test-{tmp_path.name}"
-    ir_datasets.registry.register(name, Dataset(
-        TsvDocs(LocalDownload(tmp_path / "docs.tsv")), TsvQueries(LocalDownload(tmp_path / "queries.tsv")),
-        TrecQrels(LocalDownload(tmp_path / "qrels.txt"), {1: "relevant"})))
-    assert [(d.doc_id, d.text) for d in load_docs(f"irds:{name}")] == [("d1", "red apples"), ("d2", "green pears")]
+    ir_datasets.registry.register(
+        name,
+        Dataset(
+            TsvDocs(LocalDownload(tmp_path / "docs.tsv")),
+            TsvQueries(LocalDownload(tmp_path / "queries.tsv")),
+            TrecQrels(LocalDownload(tmp_path / "qrels.txt"), {1: "relevant"}),
+        ),
+    )
+    assert [(d.doc_id, d.text) for d in load_docs(f"irds:{name}")] == [
+        ("d1", "red apples"),
+        ("d2", "green pears"),
+    ]
     assert load_queries(f"irds:{name}") == {"q1": "apples"}
     assert load_qrels(f"irds:{name}") == {"q1": {"d1": 1}}

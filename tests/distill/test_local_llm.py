@@ -12,8 +12,16 @@ from boltir.models.loading import load_tokenizer, resolve_model
 def test_local_causal_lm_ranks_through_prompt_generation_and_parsing(tmp_path):
     tok = load_tokenizer(resolve_model("minilm-l6"))
     two = tok.convert_tokens_to_ids("2")
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=512, n_embd=32, n_layer=1, n_head=2,
-                     tie_word_embeddings=False, bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+    cfg = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=512,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        tie_word_embeddings=False,
+        bos_token_id=tok.cls_token_id,
+        eos_token_id=tok.sep_token_id,
+    )
     model = GPT2LMHeadModel(cfg)
     with torch.no_grad():  # final norm outputs a constant; only the row of '2' gets a logit
         model.transformer.ln_f.weight.zero_()

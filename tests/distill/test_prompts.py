@@ -12,8 +12,17 @@ def test_parse_repairs_missing_repeated_and_out_of_range_ids():
 
 
 def test_sliding_windows_back_to_front():
-    assert sliding_windows(100, 20, 10) == [(80, 100), (70, 90), (60, 80), (50, 70), (40, 60), (30, 50),
-                                            (20, 40), (10, 30), (0, 20)]
+    assert sliding_windows(100, 20, 10) == [
+        (80, 100),
+        (70, 90),
+        (60, 80),
+        (50, 70),
+        (40, 60),
+        (30, 50),
+        (20, 40),
+        (10, 30),
+        (0, 20),
+    ]
     assert sliding_windows(5, 20, 10) == [(0, 5)]
     assert sliding_windows(4, 3, 2) == [(1, 4), (0, 2)]
 

@@ -77,7 +77,9 @@ def backend(llm, retries=2):
 
 DOCS = {f"d{i}": "x" * i + f" passage {i}" for i in range(1, 8)}  # d7 is the best, d1 the worst
 QUERIES = {"q1": "alpha", "q2": "beta"}
-FIRST_STAGE = {q: {d: float(i) for i, d in enumerate(DOCS)} for q in QUERIES}  # d7 first-stage top, reversed below
+FIRST_STAGE = {
+    q: {d: float(i) for i, d in enumerate(DOCS)} for q in QUERIES
+}  # d7 first-stage top, reversed below
 
 
 def test_slow_and_failing_answers_are_retried(llm):
@@ -114,15 +116,24 @@ def test_interrupted_build_resumes_from_the_cache(llm, tmp_path):
     cache = ResponseCache(tmp_path / "cache.sqlite")
     llm.plans["beta"] = ["500"] * 100  # q2 fails for good: the build stops after q1
     with pytest.raises(TeacherError, match="query q2"):
-        build_distillation_data(ListwiseLLMTeacher(backend(llm, retries=1), window=4, stride=2, cache=cache),
-                                FIRST_STAGE, QUERIES, DOCS, tmp_path / "out", depth=7, show_progress=False)
+        build_distillation_data(
+            ListwiseLLMTeacher(backend(llm, retries=1), window=4, stride=2, cache=cache),
+            FIRST_STAGE,
+            QUERIES,
+            DOCS,
+            tmp_path / "out",
+            depth=7,
+            show_progress=False,
+        )
     assert not (tmp_path / "out" / "teacher.run").exists()
     assert len(cache) == 3  # q1's three windows (7 candidates, window 4, stride 2) were kept
     first_q1 = llm.requests["alpha"]
 
     llm.plans["beta"] = []  # the endpoint recovers; rerun the same build
     teacher = ListwiseLLMTeacher(backend(llm), window=4, stride=2, cache=cache)
-    m = build_distillation_data(teacher, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out", depth=7, show_progress=False)
+    m = build_distillation_data(
+        teacher, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out", depth=7, show_progress=False
+    )
     assert llm.requests["alpha"] == first_q1  # nothing asked again for q1
     assert teacher.stats["cached"] == 3 and teacher.stats["calls"] == 3
     lines = (tmp_path / "out" / "teacher.run").read_text().splitlines()
@@ -131,22 +142,33 @@ def test_interrupted_build_resumes_from_the_cache(llm, tmp_path):
 
     before = dict(llm.requests)
     again = ListwiseLLMTeacher(backend(llm), window=4, stride=2, cache=cache)
-    build_distillation_data(again, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out2", depth=7, show_progress=False)
+    build_distillation_data(
+        again, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out2", depth=7, show_progress=False
+    )
     assert llm.requests == before and again.stats["calls"] == 0  # a rerun costs nothing
     assert (tmp_path / "out2" / "teacher.run").read_text() == (tmp_path / "out" / "teacher.run").read_text()
     cache.close()
 
 
 def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
-    from boltir.data.sources import doc_texts, load_queries, load_run
     from boltir.data.runs import top_k
+    from boltir.data.sources import doc_texts, load_queries, load_run
 
     first = load_run("trec-dl-2020:bm25")
     teacher_run = load_run("trec-dl-2020:rankvicuna-7b.bm25")
     queries = load_queries("trec-dl-2020")
     docs = doc_texts("trec-dl-2020", {d for ds in top_k(first, 20).values() for d in ds})
-    m = build_distillation_data(RunTeacher("trec-dl-2020:rankvicuna-7b.bm25"), first, queries, docs, tmp_path,
-                                depth=20, num_queries=5, seed=3, show_progress=False)
+    m = build_distillation_data(
+        RunTeacher("trec-dl-2020:rankvicuna-7b.bm25"),
+        first,
+        queries,
+        docs,
+        tmp_path,
+        depth=20,
+        num_queries=5,
+        seed=3,
+        show_progress=False,
+    )
     out = load_run(str(tmp_path / "teacher.run"))
     assert len(out) == 5 and m["query_ids"] == sorted(out)
     for qid, scores in out.items():
@@ -162,16 +184,24 @@ def test_model_teacher_orders_by_the_model_scores():
     from boltir.models.loading import load_bi_encoder, resolve_model
     from boltir.search.rerank import rerank_dense
 
-    docs = {"a": "Cats sleep for most of the day.", "b": "The stock market fell on Monday.",
-            "c": "Kittens and cats nap often, up to sixteen hours.", "d": "Recipes for banana bread."}
+    docs = {
+        "a": "Cats sleep for most of the day.",
+        "b": "The stock market fell on Monday.",
+        "c": "Kittens and cats nap often, up to sixteen hours.",
+        "d": "Recipes for banana bread.",
+    }
     teacher = ModelTeacher("minilm-l6")
     order = teacher.rank("q", "how long do cats sleep", ["b", "d", "a", "c"], docs)
     model, tok = load_bi_encoder(str(resolve_model("minilm-l6")))
-    scores = rerank_dense(model, tok, {"q": {d: 0.0 for d in docs}}, {"q": "how long do cats sleep"}, docs,
-                               show_progress=False)["q"]
+    scores = rerank_dense(
+        model, tok, {"q": {d: 0.0 for d in docs}}, {"q": "how long do cats sleep"}, docs, show_progress=False
+    )["q"]
     assert order == sorted(docs, key=lambda d: -scores[d])
-    assert set(order[:2]) == {"a", "c"} and teacher.describe() == {"type": "model", "model": "minilm-l6",
-                                                                   "family": "dpr"}
+    assert set(order[:2]) == {"a", "c"} and teacher.describe() == {
+        "type": "model",
+        "model": "minilm-l6",
+        "family": "dpr",
+    }
 
 
 def test_rate_limit_spaces_requests(llm):

@@ -24,10 +24,17 @@ def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbon
     queries = {"q1": "topic 1", "q2": "topic 2"}
     robust = permutation_robustness(
         lambda order: rerank_lists(model, tok, run, queries, docs, show_progress=False, order=order),
-        run, qrels, depth=None)
+        run,
+        qrels,
+        depth=None,
+    )
     values = list(robust.values())
     assert max(values) - min(values) < 1e-6
     # a "ranker" that trusts the input order is not robust: the protocol must show it
     by_position = permutation_robustness(
-        lambda order: {q: {d: -i for i, d in enumerate(ds)} for q, ds in order.items()}, run, qrels, depth=None)
+        lambda order: {q: {d: -i for i, d in enumerate(ds)} for q, ds in order.items()},
+        run,
+        qrels,
+        depth=None,
+    )
     assert by_position["ideal"] == pytest.approx(1.0) and by_position["inverse-ideal"] < 0.7

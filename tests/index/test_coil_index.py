@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from boltir.index.build import build_index
 from boltir.errors import InvalidIndexError
+from boltir.index.build import build_index
 from boltir.models.loading import load_coil
 from boltir.search.coil import CoilSearcher
 
@@ -47,9 +47,12 @@ def test_search_equals_brute_force_and_build_resumes(coil, corpus, tmp_path):
     assert build_index(model, tok, path, tmp_path / "idx", max_shards=2, **kw) is None
     m = build_index(model, tok, path, tmp_path / "idx", **kw)
     assert m["count"] == 42 and len(m["shards"]) == 5 and m["kind"] == "coil"
-    words = {i for t in texts for i in tok(t, add_special_tokens=False)["input_ids"]} - {tok.convert_tokens_to_ids(p)
-                                                                                         for p in ",."}
-    assert m["postings"]["terms_used"] == len(words)  # the corpus's word pieces: no punctuation or special tokens
+    words = {i for t in texts for i in tok(t, add_special_tokens=False)["input_ids"]} - {
+        tok.convert_tokens_to_ids(p) for p in ",."
+    }
+    assert m["postings"]["terms_used"] == len(
+        words
+    )  # the corpus's word pieces: no punctuation or special tokens
     searcher = CoilSearcher(tmp_path / "idx", loaded=coil)
     run = searcher.search(QUERIES, k=42)
     want = brute_force(model, tok, list(QUERIES.values()), texts)

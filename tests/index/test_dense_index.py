@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from boltir.index.build import build_index
 from boltir.errors import InvalidIndexError
+from boltir.index.build import build_index
 from boltir.index.storage import iter_shards, read_manifest
 from boltir.search.dense import DenseSearcher
 
@@ -24,8 +24,9 @@ def corpus(tmp_path):
 
 def build(model_tok, corpus, out, **kw):
     model, tok = model_tok
-    return build_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=10,
-                             show_progress=False, **kw)
+    return build_index(
+        model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=10, show_progress=False, **kw
+    )
 
 
 def test_index_then_search_equals_brute_force(tiny_dpr, corpus, tmp_path):
@@ -67,8 +68,9 @@ def test_interrupted_build_resumes_to_the_same_index(tiny_dpr, corpus, tmp_path)
     ids_b = [i for _, ids in iter_shards(tmp_path / "part", resumed) for i in ids]
     assert ids_a == ids_b
     q = {"q": "echo foxtrot"}
-    assert DenseSearcher(tmp_path / "full", loaded=tiny_dpr).search(q, 10) == \
-        DenseSearcher(tmp_path / "part", loaded=tiny_dpr).search(q, 10)
+    assert DenseSearcher(tmp_path / "full", loaded=tiny_dpr).search(q, 10) == DenseSearcher(
+        tmp_path / "part", loaded=tiny_dpr
+    ).search(q, 10)
 
 
 def test_complete_index_is_not_overwritten(tiny_dpr, corpus, tmp_path):
@@ -83,8 +85,9 @@ def test_partial_build_with_other_settings_is_refused(tiny_dpr, corpus, tmp_path
     build(tiny_dpr, corpus, tmp_path / "idx", max_shards=1)
     model, tok = tiny_dpr
     with pytest.raises(InvalidIndexError, match="different settings.*shard_size"):
-        build_index(model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7,
-                          show_progress=False)
+        build_index(
+            model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7, show_progress=False
+        )
 
 
 def test_corrupted_shard_is_detected(tiny_dpr, corpus, tmp_path):

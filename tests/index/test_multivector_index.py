@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from boltir.errors import InvalidIndexError
 from boltir.index.build import build_index
 from boltir.index.multivector import default_centroids
-from boltir.errors import InvalidIndexError
 from boltir.models.bi_encoders.inference import encode_multi
 from boltir.models.loading import load_colbert
 from boltir.search.multivector import MultiVectorSearcher
@@ -33,8 +33,9 @@ def colbert(tiny_backbone):
 
 def build(colbert, corpus, out, **kw):
     model, tok = colbert
-    return build_index(model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=20,
-                                   show_progress=False, **kw)
+    return build_index(
+        model, tok, corpus, out, model_source="tiny", batch_size=8, shard_size=20, show_progress=False, **kw
+    )
 
 
 def test_exhaustive_search_equals_brute_force_maxsim(colbert, corpus, tmp_path):
@@ -56,15 +57,21 @@ def test_exhaustive_search_equals_brute_force_maxsim(colbert, corpus, tmp_path):
         # centroid interaction is MaxSim with tokens replaced by their centroids
         docs = np.arange(53)
         approx = searcher.centroid_scores(q, docs)
-        codes = [searcher.codes[searcher.global_start[j]:searcher.global_start[j] + len(d_emb[j])] for j in range(53)]
+        codes = [
+            searcher.codes[searcher.global_start[j] : searcher.global_start[j] + len(d_emb[j])]
+            for j in range(53)
+        ]
         manual = np.array([(q @ searcher.centroids[c].T).max(1).sum() for c in codes])
         np.testing.assert_allclose(approx, manual, rtol=1e-5)
     # fewer probes and a candidate cut return a subset, scored exactly
-    narrow = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=1, ncandidates=5).search(QUERIES, k=10)
+    narrow = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=1, ncandidates=5).search(
+        QUERIES, k=10
+    )
     for qid in QUERIES:
         assert len(narrow[qid]) <= 5
         full = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=16, ncandidates=None).search(
-            {qid: QUERIES[qid]}, k=53)[qid]
+            {qid: QUERIES[qid]}, k=53
+        )[qid]
         assert all(abs(full[d] - s) < 1e-5 for d, s in narrow[qid].items())
 
 
@@ -87,20 +94,58 @@ def test_index_and_search_commands(colbert, corpus, tmp_path, capsys):
 
     path, _ = corpus
     save_model_folder(*colbert, tmp_path / "model")
-    assert boltir(["index", "--model", str(tmp_path / "model"), "--docs", path, "--output", str(tmp_path / "idx"),
-                   "--num-centroids", "8"]) == 0
+    assert (
+        boltir(
+            [
+                "index",
+                "--model",
+                str(tmp_path / "model"),
+                "--docs",
+                path,
+                "--output",
+                str(tmp_path / "idx"),
+                "--num-centroids",
+                "8",
+            ]
+        )
+        == 0
+    )
     assert "indexed 53 documents" in capsys.readouterr().out
     (tmp_path / "q.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in QUERIES.items()))
-    assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(tmp_path / "q.tsv"),
-                   "--output", str(tmp_path / "out.run"), "--k", "5", "--nprobe", "8"]) == 0
+    assert (
+        boltir(
+            [
+                "search",
+                "--index",
+                str(tmp_path / "idx"),
+                "--queries",
+                str(tmp_path / "q.tsv"),
+                "--output",
+                str(tmp_path / "out.run"),
+                "--k",
+                "5",
+                "--nprobe",
+                "8",
+            ]
+        )
+        == 0
+    )
     assert len((tmp_path / "out.run").read_text().splitlines()) == 15
 
 
 def test_fresh_projection_is_saved_with_the_index(colbert, corpus, tmp_path, tiny_backbone):
     path, _ = corpus
     model, tok = colbert
-    m = build_index(model, tok, path, tmp_path / "idx", model_source=tiny_backbone, num_centroids=8,
-                                show_progress=False, fresh_heads=True)
+    m = build_index(
+        model,
+        tok,
+        path,
+        tmp_path / "idx",
+        model_source=tiny_backbone,
+        num_centroids=8,
+        show_progress=False,
+        fresh_heads=True,
+    )
     assert m["model"]["saved_copy"] == "model"
     searcher = MultiVectorSearcher(tmp_path / "idx")  # loads the saved copy, not a new random projection
     assert searcher.search({"q": "apple"}, k=3)["q"]
@@ -115,12 +160,14 @@ def test_residual_compression_by_hand(nbits):
     codes = rng.integers(0, 5, size=40).astype(np.int32)
     tokens = centroids[codes] + 0.1 * rng.normal(size=(40, 16)).astype(np.float32)
     cutoffs, values = fit_buckets(tokens - centroids[codes], nbits)
-    assert len(cutoffs) == 2 ** nbits - 1 and len(values) == 2 ** nbits and np.all(np.diff(cutoffs) > 0)
+    assert len(cutoffs) == 2**nbits - 1 and len(values) == 2**nbits and np.all(np.diff(cutoffs) > 0)
     packed = compress_residuals(tokens, codes, centroids, cutoffs, nbits)
     assert packed.dtype == np.uint8 and packed.shape == (40, 16 * nbits // 8)
     by_hand = centroids[codes] + values[np.searchsorted(cutoffs, tokens - centroids[codes])]
     by_hand /= np.linalg.norm(by_hand, axis=1, keepdims=True)
-    np.testing.assert_allclose(decompress_residuals(packed, codes, centroids, values, nbits), by_hand, rtol=1e-6)
+    np.testing.assert_allclose(
+        decompress_residuals(packed, codes, centroids, values, nbits), by_hand, rtol=1e-6
+    )
 
 
 def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert, corpus, tmp_path):
@@ -146,12 +193,24 @@ def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert
     approx_tokens = decompress_residuals(residuals, searcher.codes, searcher.centroids, values, 2)
     q_emb = encode_multi(model, tok, list(QUERIES.values()), "query")
     for qid, q in zip(QUERIES, q_emb):
-        by_hand = {f"d{j}": (q @ approx_tokens[searcher.global_start[j]:searcher.global_start[j]
-                                                 + searcher.doc_end[j] - searcher.doc_start[j]].T).max(1).sum()
-                   for j in range(53)}
+        by_hand = {
+            f"d{j}": (
+                q
+                @ approx_tokens[
+                    searcher.global_start[j] : searcher.global_start[j]
+                    + searcher.doc_end[j]
+                    - searcher.doc_start[j]
+                ].T
+            )
+            .max(1)
+            .sum()
+            for j in range(53)
+        }
         for d, s in got[qid].items():
             assert s == pytest.approx(by_hand[d], rel=1e-5, abs=1e-5)
-        assert len(set(list(got[qid])[:10]) & set(list(want[qid])[:10])) >= 6  # 2 bits keep most of the top 10
+        assert (
+            len(set(list(got[qid])[:10]) & set(list(want[qid])[:10])) >= 6
+        )  # 2 bits keep most of the top 10
     # documents added later are compressed with the index's centroids and buckets
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps({"doc_id": "new", "text": "apple banana apple banana"}) + "\n")
@@ -171,8 +230,10 @@ def test_compressing_a_built_index_equals_compressing_at_build(colbert, corpus, 
     m = compress_multivector(tmp_path / "later", 4)
     assert m["generation"] == 1 and m["updates"][-1]["compressed"] == 4
     assert not (tmp_path / "later" / "codes.npy").exists()
-    np.testing.assert_array_equal(np.load(tmp_path / "later" / "residuals.g1.npy"),
-                                  np.load(tmp_path / "built" / "residuals.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "later" / "residuals.g1.npy"), np.load(tmp_path / "built" / "residuals.npy")
+    )
     kw = dict(loaded=colbert, nprobe=16, ncandidates=None)
-    assert (MultiVectorSearcher(tmp_path / "later", **kw).search(QUERIES, k=10)
-            == MultiVectorSearcher(tmp_path / "built", **kw).search(QUERIES, k=10))
+    assert MultiVectorSearcher(tmp_path / "later", **kw).search(QUERIES, k=10) == MultiVectorSearcher(
+        tmp_path / "built", **kw
+    ).search(QUERIES, k=10)

@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 
 from boltir.cli import main as boltir
-from boltir.index.build import build_index
 from boltir.errors import InvalidIndexError
+from boltir.index.build import build_index
 from boltir.models.bi_encoders.inference import encode_sparse
 from boltir.models.loading import load_splade
 from boltir.search.sparse import SparseSearcher
 
-QUERIES = {"a": "what is the boiling point of water", "b": "how do vaccines work", "c": "cost of solar panels"}
+QUERIES = {
+    "a": "what is the boiling point of water",
+    "b": "how do vaccines work",
+    "c": "cost of solar panels",
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +27,9 @@ def corpus(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("sparse-corpus")
     docs = list(itertools.islice(load_docs("trec-dl-2019"), 40))
-    (folder / "docs.jsonl").write_text("".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs))
+    (folder / "docs.jsonl").write_text(
+        "".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs)
+    )
     return folder, docs
 
 
@@ -36,11 +42,29 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
     folder, docs = corpus
     model, tok = splade
     out = tmp_path / "idx"
-    assert build_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny",
-                              shard_size=16, max_shards=1, show_progress=False) is None
+    assert (
+        build_index(
+            model,
+            tok,
+            str(folder / "docs.jsonl"),
+            out,
+            model_source="splade-tiny",
+            shard_size=16,
+            max_shards=1,
+            show_progress=False,
+        )
+        is None
+    )
     assert not (out / "manifest.json").exists() and (out / "progress.json").exists()
-    m = build_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", shard_size=16,
-                           show_progress=False)
+    m = build_index(
+        model,
+        tok,
+        str(folder / "docs.jsonl"),
+        out,
+        model_source="splade-tiny",
+        shard_size=16,
+        show_progress=False,
+    )
     assert m["count"] == 40 and len(m["shards"]) == 3 and m["kind"] == "sparse"
 
     searcher = SparseSearcher(out, loaded=splade)
@@ -54,12 +78,16 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
         np.testing.assert_allclose(list(run[qid].values()), brute[i, order], rtol=1e-5, atol=1e-5)
 
     # pruned: a budget as long as the longest list is exact; a small one reads fewer postings
-    assert SparseSearcher(out, loaded=splade, budget=m["postings"]["longest_list"]).search(QUERIES, k=10) == run
+    assert (
+        SparseSearcher(out, loaded=splade, budget=m["postings"]["longest_list"]).search(QUERIES, k=10) == run
+    )
     pruned = SparseSearcher(out, loaded=splade, budget=2).search(QUERIES, k=10)
     for qid in QUERIES:
         assert len(pruned[qid]) <= 10
-        assert all(s <= brute[list(QUERIES).index(qid), [d.doc_id for d in docs].index(d)] + 1e-5
-                   for d, s in pruned[qid].items())
+        assert all(
+            s <= brute[list(QUERIES).index(qid), [d.doc_id for d in docs].index(d)] + 1e-5
+            for d, s in pruned[qid].items()
+        )
     idx, vals = searcher.search_vector(np.array([], dtype=np.int64), np.array([], dtype=np.float32), 10)
     assert len(idx) == 0 and len(vals) == 0
 
@@ -69,8 +97,14 @@ def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
 
     folder, _ = corpus
     model, tok = splade
-    build_index(model, tok, str(folder / "docs.jsonl"), tmp_path / "idx", model_source="splade-tiny",
-                       show_progress=False)
+    build_index(
+        model,
+        tok,
+        str(folder / "docs.jsonl"),
+        tmp_path / "idx",
+        model_source="splade-tiny",
+        show_progress=False,
+    )
     searcher = SparseSearcher(tmp_path / "idx", loaded=splade)
     real = inference.encode_sparse
 
@@ -110,17 +144,46 @@ def test_mismatched_model_and_corrupted_postings(corpus, splade, tmp_path):
         SparseSearcher(out, loaded=splade)
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(InvalidIndexError, match="empty"):
-        build_index(model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x",
-                           show_progress=False)
+        build_index(
+            model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x", show_progress=False
+        )
 
 
 def test_index_and_search_commands(corpus, tmp_path, capsys):
     folder, _ = corpus
-    assert boltir(["index", "--model", "splade-tiny", "--docs", str(folder / "docs.jsonl"), "--output",
-                   str(tmp_path / "idx"), "--doc-length", "64"]) == 0
+    assert (
+        boltir(
+            [
+                "index",
+                "--model",
+                "splade-tiny",
+                "--docs",
+                str(folder / "docs.jsonl"),
+                "--output",
+                str(tmp_path / "idx"),
+                "--doc-length",
+                "64",
+            ]
+        )
+        == 0
+    )
     assert "indexed 40 documents" in capsys.readouterr().out
     (tmp_path / "q.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in QUERIES.items()))
-    assert boltir(["search", "--index", str(tmp_path / "idx"), "--queries", str(tmp_path / "q.tsv"),
-                   "--output", str(tmp_path / "out.run"), "--k", "5"]) == 0
+    assert (
+        boltir(
+            [
+                "search",
+                "--index",
+                str(tmp_path / "idx"),
+                "--queries",
+                str(tmp_path / "q.tsv"),
+                "--output",
+                str(tmp_path / "out.run"),
+                "--k",
+                "5",
+            ]
+        )
+        == 0
+    )
     lines = (tmp_path / "out.run").read_text().splitlines()
     assert len(lines) == 15 and {ln.split()[0] for ln in lines} == set(QUERIES)

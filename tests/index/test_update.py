@@ -1,5 +1,6 @@
-"""Adding and deleting documents in dense (single-vector and MVR), sparse, multi-vector and COIL indexes: the updated index searches like one
-built from scratch over the same documents; deleted documents never come back; errors leave the index as it was."""
+"""Adding and deleting documents in dense (single-vector and MVR), sparse, multi-vector and COIL indexes: the
+updated index searches like one built from scratch over the same documents; deleted documents never come back;
+errors leave the index as it was."""
 
 import json
 
@@ -16,8 +17,15 @@ QUERIES = {"a": "apple banana", "b": "kilo lima echo", "c": "golf hotel india"}
 
 def write_docs(path, start, n, seed):
     rng = np.random.default_rng(seed)
-    path.write_text("".join(json.dumps({"doc_id": f"d{i}", "text": " ".join(rng.choice(WORDS, size=int(rng.integers(2, 15))))}) + "\n"
-                            for i in range(start, start + n)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"doc_id": f"d{i}", "text": " ".join(rng.choice(WORDS, size=int(rng.integers(2, 15))))}
+            )
+            + "\n"
+            for i in range(start, start + n)
+        )
+    )
     return path
 
 
@@ -27,11 +35,13 @@ def models(tiny_backbone, tmp_path):
     from boltir.models.loading import load_bi_encoder, load_coil, load_colbert, load_mvr, load_unicoil
 
     out = {}
-    for name, (model, tok) in {"dense": load_bi_encoder(tiny_backbone, doc_length=32),
-                               "sparse": load_unicoil(tiny_backbone, doc_length=32),
-                               "multivector": load_colbert(tiny_backbone, embedding_dim=8, doc_length=32),
-                               "mvr": load_mvr(tiny_backbone, views=3, doc_length=32),
-                               "coil": load_coil(tiny_backbone, cls_dim=16, token_dim=8, doc_length=32)}.items():
+    for name, (model, tok) in {
+        "dense": load_bi_encoder(tiny_backbone, doc_length=32),
+        "sparse": load_unicoil(tiny_backbone, doc_length=32),
+        "multivector": load_colbert(tiny_backbone, embedding_dim=8, doc_length=32),
+        "mvr": load_mvr(tiny_backbone, views=3, doc_length=32),
+        "coil": load_coil(tiny_backbone, cls_dim=16, token_dim=8, doc_length=32),
+    }.items():
         if name == "sparse":
             import torch
 
@@ -66,14 +76,31 @@ def test_add_then_delete_equals_a_fresh_build(kind, models, tmp_path, capsys):
     both.write_text(first.read_text() + more.read_text())
     extra = ["--num-centroids", "8"] if kind == "multivector" else []
     idx, fresh = str(tmp_path / "idx"), str(tmp_path / "fresh")
-    assert boltir(["index", "--model", models[kind], "--docs", str(first), "--output", idx, "--shard-size", "16"] + extra) == 0
+    assert (
+        boltir(
+            ["index", "--model", models[kind], "--docs", str(first), "--output", idx, "--shard-size", "16"]
+            + extra
+        )
+        == 0
+    )
     assert boltir(["index", "--docs", str(more), "--output", idx, "--add", "true", "--shard-size", "16"]) == 0
     assert "added 25 documents" in capsys.readouterr().out
     m = read_manifest(idx)
     assert m["count"] == 55 and m["generation"] == 1 and m["updates"][-1]["added"] == 25
-    assert boltir(["index", "--model", models[kind], "--docs", str(both), "--output", fresh, "--shard-size", "16"] + extra) == 0
-    derived = {"dense": "faiss.index", "sparse": "postings-docs.npy", "multivector": "centroids.npy",
-               "mvr": "faiss.index", "coil": "coil-postings.npz"}[kind]
+    assert (
+        boltir(
+            ["index", "--model", models[kind], "--docs", str(both), "--output", fresh, "--shard-size", "16"]
+            + extra
+        )
+        == 0
+    )
+    derived = {
+        "dense": "faiss.index",
+        "sparse": "postings-docs.npy",
+        "multivector": "centroids.npy",
+        "mvr": "faiss.index",
+        "coil": "coil-postings.npz",
+    }[kind]
     stem, ext = derived.split(".")
     assert (tmp_path / "idx" / f"{stem}.g1.{ext}").exists() and not (tmp_path / "idx" / derived).exists()
     # (multi-vector: the added tokens use the first build's centroids; exhaustive search is exact either way)

@@ -5,8 +5,18 @@ import math
 import pytest
 import torch
 
-from boltir.losses import (ADRMSE, ApproxMRR, ApproxNDCG, InfoNCE, KLDivergence, LambdaLoss, ListMLE, ListNet,
-                           MarginMSE, RankNet)
+from boltir.losses import (
+    ADRMSE,
+    ApproxMRR,
+    ApproxNDCG,
+    InfoNCE,
+    KLDivergence,
+    LambdaLoss,
+    ListMLE,
+    ListNet,
+    MarginMSE,
+    RankNet,
+)
 
 S = [[2.0, 0.5, 1.0, -1.0], [0.3, 0.1, -0.2, 0.9]]
 T = [[3.0, 0.0, 1.0, 0.0], [0.0, 2.0, 1.0, 0.0]]
@@ -25,7 +35,9 @@ def approx_rank(s, i, temp):
 
 def test_ranknet():
     terms = [softplus(-(s[i] - s[j]) / 2.0) for s, t in zip(S, T) for i, j in pairs(t)]
-    assert RankNet(temperature=2.0)(scores, targets).item() == pytest.approx(sum(terms) / len(terms), rel=1e-6)
+    assert RankNet(temperature=2.0)(scores, targets).item() == pytest.approx(
+        sum(terms) / len(terms), rel=1e-6
+    )
 
 
 def test_margin_mse_teacher_and_constant():
@@ -72,7 +84,7 @@ def test_approx_ndcg():
     total = 0.0
     for s, t in zip(S, T):
         dcg = sum((2 ** t[i] - 1) / math.log2(1 + approx_rank(s, i, 0.5)) for i in range(len(s)))
-        ideal = sorted((2 ** v - 1 for v in t), reverse=True)
+        ideal = sorted((2**v - 1 for v in t), reverse=True)
         idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
         total += 1 - dcg / idcg
     assert ApproxNDCG(temperature=0.5)(scores, targets).item() == pytest.approx(total / 2, rel=1e-5)
@@ -100,7 +112,7 @@ def test_adr_mse():
 def test_lambda_loss():
     total = 0.0
     for s, t in zip(S, T):
-        gains = [2 ** v - 1 for v in t]
+        gains = [2**v - 1 for v in t]
         pos = {i: r + 1 for r, i in enumerate(sorted(range(len(s)), key=lambda i: (-s[i], i)))}
         disc = {i: 1 / math.log2(pos[i] + 1) for i in pos}
         idcg = sum(g / math.log2(r + 2) for r, g in enumerate(sorted(gains, reverse=True)))
@@ -110,8 +122,21 @@ def test_lambda_loss():
     assert LambdaLoss()(scores, targets).item() == pytest.approx(total / 2, rel=1e-5)
 
 
-@pytest.mark.parametrize("loss", [RankNet(), MarginMSE(), KLDivergence(), ListNet(), ListMLE(), InfoNCE(),
-                                  ApproxNDCG(), ApproxMRR(), ADRMSE(), LambdaLoss()])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        RankNet(),
+        MarginMSE(),
+        KLDivergence(),
+        ListNet(),
+        ListMLE(),
+        InfoNCE(),
+        ApproxNDCG(),
+        ApproxMRR(),
+        ADRMSE(),
+        LambdaLoss(),
+    ],
+)
 def test_padding_is_ignored(loss):
     """A padded list gives the same loss as the unpadded one, and the padding gets no gradient."""
     s = torch.tensor([[2.0, 0.5, 1.0]], requires_grad=True)

@@ -6,7 +6,7 @@ from transformers import AutoModel
 
 from boltir.models.bi_encoders.coil import CoilModel
 from boltir.models.bi_encoders.mvr import MvrModel
-from boltir.models.loading import load_coil, load_mvr, detect_family
+from boltir.models.loading import detect_family, load_coil, load_mvr
 
 
 def test_coil_scores_by_hand(tiny_backbone):
@@ -21,8 +21,11 @@ def test_coil_scores_by_hand(tiny_backbone):
         expect = float(qo.cls[0] @ do.cls[j])
         for i, t in enumerate(q["input_ids"][0].tolist()):
             if t in (cats, chase):
-                sims = [float(qo.embeddings[0, i] @ do.embeddings[j, k])
-                        for k, u in enumerate(d["input_ids"][j].tolist()) if u == t and d["attention_mask"][j, k]]
+                sims = [
+                    float(qo.embeddings[0, i] @ do.embeddings[j, k])
+                    for k, u in enumerate(d["input_ids"][j].tolist())
+                    if u == t and d["attention_mask"][j, k]
+                ]
                 expect += max(sims) if sims else 0.0
         assert float(got[j]) == pytest.approx(expect, abs=1e-5)
     assert (qo.token_ids[0] == -1).sum() == 2  # [CLS] and [SEP] never match
@@ -41,9 +44,14 @@ def test_mvr_views_and_scores(tiny_backbone, tmp_path):
         scores = MvrModel.score(qe, de)[0]
     qe, de = qe.embeddings, de.embeddings
     assert qe.shape == (1, 8) and de.shape == (2, 3, 8)
-    assert scores.tolist() == pytest.approx([max(float(qe[0] @ de[j, v]) for v in range(3)) for j in range(2)])
+    assert scores.tolist() == pytest.approx(
+        [max(float(qe[0] @ de[j, v]) for v in range(3)) for j in range(2)]
+    )
     save_model_folder(model, tok, tmp_path / "mvr")
-    assert type(AutoModel.from_pretrained(tmp_path / "mvr")) is MvrModel and detect_family(str(tmp_path / "mvr")).name == "mvr"
+    assert (
+        type(AutoModel.from_pretrained(tmp_path / "mvr")) is MvrModel
+        and detect_family(str(tmp_path / "mvr")).name == "mvr"
+    )
     reranker = Reranker(str(tmp_path / "mvr"), depth=None, show_progress=False)
     out = reranker.rerank({"q": {"a": 0.0, "b": 0.0}}, {"q": "cats"}, {"a": "cats sleep", "b": "dogs"})["q"]
     assert reranker.family == "mvr" and [out["a"], out["b"]] == pytest.approx(scores.tolist(), abs=1e-5)

@@ -26,7 +26,9 @@ def test_save_load_round_trip_with_auto_model(tiny_dpr, tmp_path):
 
     model, tok = tiny_dpr
     save_model_folder(model, tok, tmp_path / "m", {"note": "test"})
-    assert {"config.json", "model.safetensors", "README.md", "tokenizer.json"} <= {p.name for p in (tmp_path / "m").iterdir()}
+    assert {"config.json", "model.safetensors", "README.md", "tokenizer.json"} <= {
+        p.name for p in (tmp_path / "m").iterdir()
+    }
     loaded = AutoModel.from_pretrained(tmp_path / "m")
     assert type(loaded) is DprModel
     a, b = model.state_dict(), loaded.state_dict()
@@ -36,13 +38,16 @@ def test_save_load_round_trip_with_auto_model(tiny_dpr, tmp_path):
     assert weights_fingerprint(again) == weights_fingerprint(model)
 
 
+@pytest.mark.slow
 def test_auto_model_after_plain_import_boltir(tiny_dpr, tmp_path):
     """In a fresh interpreter: `import boltir` is light, and AutoModel then knows boltir's types."""
     model, tok = tiny_dpr
     model.save_pretrained(tmp_path / "m")
-    code = ("import sys, boltir; assert 'torch' not in sys.modules; "
-            "from transformers import AutoModel; m = AutoModel.from_pretrained(sys.argv[1]); "
-            "print(type(m).__name__)")
+    code = (
+        "import sys, boltir; assert 'torch' not in sys.modules; "
+        "from transformers import AutoModel; m = AutoModel.from_pretrained(sys.argv[1]); "
+        "print(type(m).__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "DprModel"
@@ -76,7 +81,11 @@ def test_minilm_reads_sentence_transformers_settings_and_matches_plain_transform
     from transformers import AutoModel
 
     path = resolve_model("minilm-l6")
-    assert sentence_transformers_settings(path) == {"pooling": "mean", "normalize": True, "similarity": "cosine"}
+    assert sentence_transformers_settings(path) == {
+        "pooling": "mean",
+        "normalize": True,
+        "similarity": "cosine",
+    }
     model, tok = load_bi_encoder("minilm-l6")
     texts = ["what is information retrieval", "the cat sat on the mat"]
     enc = tok(texts, padding=True, return_tensors="pt")

@@ -3,25 +3,41 @@ import torch
 
 from boltir.data.pair_tokenizer import PairTokenizer
 from boltir.models.base import weights_fingerprint
-from boltir.models.loading import load_cross_encoder, load_tokenizer, detect_family, resolve_model
+from boltir.models.loading import detect_family, load_cross_encoder, load_tokenizer, resolve_model
 
-PAIRS = [("what is a cat", "a cat is a small domesticated carnivorous mammal"),
-         ("capital of france", "paris is the capital and largest city of france, on the seine"),
-         ("why", "short")]
+PAIRS = [
+    ("what is a cat", "a cat is a small domesticated carnivorous mammal"),
+    ("capital of france", "paris is the capital and largest city of france, on the seine"),
+    ("why", "short"),
+]
 
 
 def tiny(kind: str, num_labels: int):
-    from transformers import (BertConfig, BertForSequenceClassification, ElectraConfig,
-                              ElectraForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        ElectraConfig,
+        ElectraForSequenceClassification,
+        RobertaConfig,
+        RobertaForSequenceClassification,
+    )
 
-    common = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                  intermediate_size=64, num_labels=num_labels)
+    common = dict(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=num_labels,
+    )
     torch.manual_seed(0)
     if kind == "bert":
         return BertForSequenceClassification(BertConfig(**common))
     if kind == "electra":
         return ElectraForSequenceClassification(ElectraConfig(embedding_size=16, **common))
-    return RobertaForSequenceClassification(RobertaConfig(pad_token_id=0, **common, max_position_embeddings=520))
+    return RobertaForSequenceClassification(
+        RobertaConfig(pad_token_id=0, **common, max_position_embeddings=520)
+    )
 
 
 @pytest.mark.parametrize("kind,num_labels", [("bert", 1), ("electra", 1), ("bert", 2), ("roberta", 1)])
@@ -73,7 +89,10 @@ def test_round_trip_and_fresh_head(tiny_backbone, tmp_path):
     assert type(loaded) is MonoModel
     assert weights_fingerprint(loaded) == weights_fingerprint(a)
     again, _ = load_cross_encoder(str(tmp_path / "m"))
-    assert weights_fingerprint(again) == weights_fingerprint(a) and detect_family(str(tmp_path / "m")).name == "mono"
+    assert (
+        weights_fingerprint(again) == weights_fingerprint(a)
+        and detect_family(str(tmp_path / "m")).name == "mono"
+    )
 
 
 def test_pair_scores_do_not_depend_on_batch(tiny_backbone):

@@ -7,9 +7,13 @@ from boltir.data.pair_tokenizer import SetTokenizer
 from boltir.models.loading import load_set_encoder
 
 QUERY = "how do cats sleep"
-DOCS = ["cats sleep up to sixteen hours a day, mostly in short naps", "dogs bark at strangers",
-        "a cat curls into a ball to keep warm while sleeping", "the stock market fell today",
-        "kittens sleep even more than adult cats"]
+DOCS = [
+    "cats sleep up to sixteen hours a day, mostly in short naps",
+    "dogs bark at strangers",
+    "a cat curls into a ball to keep warm while sleeping",
+    "the stock market fell today",
+    "kittens sleep even more than adult cats",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,9 @@ def test_one_passage_equals_mono_with_the_same_weights(set_encoder):
     from boltir.models.cross_encoders.mono import MonoConfig, MonoModel
 
     model, tok = set_encoder
-    mono = MonoModel(MonoConfig(encoder=model.config.encoder.to_dict(), head_activation=None, head_bias=False))
+    mono = MonoModel(
+        MonoConfig(encoder=model.config.encoder.to_dict(), head_activation=None, head_bias=False)
+    )
     mono.load_state_dict(model.state_dict())
     mono.eval()
     st = SetTokenizer(tok, 32, 64, model.config.int_token_id)
@@ -70,8 +76,11 @@ def test_fused_and_flex_equal_eager(set_encoder, backend, padded):
     model, tok = set_encoder
     # padded: ragged passages and a short second list (keys masked); unpadded: equal-length passages, full
     # lists, so the attention runs without any mask
-    queries, docs = (([QUERY, "x"], [DOCS, DOCS[:2]]) if padded else
-                     ([QUERY], [["red apple pie", "blue river bank", "old stone wall"]]))
+    queries, docs = (
+        ([QUERY, "x"], [DOCS, DOCS[:2]])
+        if padded
+        else ([QUERY], [["red apple pie", "blue river bank", "old stone wall"]])
+    )
     enc = SetTokenizer(tok, 32, 64, model.config.int_token_id)(queries, docs)
     fully_real = bool(enc["attention_mask"].all()) and bool(enc["list_mask"].all())
     assert fully_real is not padded

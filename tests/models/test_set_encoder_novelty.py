@@ -10,6 +10,7 @@ and not yet for seed 6 (0.47); the test runs seed 0 (0.875 vs 0.50), about 30 s 
 import os
 import random
 
+import pytest
 import torch
 from transformers import BertConfig, BertModel
 
@@ -42,13 +43,21 @@ def win_rate(scores: list[torch.Tensor], clusters: list[list[int]]) -> float:
     return wins / total
 
 
+@pytest.mark.slow
 def test_set_encoder_learns_to_demote_an_exact_duplicate(tmp_path):
     torch.manual_seed(SEED)
     # a tiny backbone with a wider initialisation than BERT's 0.02: with near-uniform attention at the start
     # the scores collapse to a constant (loss log 2) before any comparison between passages is learned
-    cfg = BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                     initializer_range=0.3)
+    cfg = BertConfig(
+        vocab_size=30522,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        initializer_range=0.3,
+    )
     BertModel(cfg).save_pretrained(tmp_path)
     load_tokenizer(resolve_model("minilm-l6")).save_pretrained(tmp_path)
     model, tok = load_set_encoder(str(tmp_path), seed=SEED)

@@ -8,10 +8,18 @@ from boltir.data.pair_tokenizer import SegmentTokenizer
 from boltir.models.loading import load_sparse_cross_encoder, load_tokenizer, resolve_model
 
 QUERIES = ["what is a cat", "capital city of france and its river"]
-DOCS = [["a cat is a small domesticated carnivorous mammal with soft fur", "dogs bark",
-         "the cat sat on the mat while the other cat slept in the warm sun by the window"],
-        ["paris", "paris is the capital and largest city of france, on the seine river in the north",
-         "berlin is in germany"]]
+DOCS = [
+    [
+        "a cat is a small domesticated carnivorous mammal with soft fur",
+        "dogs bark",
+        "the cat sat on the mat while the other cat slept in the warm sun by the window",
+    ],
+    [
+        "paris",
+        "paris is the capital and largest city of france, on the seine river in the north",
+        "berlin is in germany",
+    ],
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +28,16 @@ def clf_folder(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("clf")
     torch.manual_seed(0)
-    BertForSequenceClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
-                                             num_attention_heads=2, intermediate_size=64, num_labels=1)
-                                  ).save_pretrained(folder)
+    BertForSequenceClassification(
+        BertConfig(
+            vocab_size=30522,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=1,
+        )
+    ).save_pretrained(folder)
     load_tokenizer(resolve_model("minilm-l6")).save_pretrained(folder)
     return str(folder)
 
@@ -35,7 +50,9 @@ def batch(tok, ql=32, dl=64):
 def test_all_links_no_window_equals_transformers(clf_folder, backend):
     from transformers import AutoModelForSequenceClassification
 
-    model, tok = load_sparse_cross_encoder(clf_folder, pattern=SparsePattern.dense(), attention_backend=backend)
+    model, tok = load_sparse_cross_encoder(
+        clf_folder, pattern=SparsePattern.dense(), attention_backend=backend
+    )
     ref = AutoModelForSequenceClassification.from_pretrained(clf_folder).eval()
     pairs = [(q, d) for q, ds in zip(QUERIES, DOCS) for d in ds]
     enc = tok([q for q, _ in pairs], [d for _, d in pairs], padding=True, return_tensors="pt")
@@ -109,12 +126,24 @@ def test_round_trip(clf_folder, tmp_path):
 
 
 def test_electra_backbone_with_every_link_equals_transformers(tmp_path):
-    from transformers import AutoModelForSequenceClassification, ElectraConfig, ElectraForSequenceClassification
+    from transformers import (
+        AutoModelForSequenceClassification,
+        ElectraConfig,
+        ElectraForSequenceClassification,
+    )
 
     torch.manual_seed(0)
-    ElectraForSequenceClassification(ElectraConfig(vocab_size=30522, embedding_size=16, hidden_size=32,
-                                                   num_hidden_layers=2, num_attention_heads=2,
-                                                   intermediate_size=64, num_labels=1)).save_pretrained(tmp_path)
+    ElectraForSequenceClassification(
+        ElectraConfig(
+            vocab_size=30522,
+            embedding_size=16,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=1,
+        )
+    ).save_pretrained(tmp_path)
     load_tokenizer(resolve_model("minilm-l6")).save_pretrained(tmp_path)
     model, tok = load_sparse_cross_encoder(str(tmp_path), pattern=SparsePattern.dense())
     ref = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()

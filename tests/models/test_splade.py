@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForMaskedLM
 
-from boltir.models.loading import load_splade, detect_family, resolve_model
+from boltir.models.loading import detect_family, load_splade, resolve_model
 
 TEXTS = ["what is the boiling point of water", "Water boils at 100 degrees Celsius at sea level."]
 
@@ -22,8 +22,12 @@ def test_weights_equal_the_mlm_logits_by_hand(splade):
     with torch.inference_mode():
         ours = model(**enc).embeddings
         logits = mlm(**enc).logits
-    expect = torch.stack([torch.log1p(torch.relu(logits[i, enc["attention_mask"][i].bool()])).max(0).values
-                          for i in range(len(TEXTS))])
+    expect = torch.stack(
+        [
+            torch.log1p(torch.relu(logits[i, enc["attention_mask"][i].bool()])).max(0).values
+            for i in range(len(TEXTS))
+        ]
+    )
     torch.testing.assert_close(ours, expect, atol=1e-5, rtol=1e-5)
     assert ours.shape == (2, 30522) and (ours > 0).sum(1).max() < 2000  # sparse
     water = tok.convert_tokens_to_ids("water")
@@ -63,9 +67,10 @@ def test_inference_free_queries_are_weighted_bags_of_tokens():
     assert nz == {"water": 2.5, "boiling": 1.0}  # no [CLS]/[SEP], each term once
 
 
+@pytest.mark.slow
 def test_splade_tiny_reranks_dl19_at_the_reference_effectiveness():
-    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.data.runs import candidate_ids
+    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.evaluation.measures import evaluate
     from boltir.pipeline import Reranker
 

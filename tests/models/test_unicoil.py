@@ -28,7 +28,10 @@ def test_weights_by_hand_and_round_trip(tiny_backbone, tmp_path):
         assert got.keys() == {t for t, v in expect.items() if v > 0}
         assert all(abs(got[t] - expect[t]) < 1e-6 for t in got)
     save_model_folder(model, tok, tmp_path / "m")
-    assert type(AutoModel.from_pretrained(tmp_path / "m")) is UniCoilModel and detect_family(str(tmp_path / "m")).name == "unicoil"
+    assert (
+        type(AutoModel.from_pretrained(tmp_path / "m")) is UniCoilModel
+        and detect_family(str(tmp_path / "m")).name == "unicoil"
+    )
     again, _ = load_unicoil(str(tmp_path / "m"))
     with torch.inference_mode():
         torch.testing.assert_close(again(**enc).embeddings, out)
@@ -46,10 +49,17 @@ def test_sparse_index_serves_unicoil(tiny_backbone, tmp_path):
         model.weight_head.bias.fill_(0.05)
     save_model_folder(model, tok, tmp_path / "m")
     docs = ["cats chase mice", "dogs bark", "cats sleep", "birds sing"]
-    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"doc_id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(docs)))
+    (tmp_path / "d.jsonl").write_text(
+        "".join(json.dumps({"doc_id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(docs))
+    )
     loaded = load_unicoil(str(tmp_path / "m"))
-    build_index(*loaded, str(tmp_path / "d.jsonl"), tmp_path / "idx", model_source=str(tmp_path / "m"),
-                       show_progress=False)
+    build_index(
+        *loaded,
+        str(tmp_path / "d.jsonl"),
+        tmp_path / "idx",
+        model_source=str(tmp_path / "m"),
+        show_progress=False,
+    )
     run = SparseSearcher(tmp_path / "idx").search({"q": "cats"}, k=4)["q"]
     assert set(list(run)[:2]) == {"d0", "d2"}  # only documents sharing a term with the query score
     assert set(run) == {"d0", "d2"}

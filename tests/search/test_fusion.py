@@ -44,8 +44,25 @@ def test_bad_arguments():
 
 def test_fuse_command_on_dl19(tmp_path, capsys):
     out = tmp_path / "hybrid.run"
-    assert boltir(["fuse", "--runs", "trec-dl-2019:bm25", "trec-dl-2019:tasb", "--method", "rrf",
-                   "--output", str(out), "--qrels", "trec-dl-2019", "--metrics", "nDCG@10"]) == 0
+    assert (
+        boltir(
+            [
+                "fuse",
+                "--runs",
+                "trec-dl-2019:bm25",
+                "trec-dl-2019:tasb",
+                "--method",
+                "rrf",
+                "--output",
+                str(out),
+                "--qrels",
+                "trec-dl-2019",
+                "--metrics",
+                "nDCG@10",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "43 queries fused from 2 runs" in text and str(out) in text
     lines = out.read_text().splitlines()

@@ -1,7 +1,7 @@
 import numpy as np
 
-from boltir.models.bi_encoders.inference import encode_dense
 from boltir.data.runs import top_k
+from boltir.models.bi_encoders.inference import encode_dense
 from boltir.search.rerank import rerank_dense
 
 
@@ -36,7 +36,9 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
     queries = {"q1": "first query", "q2": "second"}
     pt = PairTokenizer(tok, 32, 256)
     with torch.inference_mode():
-        expected = {q: {d: float(model(**pt([queries[q]], [docs[d]]))[0]) for d in ds} for q, ds in run.items()}
+        expected = {
+            q: {d: float(model(**pt([queries[q]], [docs[d]]))[0]) for d in ds} for q, ds in run.items()
+        }
     out = rerank_pairs(model, tok, run, queries, docs, depth=None, batch_size=8, show_progress=False)
     for q in expected:
         assert out[q].keys() == expected[q].keys()
@@ -64,11 +66,14 @@ def test_sparse_rerank_equals_pairwise_scores(tiny_backbone):
     from boltir.models.loading import load_sparse_cross_encoder
     from boltir.search.rerank import rerank_segments
 
-    model, tok = load_sparse_cross_encoder(tiny_backbone, pattern=SparsePattern(window=2), head_activation="tanh")
+    model, tok = load_sparse_cross_encoder(
+        tiny_backbone, pattern=SparsePattern(window=2), head_activation="tanh"
+    )
     docs = {f"d{i}": f"document {i} " + "word " * i for i in range(7)}
     run = {"q1": {f"d{i}": float(-i) for i in range(7)}}
-    out = rerank_segments(model, tok, run, {"q1": "a query"}, docs, depth=None, batch_size=3,
-                                      show_progress=False)
+    out = rerank_segments(
+        model, tok, run, {"q1": "a query"}, docs, depth=None, batch_size=3, show_progress=False
+    )
     st = SegmentTokenizer(tok, 32, 256)
     with torch.inference_mode():
         for d, s in out["q1"].items():

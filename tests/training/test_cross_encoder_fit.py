@@ -43,15 +43,18 @@ def test_targets_from_relevance_rank_and_score():
 
 def test_collator_keeps_lists_whole_and_masks_padding(tiny_backbone):
     from boltir.models.loading import load_cross_encoder
+
     model, tok = load_cross_encoder(tiny_backbone)
-    batch = ListCollator(model.list_inputs(tok))([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]),
-                                                          ("q2", ["d"], [2.0])])
+    batch = ListCollator(model.list_inputs(tok))(
+        [("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]), ("q2", ["d"], [2.0])]
+    )
     assert batch["inputs"]["input_ids"].shape[0] == 6 and batch["list_size"] == 3
     assert batch["mask"].tolist() == [[True, True, True], [True, False, False]]
     assert batch["targets"].tolist() == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
 
 
 @pytest.mark.parametrize("family", ["mono", "set-encoder", "sparse-ce"])
+@pytest.mark.slow
 def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
     import lightning as L
 
@@ -63,18 +66,44 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
     (tmp_path / "docs.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in docs.items()))
     (tmp_path / "q.tsv").write_text("".join(f"q{j}\tapple fruit {j}\n" for j in range(8)))
     (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(8) for i in range(0, 16, 4)))
-    (tmp_path / "run").write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16)))
+    (tmp_path / "run").write_text(
+        "".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16))
+    )
     L.seed_everything(0)
-    module = CrossEncoderModule(tiny_backbone, family=family, loss=RankNet(), lr=3e-3, doc_length=16, query_length=8,
-                                **({"window": 2} if family == "sparse-ce" else {}))
-    dm = ListDataModule(train_run=str(tmp_path / "run"), train_queries=str(tmp_path / "q.tsv"),
-                        train_qrels=str(tmp_path / "qrels"), train_docs=str(tmp_path / "docs.tsv"), depth=16,
-                        sample_size=8, sampling="random", batch_size=4, val_run=str(tmp_path / "run"),
-                        val_queries=str(tmp_path / "q.tsv"), val_qrels=str(tmp_path / "qrels"),
-                        val_docs=str(tmp_path / "docs.tsv"), val_depth=16)
-    trainer = L.Trainer(max_epochs=12, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=-1,
-                        check_val_every_n_epoch=12)
+    module = CrossEncoderModule(
+        tiny_backbone,
+        family=family,
+        loss=RankNet(),
+        lr=3e-3,
+        doc_length=16,
+        query_length=8,
+        **({"window": 2} if family == "sparse-ce" else {}),
+    )
+    dm = ListDataModule(
+        train_run=str(tmp_path / "run"),
+        train_queries=str(tmp_path / "q.tsv"),
+        train_qrels=str(tmp_path / "qrels"),
+        train_docs=str(tmp_path / "docs.tsv"),
+        depth=16,
+        sample_size=8,
+        sampling="random",
+        batch_size=4,
+        val_run=str(tmp_path / "run"),
+        val_queries=str(tmp_path / "q.tsv"),
+        val_qrels=str(tmp_path / "qrels"),
+        val_docs=str(tmp_path / "docs.tsv"),
+        val_depth=16,
+    )
+    trainer = L.Trainer(
+        max_epochs=12,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=-1,
+        check_val_every_n_epoch=12,
+    )
     trainer.fit(module, dm)
     assert trainer.callback_metrics["val/nDCG@10"] > 0.95
 

@@ -2,34 +2,70 @@
 
 import json
 
+import pytest
 import torch
 import yaml
 
 from boltir.cli import main as boltir
 
 
+@pytest.mark.slow
 def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, capsys):
     from boltir.models.base import weights_fingerprint
     from boltir.models.loading import load_bi_encoder
 
     cfg = {
         "seed_everything": 0,
-        "trainer": {"max_steps": 6, "accelerator": "cpu", "devices": 1, "logger": False,
-                    "enable_progress_bar": False, "default_root_dir": str(tmp_path / "out"),
-                    "val_check_interval": 3, "num_sanity_val_steps": -1,
-                    "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-                                   "init_args": {"monitor": "val/nDCG@10", "mode": "max", "save_top_k": 1,
-                                                 "dirpath": str(tmp_path / "ckpt")}},
-                                  {"class_path": "boltir.training.callbacks.ExportBestModel",
-                                   "init_args": {"dirpath": str(tmp_path / "exported")}}]},
-        "model": {"class_path": "boltir.training.BiEncoderModule",
-                  "init_args": {"model": tiny_backbone, "projection_dim": 8, "similarity": "cosine", "lr": 1e-3,
-                                "doc_length": 32, "query_length": 16}},
-        "data": {"class_path": "boltir.training.TupleDataModule", "init_args": {
-                 "train": str(tiny_tuples / "train.jsonl"), "docs": str(tiny_tuples / "docs.jsonl"),
-                 "num_negatives": 2, "batch_size": 4, "val_run": str(tiny_tuples / "val.run"),
-                 "val_queries": str(tiny_tuples / "val.tsv"), "val_qrels": str(tiny_tuples / "val.qrels"),
-                 "val_docs": str(tiny_tuples / "docs.jsonl"), "val_depth": 8}},
+        "trainer": {
+            "max_steps": 6,
+            "accelerator": "cpu",
+            "devices": 1,
+            "logger": False,
+            "enable_progress_bar": False,
+            "default_root_dir": str(tmp_path / "out"),
+            "val_check_interval": 3,
+            "num_sanity_val_steps": -1,
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {
+                        "monitor": "val/nDCG@10",
+                        "mode": "max",
+                        "save_top_k": 1,
+                        "dirpath": str(tmp_path / "ckpt"),
+                    },
+                },
+                {
+                    "class_path": "boltir.training.callbacks.ExportBestModel",
+                    "init_args": {"dirpath": str(tmp_path / "exported")},
+                },
+            ],
+        },
+        "model": {
+            "class_path": "boltir.training.BiEncoderModule",
+            "init_args": {
+                "model": tiny_backbone,
+                "projection_dim": 8,
+                "similarity": "cosine",
+                "lr": 1e-3,
+                "doc_length": 32,
+                "query_length": 16,
+            },
+        },
+        "data": {
+            "class_path": "boltir.training.TupleDataModule",
+            "init_args": {
+                "train": str(tiny_tuples / "train.jsonl"),
+                "docs": str(tiny_tuples / "docs.jsonl"),
+                "num_negatives": 2,
+                "batch_size": 4,
+                "val_run": str(tiny_tuples / "val.run"),
+                "val_queries": str(tiny_tuples / "val.tsv"),
+                "val_qrels": str(tiny_tuples / "val.qrels"),
+                "val_docs": str(tiny_tuples / "docs.jsonl"),
+                "val_depth": 8,
+            },
+        },
     }
     (tmp_path / "fit.yaml").write_text(yaml.safe_dump(cfg))
     before, _ = load_bi_encoder(tiny_backbone, projection_dim=8, similarity="cosine", seed=0)
@@ -50,6 +86,7 @@ def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, 
     assert all(torch.equal(state[f"model.{k}"], v) for k, v in exported.items())
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
     import lightning as L
 
@@ -58,8 +95,9 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
 
     L.seed_everything(0)
     module = BiEncoderModule(tiny_backbone, projection_dim=8, similarity="cosine", lr=3e-3, doc_length=32)
-    dm = TupleDataModule(str(tiny_tuples / "train.jsonl"), str(tiny_tuples / "docs.jsonl"), num_negatives=2,
-                         batch_size=8)
+    dm = TupleDataModule(
+        str(tiny_tuples / "train.jsonl"), str(tiny_tuples / "docs.jsonl"), num_negatives=2, batch_size=8
+    )
     dm.attach_tokenizer(module.tokenizer, module.model)
     dm.setup("fit")
     batch = next(iter(torch.utils.data.DataLoader(dm.train_set, batch_size=16, collate_fn=dm.collator)))
@@ -72,7 +110,13 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
 
     start = loss()
     module.model.train()
-    trainer = L.Trainer(max_epochs=15, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=15,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, dm)
     assert loss() < 0.7 * start

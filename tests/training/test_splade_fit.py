@@ -13,7 +13,7 @@ from boltir.training.schedulers import ValueScheduler
 
 def test_regularisers_by_hand():
     w = torch.tensor([[1.0, 0.0, 2.0], [3.0, 0.0, 0.0]])
-    assert FLOPS(0.5)(w).item() == pytest.approx(0.5 * ((2.0) ** 2 + 0 + 1.0 ** 2))  # column means 2, 0, 1
+    assert FLOPS(0.5)(w).item() == pytest.approx(0.5 * ((2.0) ** 2 + 0 + 1.0**2))  # column means 2, 0, 1
     assert L1(0.1)(w).item() == pytest.approx(0.1 * (3 + 3) / 2)
 
 
@@ -26,46 +26,90 @@ def test_schedule_shapes():
         ValueScheduler("x", 1.0, shape="cubic")
 
 
+@pytest.mark.slow
 def test_fit_splade_with_scheduled_flops(tiny_tuples, tmp_path, capsys):
     from boltir.cli import main as boltir
     from boltir.models.loading import load_splade
 
     cfg = {
         "seed_everything": 0,
-        "trainer": {"max_steps": 4, "accelerator": "cpu", "devices": 1, "enable_progress_bar": False,
-                    "default_root_dir": str(tmp_path / "out"), "log_every_n_steps": 1,
-                    "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
-                               "init_args": {"save_dir": str(tmp_path / "logs")}},
-                    "callbacks": [
-                        {"class_path": "boltir.training.ValueScheduler",
-                         "init_args": {"target": "doc_regularizer.weight", "end_value": 0.04, "warmup_steps": 2,
-                                       "shape": "quadratic"}},
-                        {"class_path": "boltir.training.ExportBestModel",
-                         "init_args": {"dirpath": str(tmp_path / "model")}}]},
-        "model": {"class_path": "boltir.training.BiEncoderModule",
-                  "init_args": {"model": "splade-tiny", "temperature": 1.0, "doc_length": 32, "lr": 1e-4,
-                                "doc_regularizer": {"class_path": "boltir.losses.FLOPS", "init_args": {"weight": 0.0}},
-                                "query_regularizer": {"class_path": "boltir.losses.L1", "init_args": {"weight": 1e-4}}}},
-        "data": {"class_path": "boltir.training.TupleDataModule",
-                 "init_args": {"train": str(tiny_tuples / "train.jsonl"), "docs": str(tiny_tuples / "docs.jsonl"),
-                               "num_negatives": 1, "batch_size": 4, "val_run": str(tiny_tuples / "val.run"),
-                               "val_queries": str(tiny_tuples / "val.tsv"), "val_qrels": str(tiny_tuples / "val.qrels"),
-                               "val_docs": str(tiny_tuples / "docs.jsonl"), "val_depth": 8}},
+        "trainer": {
+            "max_steps": 4,
+            "accelerator": "cpu",
+            "devices": 1,
+            "enable_progress_bar": False,
+            "default_root_dir": str(tmp_path / "out"),
+            "log_every_n_steps": 1,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "logs")},
+            },
+            "callbacks": [
+                {
+                    "class_path": "boltir.training.ValueScheduler",
+                    "init_args": {
+                        "target": "doc_regularizer.weight",
+                        "end_value": 0.04,
+                        "warmup_steps": 2,
+                        "shape": "quadratic",
+                    },
+                },
+                {
+                    "class_path": "boltir.training.ExportBestModel",
+                    "init_args": {"dirpath": str(tmp_path / "model")},
+                },
+            ],
+        },
+        "model": {
+            "class_path": "boltir.training.BiEncoderModule",
+            "init_args": {
+                "model": "splade-tiny",
+                "temperature": 1.0,
+                "doc_length": 32,
+                "lr": 1e-4,
+                "doc_regularizer": {"class_path": "boltir.losses.FLOPS", "init_args": {"weight": 0.0}},
+                "query_regularizer": {"class_path": "boltir.losses.L1", "init_args": {"weight": 1e-4}},
+            },
+        },
+        "data": {
+            "class_path": "boltir.training.TupleDataModule",
+            "init_args": {
+                "train": str(tiny_tuples / "train.jsonl"),
+                "docs": str(tiny_tuples / "docs.jsonl"),
+                "num_negatives": 1,
+                "batch_size": 4,
+                "val_run": str(tiny_tuples / "val.run"),
+                "val_queries": str(tiny_tuples / "val.tsv"),
+                "val_qrels": str(tiny_tuples / "val.qrels"),
+                "val_docs": str(tiny_tuples / "docs.jsonl"),
+                "val_depth": 8,
+            },
+        },
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)
     rows = list(csv_rows(tmp_path / "logs"))
-    sched = [float(r["schedule/doc_regularizer.weight"]) for r in rows if r.get("schedule/doc_regularizer.weight")]
+    sched = [
+        float(r["schedule/doc_regularizer.weight"]) for r in rows if r.get("schedule/doc_regularizer.weight")
+    ]
     assert sched == pytest.approx([0.0, 0.01, 0.04, 0.04])
-    assert any(r.get("train/doc_regularizer") for r in rows) and any(r.get("train/query_nonzero") for r in rows)
+    assert any(r.get("train/doc_regularizer") for r in rows) and any(
+        r.get("train/query_nonzero") for r in rows
+    )
     model, _ = load_splade(str(tmp_path / "model"))
     assert model.config.model_type == "boltir-splade" and model.config.doc_length == 32
     assert json.loads((tmp_path / "model" / "boltir_provenance.json").read_text())["global_step"] == 4
 
     bad = dict(cfg)
-    bad["trainer"] = dict(cfg["trainer"], callbacks=[{"class_path": "boltir.training.ValueScheduler",
-                                                      "init_args": {"target": "doc_regulariser.weight",
-                                                                    "end_value": 1.0}}])
+    bad["trainer"] = dict(
+        cfg["trainer"],
+        callbacks=[
+            {
+                "class_path": "boltir.training.ValueScheduler",
+                "init_args": {"target": "doc_regulariser.weight", "end_value": 1.0},
+            }
+        ],
+    )
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(AttributeError, match="has no attribute 'doc_regulariser'"):
         boltir(["fit", "--config", str(tmp_path / "bad.yaml")])

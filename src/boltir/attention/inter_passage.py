@@ -21,7 +21,9 @@ import torch
 from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 
-def int_keys(k: torch.Tensor, v: torch.Tensor, int_pos: int, list_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def int_keys(
+    k: torch.Tensor, v: torch.Tensor, int_pos: int, list_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``[INT]`` keys and values of every passage of each pair's list: [P, h, N, d] each."""
     p, h, _, d = k.shape
     k_int = k[:, :, int_pos].reshape(p // list_size, list_size, h, d).transpose(1, 2)  # [Q, h, N, d]
@@ -30,12 +32,13 @@ def int_keys(k: torch.Tensor, v: torch.Tensor, int_pos: int, list_size: int) -> 
     return k_int[owner], v_int[owner]
 
 
-def inter_passage_mask(token_valid: torch.Tensor, list_valid: torch.Tensor, list_size: int, int_pos: int = 1,
-                       extra: int = 0) -> torch.Tensor | None:
+def inter_passage_mask(
+    token_valid: torch.Tensor, list_valid: torch.Tensor, list_size: int, int_pos: int = 1, extra: int = 0
+) -> torch.Tensor | None:
     """Boolean [P, 1, 1, (L - 1) + N + extra] keys mask matching :func:`attend`'s key order (own real tokens
     but the ``[INT]``, then the ``[INT]`` of every real passage of the list, then ``extra`` pseudo-passages), or
     None when every key is real."""
-    own = torch.cat([token_valid[:, :int_pos], token_valid[:, int_pos + 1:]], 1).bool()
+    own = torch.cat([token_valid[:, :int_pos], token_valid[:, int_pos + 1 :]], 1).bool()
     parts = [own, list_valid.bool().repeat_interleave(list_size, 0)]
     if extra:
         parts.append(torch.ones(own.shape[0], extra, dtype=torch.bool, device=own.device))
@@ -58,7 +61,9 @@ def flex_block_mask(mask: torch.Tensor | None, query_length: int):
     def key_is_real(b, h, q_idx, kv_idx):
         return valid[b, kv_idx]
 
-    return create_block_mask(key_is_real, valid.shape[0], None, query_length, valid.shape[1], device=valid.device)
+    return create_block_mask(
+        key_is_real, valid.shape[0], None, query_length, valid.shape[1], device=valid.device
+    )
 
 
 def _flex(q, keys, vals, block_mask, scale):
@@ -70,14 +75,24 @@ def _flex(q, keys, vals, block_mask, scale):
     return _compiled_flex(q, keys, vals, block_mask=block_mask, scale=scale)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_more: torch.Tensor, v_more: torch.Tensor,
-           mask: torch.Tensor | None, scale: float, dropout: float = 0.0, backend: str = "fused",
-           int_pos: int = 1, block_mask=None) -> torch.Tensor:
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_more: torch.Tensor,
+    v_more: torch.Tensor,
+    mask: torch.Tensor | None,
+    scale: float,
+    dropout: float = 0.0,
+    backend: str = "fused",
+    int_pos: int = 1,
+    block_mask=None,
+) -> torch.Tensor:
     """Attention of ``q`` [P, h, L, d] over ``[k without int_pos | k_more]`` with keys ``mask`` (see
     :func:`inter_passage_mask`; None = all keys real); ``block_mask`` from :func:`flex_block_mask` for the
     flex backend."""
-    keys = torch.cat([k[:, :, :int_pos], k[:, :, int_pos + 1:], k_more], 2)
-    vals = torch.cat([v[:, :, :int_pos], v[:, :, int_pos + 1:], v_more], 2)
+    keys = torch.cat([k[:, :, :int_pos], k[:, :, int_pos + 1 :], k_more], 2)
+    vals = torch.cat([v[:, :, :int_pos], v[:, :, int_pos + 1 :], v_more], 2)
     if backend == "flex" and not dropout:
         return _flex(q, keys, vals, block_mask, scale)
     if backend in ("fused", "flex"):

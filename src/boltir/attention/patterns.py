@@ -27,7 +27,7 @@ class SparsePattern:
             raise ValueError(f"window={self.window}: must be >= 0 or None (no window)")
 
     @classmethod
-    def dense(cls) -> "SparsePattern":
+    def dense(cls) -> SparsePattern:
         """Every link on, no window: ordinary full attention."""
         return cls(True, True, True, True, True, True, None)
 
@@ -50,11 +50,21 @@ def full_mask(pattern: SparsePattern, q_valid: torch.Tensor, d_valid: torch.Tens
     nd = d_valid.shape[1]
     n = 1 + nq + nd
     dev = q_valid.device
-    seg = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.ones(nq, dtype=torch.long, device=dev),
-                     torch.full((nd,), 2, dtype=torch.long, device=dev)])
-    link = torch.tensor([[True, pattern.cls_to_query, pattern.cls_to_doc],
-                         [pattern.query_to_cls, True, pattern.query_to_doc],
-                         [pattern.doc_to_cls, pattern.doc_to_query, True]], device=dev)
+    seg = torch.cat(
+        [
+            torch.zeros(1, dtype=torch.long, device=dev),
+            torch.ones(nq, dtype=torch.long, device=dev),
+            torch.full((nd,), 2, dtype=torch.long, device=dev),
+        ]
+    )
+    link = torch.tensor(
+        [
+            [True, pattern.cls_to_query, pattern.cls_to_doc],
+            [pattern.query_to_cls, True, pattern.query_to_doc],
+            [pattern.doc_to_cls, pattern.doc_to_query, True],
+        ],
+        device=dev,
+    )
     allowed = link[seg][:, seg].clone()  # [n, n]
     if pattern.window is not None:
         idx = torch.arange(n, device=dev)

@@ -11,13 +11,22 @@ from boltir.errors import BoltirError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("boltir.cli.demo", "the main job: BM25 then MiniLM dense scoring on TREC DL 2019, evaluated"),
     "fit": ("boltir.cli.fit", "fine-tune a model from a YAML config (LightningCLI)"),
-    "index": ("boltir.cli.index", "encode a corpus into a resumable index: FAISS, inverted (SPLADE) or multi-vector (ColBERT); add/delete"),
-    "search": ("boltir.cli.search", "search a dense, sparse or multi-vector index, write a TREC run, evaluate it if qrels are given"),
+    "index": (
+        "boltir.cli.index",
+        "encode a corpus into a resumable index: FAISS, inverted (SPLADE) or multi-vector (ColBERT); add/delete",
+    ),
+    "search": (
+        "boltir.cli.search",
+        "search a dense, sparse or multi-vector index, write a TREC run, evaluate it if qrels are given",
+    ),
     "re-rank": ("boltir.cli.rerank", "re-rank the candidates of a TREC run with a model"),
     "fuse": ("boltir.cli.fuse", "fuse runs (reciprocal rank fusion, min-max or z-score normalised sums)"),
     "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
     "mine": ("boltir.cli.mine", "mine hard negatives from a run, a model or an index into training tuples"),
-    "distill": ("boltir.cli.distill", "build distillation data from a teacher (LLM, model or run) ranking candidates"),
+    "distill": (
+        "boltir.cli.distill",
+        "build distillation data from a teacher (LLM, model or run) ranking candidates",
+    ),
     "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
     "datasets": ("boltir.cli.datasets", "list the bundled datasets, their runs, and the named models"),
 }
@@ -25,9 +34,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = ["usage: boltir <command> [options]   (boltir <command> --help for a command's options)", "",
-             "Fine-tune, index, search, re-rank and evaluate transformer models for information retrieval.", "",
-             "commands:"]
+    lines = [
+        "usage: boltir <command> [options]   (boltir <command> --help for a command's options)",
+        "",
+        "Fine-tune, index, search, re-rank and evaluate transformer models for information retrieval.",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name.ljust(width)}  {desc}" for name, (_, desc) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -53,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"boltir {name}: error: {msg}", file=sys.stderr)
         return 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

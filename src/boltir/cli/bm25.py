@@ -8,11 +8,18 @@ from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("bm25", "BM25 with bm25s: index the documents (or load a saved index) and search the queries "
-                   "into a TREC run; evaluated when --qrels is given.")
+    p = new_parser(
+        "bm25",
+        "BM25 with bm25s: index the documents (or load a saved index) and search the queries "
+        "into a TREC run; evaluated when --qrels is given.",
+    )
     p.add_argument("--docs", type=str | None, default=None, help="documents: file, dataset name or irds:<id>")
-    p.add_argument("--index-dir", type=str | None, default=None,
-                   help="save the index here (or load it from here when --docs is omitted)")
+    p.add_argument(
+        "--index-dir",
+        type=str | None,
+        default=None,
+        help="save the index here (or load it from here when --docs is omitted)",
+    )
     p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
     p.add_argument("--output", type=str, required=True, help="TREC run file to write")
     p.add_argument("--k", type=int, default=1000, help="documents per query")
@@ -44,9 +51,15 @@ def main(argv: list[str]) -> int:
     queries = load_queries(a.queries)
     run = index.search(queries, a.k)
     t2 = time.perf_counter()
-    write_run(a.output, run, tag=a.tag,
-              meta=run_meta("bm25", a, {"docs": a.docs, "queries": a.queries}, seconds=round(t2 - t0, 3)))
-    print(f"wrote {a.output}: {len(run)} queries; index {t1 - t0:.1f}s, search {t2 - t1:.2f}s "
-          f"({len(queries) / max(t2 - t1, 1e-9):.0f} queries/s)")
+    write_run(
+        a.output,
+        run,
+        tag=a.tag,
+        meta=run_meta("bm25", a, {"docs": a.docs, "queries": a.queries}, seconds=round(t2 - t0, 3)),
+    )
+    print(
+        f"wrote {a.output}: {len(run)} queries; index {t1 - t0:.1f}s, search {t2 - t1:.2f}s "
+        f"({len(queries) / max(t2 - t1, 1e-9):.0f} queries/s)"
+    )
     evaluate_and_print({a.output: run}, a.qrels, a.metrics)
     return 0

@@ -16,14 +16,28 @@ def new_parser(prog: str, description: str):
 
 
 def add_eval_arguments(p) -> None:
-    p.add_argument("--qrels", type=str | None, default=None,
-                   help="qrels to evaluate the run with: a file, a dataset name or irds:<id>")
-    p.add_argument("--metrics", type=str, nargs="+", default=["nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000"],
-                   help="ir_measures metrics")
+    p.add_argument(
+        "--qrels",
+        type=str | None,
+        default=None,
+        help="qrels to evaluate the run with: a file, a dataset name or irds:<id>",
+    )
+    p.add_argument(
+        "--metrics",
+        type=str,
+        nargs="+",
+        default=["nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000"],
+        help="ir_measures metrics",
+    )
 
 
-def evaluate_and_print(runs: dict[str, dict], qrels_spec: str | dict | None, metrics: list[str],
-                       extra: dict[str, dict[str, str]] | None = None, json_out: bool = False) -> dict[str, Any] | None:
+def evaluate_and_print(
+    runs: dict[str, dict],
+    qrels_spec: str | dict | None,
+    metrics: list[str],
+    extra: dict[str, dict[str, str]] | None = None,
+    json_out: bool = False,
+) -> dict[str, Any] | None:
     if not qrels_spec:
         return None
     from boltir.data.sources import load_qrels
@@ -52,5 +66,9 @@ def run_meta(command: str, args: Any, inputs: dict[str, str | None], **extra: An
 
     arguments = args.as_dict() if hasattr(args, "as_dict") else dict(vars(args))
     arguments.pop("config", None)
-    return {"command": f"boltir {command}", "arguments": arguments,
-            "inputs": {k: input_fingerprint(v) for k, v in inputs.items() if v}, **extra}
+    return {
+        "command": f"boltir {command}",
+        "arguments": arguments,
+        "inputs": {k: input_fingerprint(v) for k, v in inputs.items() if v},
+        **extra,
+    }

@@ -6,8 +6,11 @@ from boltir.cli.common import new_parser
 
 
 def parser():
-    return new_parser("datasets", "List bundled datasets (usable wherever docs, queries, qrels or runs are "
-                      "asked for), their runs, and the short model names.")
+    return new_parser(
+        "datasets",
+        "List bundled datasets (usable wherever docs, queries, qrels or runs are "
+        "asked for), their runs, and the short model names.",
+    )
 
 
 def main(argv: list[str]) -> int:

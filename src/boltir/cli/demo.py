@@ -22,18 +22,22 @@ def parser():
     p.add_argument("--dataset", type=str, default="trec-dl-2019")
     p.add_argument("--depth", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--dense-retrieval", type=bool, default=False,
-                   help="also index the whole pool with the model and search it (about 7 min on 2 cores)")
+    p.add_argument(
+        "--dense-retrieval",
+        type=bool,
+        default=False,
+        help="also index the whole pool with the model and search it (about 7 min on 2 cores)",
+    )
     return p
 
 
 def main(argv: list[str]) -> int:
+    from boltir.data.runs import candidate_ids
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.data.writers import write_run
     from boltir.evaluation.measures import evaluate_many
     from boltir.evaluation.report import as_json, table
     from boltir.evaluation.significance import compare_to_baseline
-    from boltir.data.runs import candidate_ids
     from boltir.pipeline import Reranker
     from boltir.search.bm25 import BM25Index
 
@@ -55,8 +59,10 @@ def main(argv: list[str]) -> int:
     t1 = time.perf_counter()
     runs["BM25 (boltir bm25s, pool)"] = bm25.search(queries, k=1000)
     t2 = time.perf_counter()
-    cost["BM25 (boltir bm25s, pool)"] = {"time": f"{t2 - t0:.1f}s",
-                                         "throughput": f"{len(queries) / (t2 - t1):.0f} q/s"}
+    cost["BM25 (boltir bm25s, pool)"] = {
+        "time": f"{t2 - t0:.1f}s",
+        "throughput": f"{len(queries) / (t2 - t1):.0f} q/s",
+    }
     write_run(out / "bm25s-pool.run", runs["BM25 (boltir bm25s, pool)"], tag="boltir-bm25")
 
     print(f"[3/4] {a.model} scores the BM25 top-{a.depth}")
@@ -85,8 +91,10 @@ def main(argv: list[str]) -> int:
         runs[dname] = searcher.search(queries, k=1000)
         t2 = time.perf_counter()
         count = searcher.index.ntotal
-        cost[dname] = {"time": f"{t2 - t0:.1f}s",
-                       "throughput": f"{count / (t1 - t0):.0f} passages/s, {len(queries) / (t2 - t1):.0f} q/s"}
+        cost[dname] = {
+            "time": f"{t2 - t0:.1f}s",
+            "throughput": f"{count / (t1 - t0):.0f} passages/s, {len(queries) / (t2 - t1):.0f} q/s",
+        }
         write_run(out / "minilm-dense.run", runs[dname], tag=f"boltir-{a.model}-dense")
 
     print(f"[4/4] evaluation on {ds}")

@@ -7,28 +7,40 @@ import sys
 
 from boltir.cli.common import new_parser
 
-USAGE = """usage: boltir distill build [options]       teacher ranking of first-stage candidates -> teacher run + manifest
+USAGE = """usage: boltir distill build [options]       teacher ranking of first-stage candidates -> teacher run +
+                                            manifest
        boltir distill subsample [options]   keep a teacher run's order within the first-stage top-k (depth ablation)"""
 
 
 def build_parser():
-    p = new_parser("distill build", "Sample training queries, take their first-stage candidates to --depth, let a "
-                   "teacher rank them and write OUTPUT/teacher.run, queries.tsv and manifest.json. LLM answers are "
-                   "cached by (teacher, prompt) in --cache, so an interrupted build resumes and a rerun costs nothing.")
-    p.add_argument("--teacher", type=str, required=True,
-                   help="run:<run spec> (an existing ranking), model:<boltir model>, hf:<causal LM folder or name>, "
-                        "or openai:<model name> (with --base-url)")
+    p = new_parser(
+        "distill build",
+        "Sample training queries, take their first-stage candidates to --depth, let a "
+        "teacher rank them and write OUTPUT/teacher.run, queries.tsv and manifest.json. LLM answers are "
+        "cached by (teacher, prompt) in --cache, so an interrupted build resumes and a rerun costs nothing.",
+    )
+    p.add_argument(
+        "--teacher",
+        type=str,
+        required=True,
+        help="run:<run spec> (an existing ranking), model:<boltir model>, hf:<causal LM folder or name>, "
+        "or openai:<model name> (with --base-url)",
+    )
     p.add_argument("--first-stage", type=str, required=True, help="candidate run, e.g. trec-dl-2020:bm25")
     p.add_argument("--queries", type=str | None, default=None, help="queries (default: the run's dataset)")
     p.add_argument("--docs", type=str | None, default=None, help="documents (default: the run's dataset)")
     p.add_argument("--output", type=str, required=True, help="output folder")
     p.add_argument("--depth", type=int, default=100)
-    p.add_argument("--num-queries", type=int | None, default=None, help="sample this many queries (default all)")
+    p.add_argument(
+        "--num-queries", type=int | None, default=None, help="sample this many queries (default all)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--window", type=int, default=20)
     p.add_argument("--stride", type=int, default=10)
     p.add_argument("--max-words", type=int, default=100, help="passage words shown to an LLM")
-    p.add_argument("--cache", type=str | None, default=None, help="answer cache (default OUTPUT/teacher-cache.sqlite)")
+    p.add_argument(
+        "--cache", type=str | None, default=None, help="answer cache (default OUTPUT/teacher-cache.sqlite)"
+    )
     p.add_argument("--base-url", type=str, default="http://localhost:8000/v1")
     p.add_argument("--api-key-env", type=str | None, default="OPENAI_API_KEY")
     p.add_argument("--timeout", type=float, default=60.0)
@@ -39,8 +51,11 @@ def build_parser():
 
 
 def subsample_parser():
-    p = new_parser("distill subsample", "Restrict a teacher run to each query's first-stage top --depth, keeping "
-                   "the teacher's order (scores become depth-style ranks).")
+    p = new_parser(
+        "distill subsample",
+        "Restrict a teacher run to each query's first-stage top --depth, keeping "
+        "the teacher's order (scores become depth-style ranks).",
+    )
     p.add_argument("--teacher-run", type=str, required=True)
     p.add_argument("--first-stage", type=str, required=True)
     p.add_argument("--depth", type=int, required=True)
@@ -54,7 +69,9 @@ def make_teacher(a, cache):
 
     kind, _, name = a.teacher.partition(":")
     if not name:
-        raise ValueError(f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, hf:<causal LM> or openai:<model>")
+        raise ValueError(
+            f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, hf:<causal LM> or openai:<model>"
+        )
     if kind == "run":
         return RunTeacher(name)
     if kind == "model":
@@ -62,8 +79,15 @@ def make_teacher(a, cache):
     if kind == "hf":
         backend = TransformersChat(name, a.max_new_tokens)
     elif kind == "openai":
-        backend = OpenAIChat(name, a.base_url, a.api_key_env, a.timeout, a.retries,
-                             requests_per_minute=a.requests_per_minute, max_tokens=a.max_new_tokens)
+        backend = OpenAIChat(
+            name,
+            a.base_url,
+            a.api_key_env,
+            a.timeout,
+            a.retries,
+            requests_per_minute=a.requests_per_minute,
+            max_tokens=a.max_new_tokens,
+        )
     else:
         raise ValueError(f"--teacher {a.teacher!r}: unknown kind {kind!r} (run, model, hf, openai)")
     return ListwiseLLMTeacher(backend, a.window, a.stride, a.max_words, cache)
@@ -72,10 +96,10 @@ def make_teacher(a, cache):
 def build(argv: list[str]) -> int:
     from pathlib import Path
 
+    from boltir.data.runs import candidate_ids
     from boltir.data.sources import doc_texts, load_queries, load_run
     from boltir.distill.build import build_distillation_data
     from boltir.distill.cache import ResponseCache
-    from boltir.data.runs import candidate_ids
 
     a = build_parser().parse_args(argv)
     dataset = a.first_stage.split(":", 1)[0] if ":" in a.first_stage else None
@@ -88,14 +112,17 @@ def build(argv: list[str]) -> int:
     cache = ResponseCache(a.cache or Path(a.output) / "teacher-cache.sqlite")
     try:
         teacher = make_teacher(a, cache)
-        m = build_distillation_data(teacher, first_stage, queries, docs, a.output, a.depth, a.num_queries, a.seed,
-                                    a.first_stage)
+        m = build_distillation_data(
+            teacher, first_stage, queries, docs, a.output, a.depth, a.num_queries, a.seed, a.first_stage
+        )
     finally:
         cache.close()
     stats = m["teacher_stats"]
     extra = f"; {stats['calls']} teacher calls, {stats['cached']} from the cache" if "calls" in stats else ""
-    print(f"wrote {a.output}/teacher.run: {m['num_queries']} queries x depth {a.depth}, "
-          f"{m['teacher_seconds_per_query']:.3f} s per query{extra}")
+    print(
+        f"wrote {a.output}/teacher.run: {m['num_queries']} queries x depth {a.depth}, "
+        f"{m['teacher_seconds_per_query']:.3f} s per query{extra}"
+    )
     return 0
 
 

@@ -9,12 +9,22 @@ from boltir.cli.common import evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("evaluate", "Evaluate TREC runs against qrels (trec_eval-exact through ir_measures). With "
-                   "several runs, each is compared with the first by a paired t-test, Holm-corrected.")
+    p = new_parser(
+        "evaluate",
+        "Evaluate TREC runs against qrels (trec_eval-exact through ir_measures). With "
+        "several runs, each is compared with the first by a paired t-test, Holm-corrected.",
+    )
     p.add_argument("runs", nargs="+", help="run files or <dataset>:<run> names")
-    p.add_argument("--qrels", type=str, required=True, help="qrels file, dataset name (its split only) or irds:<id>")
-    p.add_argument("--metrics", type=str, nargs="+", default=["nDCG@10", "RR(rel=2)@10"],
-                   help="ir_measures metrics, e.g. nDCG@10 'RR(rel=2)@10' 'R(rel=2)@1000'")
+    p.add_argument(
+        "--qrels", type=str, required=True, help="qrels file, dataset name (its split only) or irds:<id>"
+    )
+    p.add_argument(
+        "--metrics",
+        type=str,
+        nargs="+",
+        default=["nDCG@10", "RR(rel=2)@10"],
+        help="ir_measures metrics, e.g. nDCG@10 'RR(rel=2)@10' 'R(rel=2)@1000'",
+    )
     p.add_argument("--json", type=bool, default=False, help="print JSON (aggregate, per query, tests)")
     return p
 
@@ -25,7 +35,9 @@ _METRIC = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\([^()]*\))?(@\d+)?$")
 def split_metrics(argv: list[str]) -> list[str]:
     """Let runs follow ``--metrics m1 m2 ...`` as in ``--metrics nDCG@10 'RR(rel=2)@10' RUN ...``: the tokens
     after --metrics that are not metric names (nor option flags) are moved to the front as runs."""
-    out, runs, i = [], [], 0
+    out: list[str] = []
+    runs: list[str] = []
+    i = 0
     while i < len(argv):
         out.append(argv[i])
         if argv[i] == "--metrics":

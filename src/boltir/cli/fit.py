@@ -15,8 +15,15 @@ def main(argv: list[str]) -> int:
 
     saved, sys.argv = sys.argv, [sys.argv[0]]  # arguments go in through `args`, not the process argv
     try:
-        LightningCLI(L.LightningModule, L.LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                     args=["fit", *argv], save_config_kwargs={"overwrite": True}, auto_configure_optimizers=False)
+        LightningCLI(
+            L.LightningModule,
+            L.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            args=["fit", *argv],
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+        )
     finally:
         sys.argv = saved
     return 0

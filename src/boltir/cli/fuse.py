@@ -6,11 +6,16 @@ from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("fuse", "Fuse runs: reciprocal rank fusion (rrf) or weighted sums of per-query min-max / z-score "
-                   "normalised scores.")
+    p = new_parser(
+        "fuse",
+        "Fuse runs: reciprocal rank fusion (rrf) or weighted sums of per-query min-max / z-score "
+        "normalised scores.",
+    )
     p.add_argument("--runs", type=str, nargs="+", required=True, help="run files or <dataset>:<run>")
     p.add_argument("--method", type=str, default="rrf", help="rrf, minmax or zscore")
-    p.add_argument("--weights", type=float | None, nargs="+", default=None, help="one weight per run (default 1)")
+    p.add_argument(
+        "--weights", type=float | None, nargs="+", default=None, help="one weight per run (default 1)"
+    )
     p.add_argument("--k", type=int, default=60, help="RRF constant")
     p.add_argument("--depth", type=int | None, default=None, help="cut each run to its top depth first")
     p.add_argument("--output-depth", type=int, default=1000, help="documents per query written")
@@ -28,8 +33,13 @@ def main(argv: list[str]) -> int:
     a = parser().parse_args(argv)
     runs = {spec: load_run(spec) for spec in a.runs}
     out = fuse(list(runs.values()), a.method, a.weights, a.k, a.depth)
-    write_run(a.output, out, tag=a.tag, depth=a.output_depth,
-              meta=run_meta("fuse", a, {f"run{i}": str(run_path(spec)) for i, spec in enumerate(a.runs)}))
+    write_run(
+        a.output,
+        out,
+        tag=a.tag,
+        depth=a.output_depth,
+        meta=run_meta("fuse", a, {f"run{i}": str(run_path(spec)) for i, spec in enumerate(a.runs)}),
+    )
     print(f"wrote {a.output}: {len(out)} queries fused from {len(runs)} runs ({a.method})")
     evaluate_and_print({**runs, a.output: out}, a.qrels, a.metrics)
     return 0

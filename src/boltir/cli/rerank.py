@@ -8,7 +8,9 @@ from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser
 
 
 def parser():
-    p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
+    p = new_parser(
+        "re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder."
+    )
     p.add_argument("--model", type=str, required=True, help="model: short name, folder or Hub id")
     p.add_argument("--run", type=str, required=True, help="candidate run: file or <dataset>:<run>")
     p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
@@ -17,13 +19,22 @@ def parser():
     p.add_argument("--depth", type=int, default=100, help="candidates per query to re-rank")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--family", "--kind", type=str, default="auto",
-                   help="auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, "
-                        "*ForMaskedLM ones splade, other backbones dpr) or a family: dpr, splade, unicoil, colbert, "
-                        "coil, mvr, mono, set-encoder, sparse-ce (--kind is the old name of this option)")
-    p.add_argument("--permutations", type=bool, default=False,
-                   help="Set-Encoder: also re-rank the candidates fed in ideal, inverse-ideal, random and original "
-                        "order and print the first metric for each (needs --qrels)")
+    p.add_argument(
+        "--family",
+        "--kind",
+        type=str,
+        default="auto",
+        help="auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, "
+        "*ForMaskedLM ones splade, other backbones dpr) or a family: dpr, splade, unicoil, colbert, "
+        "coil, mvr, mono, set-encoder, sparse-ce (--kind is the old name of this option)",
+    )
+    p.add_argument(
+        "--permutations",
+        type=bool,
+        default=False,
+        help="Set-Encoder: also re-rank the candidates fed in ideal, inverse-ideal, random and original "
+        "order and print the first metric for each (needs --qrels)",
+    )
     p.add_argument("--tag", type=str, default="boltir-rerank")
     add_eval_arguments(p)
     return p
@@ -50,17 +61,32 @@ def main(argv: list[str]) -> int:
         from boltir.search.rerank import rerank_lists
 
         if reranker._rerank is not rerank_lists:
-            raise ValueError(f"--permutations feeds whole candidate lists in other orders: it applies to list-wise "
-                             f"families (set-encoder), not {reranker.family}")
+            raise ValueError(
+                f"--permutations feeds whole candidate lists in other orders: it applies to list-wise "
+                f"families (set-encoder), not {reranker.family}"
+            )
         robust = permutation_robustness(
-            lambda order: rerank_lists(reranker.model, reranker.tokenizer, run, queries, docs, show_progress=False,
-                                       order=order), run, load_qrels(a.qrels), a.metrics[0], a.depth)
+            lambda order: rerank_lists(
+                reranker.model, reranker.tokenizer, run, queries, docs, show_progress=False, order=order
+            ),
+            run,
+            load_qrels(a.qrels),
+            a.metrics[0],
+            a.depth,
+        )
         print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))
     dt = time.perf_counter() - t0
-    meta = run_meta("re-rank", a, {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
-                    seconds=round(dt, 3), family=reranker.family)
+    meta = run_meta(
+        "re-rank",
+        a,
+        {"run": str(run_path(a.run)), "queries": a.queries, "docs": a.docs},
+        seconds=round(dt, 3),
+        family=reranker.family,
+    )
     write_run(a.output, out, tag=a.tag, meta=meta)
-    print(f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
-          f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)")
+    print(
+        f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
+        f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)"
+    )
     evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics)
     return 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -14,8 +15,14 @@ class TextBatcher:
     the main process runs the model.
     """
 
-    def __init__(self, tokenizer: Any, texts: Sequence[str], batches: Sequence[Sequence[int]], max_length: int,
-                 prefix: str = ""):
+    def __init__(
+        self,
+        tokenizer: Any,
+        texts: Sequence[str],
+        batches: Sequence[Sequence[int]],
+        max_length: int,
+        prefix: str = "",
+    ):
         self.tokenizer = tokenizer
         self.texts = texts
         self.batches = batches
@@ -28,8 +35,9 @@ class TextBatcher:
     def __getitem__(self, i: int) -> tuple[list[int], dict[str, torch.Tensor]]:
         idx = list(self.batches[i])
         texts = [self.prefix + self.texts[j] for j in idx]
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
         return idx, dict(enc)
 
 
@@ -40,4 +48,4 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int, sort: bool = Tr
     the same way.
     """
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i])) if sort else list(range(len(texts)))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

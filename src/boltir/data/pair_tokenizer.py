@@ -8,7 +8,8 @@ decoded and re-encoded and every backbone gets its own special tokens and token 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -17,7 +18,9 @@ class PairTokenizer:
     def __init__(self, tokenizer: Any, query_length: int, doc_length: int):
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:
-            raise TypeError(f"{type(tokenizer).__name__} has no fast (Rust) backend; pair tokenisation needs one")
+            raise TypeError(
+                f"{type(tokenizer).__name__} has no fast (Rust) backend; pair tokenisation needs one"
+            )
         self.backend = copy.deepcopy(backend)
         self.backend.no_truncation()
         self.backend.no_padding()
@@ -81,8 +84,14 @@ class SegmentTokenizer:
             raise ValueError(f"every query needs the same number of documents, got {sorted(per_query)}")
         q_ids, q_mask = self._block(queries, self.query_length)
         d_ids, d_mask = self._block([d for ds in docs for d in ds], self.doc_length)
-        return {"query_ids": q_ids, "query_mask": q_mask, "doc_ids": d_ids, "doc_mask": d_mask,
-                "docs_per_query": per_query.pop(), "cls_id": self.cls_id}
+        return {
+            "query_ids": q_ids,
+            "query_mask": q_mask,
+            "doc_ids": d_ids,
+            "doc_mask": d_mask,
+            "docs_per_query": per_query.pop(),
+            "cls_id": self.cls_id,
+        }
 
 
 class SetTokenizer:
@@ -104,11 +113,19 @@ class SetTokenizer:
         enc = self.pairs(flat_q, flat_d)
         n = enc["input_ids"].shape[0]
         out = {
-            "input_ids": torch.cat([enc["input_ids"][:, :1], torch.full((n, 1), self.int_token_id),
-                                    enc["input_ids"][:, 1:]], 1),
-            "attention_mask": torch.cat([enc["attention_mask"][:, :1], torch.ones(n, 1, dtype=torch.long),
-                                         enc["attention_mask"][:, 1:]], 1),
-            "list_size": size, "list_mask": list_mask,
+            "input_ids": torch.cat(
+                [enc["input_ids"][:, :1], torch.full((n, 1), self.int_token_id), enc["input_ids"][:, 1:]], 1
+            ),
+            "attention_mask": torch.cat(
+                [
+                    enc["attention_mask"][:, :1],
+                    torch.ones(n, 1, dtype=torch.long),
+                    enc["attention_mask"][:, 1:],
+                ],
+                1,
+            ),
+            "list_size": size,
+            "list_mask": list_mask,
         }
         if "token_type_ids" in enc:
             out["token_type_ids"] = torch.cat([torch.zeros(n, 1, dtype=torch.long), enc["token_type_ids"]], 1)

@@ -6,7 +6,8 @@ evaluation import it, it imports none of them."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 Run = dict[str, dict[str, float]]
 """``{query_id: {doc_id: score}}``; a higher score ranks higher, ties break by doc id."""
@@ -42,8 +43,13 @@ def read_run(spec: str | os.PathLike) -> Run:
     return load_run(os.fspath(spec))
 
 
-def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "boltir",
-              depth: int | None = None, meta: dict[str, Any] | None = None) -> None:
+def write_run(
+    path: str | os.PathLike,
+    run: Mapping[str, Mapping[str, float]],
+    tag: str = "boltir",
+    depth: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
     """Write a TREC run atomically; ``meta`` goes into the ``<path>.meta.json`` sidecar with the versions and time
     (the same sidecar the CLI writes)."""
     from boltir.data.writers import write_run as _write

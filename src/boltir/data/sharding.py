@@ -6,7 +6,8 @@ The split is decided at iteration time, so N workers x M processes together see 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -32,7 +33,7 @@ def shard_position(dist_position: tuple[int, int] | None = None) -> tuple[int, i
     return rank * workers + worker, world * workers
 
 
-class ShardedIterable(IterableDataset):
+class ShardedIterable(IterableDataset[T]):
     """Wrap a re-iterable source (a callable returning an iterator) and yield this worker's share of it."""
 
     def __init__(self, source: Callable[[], Iterable[T]]):

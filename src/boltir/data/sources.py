@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 from boltir.data.errors import DataFormatError
 from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
@@ -27,7 +27,8 @@ def data_root() -> Path:
     root = Path(env) if env else Path(__file__).resolve().parents[3] / "data"
     if not root.is_dir():
         raise FileNotFoundError(
-            f"bundled data folder {root} not found; set BOLTIR_DATA to the 'data' folder of a boltir checkout")
+            f"bundled data folder {root} not found; set BOLTIR_DATA to the 'data' folder of a boltir checkout"
+        )
     return root
 
 
@@ -62,7 +63,7 @@ class NamedDataset:
             found[name] = self.path(rel)
         return found
 
-    def query_ids(self) -> set[str] | None:
+    def query_ids(self) -> frozenset[str] | None:
         """The query ids of this split, or None when the folder is not split."""
         if not self.split:
             return None
@@ -87,22 +88,57 @@ _POOL = "msmarco-trecdl-pool"
 DATASETS: dict[str, NamedDataset] = {
     d.name: d
     for d in [
-        NamedDataset("trec-dl-2019", "TREC DL 2019 passages: 43 judged queries, graded qrels, 24,884-passage pool "
-                     "with first-stage and LLM teacher runs (test set)", _POOL, "docs.jsonl.gz", "queries.tsv",
-                     "qrels.txt", split="dl19", num_docs=24884),
-        NamedDataset("trec-dl-2020", "TREC DL 2020 passages: 54 judged queries, graded qrels, same pool and runs "
-                     "(train/tune set)", _POOL, "docs.jsonl.gz", "queries.tsv", "qrels.txt", split="dl20",
-                     num_docs=24884),
-        NamedDataset("msmarco-devsmall-sample", "1,178 MS MARCO dev-small queries, 12,392 passages, qrels, "
-                     "BM25 candidates and training tuples", "msmarco-devsmall-bm25-sample", "docs.jsonl.gz",
-                     "queries.tsv", "qrels.txt", train="train.jsonl.gz", num_docs=12392,
-                     extra_runs={"bm25-sample": "candidates.bm25-sample.run"}),
-        NamedDataset("msmarco-train-triples-sample", "100 MS MARCO train triples (query, positive, negative)",
-                     "msmarco-train-misc", "triples-sample.docs.jsonl.gz", "triples-sample.queries.tsv",
-                     train="triples-sample.train.jsonl.gz", num_docs=146,
-                     extra_runs={"rankzephyr": "rank-distillm-rankzephyr.train100.run"}),
-        NamedDataset("vaswani", "Vaswani (NPL): 11,429 physics abstracts, 93 queries, binary qrels", "vaswani",
-                     "docs.jsonl.gz", "queries.tsv", "qrels.txt", num_docs=11429),
+        NamedDataset(
+            "trec-dl-2019",
+            "TREC DL 2019 passages: 43 judged queries, graded qrels, 24,884-passage pool "
+            "with first-stage and LLM teacher runs (test set)",
+            _POOL,
+            "docs.jsonl.gz",
+            "queries.tsv",
+            "qrels.txt",
+            split="dl19",
+            num_docs=24884,
+        ),
+        NamedDataset(
+            "trec-dl-2020",
+            "TREC DL 2020 passages: 54 judged queries, graded qrels, same pool and runs (train/tune set)",
+            _POOL,
+            "docs.jsonl.gz",
+            "queries.tsv",
+            "qrels.txt",
+            split="dl20",
+            num_docs=24884,
+        ),
+        NamedDataset(
+            "msmarco-devsmall-sample",
+            "1,178 MS MARCO dev-small queries, 12,392 passages, qrels, BM25 candidates and training tuples",
+            "msmarco-devsmall-bm25-sample",
+            "docs.jsonl.gz",
+            "queries.tsv",
+            "qrels.txt",
+            train="train.jsonl.gz",
+            num_docs=12392,
+            extra_runs={"bm25-sample": "candidates.bm25-sample.run"},
+        ),
+        NamedDataset(
+            "msmarco-train-triples-sample",
+            "100 MS MARCO train triples (query, positive, negative)",
+            "msmarco-train-misc",
+            "triples-sample.docs.jsonl.gz",
+            "triples-sample.queries.tsv",
+            train="triples-sample.train.jsonl.gz",
+            num_docs=146,
+            extra_runs={"rankzephyr": "rank-distillm-rankzephyr.train100.run"},
+        ),
+        NamedDataset(
+            "vaswani",
+            "Vaswani (NPL): 11,429 physics abstracts, 93 queries, binary qrels",
+            "vaswani",
+            "docs.jsonl.gz",
+            "queries.tsv",
+            "qrels.txt",
+            num_docs=11429,
+        ),
     ]
 }
 
@@ -111,14 +147,16 @@ def get_dataset(name: str) -> NamedDataset:
     try:
         return DATASETS[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; bundled: {', '.join(DATASETS)} "
-                       f"(or give a file path, or an ir_datasets id as 'irds:<id>')") from None
+        raise KeyError(
+            f"unknown dataset {name!r}; bundled: {', '.join(DATASETS)} "
+            f"(or give a file path, or an ir_datasets id as 'irds:<id>')"
+        ) from None
 
 
 def _irds(spec: str):
     import ir_datasets
 
-    return ir_datasets.load(spec[len(IRDS_PREFIX):])
+    return ir_datasets.load(spec[len(IRDS_PREFIX) :])
 
 
 def _component(spec: str, what: str) -> Path:
@@ -175,6 +213,20 @@ def load_qrels(spec: str) -> dict[str, dict[str, int]]:
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         qrels = {qid: d for qid, d in qrels.items() if qid in ids}
     return qrels
+
+
+def companion(given: str | None, run_spec: str, field: str) -> str:
+    """``given``, else the bundled dataset that a ``<dataset>:<run>`` spec names (its queries, qrels or documents);
+    for a run given as a file the companion must be given (the error names the config ``field``)."""
+    given = given or dataset_of_run(run_spec)
+    if given is None:
+        raise ValueError(f"{field} is required when the run is a file ({run_spec})")
+    return given
+
+
+def dataset_of_run(spec: str) -> str | None:
+    """The bundled dataset a ``<dataset>:<run>`` spec names (None for a run file)."""
+    return spec.split(":", 1)[0] if ":" in spec and not Path(spec).exists() else None
 
 
 def run_path(spec: str) -> Path:

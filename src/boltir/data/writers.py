@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from boltir.data.records import RunRow, TrainingTuple
 from boltir.utils.atomic import atomic_open, atomic_write_json
 
 
-def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "boltir",
-              depth: int | None = None, meta: dict | None = None) -> None:
+def write_run(
+    path: str | os.PathLike,
+    run: Mapping[str, Mapping[str, float]],
+    tag: str = "boltir",
+    depth: int | None = None,
+    meta: dict | None = None,
+) -> None:
     """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by descending score.
 
     With ``meta``, a ``<path>.meta.json`` sidecar records how the run was made (command, inputs, versions).
@@ -47,7 +53,12 @@ def write_tuples(path: str | os.PathLike, tuples: Iterable[TrainingTuple]) -> in
     n = 0
     with atomic_open(path) as f:
         for t in tuples:
-            obj = {"query_id": t.query_id, "query": t.query, "positives": t.positives, "negatives": t.negatives}
+            obj: dict[str, Any] = {
+                "query_id": t.query_id,
+                "query": t.query,
+                "positives": t.positives,
+                "negatives": t.negatives,
+            }
             if t.scores is not None:
                 obj["scores"] = t.scores
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from boltir.data.writers import write_run
 from boltir.data.runs import top_k
+from boltir.data.writers import write_run
 from boltir.utils.atomic import atomic_open, atomic_write_json
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import provenance
@@ -29,10 +29,18 @@ def rank_scores(order: list[str]) -> dict[str, float]:
     return {d: float(n - i) for i, d in enumerate(order)}
 
 
-def build_distillation_data(teacher: Any, first_stage: dict[str, dict[str, float]], queries: dict[str, str],
-                            docs: dict[str, str], output_dir: str | Path, depth: int = 100,
-                            num_queries: int | None = None, seed: int = 0, first_stage_name: str = "",
-                            show_progress: bool = True) -> dict[str, Any]:
+def build_distillation_data(
+    teacher: Any,
+    first_stage: dict[str, dict[str, float]],
+    queries: dict[str, str],
+    docs: dict[str, str],
+    output_dir: str | Path,
+    depth: int = 100,
+    num_queries: int | None = None,
+    seed: int = 0,
+    first_stage_name: str = "",
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """Write ``teacher.run``, ``queries.tsv`` and ``manifest.json`` into ``output_dir``; return the manifest."""
     candidates = {q: ds for q, ds in top_k(first_stage, depth).items() if q in queries}
     if not candidates:
@@ -54,17 +62,26 @@ def build_distillation_data(teacher: Any, first_stage: dict[str, dict[str, float
     with atomic_open(out / "queries.tsv") as f:
         for qid in chosen:
             f.write(f"{qid}\t{queries[qid]}\n")
-    manifest = {"teacher": teacher.describe(), "first_stage": first_stage_name, "depth": depth,
-                "num_queries": len(chosen), "requested_queries": num_queries, "seed": seed,
-                "query_ids": chosen, "teacher_seconds": round(seconds, 3),
-                "teacher_seconds_per_query": round(seconds / len(chosen), 4),
-                "teacher_stats": dict(getattr(teacher, "stats", {})), **provenance()}
+    manifest = {
+        "teacher": teacher.describe(),
+        "first_stage": first_stage_name,
+        "depth": depth,
+        "num_queries": len(chosen),
+        "requested_queries": num_queries,
+        "seed": seed,
+        "query_ids": chosen,
+        "teacher_seconds": round(seconds, 3),
+        "teacher_seconds_per_query": round(seconds / len(chosen), 4),
+        "teacher_stats": dict(getattr(teacher, "stats", {})),
+        **provenance(),
+    }
     atomic_write_json(out / "manifest.json", manifest)
     return manifest
 
 
-def subsample_depth(teacher_run: dict[str, dict[str, float]], first_stage: dict[str, dict[str, float]],
-                    depth: int) -> dict[str, dict[str, float]]:
+def subsample_depth(
+    teacher_run: dict[str, dict[str, float]], first_stage: dict[str, dict[str, float]], depth: int
+) -> dict[str, dict[str, float]]:
     """The teacher's order restricted to each query's first-stage top-``depth`` (for depth ablations: what the
     teacher would have been shown with a shallower candidate list, keeping its relative order)."""
     keep = top_k(first_stage, depth)

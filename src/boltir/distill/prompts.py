@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SYSTEM = ("You rank passages for a search engine. Judge each passage only by how well it answers the query, and "
-          "reply with identifiers only.")
+SYSTEM = (
+    "You rank passages for a search engine. Judge each passage only by how well it answers the query, and "
+    "reply with identifiers only."
+)
 
 
 def truncate_words(text: str, max_words: int) -> str:
@@ -20,9 +22,12 @@ def listwise_messages(query: str, passages: list[str], max_words: int = 100) -> 
     n = len(passages)
     lines = [f"Query: {query}", "", f"Here are {n} passages, each with an identifier in brackets.", ""]
     lines += [f"[{i}] {truncate_words(p, max_words)}" for i, p in enumerate(passages, 1)]
-    lines += ["", f"Query: {query}",
-              f"Order all {n} passages from most to least relevant to the query. Answer with the identifiers only, "
-              f"separated by '>', for example [2] > [1]. Use every identifier from 1 to {n} exactly once."]
+    lines += [
+        "",
+        f"Query: {query}",
+        f"Order all {n} passages from most to least relevant to the query. Answer with the identifiers only, "
+        f"separated by '>', for example [2] > [1]. Use every identifier from 1 to {n} exactly once.",
+    ]
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
 
 

@@ -25,8 +25,15 @@ class ListwiseLLMTeacher:
     ``malformed_retries`` times (not cached), then a :class:`TeacherError` names the query and window. Repaired
     answers (missing, repeated, out-of-range ids) are used and counted in ``stats``."""
 
-    def __init__(self, backend: Any, window: int = 20, stride: int = 10, max_words: int = 100,
-                 cache: ResponseCache | None = None, malformed_retries: int = 2):
+    def __init__(
+        self,
+        backend: Any,
+        window: int = 20,
+        stride: int = 10,
+        max_words: int = 100,
+        cache: ResponseCache | None = None,
+        malformed_retries: int = 2,
+    ):
         sliding_windows(1, window, stride)  # validates the sizes
         self.backend, self.window, self.stride, self.max_words = backend, window, stride, max_words
         self.cache, self.malformed_retries = cache, malformed_retries
@@ -34,8 +41,13 @@ class ListwiseLLMTeacher:
         self.stats = {"calls": 0, "cached": 0, "windows": 0, "repaired": 0, "malformed_retried": 0}
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "listwise-llm", "backend": self.name, "window": self.window, "stride": self.stride,
-                "max_words": self.max_words}
+        return {
+            "type": "listwise-llm",
+            "backend": self.name,
+            "window": self.window,
+            "stride": self.stride,
+            "max_words": self.max_words,
+        }
 
     def _answer(self, messages: list[dict[str, str]], n: int, where: str) -> list[int]:
         if self.cache is not None:
@@ -43,7 +55,7 @@ class ListwiseLLMTeacher:
             if hit is not None:
                 self.stats["cached"] += 1
                 return parse_permutation(hit, n).order
-        for attempt in range(self.malformed_retries + 1):
+        for _ in range(self.malformed_retries + 1):
             self.stats["calls"] += 1
             try:
                 answer = self.backend.complete(messages)
@@ -57,8 +69,10 @@ class ListwiseLLMTeacher:
                     self.cache.put(self.name, messages, answer)
                 return parsed.order
             self.stats["malformed_retried"] += 1
-        raise TeacherError(f"{where}: {self.malformed_retries + 1} answers held no passage identifier "
-                           f"(last: {answer[:120]!r})")
+        raise TeacherError(
+            f"{where}: {self.malformed_retries + 1} answers held no passage identifier "
+            f"(last: {answer[:120]!r})"
+        )
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
         order = list(candidates)
@@ -104,5 +118,7 @@ class ModelTeacher:
         return {"type": "model", "model": self.model, "family": self.reranker.family}
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
-        scores = self.reranker.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs)[qid]
+        scores = self.reranker.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs)[
+            qid
+        ]
         return sorted(candidates, key=lambda d: (-scores[d], candidates.index(d)))

@@ -3,8 +3,8 @@ lacks (they count as 0, like ``trec_eval -c``, so a missing query is always repo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 DEFAULT_METRICS = ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000", "AP(rel=2)@1000")
 
@@ -37,8 +37,12 @@ def parse_metrics(metrics: Iterable[str]):
     return parsed
 
 
-def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
-             metrics: Iterable[str] = DEFAULT_METRICS, name: str = "run") -> Evaluation:
+def evaluate(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: Iterable[str] = DEFAULT_METRICS,
+    name: str = "run",
+) -> Evaluation:
     """Evaluate ``run`` on every query of ``qrels``; judged queries missing from the run score 0."""
     import ir_measures
 
@@ -51,12 +55,14 @@ def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping
     for m in ir_measures.iter_calc(measures, qrels, run):
         per_query[names[str(m.measure)]][m.query_id] = float(m.value)
     missing = [q for q in judged if q not in run]
-    return Evaluation(name, metrics, per_query, len(judged), missing,
-                      unjudged_run_queries=0)
+    return Evaluation(name, metrics, per_query, len(judged), missing, unjudged_run_queries=0)
 
 
-def evaluate_many(runs: Mapping[str, Mapping[str, Mapping[str, float]]], qrels: Mapping[str, Mapping[str, int]],
-                  metrics: Iterable[str] = DEFAULT_METRICS) -> list[Evaluation]:
+def evaluate_many(
+    runs: Mapping[str, Mapping[str, Mapping[str, float]]],
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: Iterable[str] = DEFAULT_METRICS,
+) -> list[Evaluation]:
     metrics = list(metrics)
     out = []
     for name, run in runs.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 _TOKEN = re.compile(r"\w+")
 
@@ -33,8 +33,13 @@ def jaccard_clusters(texts: Sequence[str], threshold: float = 0.5) -> list[int]:
     return [roots.setdefault(find(i), len(roots)) for i in range(len(texts))]
 
 
-def alpha_ndcg(ranking: Sequence[str], relevance: dict[str, int], clusters: dict[str, int], alpha: float = 0.5,
-               k: int = 10) -> float:
+def alpha_ndcg(
+    ranking: Sequence[str],
+    relevance: dict[str, int],
+    clusters: dict[str, int],
+    alpha: float = 0.5,
+    k: int = 10,
+) -> float:
     """alpha-nDCG@k with each near-duplicate cluster as one nugget: a relevant passage gains
     ``(1 - alpha) ** (relevant passages of its cluster ranked above it)``; discount ``1 / log2(rank + 1)``;
     the ideal ranking is built greedily (the usual approximation)."""

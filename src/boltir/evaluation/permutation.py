@@ -4,16 +4,17 @@ order and compare the effectiveness reached from each (a permutation-invariant m
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
-from boltir.evaluation.measures import evaluate
 from boltir.data.runs import top_k
+from boltir.evaluation.measures import evaluate
 
 ORDERS = ("original", "ideal", "inverse-ideal", "random")
 
 
-def input_orders(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]], depth: int | None,
-                 seed: int = 0) -> dict[str, dict[str, list[str]]]:
+def input_orders(
+    run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]], depth: int | None, seed: int = 0
+) -> dict[str, dict[str, list[str]]]:
     """For each protocol order, the candidate list of every query in that order (same candidates throughout).
 
     ideal: by descending judgment (unjudged as 0), ties in original order; inverse-ideal: its reverse;
@@ -32,9 +33,16 @@ def input_orders(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, in
     return out
 
 
-def permutation_robustness(rerank: Callable[[dict[str, list[str]]], dict[str, dict[str, float]]],
-                           run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]],
-                           metric: str = "nDCG@10", depth: int | None = 100, seed: int = 0) -> dict[str, float]:
+def permutation_robustness(
+    rerank: Callable[[dict[str, list[str]]], dict[str, dict[str, float]]],
+    run: dict[str, dict[str, float]],
+    qrels: dict[str, dict[str, int]],
+    metric: str = "nDCG@10",
+    depth: int | None = 100,
+    seed: int = 0,
+) -> dict[str, float]:
     """``{order: metric}`` where ``rerank(order)`` scores the candidates fed in ``order`` ({qid: [doc ids]})."""
-    return {name: evaluate(rerank(order), qrels, [metric]).aggregate[metric]
-            for name, order in input_orders(run, qrels, depth, seed).items()}
+    return {
+        name: evaluate(rerank(order), qrels, [metric]).aggregate[metric]
+        for name, order in input_orders(run, qrels, depth, seed).items()
+    }

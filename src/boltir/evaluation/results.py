@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from boltir.evaluation.measures import Evaluation, evaluate_many
 from boltir.evaluation.significance import Comparison, compare_to_baseline
@@ -53,8 +54,12 @@ def _is_run(obj: Mapping[str, Any]) -> bool:
     return True
 
 
-def evaluate(runs: Mapping[str, Any], qrels: str | Mapping[str, Mapping[str, int]],
-             metrics: list[str] | tuple[str, ...] | None = None, alpha: float = 0.05) -> Results:
+def evaluate(
+    runs: Mapping[str, Any],
+    qrels: str | Mapping[str, Mapping[str, int]],
+    metrics: list[str] | tuple[str, ...] | None = None,
+    alpha: float = 0.05,
+) -> Results:
     """Evaluate one run or ``{name: run}`` (the first is the baseline) on ``qrels`` (a mapping, a file, a bundled
     dataset or ``irds:<id>``) with ir_measures metrics (default: nDCG@10, RR(rel=2)@10, R(rel=2)@1000,
     AP(rel=2)@1000); judged queries a run lacks count 0, like ``trec_eval -c``."""

@@ -5,8 +5,9 @@ that built it, and the check that a model searching or extending it is that mode
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
@@ -26,8 +27,9 @@ def chunks(docs: Iterator[Doc], size: int) -> Iterator[list[Doc]]:
         yield chunk
 
 
-def new_chunks(docs: str, writer: ShardedVectorWriter, output: Path, shard_size: int, max_shards: int | None
-               ) -> Iterator[list[Doc] | None]:
+def new_chunks(
+    docs: str, writer: ShardedVectorWriter, output: Path, shard_size: int, max_shards: int | None
+) -> Iterator[list[Doc] | None]:
     """The chunks of ``docs`` a (resumed) build still has to write, one per shard; yields None when
     ``max_shards`` new shards are written, so the caller stops early (a rerun resumes)."""
     from boltir.data.sources import load_docs
@@ -43,15 +45,27 @@ def new_chunks(docs: str, writer: ShardedVectorWriter, output: Path, shard_size:
         yield chunk
 
 
-def encode_shards(writer: ShardedVectorWriter, docs: str, output: Path, shard_size: int, max_shards: int | None,
-                  show_progress: bool, add_chunk: Callable[[list[Doc], Any], None]) -> float | None:
+def encode_shards(
+    writer: ShardedVectorWriter,
+    docs: str,
+    output: Path,
+    shard_size: int,
+    max_shards: int | None,
+    show_progress: bool,
+    add_chunk: Callable[[list[Doc], Any], None],
+) -> float | None:
     """The shard loop of every index kind: ``add_chunk(documents, progress)`` encodes and writes each shard the
     (resumed) build still needs. Returns the seconds it took, or None when ``max_shards`` stopped it early."""
     from boltir.data.sources import count_docs
 
     started = time.perf_counter()
-    with progress_bar(total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress,
-                      initial=writer.done_count) as bar:
+    with progress_bar(
+        total=count_docs(docs),
+        desc=f"index {docs}",
+        unit="doc",
+        disable=not show_progress,
+        initial=writer.done_count,
+    ) as bar:
         for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
             if chunk is None:
                 return None
@@ -67,8 +81,14 @@ def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, An
     from boltir.models.base import tokenizer_fingerprint, weights_fingerprint
 
     cfg = model.config
-    record = {"source": source, "model_type": cfg.model_type, "fingerprint": weights_fingerprint(model),
-              "embedding_dim": cfg.embedding_dim, "doc_length": cfg.doc_length, "query_length": cfg.query_length}
+    record = {
+        "source": source,
+        "model_type": cfg.model_type,
+        "fingerprint": weights_fingerprint(model),
+        "embedding_dim": cfg.embedding_dim,
+        "doc_length": cfg.doc_length,
+        "query_length": cfg.query_length,
+    }
     if tokenizer is not None:
         record["tokenizer_fingerprint"] = tokenizer_fingerprint(tokenizer)
     for optional in ("similarity", "doc_top_k"):
@@ -77,8 +97,9 @@ def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, An
     return record
 
 
-def load_index_model(index_dir: Path, manifest: dict[str, Any], model: str | None = None,
-                     loaded: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+def load_index_model(
+    index_dir: Path, manifest: dict[str, Any], model: str | None = None, loaded: tuple[Any, Any] | None = None
+) -> tuple[Any, Any]:
     """``(model, tokenizer)`` to search or extend an index with: ``loaded``, else ``model``, else the copy saved
     beside the index, else the recorded source, loaded as the family recorded in the manifest, with the
     document length the index was built with; its weights must be the ones that built the index."""
@@ -98,25 +119,45 @@ def check_model(index_dir: Path, record: dict[str, Any], model: Any, tokenizer: 
 
     got = weights_fingerprint(model)
     if got != record["fingerprint"]:
-        raise InvalidIndexError(f"{index_dir} was built with model {record['source']!r} (weights "
-                                f"{record['fingerprint']}); the given model has different weights ({got})")
+        raise InvalidIndexError(
+            f"{index_dir} was built with model {record['source']!r} (weights "
+            f"{record['fingerprint']}); the given model has different weights ({got})"
+        )
     want = record.get("tokenizer_fingerprint")  # indexes from before tokenizer fingerprints have none
     if want is not None and tokenizer is not None and tokenizer_fingerprint(tokenizer) != want:
-        raise InvalidIndexError(f"{index_dir} was built with the tokenizer of {record['source']!r}; the given "
-                                "tokenizer turns text into different ids (other vocabulary, added tokens or "
-                                "normalisation)")
+        raise InvalidIndexError(
+            f"{index_dir} was built with the tokenizer of {record['source']!r}; the given "
+            "tokenizer turns text into different ids (other vocabulary, added tokens or "
+            "normalisation)"
+        )
 
 
-def start_build(kind: str, model: Any, tokenizer: Any, docs: str, output: Path, model_source: str, shard_size: int,
-                overwrite: bool, fresh_heads: bool = False, **build_extra: Any):
+def start_build(
+    kind: str,
+    model: Any,
+    tokenizer: Any,
+    docs: str,
+    output: Path,
+    model_source: str,
+    shard_size: int,
+    overwrite: bool,
+    fresh_heads: bool = False,
+    **build_extra: Any,
+):
     """``(model record, docs record, writer)`` of a new or resumed build of any index kind. With
     ``fresh_heads`` the model is saved beside the index once: heads drawn at load time would differ at search
     time, so search loads that copy."""
     record = model_record(model, model_source, tokenizer)
     docs_record = input_fingerprint(docs)
-    build_config = {"kind": kind, "model_fingerprint": record["fingerprint"],
-                    "tokenizer_fingerprint": record["tokenizer_fingerprint"], "docs": docs_record,
-                    "shard_size": shard_size, "doc_length": model.config.doc_length, **build_extra}
+    build_config = {
+        "kind": kind,
+        "model_fingerprint": record["fingerprint"],
+        "tokenizer_fingerprint": record["tokenizer_fingerprint"],
+        "docs": docs_record,
+        "shard_size": shard_size,
+        "doc_length": model.config.doc_length,
+        **build_extra,
+    }
     writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
     if fresh_heads:
         from boltir.models.base import save_model_folder
@@ -134,8 +175,10 @@ def index_kind_of_model(model: Any) -> str:
     family = family_of_model_type(model.config.model_type)
     if family is None or family.index_kind is None:
         name = family.name if family else model.config.model_type
-        raise ValueError(f"a {name} model cannot build an index: index needs a bi-encoder (families with an "
-                         "index kind in boltir.registry)")
+        raise ValueError(
+            f"a {name} model cannot build an index: index needs a bi-encoder (families with an "
+            "index kind in boltir.registry)"
+        )
     return family.index_kind
 
 
@@ -152,10 +195,23 @@ def reloads_identically(model: Any, source: str) -> bool:
     return not any(getattr(model, h, None) is not None for h in getattr(model, "heads", ()))
 
 
-def build_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, model_source: str,
-                batch_size: int = 32, shard_size: int = 16384, num_workers: int = 0, overwrite: bool = False,
-                max_shards: int | None = None, show_progress: bool = True, fresh_heads: bool | None = None,
-                kind: str | None = None, **options: Any) -> dict[str, Any] | None:
+def build_index(
+    model: Any,
+    tokenizer: Any,
+    docs: str,
+    output: str | Path,
+    *,
+    model_source: str,
+    batch_size: int = 32,
+    shard_size: int = 16384,
+    num_workers: int = 0,
+    overwrite: bool = False,
+    max_shards: int | None = None,
+    show_progress: bool = True,
+    fresh_heads: bool | None = None,
+    kind: str | None = None,
+    **options: Any,
+) -> dict[str, Any] | None:
     """Index the documents of ``docs`` into ``output`` with the index kind of the model's family (or ``kind``);
     ``options`` are the kind's knobs (e.g. ``factory`` for dense, ``nbits`` for multi-vector indexes). Returns
     the manifest, or None when ``max_shards`` stopped the build early (rerun to resume).
@@ -170,18 +226,44 @@ def build_index(model: Any, tokenizer: Any, docs: str, output: str | Path, *, mo
     impl = get_index_kind(kind or index_kind_of_model(model)).impl()
     options = impl.check_options(model, {k: v for k, v in options.items() if v is not None})
     output = Path(output)
-    record, docs_record, writer = start_build(impl.name, model, tokenizer, docs, output, model_source, shard_size,
-                                              overwrite, fresh_heads, **impl.build_config(model, options))
-    seconds = encode_shards(writer, docs, output, shard_size, max_shards, show_progress, lambda chunk, bar:
-                            impl.encode_shard(writer, model, tokenizer, chunk, batch_size, bar, num_workers))
+    record, docs_record, writer = start_build(
+        impl.name,
+        model,
+        tokenizer,
+        docs,
+        output,
+        model_source,
+        shard_size,
+        overwrite,
+        fresh_heads,
+        **impl.build_config(model, options),
+    )
+    seconds = encode_shards(
+        writer,
+        docs,
+        output,
+        shard_size,
+        max_shards,
+        show_progress,
+        lambda chunk, bar: impl.encode_shard(writer, model, tokenizer, chunk, batch_size, bar, num_workers),
+    )
     if seconds is None:
         return None
     fields = impl.write_derived(output, writer.shards, 0, record, tokenizer, options)
-    return writer.finish({
-        "kind": impl.name, **fields, "model": record, "docs": docs_record,
-        "build": {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)},
-        "provenance": provenance(),
-    })
+    return writer.finish(
+        {
+            "kind": impl.name,
+            **fields,
+            "model": record,
+            "docs": docs_record,
+            "build": {
+                "batch_size": batch_size,
+                "shard_size": shard_size,
+                "encode_seconds_this_run": round(seconds, 3),
+            },
+            "provenance": provenance(),
+        }
+    )
 
 
 def open_index(folder: str | Path, kind: str | None = None, check_shards: bool = False) -> dict[str, Any]:
@@ -198,18 +280,21 @@ def open_index(folder: str | Path, kind: str | None = None, check_shards: bool =
     return manifest
 
 
-def open_searcher(folder: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                  **knobs: Any) -> Any:
+def open_searcher(
+    folder: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None, **knobs: Any
+) -> Any:
     """The searcher of the index in ``folder``, whatever its kind (``knobs`` go to the kind's searcher)."""
-    from boltir.registry import get_index_kind, resolve
-
     import inspect
+
+    from boltir.registry import get_index_kind, resolve
 
     kind = read_manifest(folder).get("kind", "")
     searcher = resolve(get_index_kind(kind).impl().searcher)
     accepted = set(inspect.signature(searcher).parameters) - {"index_dir", "model", "loaded"}
     unknown = sorted(set(knobs) - accepted)
     if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not a search setting of a {kind} index (its settings: "
-                         f"{', '.join(sorted(accepted))})")
+        raise ValueError(
+            f"{', '.join(unknown)}: not a search setting of a {kind} index (its settings: "
+            f"{', '.join(sorted(accepted))})"
+        )
     return searcher(folder, model=model, loaded=loaded, **knobs)

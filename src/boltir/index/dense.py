@@ -31,25 +31,46 @@ class DenseKind(IndexKindBase):
     derived_files = (FAISS_FILE,)
     searcher = "boltir.search.dense:DenseSearcher"
 
-    def encode_shard(self, writer: Any, model: Any, tokenizer: Any, chunk: list, batch_size: int,
-                     progress: Any = None, num_workers: int = 0) -> None:
+    def encode_shard(
+        self,
+        writer: Any,
+        model: Any,
+        tokenizer: Any,
+        chunk: list,
+        batch_size: int,
+        progress: Any = None,
+        num_workers: int = 0,
+    ) -> None:
         texts, ids = [d.text for d in chunk], [d.doc_id for d in chunk]
-        vecs = model.encode(texts, "doc", batch_size, progress=progress, num_workers=num_workers, tokenizer=tokenizer)
+        vecs = model.encode(
+            texts, "doc", batch_size, progress=progress, num_workers=num_workers, tokenizer=tokenizer
+        )
         views = document_views(model)
         if views:
-            writer.add_multivector_shard(vecs.reshape(-1, vecs.shape[-1]), np.arange(len(ids) + 1) * views, ids)
+            writer.add_multivector_shard(
+                vecs.reshape(-1, vecs.shape[-1]), np.arange(len(ids) + 1) * views, ids
+            )
         else:
             writer.add_shard(vecs, ids)
 
-    def write_derived(self, folder: Path, shards: list[dict[str, Any]], generation: int, record: dict[str, Any],
-                      tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+    def write_derived(
+        self,
+        folder: Path,
+        shards: list[dict[str, Any]],
+        generation: int,
+        record: dict[str, Any],
+        tokenizer: Any,
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
         import faiss
 
         dim, factory, train_size = record["embedding_dim"], options["factory"], options["train_size"]
         try:
             index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         except RuntimeError as e:
-            raise InvalidIndexError(f"FAISS factory {factory!r} for {dim}-d vectors: {str(e).splitlines()[0]}") from None
+            raise InvalidIndexError(
+                f"FAISS factory {factory!r} for {dim}-d vectors: {str(e).splitlines()[0]}"
+            ) from None
         manifest_like = {"shards": shards}
         if not index.is_trained:
             sample, n = [], 0
@@ -62,16 +83,25 @@ class DenseKind(IndexKindBase):
             try:
                 index.train(np.ascontiguousarray(np.concatenate(sample)))
             except RuntimeError as e:
-                raise InvalidIndexError(f"FAISS factory {factory!r}: training on {n} vectors failed "
-                                        f"({str(e).splitlines()[0]}); raise --train-size or use fewer centroids") from None
+                raise InvalidIndexError(
+                    f"FAISS factory {factory!r}: training on {n} vectors failed "
+                    f"({str(e).splitlines()[0]}); raise --train-size or use fewer centroids"
+                ) from None
         for vecs, _ in iter_shards(folder, manifest_like):
             index.add(np.ascontiguousarray(vecs))
         write_faiss_file(folder, index, generation)
         views = sum(s.get("tokens", 0) for s in shards) // max(sum(s["count"] for s in shards), 1)
         return {"backend": "faiss", "factory": factory, "dim": dim, **({"views": views} if views else {})}
 
-    def extend_derived(self, folder: Path, manifest: dict[str, Any], shards: list[dict[str, Any]], first_new: int,
-                       generation: int, tokenizer: Any) -> dict[str, Any]:
+    def extend_derived(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        shards: list[dict[str, Any]],
+        first_new: int,
+        generation: int,
+        tokenizer: Any,
+    ) -> dict[str, Any]:
         index = load_faiss(folder, manifest)
         for vecs, _ in iter_shards(folder, {"shards": shards[first_new:]}):
             index.add(np.ascontiguousarray(vecs))
@@ -98,5 +128,7 @@ def load_faiss(folder: str | Path, manifest: dict[str, Any]) -> Any:
         raise InvalidIndexError(f"{path}: unreadable FAISS index ({str(e).splitlines()[0]})") from None
     rows = sum(s.get("tokens", s["count"]) for s in manifest["shards"])  # documents, or documents x views
     if index.ntotal != rows or index.d != manifest["dim"]:
-        raise InvalidIndexError(f"{path}: holds {index.ntotal} x {index.d}, manifest says {rows} x {manifest['dim']}")
+        raise InvalidIndexError(
+            f"{path}: holds {index.ntotal} x {index.d}, manifest says {rows} x {manifest['dim']}"
+        )
     return index

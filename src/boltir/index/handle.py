@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from boltir.data.runs import Run
 
@@ -31,17 +32,37 @@ class Index:
         return cls(path)
 
     @classmethod
-    def build(cls, model: Any, docs: str, path: str | os.PathLike, *, family: str | None = None,
-              batch_size: int = 32, shard_size: int = 16384, overwrite: bool = False, show_progress: bool = True,
-              **options: Any) -> Index:
+    def build(
+        cls,
+        model: Any,
+        docs: str,
+        path: str | os.PathLike,
+        *,
+        family: str | None = None,
+        batch_size: int = 32,
+        shard_size: int = 16384,
+        overwrite: bool = False,
+        show_progress: bool = True,
+        **options: Any,
+    ) -> Index:
         """Index ``docs`` (a file, bundled dataset or ``irds:<id>``) with ``model`` (a name, folder, or a model
         boltir loaded); ``options`` are the index kind's knobs (``factory``, ``train_size`` for dense;
         ``num_centroids``, ``nbits`` for multi-vector). An interrupted build resumes."""
         from boltir.index.build import build_index
 
         module, tokenizer, source = _loaded(model, family)
-        build_index(module, tokenizer, docs, path, model_source=source, batch_size=batch_size,
-                    shard_size=shard_size, overwrite=overwrite, show_progress=show_progress, **options)
+        build_index(
+            module,
+            tokenizer,
+            docs,
+            Path(path),
+            model_source=source,
+            batch_size=batch_size,
+            shard_size=shard_size,
+            overwrite=overwrite,
+            show_progress=show_progress,
+            **options,
+        )
         return cls(path)
 
     def searcher(self, model: Any = None, **knobs: Any) -> Any:
@@ -50,7 +71,7 @@ class Index:
         from boltir.index.build import open_searcher
 
         if model is None or isinstance(model, (str, os.PathLike)):
-            return open_searcher(self.path, model, **knobs)
+            return open_searcher(self.path, None if model is None else str(model), **knobs)
         module, tokenizer, _ = _loaded(model, None)
         return open_searcher(self.path, loaded=(module, tokenizer), **knobs)
 

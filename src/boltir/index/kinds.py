@@ -24,25 +24,49 @@ class IndexKindBase:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             known = ", ".join(self.options) or "none"
-            raise ValueError(f"{', '.join(unknown)}: not an option of a {self.name} index (its options: {known})")
+            raise ValueError(
+                f"{', '.join(unknown)}: not an option of a {self.name} index (its options: {known})"
+            )
         return {**self.options, **options}
 
     def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         """Settings a resumed build must share with the partial one (beyond model, documents and shard size)."""
         return {}
 
-    def encode_shard(self, writer: Any, model: Any, tokenizer: Any, chunk: list, batch_size: int,
-                     progress: Any = None, num_workers: int = 0) -> None:
+    def encode_shard(
+        self,
+        writer: Any,
+        model: Any,
+        tokenizer: Any,
+        chunk: list,
+        batch_size: int,
+        progress: Any = None,
+        num_workers: int = 0,
+    ) -> None:
         """Encode one chunk of documents and append it to ``writer`` as a shard."""
         raise NotImplementedError
 
-    def write_derived(self, folder: Path, shards: list[dict[str, Any]], generation: int, record: dict[str, Any],
-                      tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+    def write_derived(
+        self,
+        folder: Path,
+        shards: list[dict[str, Any]],
+        generation: int,
+        record: dict[str, Any],
+        tokenizer: Any,
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
         """Write the derived structures of ``generation`` over ``shards``; return the manifest fields they add."""
         raise NotImplementedError
 
-    def extend_derived(self, folder: Path, manifest: dict[str, Any], shards: list[dict[str, Any]], first_new: int,
-                       generation: int, tokenizer: Any) -> dict[str, Any]:
+    def extend_derived(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        shards: list[dict[str, Any]],
+        first_new: int,
+        generation: int,
+        tokenizer: Any,
+    ) -> dict[str, Any]:
         """After documents were added as ``shards[first_new:]``: write ``generation``'s derived structures from the
         previous generation's (no retraining); return the manifest fields that change."""
         raise NotImplementedError

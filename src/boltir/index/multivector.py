@@ -29,14 +29,17 @@ NBITS = (1, 2, 4, 8)
 
 def fit_buckets(residuals: np.ndarray, nbits: int) -> tuple[np.ndarray, np.ndarray]:
     """``(cut-offs [2**nbits - 1], bucket values [2**nbits])`` at equal-mass quantiles of residual values."""
-    n = 2 ** nbits
+    n = 2**nbits
     flat = np.asarray(residuals, dtype=np.float32).ravel()
-    return (np.quantile(flat, np.arange(1, n) / n).astype(np.float32),
-            np.quantile(flat, (np.arange(n) + 0.5) / n).astype(np.float32))
+    return (
+        np.quantile(flat, np.arange(1, n) / n).astype(np.float32),
+        np.quantile(flat, (np.arange(n) + 0.5) / n).astype(np.float32),
+    )
 
 
-def compress_residuals(tokens: np.ndarray, codes: np.ndarray, centroids: np.ndarray, cutoffs: np.ndarray,
-                       nbits: int) -> np.ndarray:
+def compress_residuals(
+    tokens: np.ndarray, codes: np.ndarray, centroids: np.ndarray, cutoffs: np.ndarray, nbits: int
+) -> np.ndarray:
     """Bucket ids of ``tokens - centroids[codes]`` packed ``8 // nbits`` per byte: uint8 [tokens, dim * nbits / 8]."""
     buckets = np.searchsorted(cutoffs, np.asarray(tokens, np.float32) - centroids[codes]).astype(np.uint8)
     per_byte = 8 // nbits
@@ -45,12 +48,15 @@ def compress_residuals(tokens: np.ndarray, codes: np.ndarray, centroids: np.ndar
     return np.bitwise_or.reduce(grouped << shifts, axis=2).astype(np.uint8)
 
 
-def decompress_residuals(packed: np.ndarray, codes: np.ndarray, centroids: np.ndarray, values: np.ndarray,
-                         nbits: int) -> np.ndarray:
+def decompress_residuals(
+    packed: np.ndarray, codes: np.ndarray, centroids: np.ndarray, values: np.ndarray, nbits: int
+) -> np.ndarray:
     """Approximate token embeddings [tokens, dim]: centroid + bucket values, L2-normalised as the model's are.
     Each byte maps to its ``8 // nbits`` bucket values through a 256-row lookup table (one gather per byte)."""
     per_byte = 8 // nbits
-    table = values[(np.arange(256)[:, None] >> (np.arange(per_byte) * nbits)) & (2 ** nbits - 1)].astype(np.float32)
+    table = values[(np.arange(256)[:, None] >> (np.arange(per_byte) * nbits)) & (2**nbits - 1)].astype(
+        np.float32
+    )
     vecs = np.take(table, packed, axis=0).reshape(len(packed), -1)
     vecs += np.take(centroids, codes, axis=0)
     vecs *= (1.0 / np.sqrt(np.maximum(np.einsum("ij,ij->i", vecs, vecs), 1e-24)))[:, None]
@@ -68,7 +74,13 @@ class MultiVectorKind(IndexKindBase):
     uses instead of the float tokens."""
 
     name = "multivector"
-    options = {"num_centroids": None, "train_size": 262_144, "kmeans_iterations": 20, "seed": 0, "nbits": None}
+    options = {
+        "num_centroids": None,
+        "train_size": 262_144,
+        "kmeans_iterations": 20,
+        "seed": 0,
+        "nbits": None,
+    }
     derived_files = (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE)
     searcher = "boltir.search.multivector:MultiVectorSearcher"
 
@@ -78,36 +90,75 @@ class MultiVectorKind(IndexKindBase):
         if nbits is not None and nbits not in NBITS:
             raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
         if nbits is not None and model.config.embedding_dim * nbits % 8:
-            raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
+            raise ValueError(
+                f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8"
+            )
         return options
 
-    def encode_shard(self, writer: Any, model: Any, tokenizer: Any, chunk: list, batch_size: int,
-                     progress: Any = None, num_workers: int = 0) -> None:
-        embs = model.encode([d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer)
+    def encode_shard(
+        self,
+        writer: Any,
+        model: Any,
+        tokenizer: Any,
+        chunk: list,
+        batch_size: int,
+        progress: Any = None,
+        num_workers: int = 0,
+    ) -> None:
+        embs = model.encode(
+            [d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer
+        )
         offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
-        tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, model.config.embedding_dim), np.float32)
+        tokens = (
+            np.concatenate(embs) if offsets[-1] else np.zeros((0, model.config.embedding_dim), np.float32)
+        )
         writer.add_multivector_shard(tokens, offsets, [d.doc_id for d in chunk])
 
-    def write_derived(self, folder: Path, shards: list[dict[str, Any]], generation: int, record: dict[str, Any],
-                      tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+    def write_derived(
+        self,
+        folder: Path,
+        shards: list[dict[str, Any]],
+        generation: int,
+        record: dict[str, Any],
+        tokenizer: Any,
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
         import faiss
 
         o = options
         sample = sample_tokens(folder, shards, o["train_size"], o["seed"])
         k = o["num_centroids"] or default_centroids(sum(s["tokens"] for s in shards))
         if len(sample) < k:
-            raise InvalidIndexError(f"{folder}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids")
-        km = faiss.Kmeans(record["embedding_dim"], k, niter=o["kmeans_iterations"], seed=o["seed"], spherical=True,
-                          verbose=False)
+            raise InvalidIndexError(
+                f"{folder}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids"
+            )
+        km = faiss.Kmeans(
+            record["embedding_dim"],
+            k,
+            niter=o["kmeans_iterations"],
+            seed=o["seed"],
+            spherical=True,
+            verbose=False,
+        )
         km.train(sample)
-        centroids = km.centroids.astype(np.float32)
+        centroids = np.asarray(km.centroids, dtype=np.float32)
         buckets = residual_buckets(sample, centroids, o["nbits"]) if o["nbits"] is not None else None
         stats = assign_tokens(folder, shards, centroids, generation, buckets)
-        return {"backend": "plaid-centroids", "dim": record["embedding_dim"],
-                "centroids": {**stats, "sampled_tokens": int(len(sample))}}
+        return {
+            "backend": "plaid-centroids",
+            "dim": record["embedding_dim"],
+            "centroids": {**stats, "sampled_tokens": int(len(sample))},
+        }
 
-    def extend_derived(self, folder: Path, manifest: dict[str, Any], shards: list[dict[str, Any]], first_new: int,
-                       generation: int, tokenizer: Any) -> dict[str, Any]:
+    def extend_derived(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        shards: list[dict[str, Any]],
+        first_new: int,
+        generation: int,
+        tokenizer: Any,
+    ) -> dict[str, Any]:
         """New documents use the index's own centroids (and residual buckets when compressed)."""
         old = manifest.get("generation", 0)
         centroids = np.load(folder / derived_name(CENTROIDS_FILE, old))
@@ -124,11 +175,20 @@ def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: i
         raise InvalidIndexError(f"{output}: the documents hold no token to index")
     take = np.sort(np.random.default_rng(seed).choice(total, size=min(size, total), replace=False))
     starts = np.cumsum([0] + [len(t) for t in tokens])
-    return np.ascontiguousarray(np.concatenate([np.asarray(t[take[(take >= a) & (take < b)] - a])
-                                                for t, a, b in zip(tokens, starts[:-1], starts[1:])]), np.float32)
+    return np.ascontiguousarray(
+        np.concatenate(
+            [
+                np.asarray(t[take[(take >= a) & (take < b)] - a])
+                for t, a, b in zip(tokens, starts[:-1], starts[1:])
+            ]
+        ),
+        np.float32,
+    )
 
 
-def residual_buckets(sample: np.ndarray, centroids: np.ndarray, nbits: int) -> tuple[int, np.ndarray, np.ndarray]:
+def residual_buckets(
+    sample: np.ndarray, centroids: np.ndarray, nbits: int
+) -> tuple[int, np.ndarray, np.ndarray]:
     """``(nbits, cut-offs, values)`` fitted to the residuals of ``sample`` from their nearest centroids."""
     import faiss
 
@@ -138,8 +198,13 @@ def residual_buckets(sample: np.ndarray, centroids: np.ndarray, nbits: int) -> t
     return (nbits, *fit_buckets(sample - centroids[nearest[:, 0]], nbits))
 
 
-def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndarray, generation: int,
-                  buckets: tuple[int, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+def assign_tokens(
+    output: Path,
+    shards: list[dict[str, Any]],
+    centroids: np.ndarray,
+    generation: int,
+    buckets: tuple[int, np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Any]:
     """Every token's nearest centroid and per centroid the documents holding one; with ``buckets`` =
     ``(nbits, cut-offs, values)`` also the compressed residuals; written for ``generation``."""
     import faiss
@@ -152,7 +217,11 @@ def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndar
     codes, doc_of_token, residuals = [], [], []
     doc_base = 0
     for s, t in zip(shards, tokens):
-        _, c = quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1) if len(t) else (None, np.zeros((0, 1)))
+        _, c = (
+            quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1)
+            if len(t)
+            else (None, np.zeros((0, 1)))
+        )
         codes.append(c[:, 0].astype(np.int32))
         if buckets is not None:
             residuals.append(compress_residuals(t, codes[-1], centroids, buckets[1], buckets[0]))
@@ -175,7 +244,9 @@ def assign_tokens(output: Path, shards: list[dict[str, Any]], centroids: np.ndar
         nbits, cutoffs, values = buckets
         with atomic_path(output / derived_name(RESIDUALS_FILE, generation)) as tmp:
             with open(tmp, "wb") as f:
-                np.save(f, np.concatenate(residuals) if residuals else np.zeros((0, dim * nbits // 8), np.uint8))
+                np.save(
+                    f, np.concatenate(residuals) if residuals else np.zeros((0, dim * nbits // 8), np.uint8)
+                )
         with atomic_path(output / derived_name(BUCKETS_FILE, generation)) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, nbits=nbits, cutoffs=cutoffs, values=values)

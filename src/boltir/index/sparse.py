@@ -1,6 +1,7 @@
 """Learned-sparse indexing: stream documents, encode term weights in length-sorted batches, write CSR shards, then
 an inverted index over term ids (``postings-{indptr,docs,weights}.npy``: per term, the documents and weights sorted
-by weight, highest first, so a search can read each term's best postings only). Interrupted builds resume after the last shard."""
+by weight, highest first, so a search can read each term's best postings only). Interrupted builds resume after
+the last shard."""
 
 from __future__ import annotations
 
@@ -27,23 +28,52 @@ class SparseKind(IndexKindBase):
     def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         return {"doc_top_k": model.config.doc_top_k}
 
-    def encode_shard(self, writer: Any, model: Any, tokenizer: Any, chunk: list, batch_size: int,
-                     progress: Any = None, num_workers: int = 0) -> None:
-        matrix = model.encode([d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer)
+    def encode_shard(
+        self,
+        writer: Any,
+        model: Any,
+        tokenizer: Any,
+        chunk: list,
+        batch_size: int,
+        progress: Any = None,
+        num_workers: int = 0,
+    ) -> None:
+        matrix = model.encode(
+            [d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer
+        )
         writer.add_sparse_shard(matrix, [d.doc_id for d in chunk])
 
-    def write_derived(self, folder: Path, shards: list[dict[str, Any]], generation: int, record: dict[str, Any],
-                      tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+    def write_derived(
+        self,
+        folder: Path,
+        shards: list[dict[str, Any]],
+        generation: int,
+        record: dict[str, Any],
+        tokenizer: Any,
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
         stats = write_postings(folder, {"shards": shards}, record["embedding_dim"], generation)
         return {"backend": "inverted", "dim": record["embedding_dim"], "postings": stats}
 
-    def extend_derived(self, folder: Path, manifest: dict[str, Any], shards: list[dict[str, Any]], first_new: int,
-                       generation: int, tokenizer: Any) -> dict[str, Any]:
+    def extend_derived(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        shards: list[dict[str, Any]],
+        first_new: int,
+        generation: int,
+        tokenizer: Any,
+    ) -> dict[str, Any]:
         return {"postings": write_postings(folder, {"shards": shards}, manifest["dim"], generation)}
 
 
-def write_postings(output: Path, manifest_like: dict[str, Any], vocab: int, generation: int = 0,
-                    block_postings: int = 1_000_000) -> dict[str, Any]:
+def write_postings(
+    output: Path,
+    manifest_like: dict[str, Any],
+    vocab: int,
+    generation: int = 0,
+    block_postings: int = 1_000_000,
+) -> dict[str, Any]:
     """Term-major postings, each term's entries sorted by weight (highest first), built without holding the
     collection in memory: one pass counts postings per term, one scatters each shard into memory-mapped output
     arrays, one re-orders blocks of terms by weight."""
@@ -87,8 +117,12 @@ def write_postings(output: Path, manifest_like: dict[str, Any], vocab: int, gene
         with open(tmp, "wb") as f:
             np.save(f, indptr)
     n_docs = sum(s["count"] for s in manifest_like["shards"])
-    return {"terms_used": int((counts > 0).sum()), "postings": total, "longest_list": int(counts.max(initial=0)),
-            "mean_terms_per_doc": float(total / max(n_docs, 1))}
+    return {
+        "terms_used": int((counts > 0).sum()),
+        "postings": total,
+        "longest_list": int(counts.max(initial=0)),
+        "mean_terms_per_doc": float(total / max(n_docs, 1)),
+    }
 
 
 def load_postings(folder: str | Path, manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,8 +137,13 @@ def load_postings(folder: str | Path, manifest: dict[str, Any]) -> tuple[np.ndar
         docs, weights = np.load(paths[1], mmap_mode="r"), np.load(paths[2], mmap_mode="r")
     except (ValueError, OSError, EOFError) as e:
         raise InvalidIndexError(f"{paths[0].parent}: unreadable postings ({e})") from None
-    if len(indptr) != manifest["dim"] + 1 or indptr[-1] != len(docs) or len(weights) != len(docs) \
-            or manifest["postings"]["postings"] != len(docs):
-        raise InvalidIndexError(f"{paths[0].parent}: {len(docs)} postings over {len(indptr) - 1} terms do not match "
-                          "the manifest")
+    if (
+        len(indptr) != manifest["dim"] + 1
+        or indptr[-1] != len(docs)
+        or len(weights) != len(docs)
+        or manifest["postings"]["postings"] != len(docs)
+    ):
+        raise InvalidIndexError(
+            f"{paths[0].parent}: {len(docs)} postings over {len(indptr) - 1} terms do not match the manifest"
+        )
     return indptr, docs, weights

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,9 @@ class ShardedVectorWriter:
         self.folder = Path(folder)
         self.build_config = build_config
         if (self.folder / MANIFEST).exists() and not overwrite:
-            raise InvalidIndexError(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
+            raise InvalidIndexError(
+                f"{self.folder} already holds a complete index; pass overwrite to rebuild it"
+            )
         progress_file = self.folder / PROGRESS
         self.shards: list[dict[str, Any]] = []
         if overwrite and self.folder.exists():
@@ -44,17 +47,22 @@ class ShardedVectorWriter:
         if progress_file.exists():
             progress = json.loads(progress_file.read_text())
             if progress.get("build_config") != build_config:
-                diff = sorted(k for k in set(build_config) | set(progress.get("build_config", {}))
-                              if build_config.get(k) != progress.get("build_config", {}).get(k))
-                raise InvalidIndexError(f"{self.folder} holds a partial build with different settings ({', '.join(diff)}); "
-                                  "pass overwrite to start again")
+                diff = sorted(
+                    k
+                    for k in set(build_config) | set(progress.get("build_config", {}))
+                    if build_config.get(k) != progress.get("build_config", {}).get(k)
+                )
+                raise InvalidIndexError(
+                    f"{self.folder} holds a partial build with different settings ({', '.join(diff)}); "
+                    "pass overwrite to start again"
+                )
             self.shards = progress["shards"]
             for s in self.shards:
                 check_shard(self.folder, s)
         (self.folder / "shards").mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def appending(cls, folder: str | Path, manifest: dict[str, Any]) -> "ShardedVectorWriter":
+    def appending(cls, folder: str | Path, manifest: dict[str, Any]) -> ShardedVectorWriter:
         """A writer that adds shards after those of a complete index (documents added to it)."""
         writer = cls.__new__(cls)
         writer.folder, writer.build_config = Path(folder), {"append_to": manifest.get("generation", 0)}
@@ -76,7 +84,11 @@ class ShardedVectorWriter:
     def add_shard(self, vectors: np.ndarray, ids: list[str]) -> None:
         assert len(vectors) == len(ids)
         n = len(self.shards)
-        entry = {"vectors": f"shards/vectors-{n:05d}.npy", "ids": f"shards/ids-{n:05d}.txt", "count": len(ids)}
+        entry: dict[str, Any] = {
+            "vectors": f"shards/vectors-{n:05d}.npy",
+            "ids": f"shards/ids-{n:05d}.txt",
+            "count": len(ids),
+        }
         with atomic_path(self.folder / entry["vectors"]) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, np.ascontiguousarray(vectors, dtype=np.float32))
@@ -88,23 +100,43 @@ class ShardedVectorWriter:
 
         assert matrix.shape[0] == len(ids)
         n = len(self.shards)
-        entry = {"matrix": f"shards/terms-{n:05d}.npz", "ids": f"shards/ids-{n:05d}.txt", "count": len(ids)}
+        entry: dict[str, Any] = {
+            "matrix": f"shards/terms-{n:05d}.npz",
+            "ids": f"shards/ids-{n:05d}.txt",
+            "count": len(ids),
+        }
         with atomic_path(self.folder / entry["matrix"]) as tmp:
             with open(tmp, "wb") as f:
                 sp.save_npz(f, sp.csr_matrix(matrix, dtype=np.float32))
         self._commit(entry, ids)
 
-    def add_multivector_shard(self, tokens: np.ndarray, offsets: np.ndarray, ids: list[str],
-                              doc_arrays: dict[str, np.ndarray] | None = None,
-                              token_arrays: dict[str, np.ndarray] | None = None) -> None:
+    def add_multivector_shard(
+        self,
+        tokens: np.ndarray,
+        offsets: np.ndarray,
+        ids: list[str],
+        doc_arrays: dict[str, np.ndarray] | None = None,
+        token_arrays: dict[str, np.ndarray] | None = None,
+    ) -> None:
         """A shard of token embeddings [tokens, dim] with per-document ``offsets`` [count + 1], plus optional
         named arrays with one row per document (e.g. COIL's [CLS] vectors) or per token (e.g. vocabulary ids)."""
         assert len(offsets) == len(ids) + 1 and offsets[-1] == len(tokens)
         n = len(self.shards)
-        entry: dict[str, Any] = {"vectors": f"shards/tokens-{n:05d}.npy", "offsets": f"shards/offsets-{n:05d}.npy",
-                                 "ids": f"shards/ids-{n:05d}.txt", "count": len(ids), "tokens": int(len(tokens))}
-        arrays = [("vectors", tokens, np.float32), ("offsets", offsets, np.int64)]
-        for group, given, rows in (("doc_arrays", doc_arrays, len(ids)), ("token_arrays", token_arrays, len(tokens))):
+        entry: dict[str, Any] = {
+            "vectors": f"shards/tokens-{n:05d}.npy",
+            "offsets": f"shards/offsets-{n:05d}.npy",
+            "ids": f"shards/ids-{n:05d}.txt",
+            "count": len(ids),
+            "tokens": int(len(tokens)),
+        }
+        arrays: list[tuple[Any, np.ndarray, Any]] = [
+            ("vectors", tokens, np.float32),
+            ("offsets", offsets, np.int64),
+        ]
+        for group, given, rows in (
+            ("doc_arrays", doc_arrays, len(ids)),
+            ("token_arrays", token_arrays, len(tokens)),
+        ):
             for name, arr in (given or {}).items():
                 assert len(arr) == rows, (name, len(arr), rows)
                 entry.setdefault(group, {})[name] = f"shards/{name}-{n:05d}.npy"
@@ -117,7 +149,12 @@ class ShardedVectorWriter:
         self._commit(entry, ids)
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            **manifest,
+            "count": self.done_count,
+            "shards": self.shards,
+        }
         atomic_write_json(self.folder / MANIFEST, manifest)
         (self.folder / PROGRESS).unlink(missing_ok=True)
         return manifest
@@ -144,10 +181,16 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
             offsets = np.load(folder / shard["offsets"])
         except (ValueError, OSError, EOFError) as e:
             raise InvalidIndexError(f"{folder / shard['offsets']}: unreadable shard ({e})") from None
-        if vecs.shape[0] != shard["tokens"] or len(offsets) != shard["count"] + 1 or offsets[-1] != shard["tokens"] \
-                or n_ids != shard["count"]:
-            raise InvalidIndexError(f"{vec_path}: shard holds {vecs.shape[0]} tokens, {len(offsets) - 1} offsets and "
-                              f"{n_ids} ids; manifest says {shard['tokens']} tokens of {shard['count']} documents")
+        if (
+            vecs.shape[0] != shard["tokens"]
+            or len(offsets) != shard["count"] + 1
+            or offsets[-1] != shard["tokens"]
+            or n_ids != shard["count"]
+        ):
+            raise InvalidIndexError(
+                f"{vec_path}: shard holds {vecs.shape[0]} tokens, {len(offsets) - 1} offsets and "
+                f"{n_ids} ids; manifest says {shard['tokens']} tokens of {shard['count']} documents"
+            )
         for group, rows in (("doc_arrays", shard["count"]), ("token_arrays", shard["tokens"])):
             for rel in shard.get(group, {}).values():
                 try:
@@ -158,19 +201,26 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
                     raise InvalidIndexError(f"{folder / rel}: holds {got} rows, manifest says {rows}")
         return
     if vecs.shape[0] != shard["count"] or n_ids != shard["count"]:
-        raise InvalidIndexError(f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, "
-                          f"manifest says {shard['count']}")
+        raise InvalidIndexError(
+            f"{vec_path}: shard holds {vecs.shape[0]} vectors and {n_ids} ids, manifest says {shard['count']}"
+        )
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
-        hint = " (a partial build is there: rerun the index command to resume it)" if (folder / PROGRESS).exists() else ""
+        hint = (
+            " (a partial build is there: rerun the index command to resume it)"
+            if (folder / PROGRESS).exists()
+            else ""
+        )
         raise InvalidIndexError(f"{folder} is not a complete boltir index: no {MANIFEST}{hint}")
     manifest = json.loads(path.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise InvalidIndexError(f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}")
+        raise InvalidIndexError(
+            f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}"
+        )
     return manifest
 
 

@@ -31,8 +31,15 @@ def _publish(folder: Path, manifest: dict[str, Any], old_generation: int, stale:
             path.unlink()
 
 
-def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, batch_size: int = 32,
-                  shard_size: int = 16384, show_progress: bool = True) -> dict[str, Any]:
+def add_documents(
+    index_dir: str | Path,
+    model: Any,
+    tokenizer: Any,
+    docs: str,
+    batch_size: int = 32,
+    shard_size: int = 16384,
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """Append ``docs`` to the index in ``index_dir`` (any kind); the model must have the index's weights."""
     from boltir.data.sources import load_docs
     from boltir.index.build import check_model, chunks
@@ -50,8 +57,10 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
         for chunk in chunks(load_docs(docs), shard_size):
             for doc in chunk:
                 if doc.doc_id in existing:
-                    raise InvalidIndexError(f"{docs}: document {doc.doc_id!r} is already in {folder} (delete it "
-                                            "first to replace it); the index is unchanged")
+                    raise InvalidIndexError(
+                        f"{docs}: document {doc.doc_id!r} is already in {folder} (delete it "
+                        "first to replace it); the index is unchanged"
+                    )
                 existing.add(doc.doc_id)
             kind.encode_shard(writer, model, tokenizer, chunk, batch_size, bar)
             added += len(chunk)
@@ -59,9 +68,16 @@ def add_documents(index_dir: str | Path, model: Any, tokenizer: Any, docs: str, 
         raise InvalidIndexError(f"{docs}: no documents to add")
     old_g = manifest.get("generation", 0)
     g = old_g + 1
-    new = {**manifest, **kind.extend_derived(folder, manifest, writer.shards, first_new, g, tokenizer),
-           "generation": g, "shards": writer.shards, "count": writer.done_count}
-    new["updates"] = manifest.get("updates", []) + [{"time": _now(), "added": added, "source": docs, "generation": g}]
+    new = {
+        **manifest,
+        **kind.extend_derived(folder, manifest, writer.shards, first_new, g, tokenizer),
+        "generation": g,
+        "shards": writer.shards,
+        "count": writer.done_count,
+    }
+    new["updates"] = manifest.get("updates", []) + [
+        {"time": _now(), "added": added, "source": docs, "generation": g}
+    ]
     _publish(folder, new, old_g, list(kind.derived_files))
     return new
 
@@ -76,7 +92,9 @@ def delete_documents(index_dir: str | Path, doc_ids: list[str]) -> dict[str, Any
         if doc_id not in known:
             raise InvalidIndexError(f"{folder}: no document {doc_id!r} to delete; the index is unchanged")
         if doc_id in deleted:
-            raise InvalidIndexError(f"{folder}: document {doc_id!r} is already deleted; the index is unchanged")
+            raise InvalidIndexError(
+                f"{folder}: document {doc_id!r} is already deleted; the index is unchanged"
+            )
     new = dict(manifest, deleted=sorted(deleted | set(doc_ids)))
     new["updates"] = manifest.get("updates", []) + [{"time": _now(), "deleted": len(set(doc_ids))}]
     atomic_write_json(folder / "manifest.json", new)
@@ -89,12 +107,20 @@ def deleted_positions(manifest: dict[str, Any], doc_ids: np.ndarray) -> np.ndarr
     return np.fromiter((d in deleted for d in doc_ids), dtype=bool, count=len(doc_ids))
 
 
-def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 262_144, seed: int = 0) -> dict[str, Any]:
+def compress_multivector(
+    index_dir: str | Path, nbits: int, train_size: int = 262_144, seed: int = 0
+) -> dict[str, Any]:
     """Add residual compression (``nbits`` per dimension) to a complete multi-vector index, keeping its
     centroids: a new generation of codes, lists, residuals and buckets, then the manifest; search uses it next."""
     from boltir.index.build import open_index
-    from boltir.index.multivector import (CENTROIDS_FILE, NBITS, MultiVectorKind, assign_tokens, residual_buckets,
-                                          sample_tokens)
+    from boltir.index.multivector import (
+        CENTROIDS_FILE,
+        NBITS,
+        MultiVectorKind,
+        assign_tokens,
+        residual_buckets,
+        sample_tokens,
+    )
 
     folder = Path(index_dir)
     manifest = open_index(folder, "multivector", check_shards=True)

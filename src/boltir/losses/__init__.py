@@ -11,5 +11,19 @@ from boltir.losses.novelty import DuplicateAwareRankNet
 from boltir.losses.pairwise import MarginMSE, RankNet
 from boltir.losses.regularizers import FLOPS, L1
 
-__all__ = ["ADRMSE", "ApproxMRR", "ApproxNDCG", "DuplicateAwareRankNet", "FLOPS", "InBatchCrossEntropy", "InfoNCE",
-           "KLDivergence", "L1", "LambdaLoss", "ListMLE", "ListNet", "MarginMSE", "RankNet"]
+__all__ = [
+    "ADRMSE",
+    "ApproxMRR",
+    "ApproxNDCG",
+    "DuplicateAwareRankNet",
+    "FLOPS",
+    "InBatchCrossEntropy",
+    "InfoNCE",
+    "KLDivergence",
+    "L1",
+    "LambdaLoss",
+    "ListMLE",
+    "ListNet",
+    "MarginMSE",
+    "RankNet",
+]

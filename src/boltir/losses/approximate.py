@@ -15,7 +15,9 @@ class ApproxNDCG(nn.Module):
         super().__init__()
         self.temperature, self.exponential_gain = temperature, exponential_gain
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
         ranks = approx_ranks(scores, m, self.temperature)
         gains = dcg_gains(targets, self.exponential_gain).masked_fill(~m, 0.0)
@@ -32,7 +34,9 @@ class ApproxMRR(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
         ranks = approx_ranks(scores, m, self.temperature)
         top = targets.masked_fill(~m, float("-inf")).amax(-1, keepdim=True)
@@ -50,7 +54,9 @@ class ADRMSE(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
         ranks = approx_ranks(scores, m, self.temperature)
         teacher = target_ranks(targets, m)
@@ -67,7 +73,9 @@ class LambdaLoss(nn.Module):
         super().__init__()
         self.temperature, self.exponential_gain, self.k = temperature, exponential_gain, k
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         from boltir.losses._lists import pair_mask
 
         m = valid_mask(scores, mask)
@@ -78,7 +86,9 @@ class LambdaLoss(nn.Module):
             disc = 1.0 / torch.log2(ranks + 1.0)
             if self.k is not None:
                 disc = disc * (ranks <= self.k)
-            delta = ((gains.unsqueeze(-1) - gains.unsqueeze(-2)) * (disc.unsqueeze(-1) - disc.unsqueeze(-2))).abs()
+            delta = (
+                (gains.unsqueeze(-1) - gains.unsqueeze(-2)) * (disc.unsqueeze(-1) - disc.unsqueeze(-2))
+            ).abs()
             delta = delta / idcg[:, None, None]
         pairs = pair_mask(targets, m)
         diff = (scores.unsqueeze(-1) - scores.unsqueeze(-2)) / self.temperature

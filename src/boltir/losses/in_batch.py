@@ -27,7 +27,7 @@ class _GatherWithGrad(torch.autograd.Function):
 
         grad = grad.contiguous().clone()
         dist.all_reduce(grad)
-        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
 
 
 class InBatchCrossEntropy(nn.Module):
@@ -50,8 +50,12 @@ class InBatchCrossEntropy(nn.Module):
 
     def forward(self, query_emb: torch.Tensor, doc_emb: torch.Tensor, docs_per_query: int) -> torch.Tensor:
         offset = 0
-        if self.gather_across_devices and torch.distributed.is_available() and torch.distributed.is_initialized() \
-                and torch.distributed.get_world_size() > 1:
+        if (
+            self.gather_across_devices
+            and torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1
+        ):
             offset = torch.distributed.get_rank() * doc_emb.shape[0]
             doc_emb = _GatherWithGrad.apply(doc_emb)
         return self.from_scores(query_emb @ doc_emb.T, docs_per_query, offset)

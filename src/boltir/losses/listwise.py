@@ -17,7 +17,9 @@ class KLDivergence(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
         log_q = torch.log_softmax(scores.masked_fill(~m, NEG), -1)
         log_p = torch.log_softmax((targets / self.temperature).masked_fill(~m, NEG), -1)
@@ -31,7 +33,9 @@ class ListNet(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
         log_q = torch.log_softmax(scores.masked_fill(~m, NEG), -1)
         p = torch.softmax((targets / self.temperature).masked_fill(~m, NEG), -1)
@@ -42,9 +46,13 @@ class ListMLE(nn.Module):
     """Negative log-likelihood of the target order under the Plackett-Luce model of the scores
     (Xia et al., 2008): ``sum_i [logsumexp_{k >= i} s_pi(k) - s_pi(i)]``, pi sorting targets descending."""
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
-        order = torch.sort(targets.masked_fill(~m, float("-inf")), dim=-1, descending=True, stable=True).indices
+        order = torch.sort(
+            targets.masked_fill(~m, float("-inf")), dim=-1, descending=True, stable=True
+        ).indices
         s = scores.gather(-1, order)
         mm = m.gather(-1, order)
         s = s.masked_fill(~mm, NEG)
@@ -60,7 +68,9 @@ class InfoNCE(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         m = valid_mask(scores, mask)
         positive = targets.masked_fill(~m, float("-inf")).argmax(-1)
         return nn.functional.cross_entropy((scores / self.temperature).masked_fill(~m, NEG), positive)

@@ -35,8 +35,13 @@ class DuplicateAwareRankNet(nn.Module):
         super().__init__()
         self.ranknet = RankNet(temperature)
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,
-                clusters: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        scores: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        clusters: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if clusters is not None:
             targets = novelty_targets(scores, targets, clusters)
         return self.ranknet(scores, targets, mask)

@@ -18,7 +18,9 @@ class RankNet(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         pairs = pair_mask(targets, valid_mask(scores, mask))
         diff = (scores.unsqueeze(-1) - scores.unsqueeze(-2)) / self.temperature
         return nn.functional.softplus(-diff[pairs]).mean()
@@ -35,7 +37,9 @@ class MarginMSE(nn.Module):
         super().__init__()
         self.margin = margin
 
-    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         pairs = pair_mask(targets, valid_mask(scores, mask))
         diff = scores.unsqueeze(-1) - scores.unsqueeze(-2)
         if self.margin is None:

@@ -5,8 +5,9 @@ is ``.module``; scoring goes through the family's own re-ranker, so it equals ``
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,17 +39,21 @@ class RetrievalModel:
         qmap = {str(i): q for i, q in enumerate(queries)}
         dmap = {str(j): d for j, d in enumerate(docs)}
         run = {q: {d: 0.0 for d in dmap} for q in qmap}
-        scored = resolve(self.family.reranker)(self.module, self.tokenizer, run, qmap, dmap, None, batch_size,
-                                               show_progress=False)
+        scored = resolve(self.family.reranker)(
+            self.module, self.tokenizer, run, qmap, dmap, None, batch_size, show_progress=False
+        )
         return np.array([[scored[q][d] for d in dmap] for q in qmap], dtype=np.float64)
 
-    def rank(self, query: str, docs: Sequence[str], top_k: int | None = None,
-             return_documents: bool = False) -> list[dict[str, Any]]:
+    def rank(
+        self, query: str, docs: Sequence[str], top_k: int | None = None, return_documents: bool = False
+    ) -> list[dict[str, Any]]:
         """``[{"corpus_id": i, "score": s(, "text": docs[i])}, ...]``, best first, the top ``top_k``."""
         scores = self.score(query, docs)[0]
         order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))[:top_k]
-        return [{"corpus_id": i, "score": float(scores[i]), **({"text": docs[i]} if return_documents else {})}
-                for i in order]
+        return [
+            {"corpus_id": i, "score": float(scores[i]), **({"text": docs[i]} if return_documents else {})}
+            for i in order
+        ]
 
     def save(self, path: str | os.PathLike, provenance: dict[str, Any] | None = None) -> Path:
         """Weights, tokenizer and a model card, written atomically; boltir and ``transformers.AutoModel`` (after
@@ -80,8 +85,9 @@ class CrossEncoder(RetrievalModel):
         return np.array([self.score(q, [d], batch_size)[0, 0] for q, d in pairs])
 
 
-def load_model(name_or_path: str | os.PathLike, family: str | None = None, seed: int = 0,
-               **overrides: Any) -> BiEncoder | CrossEncoder:
+def load_model(
+    name_or_path: str | os.PathLike, family: str | None = None, seed: int = 0, **overrides: Any
+) -> BiEncoder | CrossEncoder:
     """Any boltir model by short name (``minilm-l6``, ``splade-tiny``), folder or Hub id; ``family`` asks for a
     family (default: the folder's own, see :func:`boltir.models.loading.detect_family`); ``overrides`` change
     settings (a saved folder only the ones its family allows)."""

@@ -76,8 +76,10 @@ class BoltirPreTrainedModel(PreTrainedModel):
 
     def attached_tokenizer(self) -> Any:
         if self.tokenizer is None:
-            raise ValueError(f"{type(self).__name__} has no tokenizer attached: load it with boltir's loaders "
-                             "(boltir.load_model) or set model.tokenizer")
+            raise ValueError(
+                f"{type(self).__name__} has no tokenizer attached: load it with boltir's loaders "
+                "(boltir.load_model) or set model.tokenizer"
+            )
         return self.tokenizer
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
@@ -90,7 +92,7 @@ class BoltirPreTrainedModel(PreTrainedModel):
         return out
 
 
-def build_backbone(config: Any, auto_class: str = "AutoModel", needs_layers: bool = False) -> nn.Module:
+def build_backbone(config: Any, auto_class: str = "AutoModel", needs_layers: bool = False) -> Any:
     """The backbone from ``config.encoder`` without BERT's pooler (unused: it would cost compute and leave DDP
     with parameters that get no gradient)."""
     import transformers
@@ -117,8 +119,9 @@ def init_linear_heads(model: Any, module: nn.Module, heads: tuple[str, ...]) -> 
             return
 
 
-def save_model_folder(model: Any, tokenizer: Any, path: str | os.PathLike,
-                      provenance: dict[str, Any] | None = None) -> Path:
+def save_model_folder(
+    model: Any, tokenizer: Any, path: str | os.PathLike, provenance: dict[str, Any] | None = None
+) -> Path:
     """Save model, tokenizer and model card into ``path`` atomically (write a sibling folder, then swap)."""
     from transformers.utils import logging as hf_logging
 
@@ -149,3 +152,8 @@ def save_model_folder(model: Any, tokenizer: Any, path: str | os.PathLike,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+from boltir.models.hf_auto import register_all  # noqa: E402
+
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -15,7 +15,9 @@ from typing import Any
 from boltir.models.loading import config_json, optional_file
 
 
-def around_backbone(model_cls: type, config_cls: type, path: str, name: str, seed: int, settings: dict[str, Any]):
+def around_backbone(
+    model_cls: type, config_cls: type, path: str, name: str, seed: int, settings: dict[str, Any]
+):
     """A new model whose encoder holds the backbone's weights (its pooler dropped) and whose heads are drawn
     from ``seed``."""
     import torch
@@ -28,7 +30,9 @@ def around_backbone(model_cls: type, config_cls: type, path: str, name: str, see
     state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
     missing, unexpected = model.encoder.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise RuntimeError(f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise RuntimeError(
+            f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     model.config.name_or_path = str(name)
     return model
 
@@ -79,12 +83,16 @@ def build_splade(path: str, name: str, tokenizer: Any, seed: int, settings: dict
     from boltir.models.bi_encoders.splade import SpladeConfig, SpladeModel
 
     backbone = AutoModelForMaskedLM.from_pretrained(path)
-    model = SpladeModel(SpladeConfig(encoder=backbone.config.to_dict(),
-                                     **{"skip_ids": list(tokenizer.all_special_ids), **settings}))
+    model = SpladeModel(
+        SpladeConfig(
+            encoder=backbone.config.to_dict(), **{"skip_ids": list(tokenizer.all_special_ids), **settings}
+        )
+    )
     missing, unexpected = model.encoder.load_state_dict(backbone.state_dict(), strict=False)
     if missing or unexpected:
-        raise RuntimeError(f"{name}: masked-LM weights do not fit (missing {missing[:5]}, "
-                           f"unexpected {unexpected[:5]})")
+        raise RuntimeError(
+            f"{name}: masked-LM weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     model.config.name_or_path = str(name)
     return model, tokenizer
 
@@ -99,9 +107,13 @@ def build_unicoil(path: str, name: str, tokenizer: Any, seed: int, settings: dic
 def colbert_token_settings(tokenizer: Any) -> dict[str, Any]:
     """Marker ids ([unused0] / [unused1] where the vocabulary has them), [MASK] and the punctuation skip-list."""
     vocab = tokenizer.get_vocab()
-    return {"query_marker_id": vocab.get("[unused0]"), "doc_marker_id": vocab.get("[unused1]"),
-            "mask_token_id": tokenizer.mask_token_id, "pad_token_id": tokenizer.pad_token_id or 0,
-            "skip_ids": punctuation_ids(tokenizer)}
+    return {
+        "query_marker_id": vocab.get("[unused0]"),
+        "doc_marker_id": vocab.get("[unused1]"),
+        "mask_token_id": tokenizer.mask_token_id,
+        "pad_token_id": tokenizer.pad_token_id or 0,
+        "skip_ids": punctuation_ids(tokenizer),
+    }
 
 
 def stanford_colbert_state(path: str) -> dict[str, Any] | None:
@@ -139,12 +151,16 @@ def build_colbert(path: str, name: str, tokenizer: Any, seed: int, settings: dic
     enc_cfg = AutoConfig.from_pretrained(path)
     dim = stanford["linear.weight"].shape[0]
     model = ColbertModel(ColbertConfig(encoder=enc_cfg.to_dict(), **{"embedding_dim": dim, **settings}))
-    enc_state = {k[len("bert."):]: v for k, v in stanford.items()
-                 if k.startswith("bert.") and not k.startswith("bert.pooler")}
+    enc_state = {
+        k[len("bert.") :]: v
+        for k, v in stanford.items()
+        if k.startswith("bert.") and not k.startswith("bert.pooler")
+    }
     missing, unexpected = model.encoder.load_state_dict(enc_state, strict=False)
     if missing or unexpected:
-        raise RuntimeError(f"{name}: ColBERT checkpoint does not fit (missing {missing[:5]}, "
-                           f"unexpected {unexpected[:5]})")
+        raise RuntimeError(
+            f"{name}: ColBERT checkpoint does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     with torch.no_grad():
         model.projection.weight.copy_(stanford["linear.weight"])
     model.config.name_or_path = str(name)
@@ -154,7 +170,10 @@ def build_colbert(path: str, name: str, tokenizer: Any, seed: int, settings: dic
 def build_coil(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
     from boltir.models.bi_encoders.coil import CoilConfig, CoilModel
 
-    settings = {"skip_ids": sorted(set(tokenizer.all_special_ids) | set(punctuation_ids(tokenizer))), **settings}
+    settings = {
+        "skip_ids": sorted(set(tokenizer.all_special_ids) | set(punctuation_ids(tokenizer))),
+        **settings,
+    }
     return around_backbone(CoilModel, CoilConfig, path, name, seed, settings), tokenizer
 
 
@@ -168,7 +187,9 @@ def build_mvr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[st
     ids = [vocab[f"[unused{i}]"] for i in range(2, 2 + views) if f"[unused{i}]" in vocab]
     if len(ids) < views:
         raise ValueError(f"{name}: the vocabulary lacks {views} [unusedN] tokens for MVR views")
-    return around_backbone(MvrModel, MvrConfig, path, name, seed, {"view_token_ids": ids, **settings}), tokenizer
+    return around_backbone(
+        MvrModel, MvrConfig, path, name, seed, {"view_token_ids": ids, **settings}
+    ), tokenizer
 
 
 def classification_head(clf: Any) -> tuple[str | None, Any, Any]:
@@ -204,12 +225,19 @@ def build_mono(path: str, name: str, tokenizer: Any, seed: int, settings: dict[s
     clf = AutoModelForSequenceClassification.from_pretrained(path).eval()
     activation, dense, out = classification_head(clf)
     base = getattr(clf, clf.base_model_prefix)
-    model = MonoModel(MonoConfig(encoder=base.config.to_dict(), head_activation=activation,
-                                 num_outputs=clf.config.num_labels, head_bias=out.bias is not None, **settings))
+    model = MonoModel(
+        MonoConfig(
+            encoder=base.config.to_dict(),
+            head_activation=activation,
+            num_outputs=clf.config.num_labels,
+            head_bias=out.bias is not None,
+            **settings,
+        )
+    )
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("pooler.")}
     model.encoder.load_state_dict(state, strict=True)
     with torch.no_grad():
-        if dense is not None:
+        if dense is not None and model.head.dense is not None:
             model.head.dense.load_state_dict(dense.state_dict())
         model.head.out.load_state_dict(out.state_dict())
     model.config.name_or_path = str(name)
@@ -234,7 +262,9 @@ def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings:
     from boltir.models.cross_encoders.set_encoder import INT_TOKEN, SetEncoder, SetEncoderConfig
 
     set_settings = {k: settings.pop(k) for k in SET_ENCODER_ONLY if k in settings}
-    if config_json(path).get("model_type") != "boltir-mono" and not is_classifier(path):
+    from boltir.models.loading import saved_family
+
+    if saved_family(path) is None and not is_classifier(path):  # a plain backbone: a new head without bias
         settings.setdefault("head_bias", False)
     mono, tokenizer = _mono_source(path, name, seed, settings)
     if mono.config.num_outputs != 1:
@@ -245,9 +275,17 @@ def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings:
         torch.manual_seed(seed)
         mono.encoder.resize_token_embeddings(len(tokenizer))
     mc = mono.config
-    model = SetEncoder(SetEncoderConfig(encoder=mono.encoder.config.to_dict(), head_activation=mc.head_activation,
-                                        head_bias=mc.head_bias, query_length=mc.query_length,
-                                        doc_length=mc.doc_length, int_token_id=int_id, **set_settings))
+    model = SetEncoder(
+        SetEncoderConfig(
+            encoder=mono.encoder.config.to_dict(),
+            head_activation=mc.head_activation,
+            head_bias=mc.head_bias,
+            query_length=mc.query_length,
+            doc_length=mc.doc_length,
+            int_token_id=int_id,
+            **set_settings,
+        )
+    )
     model.load_state_dict(mono.state_dict(), strict=True)
     model.config.name_or_path = str(name)
     return model, tokenizer
@@ -263,15 +301,25 @@ def build_sparse_ce(path: str, name: str, tokenizer: Any, seed: int, settings: d
     fields = {k: settings.pop(k) for k in list(settings) if k in SparsePattern().as_dict()}
     pattern = settings.pop("pattern", None)
     if pattern is not None and fields:
-        raise ValueError(f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both")
+        raise ValueError(
+            f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both"
+        )
     pattern = pattern or SparsePattern(**fields)
     backend = settings.pop("attention_backend", "banded")
     mono, tokenizer = _mono_source(path, name, seed, settings)
     mc = mono.config
-    model = SparseCrossEncoder(SparseCrossEncoderConfig(
-        encoder=mc.encoder.to_dict(), head_activation=mc.head_activation, num_outputs=mc.num_outputs,
-        head_bias=mc.head_bias, query_length=mc.query_length, doc_length=mc.doc_length,
-        attention_backend=backend, **pattern.as_dict()))
+    model = SparseCrossEncoder(
+        SparseCrossEncoderConfig(
+            encoder=mc.encoder.to_dict(),
+            head_activation=mc.head_activation,
+            num_outputs=mc.num_outputs,
+            head_bias=mc.head_bias,
+            query_length=mc.query_length,
+            doc_length=mc.doc_length,
+            attention_backend=backend,
+            **pattern.as_dict(),
+        )
+    )
     model.load_state_dict(mono.state_dict(), strict=True)
     model.config.name_or_path = str(name)
     return model, tokenizer

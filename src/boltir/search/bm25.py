@@ -29,15 +29,24 @@ def _stemmer(language: str | None):
 class BM25Index(Retriever):
     """A bm25s index plus the doc-id list and the analysis settings it was built with."""
 
-    def __init__(self, retriever: Any, doc_ids: list[str], settings: dict[str, Any], show_progress: bool = True):
+    def __init__(
+        self, retriever: Any, doc_ids: list[str], settings: dict[str, Any], show_progress: bool = True
+    ):
         self.retriever = retriever
         self.doc_ids = np.array(doc_ids, dtype=object)
         self.settings = settings
         self.show_progress = show_progress
 
     @classmethod
-    def build(cls, docs: str, k1: float = 0.9, b: float = 0.4, stemmer: str | None = "english",
-              stopwords: str | None = "en", show_progress: bool = True) -> "BM25Index":
+    def build(
+        cls,
+        docs: str,
+        k1: float = 0.9,
+        b: float = 0.4,
+        stemmer: str | None = "english",
+        stopwords: str | None = "en",
+        show_progress: bool = True,
+    ) -> BM25Index:
         import bm25s
 
         from boltir.data.sources import load_docs
@@ -49,10 +58,18 @@ class BM25Index(Retriever):
         if not ids:
             raise ValueError(f"{docs}: the corpus is empty; nothing to index")
         show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
-        tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress)
+        tokens = bm25s.tokenize(
+            texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress
+        )
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=show_progress)
-        settings = {"k1": k1, "b": b, "stemmer": stemmer, "stopwords": stopwords, "docs": input_fingerprint(docs)}
+        settings = {
+            "k1": k1,
+            "b": b,
+            "stemmer": stemmer,
+            "stopwords": stopwords,
+            "docs": input_fingerprint(docs),
+        }
         return cls(retriever, ids, settings, show_progress)
 
     def save(self, folder: str | Path) -> None:
@@ -63,8 +80,13 @@ class BM25Index(Retriever):
         try:
             self.retriever.save(str(tmp / "bm25s"))
             (tmp / "doc_ids.txt").write_text("\n".join(self.doc_ids.tolist()) + "\n", encoding="utf-8")
-            manifest = {"kind": "bm25", "backend": "bm25s", "count": len(self.doc_ids), **self.settings,
-                        "provenance": provenance()}
+            manifest = {
+                "kind": "bm25",
+                "backend": "bm25s",
+                "count": len(self.doc_ids),
+                **self.settings,
+                "provenance": provenance(),
+            }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
             from boltir.utils.atomic import publish_mode
 
@@ -77,7 +99,7 @@ class BM25Index(Retriever):
             raise
 
     @classmethod
-    def load(cls, folder: str | Path, show_progress: bool = True) -> "BM25Index":
+    def load(cls, folder: str | Path, show_progress: bool = True) -> BM25Index:
         import bm25s
 
         folder = Path(folder)
@@ -93,9 +115,13 @@ class BM25Index(Retriever):
 
         queries = as_queries(queries)
         qids = list(queries)
-        tokens = bm25s.tokenize([queries[q] for q in qids], stopwords=self.settings["stopwords"],
-                                stemmer=_stemmer(self.settings["stemmer"]), return_ids=False,
-                                show_progress=False)
+        tokens = bm25s.tokenize(
+            [queries[q] for q in qids],
+            stopwords=self.settings["stopwords"],
+            stemmer=_stemmer(self.settings["stemmer"]),
+            return_ids=False,
+            show_progress=False,
+        )
         k = min(k, len(self.doc_ids))
         show_progress = self.show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
         idx, scores = self.retriever.retrieve(tokens, k=k, show_progress=show_progress)
@@ -106,8 +132,14 @@ class BM25Index(Retriever):
         return run
 
 
-def BM25(source: str | Path, k1: float = 0.9, b: float = 0.4, stemmer: str | None = "english",
-         stopwords: str | None = "en", show_progress: bool = True) -> BM25Index:
+def BM25(
+    source: str | Path,
+    k1: float = 0.9,
+    b: float = 0.4,
+    stemmer: str | None = "english",
+    stopwords: str | None = "en",
+    show_progress: bool = True,
+) -> BM25Index:
     """A BM25 retriever: a saved boltir BM25 index folder is loaded, anything else (a documents file, a bundled
     dataset, ``irds:<id>``) is indexed with ``k1``, ``b``, ``stemmer`` and ``stopwords``."""
     if (Path(source) / MANIFEST).is_file():

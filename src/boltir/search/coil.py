@@ -22,8 +22,14 @@ class CoilSearcher(IndexSearcher):
     kind = "coil"
     check_shards = True
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                 batch_size: int = 32, show_progress: bool = False):
+    def __init__(
+        self,
+        index_dir: str | Path,
+        model: str | None = None,
+        loaded: tuple[Any, Any] | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ):
         super().__init__(index_dir, model, loaded, batch_size, show_progress)
         shards = self.manifest["shards"]
         self.cls = np.concatenate([np.load(self.index_dir / s["doc_arrays"]["cls"]) for s in shards])
@@ -43,7 +49,7 @@ class CoilSearcher(IndexSearcher):
         """COIL scores of every indexed document for one query's [CLS] vector and matchable tokens."""
         scores = self.cls @ q_cls
         for vec, term in zip(q_tokens, q_ids):
-            rows = self.rows[self.indptr[term]:self.indptr[term + 1]]
+            rows = self.rows[self.indptr[term] : self.indptr[term + 1]]
             if not len(rows):
                 continue
             sims = self.tokens[rows] @ vec
@@ -59,7 +65,9 @@ class CoilSearcher(IndexSearcher):
         run: Run = {}
         live = np.nonzero(~self.deleted)[0]
         k = min(k, len(live))
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
+        with progress_bar(
+            total=len(qids), desc="search", unit="query", disable=not self.show_progress
+        ) as bar:
             for i, qid in enumerate(qids):
                 s = self.scores(q_cls[i], q_tok[i], q_ids[i])[live]
                 top = np.argpartition(-s, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)

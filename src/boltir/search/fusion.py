@@ -24,8 +24,13 @@ def _normalise(scores: dict[str, float], method: str) -> dict[str, float]:
     return {d: (s - mean) / std if std > 0 else 0.0 for d, s in scores.items()}
 
 
-def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: int = 60,
-         depth: int | None = None) -> Run:
+def fuse(
+    runs: Sequence[Run],
+    method: str = "rrf",
+    weights: Sequence[float] | None = None,
+    k: int = 60,
+    depth: int | None = None,
+) -> Run:
     """Fuse ``runs`` (each cut to its top ``depth`` first, when given).
 
     - ``rrf``: sum of ``weight / (k + rank)`` over the runs that retrieved the document (rank from 1).
@@ -40,7 +45,10 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
     weights = list(weights) if weights is not None else [1.0] * len(runs)
     if len(weights) != len(runs):
         raise ValueError(f"{len(weights)} weights for {len(runs)} runs")
-    cut = [{q: {d: s[d] for d in _ranked(s)[:depth]} if depth else dict(s) for q, s in run.items()} for run in runs]
+    cut = [
+        {q: {d: s[d] for d in _ranked(s)[:depth]} if depth else dict(s) for q, s in run.items()}
+        for run in runs
+    ]
     out: Run = {}
     for qid in sorted({q for run in cut for q in run}):
         fused: dict[str, float] = {}

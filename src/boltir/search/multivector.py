@@ -13,8 +13,14 @@ import numpy as np
 
 from boltir.data.runs import Run
 from boltir.errors import InvalidIndexError
-from boltir.index.multivector import (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, decompress_residuals,
-                                      load_buckets)
+from boltir.index.multivector import (
+    CENTROIDS_FILE,
+    CODES_FILE,
+    LISTS_FILE,
+    RESIDUALS_FILE,
+    decompress_residuals,
+    load_buckets,
+)
 from boltir.index.storage import derived_name
 from boltir.pipeline import as_queries
 from boltir.search.base import IndexSearcher
@@ -28,8 +34,16 @@ class MultiVectorSearcher(IndexSearcher):
     kind = "multivector"
     check_shards = True
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                 nprobe: int = 4, ncandidates: int | None = 1024, batch_size: int = 32, show_progress: bool = False):
+    def __init__(
+        self,
+        index_dir: str | Path,
+        model: str | None = None,
+        loaded: tuple[Any, Any] | None = None,
+        nprobe: int = 4,
+        ncandidates: int | None = 1024,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ):
         super().__init__(index_dir, model, loaded, batch_size, show_progress)
         self.nprobe, self.ncandidates = nprobe, ncandidates
         g = self.manifest.get("generation", 0)
@@ -43,9 +57,14 @@ class MultiVectorSearcher(IndexSearcher):
                 self.residuals = np.load(self.index_dir / derived_name(RESIDUALS_FILE, g))
                 _, _, self.bucket_values = load_buckets(self.index_dir, g)
         except (OSError, ValueError, KeyError, EOFError) as e:
-            raise InvalidIndexError(f"{self.index_dir}: centroid or residual files missing or unreadable ({e})") from None
-        if len(self.codes) != self.manifest["centroids"]["tokens"] or len(self.centroids) != len(self.list_ptr) - 1 \
-                or (self.nbits and len(self.residuals) != len(self.codes)):
+            raise InvalidIndexError(
+                f"{self.index_dir}: centroid or residual files missing or unreadable ({e})"
+            ) from None
+        if (
+            len(self.codes) != self.manifest["centroids"]["tokens"]
+            or len(self.centroids) != len(self.list_ptr) - 1
+            or (self.nbits and len(self.residuals) != len(self.codes))
+        ):
             raise InvalidIndexError(f"{self.index_dir}: centroid or residual files do not match the manifest")
         self.tokens, starts, ends, shard_of = [], [], [], []
         for i, s in enumerate(self.manifest["shards"]):
@@ -63,13 +82,17 @@ class MultiVectorSearcher(IndexSearcher):
         sims = q @ self.centroids.T
         nprobe = min(nprobe, sims.shape[1])
         probe = np.unique(np.argpartition(-sims, nprobe - 1, axis=1)[:, :nprobe])
-        return np.unique(np.concatenate([self.list_docs[self.list_ptr[c]:self.list_ptr[c + 1]] for c in probe]))
+        return np.unique(
+            np.concatenate([self.list_docs[self.list_ptr[c] : self.list_ptr[c + 1]] for c in probe])
+        )
 
     def centroid_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
         """MaxSim with each document token replaced by its centroid, for ``docs`` (all with >= 1 token)."""
         sims = q @ self.centroids.T  # [Lq, C]
         lengths = self.doc_end[docs] - self.doc_start[docs]
-        token_idx = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+        token_idx = np.repeat(
+            self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths
+        ) + np.arange(lengths.sum())
         per_token = sims[:, self.codes[token_idx]]  # [Lq, tokens of the candidates]
         return np.maximum.reduceat(per_token, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
@@ -78,9 +101,12 @@ class MultiVectorSearcher(IndexSearcher):
         indexes: over the decompressed tokens, one gather for all)."""
         if self.nbits:
             lengths = self.doc_end[docs] - self.doc_start[docs]
-            rows = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-            vecs = decompress_residuals(self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values,
-                                        self.nbits)
+            rows = np.repeat(
+                self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths
+            ) + np.arange(lengths.sum())
+            vecs = decompress_residuals(
+                self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values, self.nbits
+            )
             return np.maximum.reduceat(q @ vecs.T, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
         out = np.empty(len(docs), dtype=np.float32)
         for shard in np.unique(self.doc_shard[docs]):
@@ -92,8 +118,9 @@ class MultiVectorSearcher(IndexSearcher):
             out[here] = np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
         return out
 
-    def search_tokens(self, q: np.ndarray, k: int, nprobe: int | None = None,
-                      ncandidates: int | None = -1) -> tuple[np.ndarray, np.ndarray]:
+    def search_tokens(
+        self, q: np.ndarray, k: int, nprobe: int | None = None, ncandidates: int | None = -1
+    ) -> tuple[np.ndarray, np.ndarray]:
         nprobe = nprobe or self.nprobe
         ncandidates = self.ncandidates if ncandidates == -1 else ncandidates
         docs = self.candidates(q, nprobe)
@@ -110,7 +137,9 @@ class MultiVectorSearcher(IndexSearcher):
         qids = list(queries)
         q_emb = self.encode_queries([queries[q] for q in qids])
         run: Run = {}
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
+        with progress_bar(
+            total=len(qids), desc="search", unit="query", disable=not self.show_progress
+        ) as bar:
             for qid, q in zip(qids, q_emb):
                 idx, vals = self.search_tokens(q, k)
                 run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))

@@ -5,7 +5,8 @@ cross-encoders score each (query, document) pair, or, for the Set-Encoder, each 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -13,8 +14,9 @@ from boltir.data.runs import Run, top_k
 from boltir.utils.progress import progress_bar
 
 
-def candidates_with_text(run: dict[str, dict[str, float]], queries: dict[str, str],
-                         depth: int | None) -> dict[str, list[str]]:
+def candidates_with_text(
+    run: dict[str, dict[str, float]], queries: dict[str, str], depth: int | None
+) -> dict[str, list[str]]:
     """Each run query's top ``depth`` candidates; a run query without text is an error."""
     candidates = top_k(run, depth)
     missing = [q for q in candidates if q not in queries]
@@ -23,24 +25,43 @@ def candidates_with_text(run: dict[str, dict[str, float]], queries: dict[str, st
     return candidates
 
 
-def encode_candidates_once(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                           depth: int | None, batch_size: int, show_progress: bool = True):
+def encode_candidates_once(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None,
+    batch_size: int,
+    show_progress: bool = True,
+):
     """``(candidates, position of each doc id, encoded docs, query ids, encoded queries)`` for the bi-encoder
     re-rankers: every candidate document is encoded once, however many queries list it."""
     candidates = candidates_with_text(run, queries, depth)
     doc_ids = sorted({d for ds in candidates.values() for d in ds})
-    with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress) as bar:
+    with progress_bar(
+        total=len(doc_ids), desc="encode candidates", unit="doc", disable=not show_progress
+    ) as bar:
         d_out = model.encode([docs[d] for d in doc_ids], "doc", batch_size, progress=bar, tokenizer=tokenizer)
     qids = list(candidates)
     q_out = model.encode([queries[q] for q in qids], "query", batch_size, tokenizer=tokenizer)
     return candidates, {d: i for i, d in enumerate(doc_ids)}, d_out, qids, q_out
 
 
-def rerank_dense(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                 depth: int | None = 100, batch_size: int = 32, show_progress: bool = True) -> Run:
+def rerank_dense(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Run:
     """Single-vector bi-encoders: dot products of each query's vector with its candidates' vectors."""
     candidates, position, doc_vecs, qids, q_vecs = encode_candidates_once(
-        model, tokenizer, run, queries, docs, depth, batch_size, show_progress)
+        model, tokenizer, run, queries, docs, depth, batch_size, show_progress
+    )
     out: Run = {}
     for qid, qv in zip(qids, q_vecs):
         cand = candidates[qid]
@@ -49,11 +70,20 @@ def rerank_dense(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], 
     return out
 
 
-def rerank_sparse(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                  depth: int | None = 100, batch_size: int = 32, show_progress: bool = True) -> Run:
+def rerank_sparse(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Run:
     """Learned-sparse bi-encoders: sparse dot products of term weights."""
     candidates, position, d_mat, qids, q_mat = encode_candidates_once(
-        model, tokenizer, run, queries, docs, depth, batch_size, show_progress)
+        model, tokenizer, run, queries, docs, depth, batch_size, show_progress
+    )
     out = {}
     for i, q in enumerate(qids):
         rows = [position[d] for d in candidates[q]]
@@ -62,12 +92,21 @@ def rerank_sparse(model: Any, tokenizer: Any, run: Run, queries: dict[str, str],
     return out
 
 
-def rerank_multivector(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                       depth: int | None = 100, batch_size: int = 32, show_progress: bool = True) -> Run:
+def rerank_multivector(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Run:
     """Multi-vector (ColBERT) bi-encoders: MaxSim, per query one matrix product over its candidates' tokens and
     one segmented max (a document without tokens scores 0)."""
     candidates, position, d_emb, qids, q_emb = encode_candidates_once(
-        model, tokenizer, run, queries, docs, depth, batch_size, show_progress)
+        model, tokenizer, run, queries, docs, depth, batch_size, show_progress
+    )
     lengths = np.array([len(e) for e in d_emb])
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
     tokens = np.concatenate(d_emb) if lengths.sum() else np.zeros((0, model.config.embedding_dim), np.float32)
@@ -84,8 +123,16 @@ def rerank_multivector(model: Any, tokenizer: Any, run: Run, queries: dict[str, 
     return out
 
 
-def rerank_scored(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                  depth: int | None = 100, batch_size: int = 32, show_progress: bool = True) -> Run:
+def rerank_scored(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Run:
     """Any bi-encoder through its own ``score`` of ``forward`` outputs (COIL, MVR, families added later): each
     query once, its candidates in batches."""
     import torch
@@ -95,18 +142,27 @@ def rerank_scored(model: Any, tokenizer: Any, run: Run, queries: dict[str, str],
     device = next(model.parameters()).device
 
     def enc(texts, kind):
-        batch = tokenizer([cfg.text_prefix(kind) + t for t in texts], padding=True, truncation=True,
-                          max_length=cfg.text_length(kind), return_tensors="pt")
+        batch = tokenizer(
+            [cfg.text_prefix(kind) + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=cfg.text_length(kind),
+            return_tensors="pt",
+        )
         return model(batch["input_ids"].to(device), batch["attention_mask"].to(device), kind=kind)
 
     out = {}
-    with torch.inference_mode(), progress_bar(total=len(candidates), desc="score", unit="query",
-                                              disable=not show_progress) as bar:
+    with (
+        torch.inference_mode(),
+        progress_bar(total=len(candidates), desc="score", unit="query", disable=not show_progress) as bar,
+    ):
         for q, ds in candidates.items():
             q_out = enc([queries[q]], "query")
             scores: list[float] = []
             for i in range(0, len(ds), batch_size):
-                scores += model.score(q_out, enc([docs[d] for d in ds[i:i + batch_size]], "doc"))[0].tolist()
+                scores += model.score(q_out, enc([docs[d] for d in ds[i : i + batch_size]], "doc"))[
+                    0
+                ].tolist()
             out[q] = dict(zip(ds, scores))
             bar.update(1)
     return out
@@ -118,8 +174,14 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
-def score_pairs(model: Any, pair_tokenizer: Any, queries: list[str], docs: list[str], batch_size: int = 32,
-                progress: Any = None) -> np.ndarray:
+def score_pairs(
+    model: Any,
+    pair_tokenizer: Any,
+    queries: list[str],
+    docs: list[str],
+    batch_size: int = 32,
+    progress: Any = None,
+) -> np.ndarray:
     """Scores of (query, doc) pairs in input order. Pairs are batched by length; a batch that runs out of
     memory is split in halves and retried, down to single pairs."""
     import torch
@@ -130,8 +192,11 @@ def score_pairs(model: Any, pair_tokenizer: Any, queries: list[str], docs: list[
     start, size = 0, batch_size
     with torch.inference_mode():
         while start < len(order):
-            idx = order[start:start + size]
-            enc = {k: v.to(device) for k, v in pair_tokenizer([queries[i] for i in idx], [docs[i] for i in idx]).items()}
+            idx = order[start : start + size]
+            enc = {
+                k: v.to(device)
+                for k, v in pair_tokenizer([queries[i] for i in idx], [docs[i] for i in idx]).items()
+            }
             try:
                 scores = model(**enc).float().cpu().numpy()
             except (RuntimeError, MemoryError) as e:
@@ -148,8 +213,16 @@ def score_pairs(model: Any, pair_tokenizer: Any, queries: list[str], docs: list[
     return out
 
 
-def rerank_pairs(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                 depth: int | None = 100, batch_size: int = 32, show_progress: bool = True) -> Run:
+def rerank_pairs(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Run:
     """Point-wise cross-encoders: every (query, candidate) pair scored on its own, batched by length."""
     from boltir.data.pair_tokenizer import PairTokenizer
 
@@ -157,15 +230,25 @@ def rerank_pairs(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], 
     pairs = [(q, d) for q, ds in candidates.items() for d in ds]
     pt = PairTokenizer(tokenizer, model.config.query_length, model.config.doc_length)
     with progress_bar(total=len(pairs), desc="score pairs", unit="pair", disable=not show_progress) as bar:
-        scores = score_pairs(model, pt, [queries[q] for q, _ in pairs], [docs[d] for _, d in pairs], batch_size, bar)
+        scores = score_pairs(
+            model, pt, [queries[q] for q, _ in pairs], [docs[d] for _, d in pairs], batch_size, bar
+        )
     out: Run = {}
     for (q, d), s in zip(pairs, scores.tolist()):
         out.setdefault(q, {})[d] = s
     return out
 
 
-def rerank_segments(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                    depth: int | None = 100, batch_size: int = 32, show_progress: bool = True) -> Run:
+def rerank_segments(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Run:
     """Sparse cross-encoders: one query per forward pass with up to ``batch_size`` of its documents, so the query
     is encoded once for them all."""
     import torch
@@ -175,11 +258,13 @@ def rerank_segments(model: Any, tokenizer: Any, run: Run, queries: dict[str, str
     device = next(model.parameters()).device
     out: Run = {}
     total = sum(len(v) for v in candidates.values())
-    with progress_bar(total=total, desc="score pairs", unit="pair", disable=not show_progress) as bar, \
-            torch.inference_mode():
+    with (
+        progress_bar(total=total, desc="score pairs", unit="pair", disable=not show_progress) as bar,
+        torch.inference_mode(),
+    ):
         for qid, cand in candidates.items():
             for start in range(0, len(cand), batch_size):
-                chunk = cand[start:start + batch_size]
+                chunk = cand[start : start + batch_size]
                 enc = encode([queries[qid]], [[docs[d] for d in chunk]])
                 enc = {k: v.to(device) if torch.is_tensor(v) else v for k, v in enc.items()}
                 scores = model(**enc).float().cpu().tolist()
@@ -188,9 +273,17 @@ def rerank_segments(model: Any, tokenizer: Any, run: Run, queries: dict[str, str
     return out
 
 
-def rerank_lists(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], docs: dict[str, str],
-                 depth: int | None = 100, batch_size: int = 32, show_progress: bool = True,
-                 order: dict[str, list[str]] | None = None) -> Run:
+def rerank_lists(
+    model: Any,
+    tokenizer: Any,
+    run: Run,
+    queries: dict[str, str],
+    docs: dict[str, str],
+    depth: int | None = 100,
+    batch_size: int = 32,
+    show_progress: bool = True,
+    order: dict[str, list[str]] | None = None,
+) -> Run:
     """List-wise cross-encoders (Set-Encoder): each query's whole top-``depth`` list in one forward pass (the
     list is never split: the scores depend on the other passages; ``batch_size`` does not apply). ``order``
     feeds the candidates in a given order."""
@@ -202,8 +295,12 @@ def rerank_lists(model: Any, tokenizer: Any, run: Run, queries: dict[str, str], 
     encode = model.list_inputs(tokenizer)
     device = next(model.parameters()).device
     out: Run = {}
-    with progress_bar(total=len(candidates), desc="score lists", unit="query", disable=not show_progress) as bar, \
-            torch.inference_mode():
+    with (
+        progress_bar(
+            total=len(candidates), desc="score lists", unit="query", disable=not show_progress
+        ) as bar,
+        torch.inference_mode(),
+    ):
         for qid, cand in candidates.items():
             enc = encode([queries[qid]], [[docs[d] for d in cand]])
             enc = {k: v.to(device) if torch.is_tensor(v) else v for k, v in enc.items()}
@@ -218,5 +315,7 @@ def reranker_of(model: Any) -> Callable[..., Run]:
 
     family = family_of_model_type(model.config.model_type)
     if family is None:
-        raise ValueError(f"{type(model).__name__} ({model.config.model_type}) belongs to no registered family")
+        raise ValueError(
+            f"{type(model).__name__} ({model.config.model_type}) belongs to no registered family"
+        )
     return resolve(family.reranker)

@@ -22,8 +22,15 @@ class SparseSearcher(IndexSearcher):
 
     kind = "sparse"
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None,
-                 budget: int | None = None, batch_size: int = 32, show_progress: bool = False):
+    def __init__(
+        self,
+        index_dir: str | Path,
+        model: str | None = None,
+        loaded: tuple[Any, Any] | None = None,
+        budget: int | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ):
         super().__init__(index_dir, model, loaded, batch_size, show_progress)
         self.budget = budget
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
@@ -43,7 +50,9 @@ class SparseSearcher(IndexSearcher):
                 indptr = np.concatenate([[0], np.cumsum(keep)])
                 take = np.repeat(self.indptr[:-1] - indptr[:-1], keep) + np.arange(indptr[-1])
                 docs, weights = np.asarray(self.docs[take]), np.asarray(self.weights[take])
-            self._matrices[budget] = sp.csr_matrix((weights, docs, indptr), shape=(n_terms, n_docs), copy=False)
+            self._matrices[budget] = sp.csr_matrix(
+                (weights, docs, indptr), shape=(n_terms, n_docs), copy=False
+            )
         return self._matrices[budget]
 
     def search_matrix(self, q_mat, k: int, budget: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -62,13 +71,16 @@ class SparseSearcher(IndexSearcher):
             out.append((cand[order].astype(np.int64), vals[order]))
         return out
 
-    def search_vector(self, terms: np.ndarray, values: np.ndarray, k: int,
-                      budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search_vector(
+        self, terms: np.ndarray, values: np.ndarray, k: int, budget: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (doc positions, scores) for one query given as term ids and weights."""
         import scipy.sparse as sp
 
-        q = sp.csr_matrix((np.asarray(values, np.float32), np.asarray(terms), [0, len(terms)]),
-                          shape=(1, len(self.indptr) - 1))
+        q = sp.csr_matrix(
+            (np.asarray(values, np.float32), np.asarray(terms), [0, len(terms)]),
+            shape=(1, len(self.indptr) - 1),
+        )
         return self.search_matrix(q, k, budget)[0]
 
     def search(self, queries: Any, k: int = 100) -> Run:
@@ -81,13 +93,18 @@ class SparseSearcher(IndexSearcher):
         q_mat = self.encode_queries([queries[q] for q in qids])
         empty = [qids[i] for i in np.nonzero(q_mat.getnnz(axis=1) == 0)[0]]
         if empty:
-            warnings.warn(f"{len(empty)} of {len(qids)} queries have no term with a non-zero weight and get empty "
-                          f"rankings: {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}", stacklevel=2)
+            warnings.warn(
+                f"{len(empty)} of {len(qids)} queries have no term with a non-zero weight and get empty "
+                f"rankings: {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}",
+                stacklevel=2,
+            )
         run: Run = {}
-        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
+        with progress_bar(
+            total=len(qids), desc="search", unit="query", disable=not self.show_progress
+        ) as bar:
             for start in range(0, len(qids), self.batch_size):
-                part = qids[start:start + self.batch_size]
-                rows = q_mat[start:start + len(part)]
+                part = qids[start : start + self.batch_size]
+                rows = q_mat[start : start + len(part)]
                 for qid, (idx, vals) in zip(part, self.search_matrix(rows, k, self.budget)):
                     run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))
                 bar.update(len(part))

@@ -7,5 +7,11 @@ from boltir.training.data import TupleDataModule
 from boltir.training.list_data import ListDataModule
 from boltir.training.schedulers import ValueScheduler
 
-__all__ = ["BiEncoderModule", "CrossEncoderModule", "ExportBestModel", "ListDataModule", "TupleDataModule",
-           "ValueScheduler"]
+__all__ = [
+    "BiEncoderModule",
+    "CrossEncoderModule",
+    "ExportBestModel",
+    "ListDataModule",
+    "TupleDataModule",
+    "ValueScheduler",
+]

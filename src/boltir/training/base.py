@@ -25,6 +25,7 @@ class RankingModule(L.LightningModule):
             self._val_scores.setdefault(qid, {}).update(zip(doc_ids, scores[b, : len(doc_ids)].tolist()))
 
     def on_validation_epoch_end(self) -> None:
+        h: Any = self.hparams
         from boltir.evaluation.measures import evaluate
 
         scores = self._val_scores
@@ -35,10 +36,10 @@ class RankingModule(L.LightningModule):
             for part in gathered:
                 for q, ds in part.items():
                     scores.setdefault(q, {}).update(ds)
-        qrels = getattr(self.trainer.datamodule, "val_qrels", None)
+        qrels = getattr(getattr(self.trainer, "datamodule", None), "val_qrels", None)
         if not scores or qrels is None:
             return
-        metric = self.hparams.val_metric
+        metric = h.val_metric
         value = evaluate(scores, qrels, [metric]).aggregate[metric]
         if self.trainer.sanity_checking:
             # Lightning drops values logged in the sanity check; with num_sanity_val_steps=-1 this is the
@@ -56,13 +57,19 @@ class RankingModule(L.LightningModule):
             dm.attach_tokenizer(self.tokenizer, self.model)
 
     def configure_optimizers(self):
+        h: Any = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.hparams.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.hparams.lr)
+        opt = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": h.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=h.lr,
+        )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        warm = self.hparams.warmup_steps
+        warm = h.warmup_steps
 
         def factor(step: int) -> float:
             if step < warm:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from torch import nn
 
 from boltir.losses.in_batch import InBatchCrossEntropy, gather_outputs
@@ -39,12 +38,27 @@ class BiEncoderModule(RankingModule):
         seed: seed for freshly initialised heads.
     """
 
-    def __init__(self, model: str = "minilm-l6", family: str = "auto", pooling: str | None = None,
-                 projection_dim: int | None = None, normalize: bool | None = None, similarity: str | None = None,
-                 query_length: int | None = None, doc_length: int | None = None, temperature: float = 0.05,
-                 query_regularizer: nn.Module | None = None, doc_regularizer: nn.Module | None = None,
-                 xtr_top_k: int | None = None, views: int | None = None, lr: float = 2e-5, weight_decay: float = 0.01,
-                 warmup_steps: int = 0, val_metric: str = "nDCG@10", seed: int = 0):
+    def __init__(
+        self,
+        model: str = "minilm-l6",
+        family: str = "auto",
+        pooling: str | None = None,
+        projection_dim: int | None = None,
+        normalize: bool | None = None,
+        similarity: str | None = None,
+        query_length: int | None = None,
+        doc_length: int | None = None,
+        temperature: float = 0.05,
+        query_regularizer: nn.Module | None = None,
+        doc_regularizer: nn.Module | None = None,
+        xtr_top_k: int | None = None,
+        views: int | None = None,
+        lr: float = 2e-5,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 0,
+        val_metric: str = "nDCG@10",
+        seed: int = 0,
+    ):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
         from boltir.models.loading import detect_family, load_model
@@ -53,8 +67,14 @@ class BiEncoderModule(RankingModule):
         fam = detect_family(model) if family == "auto" else get_family(family)
         if fam.role != "bi-encoder":
             raise ValueError(f"family {fam.name!r} is a {fam.role}; BiEncoderModule trains bi-encoders")
-        settings: dict[str, Any] = {"pooling": pooling, "normalize": normalize, "similarity": similarity,
-                                    "query_length": query_length, "doc_length": doc_length, "views": views}
+        settings: dict[str, Any] = {
+            "pooling": pooling,
+            "normalize": normalize,
+            "similarity": similarity,
+            "query_length": query_length,
+            "doc_length": doc_length,
+            "views": views,
+        }
         if projection_dim is not None:
             if fam.projection_setting is None:
                 raise ValueError(f"projection_dim does not apply to the {fam.name} family")
@@ -88,5 +108,6 @@ class BiEncoderModule(RankingModule):
         q = self.model(**batch["inputs"]["queries"], kind="query")  # each query once, not once per candidate
         d = self.model(**batch["inputs"]["docs"], kind="doc")
         n = d.num_rows // q.num_rows
-        return torch.stack([self.model.score(q.rows(i, i + 1), d.rows(i * n, (i + 1) * n))[0]
-                            for i in range(q.num_rows)])
+        return torch.stack(
+            [self.model.score(q.rows(i, i + 1), d.rows(i * n, (i + 1) * n))[0] for i in range(q.num_rows)]
+        )

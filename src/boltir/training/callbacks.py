@@ -31,9 +31,12 @@ class ExportBestModel(L.Callback):
             state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
             pl_module.load_state_dict(state)
         if trainer.is_global_zero:
-            info = provenance(hparams=dict(pl_module.hparams), checkpoint=best,
-                              best_score=float(score) if best and score is not None else None,
-                              global_step=trainer.global_step)
+            info = provenance(
+                hparams=dict(pl_module.hparams),
+                checkpoint=best,
+                best_score=float(score) if best and score is not None else None,
+                global_step=trainer.global_step,
+            )
             out = save_model_folder(pl_module.model, pl_module.tokenizer, Path(self.dirpath), info)
             print(f"exported model to {out}" + (f" (best checkpoint {best})" if best else ""))
         if trainer.world_size > 1:

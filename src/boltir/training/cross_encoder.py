@@ -26,11 +26,22 @@ class CrossEncoderModule(RankingModule):
         lr, weight_decay, warmup_steps, val_metric, seed: as for the bi-encoder module.
     """
 
-    def __init__(self, model: str = "minilm-l6", family: str = "mono", loss: nn.Module | None = None,
-                 head_activation: str | None = None, query_length: int | None = None,
-                 doc_length: int | None = None, window: int | None = None, lr: float = 2e-5,
-                 weight_decay: float = 0.01, warmup_steps: int = 0, val_metric: str = "nDCG@10", seed: int = 0,
-                 kind: str | None = None):
+    def __init__(
+        self,
+        model: str = "minilm-l6",
+        family: str = "mono",
+        loss: nn.Module | None = None,
+        head_activation: str | None = None,
+        query_length: int | None = None,
+        doc_length: int | None = None,
+        window: int | None = None,
+        lr: float = 2e-5,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 0,
+        val_metric: str = "nDCG@10",
+        seed: int = 0,
+        kind: str | None = None,
+    ):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         from boltir.losses import InfoNCE
@@ -38,14 +49,22 @@ class CrossEncoderModule(RankingModule):
         from boltir.registry import get_family
 
         if kind is not None:
-            warnings.warn("CrossEncoderModule(kind=...) is deprecated; use family=...", DeprecationWarning,
-                          stacklevel=2)
+            warnings.warn(
+                "CrossEncoderModule(kind=...) is deprecated; use family=...", DeprecationWarning, stacklevel=2
+            )
             family = kind
         fam = detect_family(model) if family == "auto" else get_family(family)
         if fam.role != "cross-encoder":
             raise ValueError(f"family {fam.name!r} is a {fam.role}; CrossEncoderModule trains cross-encoders")
-        self.model, self.tokenizer = load_model(model, fam.name, seed, head_activation=head_activation,
-                                                query_length=query_length, doc_length=doc_length, window=window)
+        self.model, self.tokenizer = load_model(
+            model,
+            fam.name,
+            seed,
+            head_activation=head_activation,
+            query_length=query_length,
+            doc_length=doc_length,
+            window=window,
+        )
         self.model.train()
         self.loss = loss if loss is not None else InfoNCE()
 

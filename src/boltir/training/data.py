@@ -48,28 +48,39 @@ class TupleDataset(Dataset):
 class PairCollator:
     """Tokenise queries and documents separately, each truncated to its own length."""
 
-    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, query_prefix: str = "",
-                 doc_prefix: str = ""):
+    def __init__(
+        self, tokenizer: Any, query_length: int, doc_length: int, query_prefix: str = "", doc_prefix: str = ""
+    ):
         self.tokenizer = tokenizer
         self.query_length, self.doc_length = query_length, doc_length
         self.query_prefix, self.doc_prefix = query_prefix, doc_prefix
 
     def _tok(self, texts: list[str], length: int) -> dict[str, torch.Tensor]:
-        return dict(self.tokenizer(texts, padding=True, truncation=True, max_length=length, return_tensors="pt"))
+        return dict(
+            self.tokenizer(texts, padding=True, truncation=True, max_length=length, return_tensors="pt")
+        )
 
     def __call__(self, items: list[tuple[str, list[str]]]) -> dict[str, Any]:
         queries = [self.query_prefix + q for q, _ in items]
         docs = [self.doc_prefix + d for _, ds in items for d in ds]
-        return {"queries": self._tok(queries, self.query_length), "docs": self._tok(docs, self.doc_length),
-                "docs_per_query": len(items[0][1])}
+        return {
+            "queries": self._tok(queries, self.query_length),
+            "docs": self._tok(docs, self.doc_length),
+            "docs_per_query": len(items[0][1]),
+        }
 
 
 class RerankListDataset(Dataset):
     """One item per query of a candidate run: (query id, doc ids, query text, doc texts), for validation and
     list-wise re-ranking."""
 
-    def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
-                 depth: int | None):
+    def __init__(
+        self,
+        run: dict[str, dict[str, float]],
+        queries: dict[str, str],
+        docs: dict[str, str],
+        depth: int | None,
+    ):
         from boltir.data.runs import top_k
 
         self.lists = [(q, ds) for q, ds in top_k(run, depth).items() if q in queries]
@@ -95,16 +106,22 @@ class RerankListCollator:
         inputs = self.encode([i[2] for i in items], [list(i[3]) + [""] * (n - len(i[3])) for i in items])
         if "list_mask" in inputs:
             inputs["list_mask"] = mask
-        return {"inputs": inputs, "mask": mask, "query_ids": [i[0] for i in items],
-                "doc_ids": [list(i[1]) for i in items]}
+        return {
+            "inputs": inputs,
+            "mask": mask,
+            "query_ids": [i[0] for i in items],
+            "doc_ids": [list(i[1]) for i in items],
+        }
 
 
 def bi_encoder_lists(collator: PairCollator):
     """``(queries, lists of docs) -> inputs`` for bi-encoder validation: each query tokenised once."""
 
     def encode(queries, docs):
-        return {"queries": collator._tok([collator.query_prefix + q for q in queries], collator.query_length),
-                "docs": collator._tok([collator.doc_prefix + d for ds in docs for d in ds], collator.doc_length)}
+        return {
+            "queries": collator._tok([collator.query_prefix + q for q in queries], collator.query_length),
+            "docs": collator._tok([collator.doc_prefix + d for ds in docs for d in ds], collator.doc_length),
+        }
 
     return encode
 
@@ -122,10 +139,21 @@ class TupleDataModule(L.LightningDataModule):
         val_depth: candidates per validation query; val_queries_per_batch: whole lists per validation batch.
     """
 
-    def __init__(self, train: str = "msmarco-devsmall-sample", docs: str | None = None, num_negatives: int = 7,
-                 batch_size: int = 16, num_workers: int = 0, val_run: str | None = None,
-                 val_queries: str | None = None, val_qrels: str | None = None, val_docs: str | None = None,
-                 val_depth: int = 100, val_queries_per_batch: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        train: str = "msmarco-devsmall-sample",
+        docs: str | None = None,
+        num_negatives: int = 7,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        val_run: str | None = None,
+        val_queries: str | None = None,
+        val_qrels: str | None = None,
+        val_docs: str | None = None,
+        val_depth: int = 100,
+        val_queries_per_batch: int = 1,
+        seed: int = 0,
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.collator: PairCollator | None = None
@@ -135,14 +163,15 @@ class TupleDataModule(L.LightningDataModule):
 
     def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
         config = model.config
-        self.collator = PairCollator(tokenizer, config.query_length, config.doc_length,
-                                     config.query_prefix, config.doc_prefix)
+        self.collator = PairCollator(
+            tokenizer, config.query_length, config.doc_length, config.query_prefix, config.doc_prefix
+        )
         self.rerank_collator = RerankListCollator(bi_encoder_lists(self.collator))
 
     def setup(self, stage: str | None = None) -> None:
         from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
 
-        h = self.hparams
+        h: Any = self.hparams
         if self.train_set is None:
             tuples = list(load_tuples(h.train))
             docs_spec = h.docs or (h.train if h.train in DATASETS else None)
@@ -152,23 +181,42 @@ class TupleDataModule(L.LightningDataModule):
         if h.val_run and self.val_set is None:
             dataset = h.val_run.split(":", 1)[0] if ":" in h.val_run else None
             if dataset == "trec-dl-2019" or h.val_qrels == "trec-dl-2019":
-                raise ValueError("trec-dl-2019 is the test set: validate on trec-dl-2020 or the dev-small sample")
-            run = load_run(h.val_run)
-            queries = load_queries(h.val_queries or dataset)
-            self.val_qrels = load_qrels(h.val_qrels or dataset)
+                raise ValueError(
+                    "trec-dl-2019 is the test set: validate on trec-dl-2020 or the dev-small sample"
+                )
             from boltir.data.runs import candidate_ids
+            from boltir.data.sources import companion
 
-            wanted = candidate_ids(run, h.val_depth)
-            self.val_set = RerankListDataset(run, queries, doc_texts(h.val_docs or dataset, wanted), h.val_depth)
+            run = load_run(h.val_run)
+            queries = load_queries(companion(h.val_queries, h.val_run, "data.val_queries"))
+            self.val_qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
+            docs = doc_texts(
+                companion(h.val_docs, h.val_run, "data.val_docs"), candidate_ids(run, h.val_depth)
+            )
+            self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
 
     def train_dataloader(self) -> DataLoader:
+        h: Any = self.hparams
         assert self.collator is not None, "the module attaches its tokenizer before training"
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=True,
-                          collate_fn=self.collator, num_workers=self.hparams.num_workers,
-                          persistent_workers=self.hparams.num_workers > 0)
+        assert self.train_set is not None, "setup('fit') reads the training data first"
+        return DataLoader(
+            self.train_set,
+            batch_size=h.batch_size,
+            shuffle=True,
+            drop_last=True,
+            collate_fn=self.collator,
+            num_workers=h.num_workers,
+            persistent_workers=h.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader | list:
+        h: Any = self.hparams
         if self.val_set is None:
             return []
-        return DataLoader(self.val_set, batch_size=self.hparams.val_queries_per_batch, shuffle=False,
-                          collate_fn=self.rerank_collator, num_workers=self.hparams.num_workers)
+        return DataLoader(
+            self.val_set,
+            batch_size=h.val_queries_per_batch,
+            shuffle=False,
+            collate_fn=self.rerank_collator,
+            num_workers=h.num_workers,
+        )

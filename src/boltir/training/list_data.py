@@ -17,8 +17,9 @@ SAMPLINGS = ("top", "single_relevant", "random", "log_random")
 TARGETS = ("relevance", "rank", "score")
 
 
-def sample_list(ranked: list[str], size: int, how: str, rng: random.Random,
-                relevant: set[str] | None = None) -> list[str] | None:
+def sample_list(
+    ranked: list[str], size: int, how: str, rng: random.Random, relevant: set[str] | None = None
+) -> list[str] | None:
     """Pick ``size`` candidates from ``ranked`` (best first); None when ``single_relevant`` finds no relevant.
 
     top: the first ``size``; random: uniform without replacement; log_random: without replacement with weight
@@ -31,7 +32,7 @@ def sample_list(ranked: list[str], size: int, how: str, rng: random.Random,
         return rng.sample(ranked, min(size, len(ranked)))
     if how == "log_random":
         pool = list(enumerate(ranked, start=1))
-        chosen = []
+        chosen: list[str] = []
         while pool and len(chosen) < size:
             weights = [1.0 / math.log2(r + 1) for r, _ in pool]
             pick = rng.choices(range(len(pool)), weights=weights)[0]
@@ -49,9 +50,18 @@ def sample_list(ranked: list[str], size: int, how: str, rng: random.Random,
 class RunListDataset(Dataset):
     """One item per query: (query text, candidate texts, targets) sampled from the top ``depth`` of a run."""
 
-    def __init__(self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str],
-                 qrels: dict[str, dict[str, int]] | None = None, depth: int = 100, sample_size: int = 8,
-                 sampling: str = "top", targets: str = "relevance", seed: int = 0):
+    def __init__(
+        self,
+        run: dict[str, dict[str, float]],
+        queries: dict[str, str],
+        docs: dict[str, str],
+        qrels: dict[str, dict[str, int]] | None = None,
+        depth: int = 100,
+        sample_size: int = 8,
+        sampling: str = "top",
+        targets: str = "relevance",
+        seed: int = 0,
+    ):
         from boltir.data.runs import top_k
 
         if sampling not in SAMPLINGS:
@@ -62,10 +72,17 @@ class RunListDataset(Dataset):
             raise ValueError("targets='relevance' needs qrels")
         self.ranked = {q: ds for q, ds in top_k(run, depth).items() if q in queries}
         self.run, self.queries, self.docs, self.qrels = run, queries, docs, qrels or {}
-        self.depth, self.sample_size, self.sampling, self.targets, self.seed = depth, sample_size, sampling, targets, seed
+        self.depth, self.sample_size, self.sampling, self.targets, self.seed = (
+            depth,
+            sample_size,
+            sampling,
+            targets,
+            seed,
+        )
         if sampling == "single_relevant":
-            self.ranked = {q: ds for q, ds in self.ranked.items()
-                           if any(self.qrels.get(q, {}).get(d, 0) > 0 for d in ds)}
+            self.ranked = {
+                q: ds for q, ds in self.ranked.items() if any(self.qrels.get(q, {}).get(d, 0) > 0 for d in ds)
+            }
         self.qids = list(self.ranked)
 
     def __len__(self) -> int:
@@ -135,13 +152,29 @@ class ListDataModule(L.LightningDataModule):
         val_run, val_queries, val_qrels, val_docs, val_depth: validation by re-ranking (never DL19).
     """
 
-    def __init__(self, train_run: str | None = None, train_queries: str | None = None,
-                 train_qrels: str | None = None, train_docs: str | None = None, depth: int = 100,
-                 sample_size: int = 8, sampling: str = "top", targets: str = "relevance",
-                 train_tuples: str | None = None, tuple_docs: str | None = None, num_negatives: int = 7,
-                 batch_size: int = 4, num_workers: int = 0, val_run: str | None = None,
-                 val_queries: str | None = None, val_qrels: str | None = None, val_docs: str | None = None,
-                 val_depth: int = 100, val_queries_per_batch: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        train_run: str | None = None,
+        train_queries: str | None = None,
+        train_qrels: str | None = None,
+        train_docs: str | None = None,
+        depth: int = 100,
+        sample_size: int = 8,
+        sampling: str = "top",
+        targets: str = "relevance",
+        train_tuples: str | None = None,
+        tuple_docs: str | None = None,
+        num_negatives: int = 7,
+        batch_size: int = 4,
+        num_workers: int = 0,
+        val_run: str | None = None,
+        val_queries: str | None = None,
+        val_qrels: str | None = None,
+        val_docs: str | None = None,
+        val_depth: int = 100,
+        val_queries_per_batch: int = 1,
+        seed: int = 0,
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.train_set: Dataset | None = None
@@ -152,51 +185,89 @@ class ListDataModule(L.LightningDataModule):
         encode = model.list_inputs(tokenizer)
         self.collator, self.val_collator = ListCollator(encode), RerankListCollator(encode)
 
-    @staticmethod
-    def _dataset_of(spec: str | None) -> str | None:
-        return spec.split(":", 1)[0] if spec and ":" in spec else None
-
     def setup(self, stage: str | None = None) -> None:
-        from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
         from boltir.data.runs import candidate_ids
+        from boltir.data.sources import (
+            DATASETS,
+            companion,
+            dataset_of_run,
+            doc_texts,
+            load_qrels,
+            load_queries,
+            load_run,
+            load_tuples,
+        )
 
-        h = self.hparams
+        h: Any = self.hparams
         for spec in (h.train_run, h.val_run, h.train_qrels, h.val_qrels):
             if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
-                raise ValueError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
+                raise ValueError(
+                    "trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small"
+                )
         if self.train_set is None:
             parts: list[Dataset] = []
             if h.train_run:
-                ds = self._dataset_of(h.train_run)
                 run = load_run(h.train_run)
                 wanted = candidate_ids(run, h.depth)
-                qrels = load_qrels(h.train_qrels or ds) if (h.train_qrels or ds) else None
-                parts.append(RunListDataset(run, load_queries(h.train_queries or ds), doc_texts(h.train_docs or ds, wanted),
-                                            qrels, h.depth, h.sample_size, h.sampling, h.targets, h.seed))
+                qrels_spec = h.train_qrels or dataset_of_run(h.train_run)
+                qrels = load_qrels(qrels_spec) if qrels_spec else None
+                parts.append(
+                    RunListDataset(
+                        run,
+                        load_queries(companion(h.train_queries, h.train_run, "data.train_queries")),
+                        doc_texts(companion(h.train_docs, h.train_run, "data.train_docs"), wanted),
+                        qrels,
+                        h.depth,
+                        h.sample_size,
+                        h.sampling,
+                        h.targets,
+                        h.seed,
+                    )
+                )
             if h.train_tuples:
                 docs_spec = h.tuple_docs or (h.train_tuples if h.train_tuples in DATASETS else None)
                 if docs_spec is None:
                     raise ValueError("data.tuple_docs is required when data.train_tuples is a file")
-                parts.append(TupleListDataset(TupleDataset(list(load_tuples(h.train_tuples)), doc_texts(docs_spec),
-                                                           h.num_negatives, h.seed)))
+                parts.append(
+                    TupleListDataset(
+                        TupleDataset(
+                            list(load_tuples(h.train_tuples)), doc_texts(docs_spec), h.num_negatives, h.seed
+                        )
+                    )
+                )
             if not parts:
                 raise ValueError("give data.train_run and/or data.train_tuples")
             self.train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)
         if h.val_run and self.val_set is None:
-            ds = self._dataset_of(h.val_run)
             run = load_run(h.val_run)
-            self.val_qrels = load_qrels(h.val_qrels or ds)
-            wanted = candidate_ids(run, h.val_depth)
-            self.val_set = RerankListDataset(run, load_queries(h.val_queries or ds),
-                                             doc_texts(h.val_docs or ds, wanted), h.val_depth)
+            self.val_qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
+            docs = doc_texts(
+                companion(h.val_docs, h.val_run, "data.val_docs"), candidate_ids(run, h.val_depth)
+            )
+            queries = load_queries(companion(h.val_queries, h.val_run, "data.val_queries"))
+            self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True, drop_last=True,
-                          collate_fn=self.collator, num_workers=self.hparams.num_workers,
-                          persistent_workers=self.hparams.num_workers > 0)
+        h: Any = self.hparams
+        assert self.train_set is not None, "setup('fit') reads the training data first"
+        return DataLoader(
+            self.train_set,
+            batch_size=h.batch_size,
+            shuffle=True,
+            drop_last=True,
+            collate_fn=self.collator,
+            num_workers=h.num_workers,
+            persistent_workers=h.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader | list:
+        h: Any = self.hparams
         if self.val_set is None:
             return []
-        return DataLoader(self.val_set, batch_size=self.hparams.val_queries_per_batch, shuffle=False,
-                          collate_fn=self.val_collator, num_workers=self.hparams.num_workers)
+        return DataLoader(
+            self.val_set,
+            batch_size=h.val_queries_per_batch,
+            shuffle=False,
+            collate_fn=self.val_collator,
+            num_workers=h.num_workers,
+        )

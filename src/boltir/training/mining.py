@@ -19,10 +19,18 @@ class MiningReport:
     too_few_negatives: list[str] = field(default_factory=list)
 
 
-def mine_negatives(ranking: dict[str, dict[str, float]], queries: dict[str, str],
-                   qrels: dict[str, dict[str, int]], num_negatives: int = 7, depth: int = 100, skip_top: int = 0,
-                   sampling: str = "random", min_relevance: int = 1, keep_scores: bool = False,
-                   seed: int = 0) -> tuple[list[TrainingTuple], MiningReport]:
+def mine_negatives(
+    ranking: dict[str, dict[str, float]],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    num_negatives: int = 7,
+    depth: int = 100,
+    skip_top: int = 0,
+    sampling: str = "random",
+    min_relevance: int = 1,
+    keep_scores: bool = False,
+    seed: int = 0,
+) -> tuple[list[TrainingTuple], MiningReport]:
     """One tuple per query with a positive and at least one negative. Negatives come from the top ``depth``
     candidates after dropping positives and judged-relevant documents and then the first ``skip_top`` of the
     rest; ``sampling``: ``random`` (seeded per query) or ``top`` (the highest ranked). ``keep_scores`` stores the

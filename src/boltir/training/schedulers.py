@@ -22,8 +22,10 @@ def resolve_attribute(root: Any, dotted: str) -> tuple[Any, str]:
     obj = root
     for i, part in enumerate(parts[:-1]):
         if not hasattr(obj, part):
-            raise AttributeError(f"ValueScheduler target {dotted!r}: {'.'.join(parts[:i]) or 'the module'} "
-                                 f"has no attribute {part!r}")
+            raise AttributeError(
+                f"ValueScheduler target {dotted!r}: {'.'.join(parts[:i]) or 'the module'} "
+                f"has no attribute {part!r}"
+            )
         obj = getattr(obj, part)
     if not hasattr(obj, parts[-1]):
         raise AttributeError(f"ValueScheduler target {dotted!r}: no attribute {parts[-1]!r}")
@@ -35,8 +37,15 @@ class ValueScheduler(L.Callback):
     ``delay_steps``, then ``linear`` / ``quadratic`` growth to ``end_value`` over ``warmup_steps``, then
     ``end_value``."""
 
-    def __init__(self, target: str, end_value: float, start_value: float = 0.0, warmup_steps: int = 0,
-                 delay_steps: int = 0, shape: str = "quadratic"):
+    def __init__(
+        self,
+        target: str,
+        end_value: float,
+        start_value: float = 0.0,
+        warmup_steps: int = 0,
+        delay_steps: int = 0,
+        shape: str = "quadratic",
+    ):
         if shape not in SHAPES:
             raise ValueError(f"shape={shape!r}: choose one of {', '.join(SHAPES)}")
         self.target, self.start_value, self.end_value = target, start_value, end_value
@@ -51,13 +60,15 @@ class ValueScheduler(L.Callback):
             return self.end_value
         frac = (step - self.delay_steps) / self.warmup_steps
         if self.shape == "quadratic":
-            frac = frac ** 2
+            frac = frac**2
         return self.start_value + (self.end_value - self.start_value) * frac
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         resolve_attribute(pl_module, self.target)  # fail before training, not at the first step
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         obj, name = resolve_attribute(pl_module, self.target)
         v = self.value(trainer.global_step)
         setattr(obj, name, v)

@@ -6,10 +6,18 @@ import os
 from typing import Any
 
 
-def progress_bar(total: int | None = None, desc: str = "", unit: str = "it", disable: bool = False,
-                 initial: int = 0) -> Any:
+def progress_bar(
+    total: int | None = None, desc: str = "", unit: str = "it", disable: bool = False, initial: int = 0
+) -> Any:
     from tqdm.auto import tqdm
 
     disable = disable or os.environ.get("BOLTIR_NO_PROGRESS") == "1"
-    return tqdm(total=total, desc=desc, unit=unit, disable=disable, initial=initial, dynamic_ncols=True,
-                mininterval=0.5)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=disable,
+        initial=initial,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )

@@ -5,8 +5,9 @@ one ``score``; and ``encode`` turning texts into what an index stores (through t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ class BiEncoderConfig(PreTrainedConfig):
 
     sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
+    encoder: Any = None  # the backbone config (a dict in config.json, a PreTrainedConfig once loaded)
     query_length: int = 32
     doc_length: int = 256
     query_prefix: str = ""
@@ -46,10 +47,11 @@ class BiEncoderOutput(ModelOutput):
     (views) or [B, L, D] (tokens, with ``mask`` [B, L] of the tokens that score); COIL adds ``cls`` [B, C] and
     ``token_ids`` [B, L] (-1 where a token never matches)."""
 
-    embeddings: torch.Tensor | None = None
-    mask: torch.Tensor | None = None
-    cls: torch.Tensor | None = None
-    token_ids: torch.Tensor | None = None
+    # a field is None where a family does not produce it (typed as a tensor for the families that do)
+    embeddings: torch.Tensor = None  # type: ignore[assignment]
+    mask: torch.Tensor = None  # type: ignore[assignment]
+    cls: torch.Tensor = None  # type: ignore[assignment]
+    token_ids: torch.Tensor = None  # type: ignore[assignment]
 
     def rows(self, start: int, end: int) -> BiEncoderOutput:
         """The outputs of sequences ``start:end``."""
@@ -77,21 +79,30 @@ class BiEncoderModel(BoltirPreTrainedModel):
         self.build_heads(config)
         self.post_init()
 
-    def build_heads(self, config: BiEncoderConfig) -> None:
+    def build_heads(self, config: Any) -> None:
         """Create the family's own layers (declared in ``heads``)."""
 
     def _init_weights(self, module: nn.Module) -> None:
         init_linear_heads(self, module, self.heads)
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         return self.encoder(**kwargs).last_hidden_state
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
         raise NotImplementedError
 
     @staticmethod
@@ -105,17 +116,40 @@ class BiEncoderModel(BoltirPreTrainedModel):
             raise ValueError(f"{type(self).__name__} has no training scoring options ({', '.join(options)})")
         return self.score(query, doc)
 
-    def encode(self, texts: Sequence[str], kind: str = "doc", batch_size: int = 32, progress: Any = None,
-               num_workers: int = 0, tokenizer: Any = None) -> Any:
+    def encode(
+        self,
+        texts: Sequence[str],
+        kind: str = "doc",
+        batch_size: int = 32,
+        progress: Any = None,
+        num_workers: int = 0,
+        tokenizer: Any = None,
+    ) -> Any:
         """Texts -> the family's stored representation (dense array, sparse matrix, token arrays, ...), in
         input order, through length-sorted batches; ``tokenizer`` defaults to the one loaded with the model."""
         from boltir.models.bi_encoders import inference
 
-        fn = getattr(inference, self.batch_encoder) if isinstance(self.batch_encoder, str) else self.batch_encoder
-        return fn(self, tokenizer or self.attached_tokenizer(), texts, kind, batch_size, progress=progress,
-                  num_workers=num_workers)
+        fn = (
+            getattr(inference, self.batch_encoder)
+            if isinstance(self.batch_encoder, str)
+            else self.batch_encoder
+        )
+        return fn(
+            self,
+            tokenizer or self.attached_tokenizer(),
+            texts,
+            kind,
+            batch_size,
+            progress=progress,
+            num_workers=num_workers,
+        )
 
 
 def dot_scores(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
     """All-pairs dot products of one-vector outputs (embeddings or term weights)."""
     return query.embeddings @ doc.embeddings.T
+
+
+from boltir.models.hf_auto import register_all  # noqa: E402
+
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -37,14 +37,25 @@ class CoilModel(BiEncoderModel):
         self.cls_projection = nn.Linear(hidden, config.cls_dim)
         self.token_projection = nn.Linear(hidden, config.token_dim)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         ids = input_ids.masked_fill(attention_mask == 0, -1)
         if self.config.skip_ids:
-            ids = ids.masked_fill(torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=ids.device)), -1)
-        return BiEncoderOutput(embeddings=self.token_projection(hidden), mask=ids >= 0,
-                               cls=self.cls_projection(hidden[:, 0]), token_ids=ids)
+            ids = ids.masked_fill(
+                torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=ids.device)), -1
+            )
+        return BiEncoderOutput(
+            embeddings=self.token_projection(hidden),
+            mask=ids >= 0,
+            cls=self.cls_projection(hidden[:, 0]),
+            token_ids=ids,
+        )
 
     @staticmethod
     def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
@@ -59,4 +70,4 @@ class CoilModel(BiEncoderModel):
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -41,7 +41,9 @@ class ColbertModel(BiEncoderModel):
     batch_encoder = "encode_multi"
 
     def build_heads(self, config: ColbertConfig) -> None:
-        self.projection = nn.Linear(config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias)
+        self.projection = nn.Linear(
+            config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias
+        )
 
     def prepare(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: str):
         """Insert the marker after [CLS]; for queries, turn padding into [MASK] up to ``query_length`` + 1."""
@@ -50,14 +52,20 @@ class ColbertModel(BiEncoderModel):
         if marker is not None:
             col = torch.full_like(input_ids[:, :1], marker)
             input_ids = torch.cat([input_ids[:, :1], col, input_ids[:, 1:]], 1)
-            attention_mask = torch.cat([attention_mask[:, :1], torch.ones_like(col), attention_mask[:, 1:]], 1)
+            attention_mask = torch.cat(
+                [attention_mask[:, :1], torch.ones_like(col), attention_mask[:, 1:]], 1
+            )
         score_mask = attention_mask.bool()
         if kind == "query" and cfg.query_expansion and cfg.mask_token_id is not None:
             target = cfg.query_length + (marker is not None)
             if input_ids.shape[1] < target:
                 extra = target - input_ids.shape[1]
-                input_ids = torch.cat([input_ids, input_ids.new_full((input_ids.shape[0], extra), cfg.pad_token_id)], 1)
-                attention_mask = torch.cat([attention_mask, attention_mask.new_zeros((attention_mask.shape[0], extra))], 1)
+                input_ids = torch.cat(
+                    [input_ids, input_ids.new_full((input_ids.shape[0], extra), cfg.pad_token_id)], 1
+                )
+                attention_mask = torch.cat(
+                    [attention_mask, attention_mask.new_zeros((attention_mask.shape[0], extra))], 1
+                )
             pad = attention_mask == 0
             input_ids = input_ids.masked_fill(pad, cfg.mask_token_id)
             score_mask = torch.ones_like(pad)  # [MASK] tokens take part in MaxSim
@@ -68,8 +76,13 @@ class ColbertModel(BiEncoderModel):
             score_mask = score_mask & ~skip
         return input_ids, attention_mask, score_mask
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
         input_ids, attention_mask, score_mask = self.prepare(input_ids, attention_mask, kind)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         emb = self.projection(hidden)
@@ -82,8 +95,9 @@ class ColbertModel(BiEncoderModel):
         """All-pairs late-interaction (MaxSim) scores [Q, D]."""
         return maxsim(query.embeddings, query.mask, doc.embeddings, doc.mask)
 
-    def training_scores(self, query: BiEncoderOutput, doc: BiEncoderOutput, xtr_top_k: int | None = None,
-                        **options: Any) -> torch.Tensor:
+    def training_scores(
+        self, query: BiEncoderOutput, doc: BiEncoderOutput, xtr_top_k: int | None = None, **options: Any
+    ) -> torch.Tensor:
         """MaxSim, or with ``xtr_top_k`` the XTR training scores (:func:`xtr_scores`)."""
         if xtr_top_k:
             return xtr_scores(query.embeddings, query.mask, doc.embeddings, doc.mask, xtr_top_k)
@@ -98,7 +112,9 @@ def maxsim(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch
     return (sim * q_mask[:, None, :]).sum(-1)
 
 
-def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, k: int) -> torch.Tensor:
+def xtr_scores(
+    q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, k: int
+) -> torch.Tensor:
     """XTR training scores [Q, D]: each query token keeps only its ``k`` best document tokens across the whole
     batch; a document's score sums, over query tokens, the best retained similarity with one of its tokens
     (0 if none was retained), divided by how many query tokens retained any of its tokens (at least 1)."""
@@ -116,4 +132,4 @@ def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: t
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

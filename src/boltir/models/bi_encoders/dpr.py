@@ -51,12 +51,22 @@ class DprModel(BiEncoderModel):
 
     def build_heads(self, config: DprConfig) -> None:
         check_config(config)
-        self.projection = (nn.Linear(config.encoder.hidden_size, config.projection_dim, bias=config.projection_bias)
-                           if config.projection_dim else None)
+        self.projection = (
+            nn.Linear(config.encoder.hidden_size, config.projection_dim, bias=config.projection_bias)
+            if config.projection_dim
+            else None
+        )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
-        emb = pool(self.hidden_states(input_ids, attention_mask, token_type_ids), attention_mask, self.config.pooling)
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
+        emb = pool(
+            self.hidden_states(input_ids, attention_mask, token_type_ids), attention_mask, self.config.pooling
+        )
         if self.projection is not None:
             emb = self.projection(emb)
         if self.config.normalizes:
@@ -68,4 +78,4 @@ class DprModel(BiEncoderModel):
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

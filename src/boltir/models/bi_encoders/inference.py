@@ -5,7 +5,8 @@ COIL's [CLS] + matchable tokens. Every function has the same signature; a family
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,15 +15,25 @@ from torch.utils.data import DataLoader
 from boltir.data.collators import TextBatcher, length_sorted_batches
 
 
-def encoded_batches(model: Any, tokenizer: Any, texts: Sequence[str], kind: str, batch_size: int,
-                    sort_by_length: bool = True, num_workers: int = 0, progress: Any = None
-                    ) -> Iterator[tuple[list[int], Any]]:
+def encoded_batches(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    kind: str,
+    batch_size: int,
+    sort_by_length: bool = True,
+    num_workers: int = 0,
+    progress: Any = None,
+) -> Iterator[tuple[list[int], Any]]:
     """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch."""
     cfg = model.config
     batches = length_sorted_batches(texts, batch_size, sort_by_length)
     batcher = TextBatcher(tokenizer, texts, batches, cfg.text_length(kind), cfg.text_prefix(kind))
-    loader = (DataLoader(batcher, batch_size=None, num_workers=num_workers, shuffle=False)
-              if num_workers > 0 else batcher)
+    loader: Any = (
+        DataLoader(batcher, batch_size=None, num_workers=num_workers, shuffle=False)  # type: ignore[arg-type]
+        if num_workers > 0
+        else batcher
+    )
     device = next(model.parameters()).device
     with torch.inference_mode():
         for idx, enc in loader:
@@ -32,23 +43,43 @@ def encoded_batches(model: Any, tokenizer: Any, texts: Sequence[str], kind: str,
                 progress.update(len(idx))
 
 
-def encode_dense(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
-                 progress: Any = None, num_workers: int = 0, sort_by_length: bool = True) -> np.ndarray:
+def encode_dense(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    kind: str = "doc",
+    batch_size: int = 32,
+    progress: Any = None,
+    num_workers: int = 0,
+    sort_by_length: bool = True,
+) -> np.ndarray:
     """Embeddings [len(texts), D] float32 in input order. ``kind`` picks query or document length/prefix."""
     out = np.empty((len(texts), model.config.embedding_dim), dtype=np.float32)
-    for idx, o in encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress):
+    for idx, o in encoded_batches(
+        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
+    ):
         out[idx] = o.embeddings.float().cpu().numpy()
     return out
 
 
-def encode_sparse(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
-                  progress: Any = None, num_workers: int = 0, sort_by_length: bool = True) -> Any:
+def encode_sparse(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    kind: str = "doc",
+    batch_size: int = 32,
+    progress: Any = None,
+    num_workers: int = 0,
+    sort_by_length: bool = True,
+) -> Any:
     """Term weights of a learned-sparse model as a scipy CSR matrix [len(texts), vocab] in input order (only
     non-zeros are kept, batch by batch)."""
     import scipy.sparse as sp
 
     rows, cols, vals = [], [], []
-    for idx, o in encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress):
+    for idx, o in encoded_batches(
+        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
+    ):
         weights = o.embeddings.float()
         r, c = weights.nonzero(as_tuple=True)
         rows.append(np.asarray(idx)[r.cpu().numpy()])
@@ -56,46 +87,77 @@ def encode_sparse(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = 
         vals.append(weights[r, c].cpu().numpy())
     if not rows:
         return sp.csr_matrix((len(texts), model.config.embedding_dim), dtype=np.float32)
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(len(texts), model.config.embedding_dim), dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(texts), model.config.embedding_dim),
+        dtype=np.float32,
+    )
 
 
-def encode_multi(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
-                 progress: Any = None, num_workers: int = 0, sort_by_length: bool = True) -> list[np.ndarray]:
+def encode_multi(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    kind: str = "doc",
+    batch_size: int = 32,
+    progress: Any = None,
+    num_workers: int = 0,
+    sort_by_length: bool = True,
+) -> list[np.ndarray]:
     """Token embeddings of a multi-vector model: one float32 array [scored tokens, dim] per text, in input order
     (padding, and for documents the skip-list tokens, removed)."""
     out: list[np.ndarray | None] = [None] * len(texts)
-    for idx, o in encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress):
+    for idx, o in encoded_batches(
+        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
+    ):
         emb, mask = o.embeddings.float().cpu().numpy(), o.mask.cpu().numpy()
         for row, i in enumerate(idx):
             out[i] = emb[row][mask[row]]
     return out  # type: ignore[return-value]
 
 
-def encode_views(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
-                 progress: Any = None, num_workers: int = 0, sort_by_length: bool = True) -> np.ndarray:
+def encode_views(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    kind: str = "doc",
+    batch_size: int = 32,
+    progress: Any = None,
+    num_workers: int = 0,
+    sort_by_length: bool = True,
+) -> np.ndarray:
     """MVR: documents -> [len(texts), views, dim], queries -> [len(texts), dim], float32 in input order."""
     views = len(model.config.view_token_ids)
     dim = model.config.embedding_dim
     out = np.empty((len(texts), views, dim) if kind == "doc" else (len(texts), dim), dtype=np.float32)
-    for idx, o in encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress):
+    for idx, o in encoded_batches(
+        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
+    ):
         out[idx] = o.embeddings.float().cpu().numpy()
     return out
 
 
-def encode_coil(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", batch_size: int = 32,
-                progress: Any = None, num_workers: int = 0, sort_by_length: bool = True
-                ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def encode_coil(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    kind: str = "doc",
+    batch_size: int = 32,
+    progress: Any = None,
+    num_workers: int = 0,
+    sort_by_length: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """COIL: ``([CLS] vectors [len(texts), cls_dim], token vectors per text, vocabulary ids per text)``, keeping
     only the tokens that can match (no padding, special tokens or skip-list punctuation), in input order."""
     cls = np.empty((len(texts), model.config.cls_dim), dtype=np.float32)
     tokens: list[np.ndarray | None] = [None] * len(texts)
     ids: list[np.ndarray | None] = [None] * len(texts)
-    for idx, o in encoded_batches(model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress):
+    for idx, o in encoded_batches(
+        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
+    ):
         cls[idx] = o.cls.float().cpu().numpy()
         tok, tid = o.embeddings.float().cpu().numpy(), o.token_ids.cpu().numpy()
         for row, i in enumerate(idx):
             keep = tid[row] >= 0
             tokens[i], ids[i] = tok[row][keep], tid[row][keep].astype(np.int32)
     return cls, tokens, ids  # type: ignore[return-value]
-

@@ -32,18 +32,28 @@ class MvrModel(BiEncoderModel):
     def build_heads(self, config: MvrConfig) -> None:
         if not config.view_token_ids:
             raise ValueError("MVR needs view_token_ids (set from the tokenizer at load time)")
-        self.projection = (nn.Linear(config.encoder.hidden_size, config.projection_dim)
-                           if config.projection_dim else None)
+        self.projection = (
+            nn.Linear(config.encoder.hidden_size, config.projection_dim) if config.projection_dim else None
+        )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
         views = len(self.config.view_token_ids) if kind == "doc" else 0
         if views:
-            extra = torch.tensor(self.config.view_token_ids, device=input_ids.device).expand(input_ids.shape[0], -1)
+            extra = torch.tensor(self.config.view_token_ids, device=input_ids.device).expand(
+                input_ids.shape[0], -1
+            )
             input_ids = torch.cat([input_ids[:, :1], extra, input_ids[:, 1:]], 1)
-            attention_mask = torch.cat([attention_mask[:, :1], torch.ones_like(extra), attention_mask[:, 1:]], 1)
+            attention_mask = torch.cat(
+                [attention_mask[:, :1], torch.ones_like(extra), attention_mask[:, 1:]], 1
+            )
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        out = hidden[:, 1:1 + views] if views else hidden[:, 0]
+        out = hidden[:, 1 : 1 + views] if views else hidden[:, 0]
         return BiEncoderOutput(embeddings=self.projection(out) if self.projection is not None else out)
 
     @staticmethod
@@ -54,4 +64,4 @@ class MvrModel(BiEncoderModel):
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

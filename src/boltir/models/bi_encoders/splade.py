@@ -66,25 +66,34 @@ class SpladeModel(SparseModel):
     def build_heads(self, config: SpladeConfig) -> None:
         if config.pooling not in SPLADE_POOLINGS:
             raise ValueError(f"pooling={config.pooling!r}: choose one of {', '.join(SPLADE_POOLINGS)}")
-        self.query_weights = (nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free
-                              else None)
+        self.query_weights = (
+            nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free else None
+        )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
         if kind == "query" and self.query_weights is not None:
             bag = torch.zeros(input_ids.shape[0], self.config.embedding_dim, device=input_ids.device)
             bag.scatter_(1, input_ids, attention_mask.to(bag.dtype))
             if self.config.skip_ids:
                 bag[:, self.config.skip_ids] = 0.0
-            return BiEncoderOutput(embeddings=self.prune(bag.clamp(max=1.0) * self.query_weights.relu(),
-                                                         self.config.query_top_k))
+            return BiEncoderOutput(
+                embeddings=self.prune(bag.clamp(max=1.0) * self.query_weights.relu(), self.config.query_top_k)
+            )
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         logits = self.encoder(**kwargs).logits  # [B, L, vocab]: the largest tensor; no full-size copies below
         pad = attention_mask.unsqueeze(-1) == 0
         if self.config.pooling == "max":  # log(1 + ReLU) is monotonic: pool first, then transform [B, vocab]
-            logits = logits.masked_fill_(pad, 0.0) if not torch.is_grad_enabled() else logits.masked_fill(pad, 0.0)
+            logits = (
+                logits.masked_fill_(pad, 0.0) if not torch.is_grad_enabled() else logits.masked_fill(pad, 0.0)
+            )
             pooled = torch.log1p(torch.relu(logits.amax(1).float()))
         else:
             pooled = (torch.log1p(torch.relu(logits.float())) * (~pad)).sum(1)
@@ -93,4 +102,4 @@ class SpladeModel(SparseModel):
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

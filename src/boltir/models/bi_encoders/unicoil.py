@@ -25,8 +25,13 @@ class UniCoilModel(SparseModel):
     def build_heads(self, config: UniCoilConfig) -> None:
         self.weight_head = nn.Linear(config.encoder.hidden_size, 1)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, kind: str = "doc") -> BiEncoderOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        kind: str = "doc",
+    ) -> BiEncoderOutput:
         hidden = self.hidden_states(input_ids, attention_mask, token_type_ids)
         w = torch.relu(self.weight_head(hidden)).squeeze(-1).float() * attention_mask  # [B, L]
         if self.config.skip_ids:
@@ -38,4 +43,4 @@ class UniCoilModel(SparseModel):
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

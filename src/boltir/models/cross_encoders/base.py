@@ -24,7 +24,7 @@ class CrossEncoderConfig(PreTrainedConfig):
 
     sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
-    encoder: PreTrainedConfig | dict | None = None
+    encoder: Any = None  # the backbone config (a dict in config.json, a PreTrainedConfig once loaded)
     head_activation: str | None = None
     num_outputs: int = 1
     head_bias: bool = True
@@ -67,11 +67,12 @@ class CrossEncoderModel(BoltirPreTrainedModel):
         self.check_config(config)
         super().__init__(config)
         self.encoder = build_backbone(config, needs_layers=self.needs_layers)
-        self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, config.num_outputs,
-                              config.head_bias)
+        self.head = ScoreHead(
+            config.encoder.hidden_size, config.head_activation, config.num_outputs, config.head_bias
+        )
         self.post_init()
 
-    def check_config(self, config: CrossEncoderConfig) -> None:
+    def check_config(self, config: Any) -> None:
         """Refuse settings the family cannot run (before any weights are built)."""
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -81,3 +82,8 @@ class CrossEncoderModel(BoltirPreTrainedModel):
         """``(queries, lists of documents) -> model inputs`` for whole candidate lists (lists padded with empty
         documents to the longest)."""
         raise NotImplementedError
+
+
+from boltir.models.hf_auto import register_all  # noqa: E402
+
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

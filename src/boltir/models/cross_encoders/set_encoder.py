@@ -56,18 +56,31 @@ class SetEncoder(CrossEncoderModel):
     def list_inputs(self, tokenizer: Any) -> Any:
         from boltir.data.pair_tokenizer import SetTokenizer
 
-        return SetTokenizer(tokenizer, self.config.query_length, self.config.doc_length, self.config.int_token_id)
+        return SetTokenizer(
+            tokenizer, self.config.query_length, self.config.doc_length, self.config.int_token_id
+        )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, list_size: int,
-                token_type_ids: torch.Tensor | None = None, list_mask: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        list_size: int,
+        token_type_ids: torch.Tensor | None = None,
+        list_mask: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         p, length = input_ids.shape
         if p % list_size:
             raise ValueError(f"{p} sequences are not whole lists of {list_size}")
-        if self.config.int_token_id is not None and not bool((input_ids[:, 1] == self.config.int_token_id).all()):
+        if self.config.int_token_id is not None and not bool(
+            (input_ids[:, 1] == self.config.int_token_id).all()
+        ):
             raise ValueError("every sequence must hold [INT] at position 1 (use SetTokenizer)")
-        list_mask = (torch.ones(p // list_size, list_size, dtype=torch.bool, device=input_ids.device)
-                     if list_mask is None else list_mask.bool())
+        list_mask = (
+            torch.ones(p // list_size, list_size, dtype=torch.bool, device=input_ids.device)
+            if list_mask is None
+            else list_mask.bool()
+        )
         kwargs = {"input_ids": input_ids}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
@@ -84,15 +97,25 @@ class SetEncoder(CrossEncoderModel):
             sa = layer.attention.self
             n = sa.num_attention_heads
 
-            def heads(x):
+            def heads(x, n=n):
                 return x.view(p, length, n, -1).transpose(1, 2)
 
             q, k, v = heads(sa.query(h)), heads(sa.key(h)), heads(sa.value(h))
             k_more, v_more = int_keys(k, v, 1, list_size)
             if n_extra:
                 k_more, v_more = self._pseudo(k_more, v_more, list_mask, list_size, n_extra, generator)
-            o = attend(q, k, v, k_more, v_more, mask, sa.scaling, sa.dropout.p if self.training else 0.0, backend,
-                       block_mask=block_mask)
+            o = attend(
+                q,
+                k,
+                v,
+                k_more,
+                v_more,
+                mask,
+                sa.scaling,
+                sa.dropout.p if self.training else 0.0,
+                backend,
+                block_mask=block_mask,
+            )
             o = o.transpose(1, 2).reshape(p, length, -1)
             h = layer.feed_forward_chunk(layer.attention.output(o, h))
         return self.head(h[:, 0])[:, 0]
@@ -114,4 +137,4 @@ class SetEncoder(CrossEncoderModel):
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

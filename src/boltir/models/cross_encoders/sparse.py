@@ -35,8 +35,15 @@ class SparseCrossEncoderConfig(CrossEncoderConfig):
 
     @property
     def pattern(self) -> SparsePattern:
-        return SparsePattern(self.cls_to_query, self.cls_to_doc, self.query_to_cls, self.query_to_doc,
-                             self.doc_to_cls, self.doc_to_query, self.window)
+        return SparsePattern(
+            self.cls_to_query,
+            self.cls_to_doc,
+            self.query_to_cls,
+            self.query_to_doc,
+            self.doc_to_cls,
+            self.doc_to_query,
+            self.window,
+        )
 
 
 def _heads(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -68,14 +75,23 @@ class SparseCrossEncoder(CrossEncoderModel):
 
     def _embed(self, ids: torch.Tensor, types: int, positions: torch.Tensor) -> torch.Tensor:
         limit = self.config.encoder.max_position_embeddings - 1
-        emb = self.encoder.embeddings(input_ids=ids, token_type_ids=torch.full_like(ids, types),
-                                      position_ids=positions.clamp(max=limit))
+        emb = self.encoder.embeddings(
+            input_ids=ids, token_type_ids=torch.full_like(ids, types), position_ids=positions.clamp(max=limit)
+        )
         if hasattr(self.encoder, "embeddings_project"):
             emb = self.encoder.embeddings_project(emb)
         return emb
 
-    def forward(self, query_ids: torch.Tensor, query_mask: torch.Tensor, doc_ids: torch.Tensor,
-                doc_mask: torch.Tensor, docs_per_query: int, cls_id: int, return_query_states: bool = False):
+    def forward(
+        self,
+        query_ids: torch.Tensor,
+        query_mask: torch.Tensor,
+        doc_ids: torch.Tensor,
+        doc_mask: torch.Tensor,
+        docs_per_query: int,
+        cls_id: int,
+        return_query_states: bool = False,
+    ):
         pat = self.config.pattern
         n_q, nq_len = query_ids.shape
         n_p, nd_len = doc_ids.shape
@@ -84,8 +100,11 @@ class SparseCrossEncoder(CrossEncoderModel):
         dev = query_ids.device
         owner = torch.arange(n_p, device=dev) // docs_per_query
         q_len = query_mask.sum(1)
-        h_c = self._embed(torch.full((n_p, 1), cls_id, device=dev, dtype=torch.long), 0,
-                          torch.zeros(n_p, 1, dtype=torch.long, device=dev))
+        h_c = self._embed(
+            torch.full((n_p, 1), cls_id, device=dev, dtype=torch.long),
+            0,
+            torch.zeros(n_p, 1, dtype=torch.long, device=dev),
+        )
         h_q = self._embed(query_ids, 0, torch.arange(1, nq_len + 1, device=dev).expand(n_q, -1))
         h_d = self._embed(doc_ids, 1, (1 + q_len[owner])[:, None] + torch.arange(nd_len, device=dev)[None, :])
         q_valid = query_mask.bool()
@@ -95,8 +114,11 @@ class SparseCrossEncoder(CrossEncoderModel):
             q_owner = owner
         d_valid = doc_mask.bool()
         # the reference path's mask is the same for every layer: build it once
-        dense_mask = (full_mask(pat, q_valid[q_owner], d_valid)[:, None]
-                      if self.config.attention_backend == "mask" else None)
+        dense_mask = (
+            full_mask(pat, q_valid[q_owner], d_valid)[:, None]
+            if self.config.attention_backend == "mask"
+            else None
+        )
         for layer in self.encoder.encoder.layer:
             o_c, o_q, o_d = self._attend(layer, pat, h_c, h_q, h_d, q_valid, d_valid, q_owner, dense_mask)
             out = layer.attention.output
@@ -124,33 +146,46 @@ class SparseCrossEncoder(CrossEncoderModel):
             k_all, v_all = torch.cat([kc, kq_p, kd], 2), torch.cat([vc, vq_p, vd], 2)
             o = sdpa(q_all, k_all, v_all, attn_mask=dense_mask, dropout_p=drop, scale=scale)
             nq_len = qq.shape[2]
-            o_c, o_q_p, o_d = o[:, :, :1], o[:, :, 1:1 + nq_len], o[:, :, 1 + nq_len:]
+            o_c, o_q_p, o_d = o[:, :, :1], o[:, :, 1 : 1 + nq_len], o[:, :, 1 + nq_len :]
             if pat.query_is_independent:  # every pair of a query holds the same query rows: keep one
                 first = torch.zeros(h_q.shape[0], dtype=torch.long, device=h_q.device)
-                first.scatter_reduce_(0, q_owner, torch.arange(n_p, device=h_q.device), "amin", include_self=False)
+                first.scatter_reduce_(
+                    0, q_owner, torch.arange(n_p, device=h_q.device), "amin", include_self=False
+                )
                 o_q_p = o_q_p[first]
             return _merge(o_c), _merge(o_q_p), _merge(o_d)
         # [CLS] row: everything its links allow
         cls_mask = torch.cat([ones, qv_p & pat.cls_to_query, d_valid & pat.cls_to_doc], 1)[:, None, None]
-        o_c = sdpa(qc, torch.cat([kc, kq_p, kd], 2), torch.cat([vc, vq_p, vd], 2), attn_mask=cls_mask,
-                   dropout_p=drop, scale=scale)
+        o_c = sdpa(
+            qc,
+            torch.cat([kc, kq_p, kd], 2),
+            torch.cat([vc, vq_p, vd], 2),
+            attn_mask=cls_mask,
+            dropout_p=drop,
+            scale=scale,
+        )
         # query rows (shared per query when independent of [CLS] and document)
         if pat.query_is_independent:
             o_q = sdpa(qq, kq, vq, attn_mask=q_valid[:, None, None, :], dropout_p=drop, scale=scale)
         else:
-            keys, vals, valid = [kq], [vq], [q_valid]
+            parts = [(kq, vq, q_valid)]
             if pat.query_to_cls:
-                keys.insert(0, kc), vals.insert(0, vc), valid.insert(0, ones)
+                parts.insert(0, (kc, vc, ones))
             if pat.query_to_doc:
-                keys.append(kd), vals.append(vd), valid.append(d_valid)
-            o_q = sdpa(qq, torch.cat(keys, 2), torch.cat(vals, 2), attn_mask=torch.cat(valid, 1)[:, None, None],
-                       dropout_p=drop, scale=scale)
+                parts.append((kd, vd, d_valid))
+            o_q = sdpa(
+                qq,
+                torch.cat([k for k, _, _ in parts], 2),
+                torch.cat([v for _, v, _ in parts], 2),
+                attn_mask=torch.cat([ok for _, _, ok in parts], 1)[:, None, None],
+                dropout_p=drop,
+                scale=scale,
+            )
         # document rows: [CLS] and query keys (if linked) plus the document band
-        ext_k, ext_v, ext_ok = [], [], []
-        if pat.doc_to_cls:
-            ext_k.append(kc), ext_v.append(vc), ext_ok.append(ones)
-        if pat.doc_to_query:
-            ext_k.append(kq_p), ext_v.append(vq_p), ext_ok.append(qv_p)
+        extra = ([(kc, vc, ones)] if pat.doc_to_cls else []) + (
+            [(kq_p, vq_p, qv_p)] if pat.doc_to_query else []
+        )
+        ext_k, ext_v, ext_ok = [k for k, _, _ in extra], [v for _, v, _ in extra], [ok for _, _, ok in extra]
         nd_len = h_d.shape[1]
         if pat.window is None or pat.window >= nd_len - 1:  # the band covers every document key
             keys, vals = torch.cat(ext_k + [kd], 2), torch.cat(ext_v + [vd], 2)
@@ -160,19 +195,28 @@ class SparseCrossEncoder(CrossEncoderModel):
                 idx = torch.arange(nd_len, device=h_d.device)
                 near = (idx[:, None] - idx[None, :]).abs() <= pat.window
                 mask = mask.clone()
-                mask[..., keys.shape[2] - nd_len:] &= near
+                mask[..., keys.shape[2] - nd_len :] &= near
             eye = torch.eye(nd_len, dtype=torch.bool, device=h_d.device)
             mask = mask.clone()
             # a padding row keeps itself, so no softmax is empty (an empty one would spread NaN)
-            mask[..., keys.shape[2] - nd_len:] |= eye & ~d_valid[:, None, :, None]
+            mask[..., keys.shape[2] - nd_len :] |= eye & ~d_valid[:, None, :, None]
             o_d = sdpa(qd, keys, vals, attn_mask=mask, dropout_p=drop, scale=scale)
         else:
-            o_d = banded_attention(qd, kd, vd, d_valid, pat.window,
-                                   torch.cat(ext_k, 2) if ext_k else None, torch.cat(ext_v, 2) if ext_v else None,
-                                   torch.cat(ext_ok, 1) if ext_ok else None, dropout=drop, scale=scale)
+            o_d = banded_attention(
+                qd,
+                kd,
+                vd,
+                d_valid,
+                pat.window,
+                torch.cat(ext_k, 2) if ext_k else None,
+                torch.cat(ext_v, 2) if ext_v else None,
+                torch.cat(ext_ok, 1) if ext_ok else None,
+                dropout=drop,
+                scale=scale,
+            )
         return _merge(o_c), _merge(o_q), _merge(o_d)
 
 
 from boltir.models.hf_auto import register_all  # noqa: E402
 
-register_all()  # see boltir.models.hf_auto: registration waits for the last model module to finish
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
