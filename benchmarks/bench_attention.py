@@ -62,9 +62,7 @@ def build(variant: str, device: str, dtype):
             if kind == "mono"
             else SetEncoder(
                 SetEncoderConfig(
-                    encoder=cfg.to_dict(),
-                    int_token_id=1,
-                    attention_backend="flex" if kind == "set-flex" else "fused",
+                    encoder=cfg.to_dict(), int_token_id=1, attention_backend="flex" if kind == "set-flex" else "fused"
                 )
             )
         )
@@ -94,11 +92,7 @@ def inputs(variant: str, length: int, device: str):
             lengths = torch.randint(64, length + 1, (n_docs,), generator=g)
             mask = (torch.arange(length)[None] < lengths[:, None]).long()
             ids = ids * mask
-        batch = {
-            "input_ids": ids.to(device),
-            "attention_mask": mask.to(device),
-            "token_type_ids": types.to(device),
-        }
+        batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "token_type_ids": types.to(device)}
         if variant.startswith("set"):
             batch["list_size"] = n_docs
         return batch, n_docs
@@ -118,11 +112,7 @@ def inputs(variant: str, length: int, device: str):
             1,
         )
         types = torch.cat(
-            [
-                torch.zeros(n_docs, QUERY_LEN + 2, dtype=torch.long),
-                torch.ones(n_docs, length + 1, dtype=torch.long),
-            ],
-            1,
+            [torch.zeros(n_docs, QUERY_LEN + 2, dtype=torch.long), torch.ones(n_docs, length + 1, dtype=torch.long)], 1
         )
         return {
             "input_ids": ids.to(device),
@@ -266,22 +256,10 @@ def main() -> None:
         print(json.dumps(set_rows[-1]), flush=True)
     for length in a.lengths:
         for variant in ("baseline", "dense", "sparse"):
-            cmd = [
-                sys.executable,
-                __file__,
-                "--device",
-                a.device,
-                "--dtype",
-                a.dtype,
-                "--one",
-                variant,
-                str(length),
-            ]
+            cmd = [sys.executable, __file__, "--device", a.device, "--dtype", a.dtype, "--one", variant, str(length)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
-                rows.append(
-                    {"variant": variant, "doc_length": length, "error": res.stderr.strip().splitlines()[-1]}
-                )
+                rows.append({"variant": variant, "doc_length": length, "error": res.stderr.strip().splitlines()[-1]})
             else:
                 rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
@@ -291,8 +269,7 @@ def main() -> None:
         if "baseline" in by and "sparse" in by:
             summary[str(length)] = {
                 "sparse_time_vs_baseline": by["sparse"]["seconds"] / by["baseline"]["seconds"],
-                "sparse_memory_vs_baseline": by["sparse"]["peak_extra_mb"]
-                / max(by["baseline"]["peak_extra_mb"], 1e-9),
+                "sparse_memory_vs_baseline": by["sparse"]["peak_extra_mb"] / max(by["baseline"]["peak_extra_mb"], 1e-9),
             }
     import torch
 

@@ -110,8 +110,7 @@ def part_index_boltir(args) -> dict:
     model, tok = load_bi_encoder(MODEL)
     texts = [t for _, t in docs]
     tokens = sum(
-        len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0])
-        * len(b)
+        len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0]) * len(b)
         for b in length_sorted_batches(texts, BATCH)
     )
     t0 = time.perf_counter()
@@ -210,19 +209,8 @@ def startup() -> dict:
 
 
 def run_part(name: str, args) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--part",
-        name,
-        "--num-docs",
-        str(args.num_docs),
-        "--workdir",
-        args.workdir,
-    ]
-    res = subprocess.run(
-        cmd, check=True, capture_output=True, text=True, env={**os.environ, "BOLTIR_NO_PROGRESS": "1"}
-    )
+    cmd = [sys.executable, __file__, "--part", name, "--num-docs", str(args.num_docs), "--workdir", args.workdir]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "BOLTIR_NO_PROGRESS": "1"})
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 

@@ -36,6 +36,7 @@ def dense(n: int, folder: Path) -> dict:
     import numpy as np
 
     from boltir.index.dense import FAISS_FILE, DenseKind
+    from boltir.index.kinds import Generation
     from boltir.index.storage import ShardedVectorWriter
 
     base = rss_mb()
@@ -47,9 +48,8 @@ def dense(n: int, folder: Path) -> dict:
         v = rng.standard_normal((m, 128), dtype=np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         writer.add_shard(v, [f"d{start + i}" for i in range(m)])
-    DenseKind().write_derived(
-        folder, writer.shards, 0, {"embedding_dim": 128}, None, {"factory": "Flat", "train_size": 100_000}
-    )
+    g = Generation(folder, writer.shards, 0, 0)
+    DenseKind().write_derived(g, {"embedding_dim": 128}, {"factory": "Flat", "train_size": 100_000})
     writer.finish({"kind": "dense", "factory": "Flat", "dim": 128})
     return {
         "case": "dense 128-d, FAISS Flat",
@@ -79,9 +79,7 @@ def sparse(n: int, folder: Path, terms_per_doc: int = 64, vocab: int = 30522) ->
         m = min(SHARD, n - start)
         cols = np.minimum(np.searchsorted(cdf, rng.random((m, terms_per_doc))), vocab - 1)
         data = rng.random(cols.size, dtype=np.float32) * 3
-        mat = sp.csr_matrix(
-            (data, cols.ravel(), np.arange(0, cols.size + 1, terms_per_doc)), shape=(m, vocab)
-        )
+        mat = sp.csr_matrix((data, cols.ravel(), np.arange(0, cols.size + 1, terms_per_doc)), shape=(m, vocab))
         mat.sum_duplicates()  # Zipf draws repeat frequent terms: at most terms_per_doc distinct terms
         writer.add_sparse_shard(mat, [f"d{start + i}" for i in range(m)])
     stats = write_postings(folder, {"shards": writer.shards}, vocab)
@@ -113,16 +111,7 @@ def main() -> None:
     for case in ("dense", "sparse"):
         with tempfile.TemporaryDirectory() as tmp:
             res = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--one",
-                    case,
-                    "--docs",
-                    str(a.docs),
-                    "--folder",
-                    str(Path(tmp) / case),
-                ],
+                [sys.executable, __file__, "--one", case, "--docs", str(a.docs), "--folder", str(Path(tmp) / case)],
                 capture_output=True,
                 text=True,
             )

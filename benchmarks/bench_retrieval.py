@@ -108,9 +108,7 @@ def main() -> None:
     def save(part: str, numbers: dict) -> None:
         result[part] = numbers
         result["systems"] = {
-            s: {y: result[s].get(y) for y in YEARS}
-            for s in ("bm25", "dpr", "splade", "colbert")
-            if s in result
+            s: {y: result[s].get(y) for y in YEARS} for s in ("bm25", "dpr", "splade", "colbert") if s in result
         }
         tmp = OUT.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=2) + "\n")
@@ -135,11 +133,7 @@ def main() -> None:
                     lambda q: bm.search(q, K),
                     queries,
                     qrels,
-                    {
-                        "index_seconds": index_s,
-                        "passages_per_second": n / index_s,
-                        "index_bytes": folder_bytes(folder),
-                    },
+                    {"index_seconds": index_s, "passages_per_second": n / index_s, "index_bytes": folder_bytes(folder)},
                 ),
             )
         elif part == "dpr":
@@ -175,9 +169,7 @@ def main() -> None:
 
             model, tok = load_splade("splade-tiny")
             t0 = time.perf_counter()
-            m = build_index(
-                model, tok, "trec-dl-2019", folder, model_source="splade-tiny", show_progress=False
-            )
+            m = build_index(model, tok, "trec-dl-2019", folder, model_source="splade-tiny", show_progress=False)
             index_s = time.perf_counter() - t0
             s = SparseSearcher(folder, loaded=(model, tok))
             numbers = measure(
@@ -210,9 +202,7 @@ def main() -> None:
             from boltir.search.multivector import MultiVectorSearcher
 
             if not Path(a.colbert).exists():
-                raise SystemExit(
-                    f"{a.colbert}: train it first: boltir fit --config configs/fit-minilm-colbert.yaml"
-                )
+                raise SystemExit(f"{a.colbert}: train it first: boltir fit --config configs/fit-minilm-colbert.yaml")
             model, tok = load_colbert(a.colbert)
             t0 = time.perf_counter()
             m = build_index(model, tok, "trec-dl-2019", folder, model_source=a.colbert, show_progress=False)
@@ -236,7 +226,7 @@ def main() -> None:
             )
             # PLAID vs exhaustive exact MaxSim over the same stored tokens, queries pre-encoded
             texts = [t for y in YEARS for t in queries[y].values()]
-            q_emb = encode_multi(model, tok, texts, "query", 32)
+            q_emb = encode_multi(model, tok, texts, "query", batch_size=32)
             every = np.arange(len(s.doc_ids))
 
             def exhaustive(q):
@@ -267,12 +257,7 @@ def main() -> None:
             g = cm["generation"]
             search_bytes = sum(
                 (folder / f).stat().st_size
-                for f in (
-                    f"residuals.g{g}.npy",
-                    f"codes.g{g}.npy",
-                    f"centroids.g{g}.npy",
-                    f"centroid_docs.g{g}.npz",
-                )
+                for f in (f"residuals.g{g}.npy", f"codes.g{g}.npy", f"centroids.g{g}.npy", f"centroid_docs.g{g}.npz")
             )
             t0 = time.perf_counter()
             compressed = [set(cs.search_tokens(q, K)[0].tolist()) for q in q_emb]
@@ -288,9 +273,7 @@ def main() -> None:
                     "search_structure_bytes": search_bytes,
                     "bytes_ratio_float_over_compressed": float_bytes / search_bytes,
                     "plaid_qps_pre_encoded": len(q_emb) / t_comp,
-                    "recall_of_exact_top100": float(
-                        np.mean([len(e & c) / K for e, c in zip(exact, compressed)])
-                    ),
+                    "recall_of_exact_top100": float(np.mean([len(e & c) / K for e, c in zip(exact, compressed)])),
                 },
             )
             save(part, numbers)

@@ -72,9 +72,7 @@ def main() -> None:
     from boltir.search.sparse import SparseSearcher
 
     queries, qrels = load_queries("trec-dl-2019"), load_qrels("trec-dl-2019")
-    pool = {
-        d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds
-    }
+    pool = {d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds}
     texts = doc_texts("trec-dl-2019", pool)
     qids = sorted(queries)
     out_path = Path(__file__).parent / "results" / "search-cpu.json"
@@ -88,17 +86,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         docs_file = tmp / "pool.jsonl"
-        docs_file.write_text(
-            "".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in sorted(texts.items()))
-        )
+        docs_file.write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in sorted(texts.items())))
 
         # dense
         if "dense" in parts:
             model, tok = load_bi_encoder("minilm-l6")
             t0 = time.perf_counter()
-            build_index(
-                model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False
-            )
+            build_index(model, tok, str(docs_file), tmp / "dense", model_source="minilm-l6", show_progress=False)
             index_s = time.perf_counter() - t0
             searcher = DenseSearcher(tmp / "dense", loaded=(model, tok))
             vecs = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp / "dense", searcher.manifest)])
@@ -155,9 +149,7 @@ def main() -> None:
             t_e2e, splade_run = best_of(lambda: ss.search(qd, 100))
             pruned_run = SparseSearcher(tmp / "sparse", loaded=(smodel, stok), budget=budget).search(qd, 100)
             exact_run = splade_run
-            overlap = np.mean(
-                [len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids]
-            )
+            overlap = np.mean([len(set(list(pruned_run[q])[:10]) & set(list(exact_run[q])[:10])) / 10 for q in qids])
             sparse = {
                 "index_seconds": index_s,
                 "postings": m["postings"],
@@ -183,9 +175,7 @@ def main() -> None:
         if "multivector" in parts:
             cmodel, ctok = load_colbert("minilm-l6")
             t0 = time.perf_counter()
-            m = build_index(
-                cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6", show_progress=False
-            )
+            m = build_index(cmodel, ctok, str(docs_file), tmp / "multi", model_source="minilm-l6", show_progress=False)
             index_s = time.perf_counter() - t0
             plaid = MultiVectorSearcher(tmp / "multi", loaded=(cmodel, ctok), nprobe=4, ncandidates=256)
             exhaustive = MultiVectorSearcher(

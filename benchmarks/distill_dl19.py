@@ -29,11 +29,7 @@ VARIANTS = {
     "stage1": {"config": "configs/distill-stage1-infonce.yaml"},
     "stage2-only.rankvicuna.ranknet": {"from": "minilm-l6", "teacher": "trec-dl-2020:rankvicuna-7b.bm25"},
     "stage1+2.rankvicuna.ranknet": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25"},
-    "stage1+2.rankvicuna.adrmse": {
-        "from": "stage1",
-        "teacher": "trec-dl-2020:rankvicuna-7b.bm25",
-        "loss": "ADRMSE",
-    },
+    "stage1+2.rankvicuna.adrmse": {"from": "stage1", "teacher": "trec-dl-2020:rankvicuna-7b.bm25", "loss": "ADRMSE"},
     "stage1+2.rankgpt35.ranknet": {"from": "stage1", "teacher": "trec-dl-2020:rankgpt-3.5.bm25.s1"},
     "stage1+2.rankvicuna.ranknet.depth10": {
         "from": "stage1",
@@ -112,12 +108,7 @@ def train(name: str, spec: dict, epochs: int, log: Path) -> float | None:
         ]
         if spec.get("loss"):
             cmd += ["--model.init_args.loss", f"boltir.losses.{spec['loss']}"]
-    cmd += [
-        "--trainer.default_root_dir",
-        str(folder),
-        "--trainer.callbacks.init_args.dirpath",
-        str(folder / "model"),
-    ]
+    cmd += ["--trainer.default_root_dir", str(folder), "--trainer.callbacks.init_args.dirpath", str(folder / "model")]
     return run(cmd, log)
 
 
@@ -154,9 +145,7 @@ def main() -> None:
             log,
         )
         entry = results["variants"].get(name, {})
-        kept = (
-            ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"
-        )  # committed; runs/ is not
+        kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"  # committed; runs/ is not
         kept.write_bytes(out_run.read_bytes())
         entry.update(
             {
@@ -183,9 +172,7 @@ def evaluate(results: dict) -> None:
     runs = {r: load_run(r) for r in REFERENCES}
     for name, entry in results["variants"].items():
         path = ROOT / entry["dl19_run"]
-        if not entry["dl19_run"].startswith(
-            "benchmarks/"
-        ):  # an older version of this script left it in runs/
+        if not entry["dl19_run"].startswith("benchmarks/"):  # an older version of this script left it in runs/
             kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"
             kept.write_bytes((OUT / name / "dl19.run").read_bytes())
             entry["dl19_run"], path = str(kept.relative_to(ROOT)), kept

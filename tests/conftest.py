@@ -38,9 +38,7 @@ def tiny_backbone(tmp_path_factory) -> str:
 def tiny_dpr(tiny_backbone):
     from boltir.models.loading import load_bi_encoder
 
-    return load_bi_encoder(
-        tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", doc_length=64
-    )
+    return load_bi_encoder(tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", doc_length=64)
 
 
 @pytest.fixture
@@ -49,9 +47,7 @@ def tiny_tuples(tmp_path):
     import json
 
     docs = {f"d{i}": f"topic{i % 4} passage number {i} about subject {i % 4}" for i in range(24)}
-    (tmp_path / "docs.jsonl").write_text(
-        "".join(json.dumps({"doc_id": k, "text": v}) + "\n" for k, v in docs.items())
-    )
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"doc_id": k, "text": v}) + "\n" for k, v in docs.items()))
     lines = []
     for i in range(16):
         lines.append(

@@ -53,12 +53,7 @@ def test_readme_python_runs_and_equals_the_command_line(tmp_path, monkeypatch, c
     for argv in commands(experiment):
         assert boltir(argv) == 0, argv
     qrels = load_qrels("trec-dl-2019")
-    files = {
-        "bm25": "bm25.run",
-        "dense": "dense.run",
-        "sparse": "sparse.run",
-        "rrf(dense, sparse)": "rrf.run",
-    }
+    files = {"bm25": "bm25.run", "dense": "dense.run", "sparse": "sparse.run", "rrf(dense, sparse)": "rrf.run"}
     for name, file in files.items():
         ours = evaluate(namespace["runs"][name], qrels, ["nDCG@10", "RR(rel=2)@10"]).aggregate
         cli = evaluate(load_run(file), qrels, ["nDCG@10", "RR(rel=2)@10"]).aggregate

@@ -109,12 +109,7 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
     assert type(saved) is ToyModel
 
     docs, queries = str(tiny_tuples / "docs.jsonl"), str(tiny_tuples / "val.tsv")
-    assert (
-        boltir(
-            ["index", "--model", str(tmp_path / "model"), "--docs", docs, "--output", str(tmp_path / "idx")]
-        )
-        == 0
-    )
+    assert boltir(["index", "--model", str(tmp_path / "model"), "--docs", docs, "--output", str(tmp_path / "idx")]) == 0
     assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["kind"] == "dense"
     assert (
         boltir(
@@ -156,8 +151,6 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
     assert searched.keys() == reranked.keys() and searched
     for qid in searched:  # exact search and re-ranking score with the same model: same documents, same scores
         assert searched[qid].keys() == reranked[qid].keys()
-        assert list(searched[qid].values()) == pytest.approx(
-            [reranked[qid][d] for d in searched[qid]], abs=1e-5
-        )
+        assert list(searched[qid].values()) == pytest.approx([reranked[qid][d] for d in searched[qid]], abs=1e-5)
     meta = json.loads((tmp_path / "rerank.run.meta.json").read_text())
     assert meta["family"] == "toy"

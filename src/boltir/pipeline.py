@@ -69,12 +69,24 @@ class Fusion(Retriever):
         from boltir.search.fusion import fuse
 
         queries = as_queries(queries)
-        return cut(
-            fuse([r.search(queries, k) for r in self.retrievers], self.method, self.weights, self.rrf_k), k
-        )
+        return cut(fuse([r.search(queries, k) for r in self.retrievers], self.method, self.weights, self.rrf_k), k)
 
 
-class Reranker:
+class Reranking:
+    """Anything with ``rerank(run, queries, docs=None, depth=-1) -> Run`` (``depth=-1``: the stage's own)."""
+
+    def rerank(
+        self, run: Mapping[str, Mapping[str, float]], queries: Any, docs: Any = None, depth: int | None = -1
+    ) -> Run:
+        """Scores of each query's top ``depth`` candidates; ``docs`` (a source or ``{docid: text}``) overrides the
+        stage's own document texts."""
+        return self.apply({q: dict(d) for q, d in run.items()}, as_queries(queries), docs, depth)
+
+    def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
+        raise NotImplementedError
+
+
+class Reranker(Reranking):
     """Re-rank candidates with any boltir model (its family's re-ranker from the registry).
 
     ``model``: a short name, folder or Hub id (loaded as ``family``, or the folder's own family), or a model
@@ -122,34 +134,19 @@ class Reranker:
             self._texts.update(doc_texts(source, missing))
         return {d: self._texts[d] for d in doc_ids}
 
-    def rerank(
-        self,
-        run: Mapping[str, Mapping[str, float]],
-        queries: Any,
-        docs: str | Mapping[str, str] | None = None,
-        depth: int | None = -1,
-    ) -> Run:
-        """Scores of each query's top ``depth`` candidates (the constructor's depth when not given)."""
+    def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
         depth = self.depth if depth == -1 else depth
-        queries = as_queries(queries)
-        run = {q: dict(d) for q, d in run.items()}
         texts = self.texts(candidate_ids(run, depth), docs)
-        return self._rerank(
-            self.model,
-            self.tokenizer,
-            run,
-            queries,
-            texts,
-            depth,
-            self.batch_size,
-            show_progress=self.show_progress,
-        )
+        from boltir.search.rerank import RerankJob
+
+        settings = {"batch_size": self.batch_size, "show_progress": self.show_progress}
+        return self._rerank(RerankJob.from_run(self.model, self.tokenizer, run, queries, texts, depth, **settings))
 
     def __rshift__(self, other: Reranker) -> Pipeline:
         return Pipeline(None, [self, other])
 
 
-class Pipeline(Retriever):
+class Pipeline(Retriever, Reranking):
     """A first stage followed by re-rankers (or re-rankers alone). ``search(queries, k)`` retrieves
     ``max(k, depth of the first re-ranker)`` candidates, lets each re-ranker score its top ``depth`` in turn, and
     returns the top ``k``."""
@@ -165,18 +162,10 @@ class Pipeline(Retriever):
         run = self.first.search(queries, max(k, depth or 0))
         return cut(self.rerank(run, queries), k)
 
-    def rerank(
-        self,
-        run: Mapping[str, Mapping[str, float]],
-        queries: Any,
-        docs: str | Mapping[str, str] | None = None,
-        depth: int | None = -1,
-    ) -> Run:
-        queries = as_queries(queries)
-        out = {q: dict(d) for q, d in run.items()}
+    def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
         for i, r in enumerate(self.rerankers):
-            out = r.rerank(out, queries, docs, depth if i == 0 else -1)
-        return out
+            run = r.apply(run, queries, docs, depth if i == 0 else -1)
+        return run
 
     def __rshift__(self, other: Reranker) -> Pipeline:
         return Pipeline(self.first, self.rerankers + [other])

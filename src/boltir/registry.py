@@ -104,14 +104,9 @@ def register_family(family: Family, aliases: tuple[str, ...] = (), replace: bool
     classes as soon as transformers is imported."""
     if family.name in FAMILIES and not replace:
         raise FamilyError(f"family {family.name!r} is already registered")
-    if (
-        family.model_type in _BY_MODEL_TYPE
-        and _BY_MODEL_TYPE[family.model_type] != family.name
-        and not replace
-    ):
+    if family.model_type in _BY_MODEL_TYPE and _BY_MODEL_TYPE[family.model_type] != family.name and not replace:
         raise FamilyError(
-            f"model_type {family.model_type!r} already belongs to family "
-            f"{_BY_MODEL_TYPE[family.model_type]!r}"
+            f"model_type {family.model_type!r} already belongs to family {_BY_MODEL_TYPE[family.model_type]!r}"
         )
     FAMILIES[family.name] = family
     _BY_MODEL_TYPE[family.model_type] = family.name

@@ -53,9 +53,7 @@ def test_evaluate_json_and_table(capsys):
     )
     out = json.loads(capsys.readouterr().out)
     bm25, tasb = out["runs"]
-    assert (
-        round(bm25["aggregate"]["nDCG@10"], 4) == 0.5058 and round(tasb["aggregate"]["nDCG@10"], 4) == 0.7210
-    )
+    assert round(bm25["aggregate"]["nDCG@10"], 4) == 0.5058 and round(tasb["aggregate"]["nDCG@10"], 4) == 0.7210
     assert len(bm25["per_query"]["nDCG@10"]) == 43
     assert {c["metric"] for c in out["comparisons"]} == {"nDCG@10", "RR(rel=2)@10"}
     assert boltir(["evaluate", "--qrels", "data/msmarco-trecdl-pool/qrels.txt", "trec-dl-2019:bm25"]) == 0
@@ -97,10 +95,7 @@ def test_bm25_command(tmp_path, capsys):
     meta = json.loads((tmp_path / "v.run.meta.json").read_text())
     assert meta["command"] == "boltir bm25" and meta["arguments"]["k1"] == 0.9 and "bm25s" in meta["packages"]
     run2 = tmp_path / "v2.run"
-    assert (
-        boltir(["bm25", "--index-dir", str(tmp_path / "idx"), "--queries", "vaswani", "--output", str(run2)])
-        == 0
-    )
+    assert boltir(["bm25", "--index-dir", str(tmp_path / "idx"), "--queries", "vaswani", "--output", str(run2)]) == 0
     assert run.read_text() == run2.read_text()
 
 

@@ -36,9 +36,7 @@ def test_distill_build_and_subsample(tmp_path, capsys):
     assert (manifest["first_stage"], manifest["depth"], manifest["seed"]) == ("trec-dl-2020:bm25", 30, 1)
     built = load_run(str(out / "teacher.run"))
     assert sorted(built) == manifest["query_ids"] and all(len(v) == 30 for v in built.values())
-    assert [ln.split("\t")[0] for ln in (out / "queries.tsv").read_text().splitlines()] == manifest[
-        "query_ids"
-    ]
+    assert [ln.split("\t")[0] for ln in (out / "queries.tsv").read_text().splitlines()] == manifest["query_ids"]
 
     # depth ablation: the teacher's order within the BM25 top 10
     assert (

@@ -18,11 +18,7 @@ def write(tmp_path, name, content, mode="w"):
 
 
 def test_docs_jsonl_tsv_and_gz(tmp_path):
-    j = write(
-        tmp_path,
-        "d.jsonl",
-        '{"doc_id": "a", "text": "alpha"}\n{"docno": 2, "contents": "beta", "title": "T"}\n',
-    )
+    j = write(tmp_path, "d.jsonl", '{"doc_id": "a", "text": "alpha"}\n{"docno": 2, "contents": "beta", "title": "T"}\n')
     assert [(d.doc_id, d.text) for d in read_docs(j)] == [("a", "alpha"), ("2", "T beta")]
     t = write(tmp_path, "d.tsv", "a\talpha\nb\tbeta\n")
     assert [d.doc_id for d in read_docs(t)] == ["a", "b"]
@@ -117,13 +113,7 @@ def test_tuples(tmp_path):
         tmp_path,
         "t.jsonl",
         json.dumps(
-            {
-                "query_id": "1",
-                "query": "q",
-                "positives": ["a"],
-                "negatives": ["b", "c"],
-                "scores": {"a": 3, "b": 1},
-            }
+            {"query_id": "1", "query": "q", "positives": ["a"], "negatives": ["b", "c"], "scores": {"a": 3, "b": 1}}
         )
         + "\n",
     )
@@ -132,9 +122,7 @@ def test_tuples(tmp_path):
     bad = write(tmp_path, "u.jsonl", '{"query_id": "1", "query": "q"}\n')
     with pytest.raises(DataFormatError, match=r"u\.jsonl:1: missing field 'positives'"):
         list(read_tuples(bad))
-    bad = write(
-        tmp_path, "v.jsonl", '{"query_id": "1", "query": "q", "positives": ["a"], "scores": {"a": "hi"}}\n'
-    )
+    bad = write(tmp_path, "v.jsonl", '{"query_id": "1", "query": "q", "positives": ["a"], "scores": {"a": "hi"}}\n')
     with pytest.raises(DataFormatError, match=r"v\.jsonl:1: 'scores' holds a value that is not a number"):
         list(read_tuples(bad))
 

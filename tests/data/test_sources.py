@@ -1,12 +1,4 @@
-from boltir.data.sources import (
-    DATASETS,
-    doc_texts,
-    load_docs,
-    load_qrels,
-    load_queries,
-    load_run,
-    load_tuples,
-)
+from boltir.data.sources import DATASETS, doc_texts, load_docs, load_qrels, load_queries, load_run, load_tuples
 
 
 def test_trec_dl_splits_are_separate():
@@ -54,9 +46,6 @@ def test_ir_datasets_id_offline(tmp_path):
             TrecQrels(LocalDownload(tmp_path / "qrels.txt"), {1: "relevant"}),
         ),
     )
-    assert [(d.doc_id, d.text) for d in load_docs(f"irds:{name}")] == [
-        ("d1", "red apples"),
-        ("d2", "green pears"),
-    ]
+    assert [(d.doc_id, d.text) for d in load_docs(f"irds:{name}")] == [("d1", "red apples"), ("d2", "green pears")]
     assert load_queries(f"irds:{name}") == {"q1": "apples"}
     assert load_qrels(f"irds:{name}") == {"q1": {"d1": 1}}

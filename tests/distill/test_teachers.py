@@ -77,9 +77,7 @@ def backend(llm, retries=2):
 
 DOCS = {f"d{i}": "x" * i + f" passage {i}" for i in range(1, 8)}  # d7 is the best, d1 the worst
 QUERIES = {"q1": "alpha", "q2": "beta"}
-FIRST_STAGE = {
-    q: {d: float(i) for i, d in enumerate(DOCS)} for q in QUERIES
-}  # d7 first-stage top, reversed below
+FIRST_STAGE = {q: {d: float(i) for i, d in enumerate(DOCS)} for q in QUERIES}  # d7 first-stage top, reversed below
 
 
 def test_slow_and_failing_answers_are_retried(llm):
@@ -131,9 +129,7 @@ def test_interrupted_build_resumes_from_the_cache(llm, tmp_path):
 
     llm.plans["beta"] = []  # the endpoint recovers; rerun the same build
     teacher = ListwiseLLMTeacher(backend(llm), window=4, stride=2, cache=cache)
-    m = build_distillation_data(
-        teacher, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out", depth=7, show_progress=False
-    )
+    m = build_distillation_data(teacher, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out", depth=7, show_progress=False)
     assert llm.requests["alpha"] == first_q1  # nothing asked again for q1
     assert teacher.stats["cached"] == 3 and teacher.stats["calls"] == 3
     lines = (tmp_path / "out" / "teacher.run").read_text().splitlines()
@@ -142,9 +138,7 @@ def test_interrupted_build_resumes_from_the_cache(llm, tmp_path):
 
     before = dict(llm.requests)
     again = ListwiseLLMTeacher(backend(llm), window=4, stride=2, cache=cache)
-    build_distillation_data(
-        again, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out2", depth=7, show_progress=False
-    )
+    build_distillation_data(again, FIRST_STAGE, QUERIES, DOCS, tmp_path / "out2", depth=7, show_progress=False)
     assert llm.requests == before and again.stats["calls"] == 0  # a rerun costs nothing
     assert (tmp_path / "out2" / "teacher.run").read_text() == (tmp_path / "out" / "teacher.run").read_text()
     cache.close()
@@ -182,7 +176,7 @@ def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
 def test_model_teacher_orders_by_the_model_scores():
     from boltir.distill.teachers import ModelTeacher
     from boltir.models.loading import load_bi_encoder, resolve_model
-    from boltir.search.rerank import rerank_dense
+    from boltir.search.rerank import RerankJob, rerank_dense
 
     docs = {
         "a": "Cats sleep for most of the day.",
@@ -193,8 +187,9 @@ def test_model_teacher_orders_by_the_model_scores():
     teacher = ModelTeacher("minilm-l6")
     order = teacher.rank("q", "how long do cats sleep", ["b", "d", "a", "c"], docs)
     model, tok = load_bi_encoder(str(resolve_model("minilm-l6")))
+    run = {"q": {d: 0.0 for d in docs}}
     scores = rerank_dense(
-        model, tok, {"q": {d: 0.0 for d in docs}}, {"q": "how long do cats sleep"}, docs, show_progress=False
+        RerankJob.from_run(model, tok, run, {"q": "how long do cats sleep"}, docs, show_progress=False)
     )["q"]
     assert order == sorted(docs, key=lambda d: -scores[d])
     assert set(order[:2]) == {"a", "c"} and teacher.describe() == {

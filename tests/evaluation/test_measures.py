@@ -15,9 +15,7 @@ def test_bm25_run_reproduces_published_numbers(ds, ndcg, rr):
 
 
 def test_combined_qrels_pitfall_is_reported():
-    ev = evaluate(
-        load_run("trec-dl-2019:bm25"), load_qrels("data/msmarco-trecdl-pool/qrels.txt"), ["nDCG@10"]
-    )
+    ev = evaluate(load_run("trec-dl-2019:bm25"), load_qrels("data/msmarco-trecdl-pool/qrels.txt"), ["nDCG@10"])
     assert ev.judged_queries == 97 and len(ev.missing_queries) == 54
     assert round(ev.aggregate["nDCG@10"], 3) == 0.224
 
@@ -44,9 +42,7 @@ def test_t_test_matches_scipy():
 
     qrels = load_qrels("trec-dl-2019")
     evs = evaluate_many(
-        {"bm25": load_run("trec-dl-2019:bm25"), "rv": load_run("trec-dl-2019:rankvicuna-7b.bm25")},
-        qrels,
-        ["nDCG@10"],
+        {"bm25": load_run("trec-dl-2019:bm25"), "rv": load_run("trec-dl-2019:rankvicuna-7b.bm25")}, qrels, ["nDCG@10"]
     )
     (c,) = compare_to_baseline(evs)
     qids = sorted(qrels)

@@ -15,7 +15,7 @@ def test_input_orders_by_hand():
 
 def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbone):
     from boltir.models.loading import load_set_encoder
-    from boltir.search.rerank import rerank_lists
+    from boltir.search.rerank import RerankJob, rerank_lists
 
     model, tok = load_set_encoder(tiny_backbone)
     docs = {f"d{i}": f"passage {i} about topic {i % 3}" for i in range(8)}
@@ -23,7 +23,7 @@ def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbon
     qrels = {"q1": {"d1": 2, "d4": 1}, "q2": {"d7": 1, "d0": 2}}
     queries = {"q1": "topic 1", "q2": "topic 2"}
     robust = permutation_robustness(
-        lambda order: rerank_lists(model, tok, run, queries, docs, show_progress=False, order=order),
+        lambda order: rerank_lists(RerankJob(model, tok, order, queries, docs, show_progress=False)),
         run,
         qrels,
         depth=None,
@@ -32,9 +32,6 @@ def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbon
     assert max(values) - min(values) < 1e-6
     # a "ranker" that trusts the input order is not robust: the protocol must show it
     by_position = permutation_robustness(
-        lambda order: {q: {d: -i for i, d in enumerate(ds)} for q, ds in order.items()},
-        run,
-        qrels,
-        depth=None,
+        lambda order: {q: {d: -i for i, d in enumerate(ds)} for q, ds in order.items()}, run, qrels, depth=None
     )
     assert by_position["ideal"] == pytest.approx(1.0) and by_position["inverse-ideal"] < 0.7

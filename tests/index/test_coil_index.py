@@ -50,9 +50,7 @@ def test_search_equals_brute_force_and_build_resumes(coil, corpus, tmp_path):
     words = {i for t in texts for i in tok(t, add_special_tokens=False)["input_ids"]} - {
         tok.convert_tokens_to_ids(p) for p in ",."
     }
-    assert m["postings"]["terms_used"] == len(
-        words
-    )  # the corpus's word pieces: no punctuation or special tokens
+    assert m["postings"]["terms_used"] == len(words)  # the corpus's word pieces: no punctuation or special tokens
     searcher = CoilSearcher(tmp_path / "idx", loaded=coil)
     run = searcher.search(QUERIES, k=42)
     want = brute_force(model, tok, list(QUERIES.values()), texts)

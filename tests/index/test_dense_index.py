@@ -38,7 +38,7 @@ def test_index_then_search_equals_brute_force(tiny_dpr, corpus, tmp_path):
     model, tok = tiny_dpr
     docs = list(read_docs(corpus))
     # length-sorted batches must give the same vectors as encoding each document alone
-    alone = np.stack([encode_dense(model, tok, [d.text], "doc", 1)[0] for d in docs[:12]])
+    alone = np.stack([encode_dense(model, tok, [d.text], "doc", batch_size=1)[0] for d in docs[:12]])
     stored = np.concatenate([np.asarray(v) for v, _ in iter_shards(tmp_path / "idx", manifest)])
     np.testing.assert_allclose(stored[:12], alone, atol=1e-5)
     searcher = DenseSearcher(tmp_path / "idx", loaded=tiny_dpr)
@@ -85,9 +85,7 @@ def test_partial_build_with_other_settings_is_refused(tiny_dpr, corpus, tmp_path
     build(tiny_dpr, corpus, tmp_path / "idx", max_shards=1)
     model, tok = tiny_dpr
     with pytest.raises(InvalidIndexError, match="different settings.*shard_size"):
-        build_index(
-            model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7, show_progress=False
-        )
+        build_index(model, tok, corpus, tmp_path / "idx", model_source="tiny", shard_size=7, show_progress=False)
 
 
 def test_corrupted_shard_is_detected(tiny_dpr, corpus, tmp_path):

@@ -57,16 +57,11 @@ def test_exhaustive_search_equals_brute_force_maxsim(colbert, corpus, tmp_path):
         # centroid interaction is MaxSim with tokens replaced by their centroids
         docs = np.arange(53)
         approx = searcher.centroid_scores(q, docs)
-        codes = [
-            searcher.codes[searcher.global_start[j] : searcher.global_start[j] + len(d_emb[j])]
-            for j in range(53)
-        ]
+        codes = [searcher.codes[searcher.global_start[j] : searcher.global_start[j] + len(d_emb[j])] for j in range(53)]
         manual = np.array([(q @ searcher.centroids[c].T).max(1).sum() for c in codes])
         np.testing.assert_allclose(approx, manual, rtol=1e-5)
     # fewer probes and a candidate cut return a subset, scored exactly
-    narrow = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=1, ncandidates=5).search(
-        QUERIES, k=10
-    )
+    narrow = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=1, ncandidates=5).search(QUERIES, k=10)
     for qid in QUERIES:
         assert len(narrow[qid]) <= 5
         full = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=16, ncandidates=None).search(
@@ -165,9 +160,7 @@ def test_residual_compression_by_hand(nbits):
     assert packed.dtype == np.uint8 and packed.shape == (40, 16 * nbits // 8)
     by_hand = centroids[codes] + values[np.searchsorted(cutoffs, tokens - centroids[codes])]
     by_hand /= np.linalg.norm(by_hand, axis=1, keepdims=True)
-    np.testing.assert_allclose(
-        decompress_residuals(packed, codes, centroids, values, nbits), by_hand, rtol=1e-6
-    )
+    np.testing.assert_allclose(decompress_residuals(packed, codes, centroids, values, nbits), by_hand, rtol=1e-6)
 
 
 def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert, corpus, tmp_path):
@@ -197,9 +190,7 @@ def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert
             f"d{j}": (
                 q
                 @ approx_tokens[
-                    searcher.global_start[j] : searcher.global_start[j]
-                    + searcher.doc_end[j]
-                    - searcher.doc_start[j]
+                    searcher.global_start[j] : searcher.global_start[j] + searcher.doc_end[j] - searcher.doc_start[j]
                 ].T
             )
             .max(1)
@@ -208,9 +199,7 @@ def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert
         }
         for d, s in got[qid].items():
             assert s == pytest.approx(by_hand[d], rel=1e-5, abs=1e-5)
-        assert (
-            len(set(list(got[qid])[:10]) & set(list(want[qid])[:10])) >= 6
-        )  # 2 bits keep most of the top 10
+        assert len(set(list(got[qid])[:10]) & set(list(want[qid])[:10])) >= 6  # 2 bits keep most of the top 10
     # documents added later are compressed with the index's centroids and buckets
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps({"doc_id": "new", "text": "apple banana apple banana"}) + "\n")

@@ -14,11 +14,7 @@ from boltir.models.bi_encoders.inference import encode_sparse
 from boltir.models.loading import load_splade
 from boltir.search.sparse import SparseSearcher
 
-QUERIES = {
-    "a": "what is the boiling point of water",
-    "b": "how do vaccines work",
-    "c": "cost of solar panels",
-}
+QUERIES = {"a": "what is the boiling point of water", "b": "how do vaccines work", "c": "cost of solar panels"}
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +23,7 @@ def corpus(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("sparse-corpus")
     docs = list(itertools.islice(load_docs("trec-dl-2019"), 40))
-    (folder / "docs.jsonl").write_text(
-        "".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs)
-    )
+    (folder / "docs.jsonl").write_text("".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs))
     return folder, docs
 
 
@@ -57,13 +51,7 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
     )
     assert not (out / "manifest.json").exists() and (out / "progress.json").exists()
     m = build_index(
-        model,
-        tok,
-        str(folder / "docs.jsonl"),
-        out,
-        model_source="splade-tiny",
-        shard_size=16,
-        show_progress=False,
+        model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", shard_size=16, show_progress=False
     )
     assert m["count"] == 40 and len(m["shards"]) == 3 and m["kind"] == "sparse"
 
@@ -78,9 +66,7 @@ def test_build_resume_and_exact_search_equals_brute_force(corpus, splade, tmp_pa
         np.testing.assert_allclose(list(run[qid].values()), brute[i, order], rtol=1e-5, atol=1e-5)
 
     # pruned: a budget as long as the longest list is exact; a small one reads fewer postings
-    assert (
-        SparseSearcher(out, loaded=splade, budget=m["postings"]["longest_list"]).search(QUERIES, k=10) == run
-    )
+    assert SparseSearcher(out, loaded=splade, budget=m["postings"]["longest_list"]).search(QUERIES, k=10) == run
     pruned = SparseSearcher(out, loaded=splade, budget=2).search(QUERIES, k=10)
     for qid in QUERIES:
         assert len(pruned[qid]) <= 10
@@ -98,12 +84,7 @@ def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
     folder, _ = corpus
     model, tok = splade
     build_index(
-        model,
-        tok,
-        str(folder / "docs.jsonl"),
-        tmp_path / "idx",
-        model_source="splade-tiny",
-        show_progress=False,
+        model, tok, str(folder / "docs.jsonl"), tmp_path / "idx", model_source="splade-tiny", show_progress=False
     )
     searcher = SparseSearcher(tmp_path / "idx", loaded=splade)
     real = inference.encode_sparse
@@ -144,9 +125,7 @@ def test_mismatched_model_and_corrupted_postings(corpus, splade, tmp_path):
         SparseSearcher(out, loaded=splade)
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(InvalidIndexError, match="empty"):
-        build_index(
-            model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x", show_progress=False
-        )
+        build_index(model, tok, str(tmp_path / "empty.jsonl"), tmp_path / "e", model_source="x", show_progress=False)
 
 
 def test_index_and_search_commands(corpus, tmp_path, capsys):

@@ -19,10 +19,7 @@ def write_docs(path, start, n, seed):
     rng = np.random.default_rng(seed)
     path.write_text(
         "".join(
-            json.dumps(
-                {"doc_id": f"d{i}", "text": " ".join(rng.choice(WORDS, size=int(rng.integers(2, 15))))}
-            )
-            + "\n"
+            json.dumps({"doc_id": f"d{i}", "text": " ".join(rng.choice(WORDS, size=int(rng.integers(2, 15))))}) + "\n"
             for i in range(start, start + n)
         )
     )
@@ -77,10 +74,7 @@ def test_add_then_delete_equals_a_fresh_build(kind, models, tmp_path, capsys):
     extra = ["--num-centroids", "8"] if kind == "multivector" else []
     idx, fresh = str(tmp_path / "idx"), str(tmp_path / "fresh")
     assert (
-        boltir(
-            ["index", "--model", models[kind], "--docs", str(first), "--output", idx, "--shard-size", "16"]
-            + extra
-        )
+        boltir(["index", "--model", models[kind], "--docs", str(first), "--output", idx, "--shard-size", "16"] + extra)
         == 0
     )
     assert boltir(["index", "--docs", str(more), "--output", idx, "--add", "true", "--shard-size", "16"]) == 0
@@ -88,10 +82,7 @@ def test_add_then_delete_equals_a_fresh_build(kind, models, tmp_path, capsys):
     m = read_manifest(idx)
     assert m["count"] == 55 and m["generation"] == 1 and m["updates"][-1]["added"] == 25
     assert (
-        boltir(
-            ["index", "--model", models[kind], "--docs", str(both), "--output", fresh, "--shard-size", "16"]
-            + extra
-        )
+        boltir(["index", "--model", models[kind], "--docs", str(both), "--output", fresh, "--shard-size", "16"] + extra)
         == 0
     )
     derived = {

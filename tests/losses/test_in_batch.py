@@ -29,17 +29,12 @@ def _gather_rank(rank: int, world: int, port: int, out_dir: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         g = torch.Generator().manual_seed(0)
-        q_all, d_all = (
-            torch.randn(4, 8, generator=g),
-            torch.randn(12, 8, generator=g),
-        )  # 2 queries x 3 docs per rank
+        q_all, d_all = (torch.randn(4, 8, generator=g), torch.randn(12, 8, generator=g))  # 2 queries x 3 docs per rank
         q = q_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
         d = d_all[6 * rank : 6 * rank + 6].clone().requires_grad_(True)
         loss = InBatchCrossEntropy(0.5)(q, d, 3)
         loss.backward()
-        torch.save(
-            {"loss": loss.detach(), "q_grad": q.grad, "d_grad": d.grad}, os.path.join(out_dir, f"r{rank}.pt")
-        )
+        torch.save({"loss": loss.detach(), "q_grad": q.grad, "d_grad": d.grad}, os.path.join(out_dir, f"r{rank}.pt"))
         dist.barrier()  # neither process tears the group down while the other is still in a collective
     finally:
         dist.destroy_process_group()
@@ -78,6 +73,4 @@ def test_negatives_gathered_across_two_gloo_processes(tmp_path):
         # gradients reach the documents from the other process's queries too
         torch.testing.assert_close(parts[r]["d_grad"], d_all.grad[6 * r : 6 * r + 6])
     # without a process group the loss is the plain in-batch one
-    assert torch.isclose(
-        full(q_all[:2], d_all[:6], 3), InBatchCrossEntropy(0.5, False)(q_all[:2], d_all[:6], 3)
-    )
+    assert torch.isclose(full(q_all[:2], d_all[:6], 3), InBatchCrossEntropy(0.5, False)(q_all[:2], d_all[:6], 3))

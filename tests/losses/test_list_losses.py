@@ -35,9 +35,7 @@ def approx_rank(s, i, temp):
 
 def test_ranknet():
     terms = [softplus(-(s[i] - s[j]) / 2.0) for s, t in zip(S, T) for i, j in pairs(t)]
-    assert RankNet(temperature=2.0)(scores, targets).item() == pytest.approx(
-        sum(terms) / len(terms), rel=1e-6
-    )
+    assert RankNet(temperature=2.0)(scores, targets).item() == pytest.approx(sum(terms) / len(terms), rel=1e-6)
 
 
 def test_margin_mse_teacher_and_constant():

@@ -44,9 +44,7 @@ def test_mvr_views_and_scores(tiny_backbone, tmp_path):
         scores = MvrModel.score(qe, de)[0]
     qe, de = qe.embeddings, de.embeddings
     assert qe.shape == (1, 8) and de.shape == (2, 3, 8)
-    assert scores.tolist() == pytest.approx(
-        [max(float(qe[0] @ de[j, v]) for v in range(3)) for j in range(2)]
-    )
+    assert scores.tolist() == pytest.approx([max(float(qe[0] @ de[j, v]) for v in range(3)) for j in range(2)])
     save_model_folder(model, tok, tmp_path / "mvr")
     assert (
         type(AutoModel.from_pretrained(tmp_path / "mvr")) is MvrModel

@@ -31,9 +31,7 @@ def test_markers_query_augmentation_and_skiplist(colbert):
     enc = tok(["cats sleep"], return_tensors="pt")
     ids, attn, score = model.prepare(enc["input_ids"], enc["attention_mask"], "query")
     assert ids.shape[1] == 13 and ids[0, 1] == cfg.query_marker_id
-    assert (
-        (ids[0, 5:] == tok.mask_token_id).all() and score.all() and attn.all()
-    )  # [CLS] [Q] cats sleep [SEP]
+    assert (ids[0, 5:] == tok.mask_token_id).all() and score.all() and attn.all()  # [CLS] [Q] cats sleep [SEP]
     model.config.attend_to_expansion = False
     try:
         _, attn, score = model.prepare(enc["input_ids"], enc["attention_mask"], "query")
@@ -94,9 +92,7 @@ def test_stanford_checkpoint_and_round_trip(tiny_backbone, tmp_path):
     again = AutoModel.from_pretrained(tmp_path / "saved")
     assert type(again) is ColbertModel and detect_family(str(tmp_path / "saved")).name == "colbert"
     with torch.inference_mode():
-        torch.testing.assert_close(
-            again.eval()(enc["input_ids"], enc["attention_mask"], kind="doc").embeddings, emb
-        )
+        torch.testing.assert_close(again.eval()(enc["input_ids"], enc["attention_mask"], kind="doc").embeddings, emb)
 
 
 def test_rerank_scores_are_maxsim(colbert, tmp_path):

@@ -81,11 +81,7 @@ def test_minilm_reads_sentence_transformers_settings_and_matches_plain_transform
     from transformers import AutoModel
 
     path = resolve_model("minilm-l6")
-    assert sentence_transformers_settings(path) == {
-        "pooling": "mean",
-        "normalize": True,
-        "similarity": "cosine",
-    }
+    assert sentence_transformers_settings(path) == {"pooling": "mean", "normalize": True, "similarity": "cosine"}
     model, tok = load_bi_encoder("minilm-l6")
     texts = ["what is information retrieval", "the cat sat on the mat"]
     enc = tok(texts, padding=True, return_tensors="pt")

@@ -42,16 +42,12 @@ def saved(tiny_backbone, tmp_path_factory):
     mlm = root / "mlm"
     torch.manual_seed(0)
     BertForMaskedLM(
-        BertConfig(
-            vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-        )
+        BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
     ).save_pretrained(mlm)
     load_tokenizer(tiny_backbone).save_pretrained(mlm)
     out = {}
     for name in BUILTIN:
-        model, tok = load_model(
-            str(mlm) if name == "splade" else tiny_backbone, family=name, **SETTINGS.get(name, {})
-        )
+        model, tok = load_model(str(mlm) if name == "splade" else tiny_backbone, family=name, **SETTINGS.get(name, {}))
         save_model_folder(model, tok, root / name)
         out[name] = str(root / name)
     return out
@@ -97,9 +93,7 @@ def test_each_allowed_override_round_trips(saved, name, tmp_path):
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_other_settings_of_a_saved_folder_are_refused(saved, name):
-    setting, value = (
-        ("query_prefix", "query: ") if FAMILIES[name].role == "bi-encoder" else ("head_activation", "gelu")
-    )
+    setting, value = ("query_prefix", "query: ") if FAMILIES[name].role == "bi-encoder" else ("head_activation", "gelu")
     with pytest.raises(FamilyError, match=rf"cannot change {setting}"):
         load_model(saved[name], **{setting: value})
     model, _ = load_model(saved[name], **{setting: getattr(load_model(saved[name])[0].config, setting)})

@@ -35,9 +35,7 @@ def tiny(kind: str, num_labels: int):
         return BertForSequenceClassification(BertConfig(**common))
     if kind == "electra":
         return ElectraForSequenceClassification(ElectraConfig(embedding_size=16, **common))
-    return RobertaForSequenceClassification(
-        RobertaConfig(pad_token_id=0, **common, max_position_embeddings=520)
-    )
+    return RobertaForSequenceClassification(RobertaConfig(pad_token_id=0, **common, max_position_embeddings=520))
 
 
 @pytest.mark.parametrize("kind,num_labels", [("bert", 1), ("electra", 1), ("bert", 2), ("roberta", 1)])
@@ -89,10 +87,7 @@ def test_round_trip_and_fresh_head(tiny_backbone, tmp_path):
     assert type(loaded) is MonoModel
     assert weights_fingerprint(loaded) == weights_fingerprint(a)
     again, _ = load_cross_encoder(str(tmp_path / "m"))
-    assert (
-        weights_fingerprint(again) == weights_fingerprint(a)
-        and detect_family(str(tmp_path / "m")).name == "mono"
-    )
+    assert weights_fingerprint(again) == weights_fingerprint(a) and detect_family(str(tmp_path / "m")).name == "mono"
 
 
 def test_pair_scores_do_not_depend_on_batch(tiny_backbone):

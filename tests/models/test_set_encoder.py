@@ -57,9 +57,7 @@ def test_one_passage_equals_mono_with_the_same_weights(set_encoder):
     from boltir.models.cross_encoders.mono import MonoConfig, MonoModel
 
     model, tok = set_encoder
-    mono = MonoModel(
-        MonoConfig(encoder=model.config.encoder.to_dict(), head_activation=None, head_bias=False)
-    )
+    mono = MonoModel(MonoConfig(encoder=model.config.encoder.to_dict(), head_activation=None, head_bias=False))
     mono.load_state_dict(model.state_dict())
     mono.eval()
     st = SetTokenizer(tok, 32, 64, model.config.int_token_id)

@@ -50,9 +50,7 @@ def batch(tok, ql=32, dl=64):
 def test_all_links_no_window_equals_transformers(clf_folder, backend):
     from transformers import AutoModelForSequenceClassification
 
-    model, tok = load_sparse_cross_encoder(
-        clf_folder, pattern=SparsePattern.dense(), attention_backend=backend
-    )
+    model, tok = load_sparse_cross_encoder(clf_folder, pattern=SparsePattern.dense(), attention_backend=backend)
     ref = AutoModelForSequenceClassification.from_pretrained(clf_folder).eval()
     pairs = [(q, d) for q, ds in zip(QUERIES, DOCS) for d in ds]
     enc = tok([q for q, _ in pairs], [d for _, d in pairs], padding=True, return_tensors="pt")
@@ -126,11 +124,7 @@ def test_round_trip(clf_folder, tmp_path):
 
 
 def test_electra_backbone_with_every_link_equals_transformers(tmp_path):
-    from transformers import (
-        AutoModelForSequenceClassification,
-        ElectraConfig,
-        ElectraForSequenceClassification,
-    )
+    from transformers import AutoModelForSequenceClassification, ElectraConfig, ElectraForSequenceClassification
 
     torch.manual_seed(0)
     ElectraForSequenceClassification(

@@ -23,10 +23,7 @@ def test_weights_equal_the_mlm_logits_by_hand(splade):
         ours = model(**enc).embeddings
         logits = mlm(**enc).logits
     expect = torch.stack(
-        [
-            torch.log1p(torch.relu(logits[i, enc["attention_mask"][i].bool()])).max(0).values
-            for i in range(len(TEXTS))
-        ]
+        [torch.log1p(torch.relu(logits[i, enc["attention_mask"][i].bool()])).max(0).values for i in range(len(TEXTS))]
     )
     torch.testing.assert_close(ours, expect, atol=1e-5, rtol=1e-5)
     assert ours.shape == (2, 30522) and (ours > 0).sum(1).max() < 2000  # sparse

@@ -54,11 +54,7 @@ def test_sparse_index_serves_unicoil(tiny_backbone, tmp_path):
     )
     loaded = load_unicoil(str(tmp_path / "m"))
     build_index(
-        *loaded,
-        str(tmp_path / "d.jsonl"),
-        tmp_path / "idx",
-        model_source=str(tmp_path / "m"),
-        show_progress=False,
+        *loaded, str(tmp_path / "d.jsonl"), tmp_path / "idx", model_source=str(tmp_path / "m"), show_progress=False
     )
     run = SparseSearcher(tmp_path / "idx").search({"q": "cats"}, k=4)["q"]
     assert set(list(run)[:2]) == {"d0", "d2"}  # only documents sharing a term with the query score

@@ -9,12 +9,7 @@ def test_vaswani_matches_reference_numbers(tmp_path):
     index = BM25Index.build("vaswani", k1=0.9, b=0.4, show_progress=False)
     run = index.search(load_queries("vaswani"), k=1000)
     agg = evaluate(run, load_qrels("vaswani"), ["nDCG@10", "RR@10", "AP@1000", "R@1000"]).aggregate
-    assert [round(agg[m], 4) for m in ["nDCG@10", "RR@10", "AP@1000", "R@1000"]] == [
-        0.4449,
-        0.6824,
-        0.2891,
-        0.9337,
-    ]
+    assert [round(agg[m], 4) for m in ["nDCG@10", "RR@10", "AP@1000", "R@1000"]] == [0.4449, 0.6824, 0.2891, 0.9337]
     index.save(tmp_path / "bm25")
     again = BM25Index.load(tmp_path / "bm25").search(load_queries("vaswani"), k=1000)
     assert again == run

@@ -2,7 +2,7 @@ import numpy as np
 
 from boltir.data.runs import top_k
 from boltir.models.bi_encoders.inference import encode_dense
-from boltir.search.rerank import rerank_dense
+from boltir.search.rerank import RerankJob, rerank_dense
 
 
 def test_rerank_equals_direct_scores(tiny_dpr):
@@ -10,7 +10,7 @@ def test_rerank_equals_direct_scores(tiny_dpr):
     docs = {"a": "apple pie", "b": "banana split with cream", "c": "cherry", "d": "never retrieved"}
     run = {"q1": {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.5}, "q2": {"c": 1.0, "a": 0.0}}
     queries = {"q1": "fruit dessert", "q2": "red fruit"}
-    out = rerank_dense(model, tok, run, queries, docs, depth=3, batch_size=2, show_progress=False)
+    out = rerank_dense(RerankJob.from_run(model, tok, run, queries, docs, 3, batch_size=2, show_progress=False))
     assert set(out["q1"]) == {"a", "b", "c"} and set(out["q2"]) == {"c", "a"}
     for qid, cands in out.items():
         qv = encode_dense(model, tok, [queries[qid]], "query")[0]
@@ -28,7 +28,7 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
 
     from boltir.data.pair_tokenizer import PairTokenizer
     from boltir.models.loading import load_cross_encoder
-    from boltir.search.rerank import rerank_pairs
+    from boltir.search.rerank import RerankJob, rerank_pairs
 
     model, tok = load_cross_encoder(tiny_backbone, head_activation="tanh")
     docs = {f"d{i}": f"document {i} " + "word " * i for i in range(10)}
@@ -36,10 +36,8 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
     queries = {"q1": "first query", "q2": "second"}
     pt = PairTokenizer(tok, 32, 256)
     with torch.inference_mode():
-        expected = {
-            q: {d: float(model(**pt([queries[q]], [docs[d]]))[0]) for d in ds} for q, ds in run.items()
-        }
-    out = rerank_pairs(model, tok, run, queries, docs, depth=None, batch_size=8, show_progress=False)
+        expected = {q: {d: float(model(**pt([queries[q]], [docs[d]]))[0]) for d in ds} for q, ds in run.items()}
+    out = rerank_pairs(RerankJob.from_run(model, tok, run, queries, docs, None, batch_size=8, show_progress=False))
     for q in expected:
         assert out[q].keys() == expected[q].keys()
         assert all(abs(out[q][d] - expected[q][d]) < 1e-5 for d in out[q])
@@ -53,7 +51,7 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
         return real_forward(self, input_ids, attention_mask, token_type_ids)
 
     monkeypatch.setattr(type(model), "forward", tight_memory)
-    split = rerank_pairs(model, tok, run, queries, docs, depth=None, batch_size=8, show_progress=False)
+    split = rerank_pairs(RerankJob.from_run(model, tok, run, queries, docs, None, batch_size=8, show_progress=False))
     assert max(s for s in sizes if s <= 3) <= 3 and 8 in sizes
     assert all(abs(split[q][d] - out[q][d]) < 1e-5 for q in out for d in out[q])
 
@@ -64,15 +62,13 @@ def test_sparse_rerank_equals_pairwise_scores(tiny_backbone):
     from boltir.attention.patterns import SparsePattern
     from boltir.data.pair_tokenizer import SegmentTokenizer
     from boltir.models.loading import load_sparse_cross_encoder
-    from boltir.search.rerank import rerank_segments
+    from boltir.search.rerank import RerankJob, rerank_segments
 
-    model, tok = load_sparse_cross_encoder(
-        tiny_backbone, pattern=SparsePattern(window=2), head_activation="tanh"
-    )
+    model, tok = load_sparse_cross_encoder(tiny_backbone, pattern=SparsePattern(window=2), head_activation="tanh")
     docs = {f"d{i}": f"document {i} " + "word " * i for i in range(7)}
     run = {"q1": {f"d{i}": float(-i) for i in range(7)}}
     out = rerank_segments(
-        model, tok, run, {"q1": "a query"}, docs, depth=None, batch_size=3, show_progress=False
+        RerankJob.from_run(model, tok, run, {"q1": "a query"}, docs, None, batch_size=3, show_progress=False)
     )
     st = SegmentTokenizer(tok, 32, 256)
     with torch.inference_mode():

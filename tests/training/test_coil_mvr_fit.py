@@ -59,9 +59,7 @@ def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, t
             if p.grad is not None:
                 p -= 1e-2 * p.grad / norm
         assert loss().item() < start.item()
-    if (
-        family == "coil"
-    ):  # MVR's views start uncorrelated with the query's [CLS]: a tiny random backbone sits on a
+    if family == "coil":  # MVR's views start uncorrelated with the query's [CLS]: a tiny random backbone sits on a
         # plateau (constant scores) for hundreds of steps, so only COIL is trained to a clear drop here
         with torch.no_grad():
             start = loss().item()
@@ -106,10 +104,7 @@ def test_fit_from_yaml_then_index_and_search(family, tiny_backbone, tiny_tuples,
             "enable_progress_bar": False,
             "default_root_dir": str(tmp_path / "out"),
             "callbacks": [
-                {
-                    "class_path": "boltir.training.ExportBestModel",
-                    "init_args": {"dirpath": str(tmp_path / "model")},
-                }
+                {"class_path": "boltir.training.ExportBestModel", "init_args": {"dirpath": str(tmp_path / "model")}}
             ],
         },
         "model": {
@@ -136,12 +131,7 @@ def test_fit_from_yaml_then_index_and_search(family, tiny_backbone, tiny_tuples,
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)
     assert detect_family(str(tmp_path / "model")).name == family
     docs = str(tiny_tuples / "docs.jsonl")
-    assert (
-        boltir(
-            ["index", "--model", str(tmp_path / "model"), "--docs", docs, "--output", str(tmp_path / "idx")]
-        )
-        == 0
-    )
+    assert boltir(["index", "--model", str(tmp_path / "model"), "--docs", docs, "--output", str(tmp_path / "idx")]) == 0
     assert (
         boltir(
             [

@@ -17,13 +17,7 @@ def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples
 
     L.seed_everything(0)
     module = BiEncoderModule(
-        tiny_backbone,
-        family="colbert",
-        projection_dim=8,
-        doc_length=32,
-        query_length=8,
-        temperature=0.1,
-        lr=3e-3,
+        tiny_backbone, family="colbert", projection_dim=8, doc_length=32, query_length=8, temperature=0.1, lr=3e-3
     )
     assert isinstance(module.model, ColbertModel)
     dm = TupleDataModule(
@@ -60,10 +54,7 @@ def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples
             "enable_progress_bar": False,
             "default_root_dir": str(tmp_path / "out"),
             "callbacks": [
-                {
-                    "class_path": "boltir.training.ExportBestModel",
-                    "init_args": {"dirpath": str(tmp_path / "model")},
-                }
+                {"class_path": "boltir.training.ExportBestModel", "init_args": {"dirpath": str(tmp_path / "model")}}
             ],
         },
         "model": {

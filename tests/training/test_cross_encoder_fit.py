@@ -45,9 +45,7 @@ def test_collator_keeps_lists_whole_and_masks_padding(tiny_backbone):
     from boltir.models.loading import load_cross_encoder
 
     model, tok = load_cross_encoder(tiny_backbone)
-    batch = ListCollator(model.list_inputs(tok))(
-        [("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]), ("q2", ["d"], [2.0])]
-    )
+    batch = ListCollator(model.list_inputs(tok))([("q1", ["a", "b", "c"], [1.0, 0.0, 0.0]), ("q2", ["d"], [2.0])])
     assert batch["inputs"]["input_ids"].shape[0] == 6 and batch["list_size"] == 3
     assert batch["mask"].tolist() == [[True, True, True], [True, False, False]]
     assert batch["targets"].tolist() == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
@@ -66,9 +64,7 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
     (tmp_path / "docs.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in docs.items()))
     (tmp_path / "q.tsv").write_text("".join(f"q{j}\tapple fruit {j}\n" for j in range(8)))
     (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(8) for i in range(0, 16, 4)))
-    (tmp_path / "run").write_text(
-        "".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16))
-    )
+    (tmp_path / "run").write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16)))
     L.seed_everything(0)
     module = CrossEncoderModule(
         tiny_backbone,

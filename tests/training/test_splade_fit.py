@@ -54,10 +54,7 @@ def test_fit_splade_with_scheduled_flops(tiny_tuples, tmp_path, capsys):
                         "shape": "quadratic",
                     },
                 },
-                {
-                    "class_path": "boltir.training.ExportBestModel",
-                    "init_args": {"dirpath": str(tmp_path / "model")},
-                },
+                {"class_path": "boltir.training.ExportBestModel", "init_args": {"dirpath": str(tmp_path / "model")}},
             ],
         },
         "model": {
@@ -89,13 +86,9 @@ def test_fit_splade_with_scheduled_flops(tiny_tuples, tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)
     rows = list(csv_rows(tmp_path / "logs"))
-    sched = [
-        float(r["schedule/doc_regularizer.weight"]) for r in rows if r.get("schedule/doc_regularizer.weight")
-    ]
+    sched = [float(r["schedule/doc_regularizer.weight"]) for r in rows if r.get("schedule/doc_regularizer.weight")]
     assert sched == pytest.approx([0.0, 0.01, 0.04, 0.04])
-    assert any(r.get("train/doc_regularizer") for r in rows) and any(
-        r.get("train/query_nonzero") for r in rows
-    )
+    assert any(r.get("train/doc_regularizer") for r in rows) and any(r.get("train/query_nonzero") for r in rows)
     model, _ = load_splade(str(tmp_path / "model"))
     assert model.config.model_type == "boltir-splade" and model.config.doc_length == 32
     assert json.loads((tmp_path / "model" / "boltir_provenance.json").read_text())["global_step"] == 4

@@ -21,9 +21,7 @@ import torch
 from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 
-def int_keys(
-    k: torch.Tensor, v: torch.Tensor, int_pos: int, list_size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def int_keys(k: torch.Tensor, v: torch.Tensor, int_pos: int, list_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``[INT]`` keys and values of every passage of each pair's list: [P, h, N, d] each."""
     p, h, _, d = k.shape
     k_int = k[:, :, int_pos].reshape(p // list_size, list_size, h, d).transpose(1, 2)  # [Q, h, N, d]
@@ -61,9 +59,7 @@ def flex_block_mask(mask: torch.Tensor | None, query_length: int):
     def key_is_real(b, h, q_idx, kv_idx):
         return valid[b, kv_idx]
 
-    return create_block_mask(
-        key_is_real, valid.shape[0], None, query_length, valid.shape[1], device=valid.device
-    )
+    return create_block_mask(key_is_real, valid.shape[0], None, query_length, valid.shape[1], device=valid.device)
 
 
 def _flex(q, keys, vals, block_mask, scale):

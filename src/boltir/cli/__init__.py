@@ -23,10 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fuse": ("boltir.cli.fuse", "fuse runs (reciprocal rank fusion, min-max or z-score normalised sums)"),
     "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
     "mine": ("boltir.cli.mine", "mine hard negatives from a run, a model or an index into training tuples"),
-    "distill": (
-        "boltir.cli.distill",
-        "build distillation data from a teacher (LLM, model or run) ranking candidates",
-    ),
+    "distill": ("boltir.cli.distill", "build distillation data from a teacher (LLM, model or run) ranking candidates"),
     "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
     "datasets": ("boltir.cli.datasets", "list the bundled datasets, their runs, and the named models"),
 }

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import time
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
+from boltir.cli import options
+from boltir.cli.common import evaluate_and_print, new_parser, run_meta
+from boltir.cli.options import CATALOGUE, Option
 
 
 def parser():
     p = new_parser(
         "bm25",
-        "BM25 with bm25s: index the documents (or load a saved index) and search the queries "
-        "into a TREC run; evaluated when --qrels is given.",
+        "BM25 with bm25s: index the documents (or load a saved index) and search the queries into a TREC run; "
+        "evaluated when --qrels is given.",
     )
-    p.add_argument("--docs", type=str | None, default=None, help="documents: file, dataset name or irds:<id>")
-    p.add_argument(
-        "--index-dir",
-        type=str | None,
-        default=None,
-        help="save the index here (or load it from here when --docs is omitted)",
+    options.add(
+        p,
+        "docs",
+        "queries",
+        "output",
+        "k",
+        "qrels",
+        "metrics",
+        tag=CATALOGUE["tag"].but(default="bm25"),
+        index_dir=Option(str | None, None, "save the index here (or load it from here without --docs)"),
+        k1=Option(float, 0.9, "BM25 k1"),
+        b=Option(float, 0.4, "BM25 b"),
+        stemmer=Option(str | None, "english", "Snowball language, or null"),
+        stopwords=Option(str | None, "en", "stopword list, or null"),
     )
-    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
-    p.add_argument("--output", type=str, required=True, help="TREC run file to write")
-    p.add_argument("--k", type=int, default=1000, help="documents per query")
-    p.add_argument("--k1", type=float, default=0.9)
-    p.add_argument("--b", type=float, default=0.4)
-    p.add_argument("--stemmer", type=str | None, default="english", help="Snowball language, or null")
-    p.add_argument("--stopwords", type=str | None, default="en", help="stopword list, or null")
-    p.add_argument("--tag", type=str, default="bm25")
-    add_eval_arguments(p)
     return p
 
 

@@ -10,25 +10,11 @@ from typing import Any
 def new_parser(prog: str, description: str):
     from jsonargparse import ActionConfigFile, ArgumentParser
 
-    p = ArgumentParser(prog=f"boltir {prog}", description=description, env_prefix="BOLTIR", default_env=False)
+    p = ArgumentParser(
+        prog=f"boltir {prog}", description=description, env_prefix="BOLTIR", default_env=False, allow_abbrev=False
+    )
     p.add_argument("--config", action=ActionConfigFile, help="YAML file with any of these options")
     return p
-
-
-def add_eval_arguments(p) -> None:
-    p.add_argument(
-        "--qrels",
-        type=str | None,
-        default=None,
-        help="qrels to evaluate the run with: a file, a dataset name or irds:<id>",
-    )
-    p.add_argument(
-        "--metrics",
-        type=str,
-        nargs="+",
-        default=["nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000"],
-        help="ir_measures metrics",
-    )
 
 
 def evaluate_and_print(

@@ -12,21 +12,21 @@ import json
 import time
 from pathlib import Path
 
+from boltir.cli import options
 from boltir.cli.common import new_parser
+from boltir.cli.options import CATALOGUE, Option
 
 
 def parser():
     p = new_parser("demo", "BM25 then MiniLM dense scoring on TREC DL 2019, evaluated against BM25.")
-    p.add_argument("--output", type=str, default="demo-output", help="folder for runs and the report")
-    p.add_argument("--model", type=str, default="minilm-l6")
-    p.add_argument("--dataset", type=str, default="trec-dl-2019")
-    p.add_argument("--depth", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument(
-        "--dense-retrieval",
-        type=bool,
-        default=False,
-        help="also index the whole pool with the model and search it (about 7 min on 2 cores)",
+    options.add(
+        p,
+        "batch_size",
+        output=Option(str, "demo-output", "folder for runs and the report"),
+        model=CATALOGUE["model"].but(default="minilm-l6"),
+        dataset=Option(str, "trec-dl-2019", "bundled dataset to run on"),
+        depth=CATALOGUE["depth"].but(help="BM25 candidates scored per query"),
+        dense_retrieval=Option(bool, False, "also index the whole pool and search it (about 7 min on 2 cores)"),
     )
     return p
 
@@ -59,10 +59,7 @@ def main(argv: list[str]) -> int:
     t1 = time.perf_counter()
     runs["BM25 (boltir bm25s, pool)"] = bm25.search(queries, k=1000)
     t2 = time.perf_counter()
-    cost["BM25 (boltir bm25s, pool)"] = {
-        "time": f"{t2 - t0:.1f}s",
-        "throughput": f"{len(queries) / (t2 - t1):.0f} q/s",
-    }
+    cost["BM25 (boltir bm25s, pool)"] = {"time": f"{t2 - t0:.1f}s", "throughput": f"{len(queries) / (t2 - t1):.0f} q/s"}
     write_run(out / "bm25s-pool.run", runs["BM25 (boltir bm25s, pool)"], tag="boltir-bm25")
 
     print(f"[3/4] {a.model} scores the BM25 top-{a.depth}")

@@ -5,61 +5,65 @@ from __future__ import annotations
 
 import sys
 
+from boltir.cli import options
 from boltir.cli.common import new_parser
+from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 USAGE = """usage: boltir distill build [options]       teacher ranking of first-stage candidates -> teacher run +
                                             manifest
        boltir distill subsample [options]   keep a teacher run's order within the first-stage top-k (depth ablation)"""
 
 
+TEACHER_HELP = (
+    "run:<run spec> (an existing ranking), model:<boltir model>, hf:<causal LM folder or name>, or "
+    "openai:<model name> (with --base-url)"
+)
+
+
 def build_parser():
     p = new_parser(
         "distill build",
-        "Sample training queries, take their first-stage candidates to --depth, let a "
-        "teacher rank them and write OUTPUT/teacher.run, queries.tsv and manifest.json. LLM answers are "
-        "cached by (teacher, prompt) in --cache, so an interrupted build resumes and a rerun costs nothing.",
+        "Sample training queries, take their first-stage candidates to --depth, let a teacher rank them and write "
+        "OUTPUT/teacher.run, queries.tsv and manifest.json. LLM answers are cached by (teacher, prompt) in --cache, "
+        "so an interrupted build resumes and a rerun costs nothing.",
     )
-    p.add_argument(
-        "--teacher",
-        type=str,
-        required=True,
-        help="run:<run spec> (an existing ranking), model:<boltir model>, hf:<causal LM folder or name>, "
-        "or openai:<model name> (with --base-url)",
+    options.add(
+        p,
+        "depth",
+        "seed",
+        teacher=Option(str, REQUIRED, TEACHER_HELP),
+        first_stage=Option(str, REQUIRED, "candidate run, e.g. trec-dl-2020:bm25"),
+        queries=CATALOGUE["queries"].but(type=str | None, default=None, help="queries (default: the run's)"),
+        docs=CATALOGUE["docs"].but(help="documents (default: the run's dataset)"),
+        output=Option(str, REQUIRED, "output folder"),
+        num_queries=Option(int | None, None, "sample this many queries (default all)"),
+        window=Option(int, 20, "LLM teachers: passages per prompt"),
+        stride=Option(int, 10, "LLM teachers: window step, back to front"),
+        max_words=Option(int, 100, "passage words shown to an LLM"),
+        cache=Option(str | None, None, "answer cache (default OUTPUT/teacher-cache.sqlite)"),
+        base_url=Option(str, "http://localhost:8000/v1", "openai: teachers: the endpoint"),
+        api_key_env=Option(str | None, "OPENAI_API_KEY", "openai: teachers: environment variable of the key"),
+        timeout=Option(float, 60.0, "seconds per LLM request"),
+        retries=Option(int, 3, "retries per LLM request"),
+        requests_per_minute=Option(float | None, None, "rate limit of LLM requests"),
+        max_new_tokens=Option(int, 256, "LLM answer length"),
     )
-    p.add_argument("--first-stage", type=str, required=True, help="candidate run, e.g. trec-dl-2020:bm25")
-    p.add_argument("--queries", type=str | None, default=None, help="queries (default: the run's dataset)")
-    p.add_argument("--docs", type=str | None, default=None, help="documents (default: the run's dataset)")
-    p.add_argument("--output", type=str, required=True, help="output folder")
-    p.add_argument("--depth", type=int, default=100)
-    p.add_argument(
-        "--num-queries", type=int | None, default=None, help="sample this many queries (default all)"
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--window", type=int, default=20)
-    p.add_argument("--stride", type=int, default=10)
-    p.add_argument("--max-words", type=int, default=100, help="passage words shown to an LLM")
-    p.add_argument(
-        "--cache", type=str | None, default=None, help="answer cache (default OUTPUT/teacher-cache.sqlite)"
-    )
-    p.add_argument("--base-url", type=str, default="http://localhost:8000/v1")
-    p.add_argument("--api-key-env", type=str | None, default="OPENAI_API_KEY")
-    p.add_argument("--timeout", type=float, default=60.0)
-    p.add_argument("--retries", type=int, default=3)
-    p.add_argument("--requests-per-minute", type=float | None, default=None)
-    p.add_argument("--max-new-tokens", type=int, default=256)
     return p
 
 
 def subsample_parser():
     p = new_parser(
         "distill subsample",
-        "Restrict a teacher run to each query's first-stage top --depth, keeping "
-        "the teacher's order (scores become depth-style ranks).",
+        "Restrict a teacher run to each query's first-stage top --depth, keeping the teacher's order (scores become "
+        "depth-style ranks).",
     )
-    p.add_argument("--teacher-run", type=str, required=True)
-    p.add_argument("--first-stage", type=str, required=True)
-    p.add_argument("--depth", type=int, required=True)
-    p.add_argument("--output", type=str, required=True)
+    options.add(
+        p,
+        teacher_run=Option(str, REQUIRED, "the teacher's run"),
+        first_stage=Option(str, REQUIRED, "the first-stage run the teacher ranked"),
+        depth=CATALOGUE["depth"].but(default=REQUIRED),
+        output=Option(str, REQUIRED, "run file to write"),
+    )
     return p
 
 
@@ -69,9 +73,7 @@ def make_teacher(a, cache):
 
     kind, _, name = a.teacher.partition(":")
     if not name:
-        raise ValueError(
-            f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, hf:<causal LM> or openai:<model>"
-        )
+        raise ValueError(f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, hf:<causal LM> or openai:<model>")
     if kind == "run":
         return RunTeacher(name)
     if kind == "model":

@@ -5,27 +5,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from boltir.cli import options
 from boltir.cli.common import evaluate_and_print, new_parser
+from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
 def parser():
     p = new_parser(
         "evaluate",
-        "Evaluate TREC runs against qrels (trec_eval-exact through ir_measures). With "
-        "several runs, each is compared with the first by a paired t-test, Holm-corrected.",
+        "Evaluate TREC runs against qrels (trec_eval-exact through ir_measures). With several runs, each is "
+        "compared with the first by a paired t-test, Holm-corrected.",
     )
     p.add_argument("runs", nargs="+", help="run files or <dataset>:<run> names")
-    p.add_argument(
-        "--qrels", type=str, required=True, help="qrels file, dataset name (its split only) or irds:<id>"
+    options.add(
+        p,
+        qrels=CATALOGUE["qrels"].but(
+            type=str, default=REQUIRED, help="qrels: a file, a dataset (its split only) or irds:<id>"
+        ),
+        metrics=CATALOGUE["metrics"].but(default=["nDCG@10", "RR(rel=2)@10"]),
+        json=Option(bool, False, "print JSON (aggregate, per query, tests)"),
     )
-    p.add_argument(
-        "--metrics",
-        type=str,
-        nargs="+",
-        default=["nDCG@10", "RR(rel=2)@10"],
-        help="ir_measures metrics, e.g. nDCG@10 'RR(rel=2)@10' 'R(rel=2)@1000'",
-    )
-    p.add_argument("--json", type=bool, default=False, help="print JSON (aggregate, per query, tests)")
     return p
 
 

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
+from boltir.cli import options
+from boltir.cli.common import evaluate_and_print, new_parser, run_meta
+from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
 def parser():
     p = new_parser(
         "fuse",
-        "Fuse runs: reciprocal rank fusion (rrf) or weighted sums of per-query min-max / z-score "
-        "normalised scores.",
+        "Fuse runs: reciprocal rank fusion (rrf) or weighted sums of per-query min-max / z-score normalised scores.",
     )
-    p.add_argument("--runs", type=str, nargs="+", required=True, help="run files or <dataset>:<run>")
-    p.add_argument("--method", type=str, default="rrf", help="rrf, minmax or zscore")
-    p.add_argument(
-        "--weights", type=float | None, nargs="+", default=None, help="one weight per run (default 1)"
+    options.add(
+        p,
+        "output",
+        "qrels",
+        "metrics",
+        tag=CATALOGUE["tag"].but(default="fused"),
+        runs=Option(str, REQUIRED, "run files or <dataset>:<run>", nargs="+"),
+        method=Option(str, "rrf", "rrf, minmax or zscore"),
+        weights=Option(float | None, None, "one weight per run (default 1)", nargs="+"),
+        k=Option(int, 60, "RRF constant"),
+        depth=Option(int | None, None, "cut each run to its top depth first"),
+        output_depth=Option(int, 1000, "documents per query written"),
     )
-    p.add_argument("--k", type=int, default=60, help="RRF constant")
-    p.add_argument("--depth", type=int | None, default=None, help="cut each run to its top depth first")
-    p.add_argument("--output-depth", type=int, default=1000, help="documents per query written")
-    p.add_argument("--output", type=str, required=True)
-    p.add_argument("--tag", type=str, default="fused")
-    add_eval_arguments(p)
     return p
 
 

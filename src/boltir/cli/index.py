@@ -6,82 +6,36 @@ from __future__ import annotations
 
 import time
 
+from boltir.cli import options
 from boltir.cli.common import new_parser
+from boltir.cli.options import REQUIRED, Option
 
 
 def parser():
     p = new_parser(
         "index",
-        "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector and "
-        "MVR models), an inverted index (SPLADE / uniCOIL), a PLAID-style multi-vector index (ColBERT) or "
-        "a term-inverted token index (COIL). Rerunning an interrupted build resumes after its last "
-        "complete shard.",
+        "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector and MVR models), an "
+        "inverted index (SPLADE / uniCOIL), a PLAID-style multi-vector index (ColBERT) or a term-inverted token index "
+        "(COIL). Rerunning an interrupted build resumes after its last complete shard.",
     )
-    p.add_argument(
-        "--model",
-        type=str | None,
-        default=None,
-        help="model: short name, folder or Hub id (with --add: defaults to the index's own model)",
-    )
-    p.add_argument("--docs", type=str | None, default=None, help="documents: file, dataset name or irds:<id>")
-    p.add_argument(
-        "--add",
-        type=bool,
-        default=False,
-        help="add --docs to the existing index in --output (new shards; the manifest records it)",
-    )
-    p.add_argument(
-        "--delete",
-        type=str | None,
-        default=None,
-        help="file of document ids (one per line) to delete from the existing index in --output",
-    )
-    p.add_argument("--output", type=str, required=True, help="index folder")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--shard-size", type=int, default=16384, help="documents per shard (the unit of resuming)")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers that tokenise")
-    p.add_argument(
-        "--family",
-        type=str | None,
-        default=None,
-        help="model family for a model that is not a saved boltir folder: dpr, splade, unicoil, colbert, "
-        "coil or mvr (default: read from the folder; a plain backbone is dpr)",
-    )
-    p.add_argument(
-        "--factory",
-        type=str | None,
-        default=None,
-        help="dense indexes: FAISS index factory string, inner product (default Flat): IVF1024,Flat, "
-        "IVF1024,PQ32, PQ32, HNSW32, ...",
-    )
-    p.add_argument(
-        "--train-size",
-        type=int | None,
-        default=None,
-        help="vectors (dense, default 100,000: first shards first) or tokens (multi-vector, default "
-        "262,144: sampled) to train IVF/PQ indexes or centroids on",
-    )
-    p.add_argument(
-        "--num-centroids",
-        type=int | None,
-        default=None,
-        help="multi-vector (ColBERT) indexes: k-means centroids (default: a power of two near "
-        "16 * sqrt(tokens))",
-    )
-    p.add_argument(
-        "--nbits",
-        type=int | None,
-        default=None,
-        help="multi-vector (ColBERT) indexes: residual compression, 1/2/4/8 bits per dimension; search "
-        "then scores decompressed tokens (default: float tokens, exact)",
-    )
-    p.add_argument("--doc-length", type=int | None, default=None, help="override the model's document length")
-    p.add_argument("--overwrite", type=bool, default=False, help="delete an existing index first")
-    p.add_argument(
-        "--max-shards",
-        type=int | None,
-        default=None,
-        help="stop after this many new shards (time-boxed builds; rerun to continue)",
+    options.add(
+        p,
+        "docs",
+        "batch_size",
+        "num_workers",
+        "overwrite",
+        model=Option(str | None, None, "model: short name, folder or Hub id (--add: the index's own)"),
+        output=Option(str, REQUIRED, "index folder"),
+        add=Option(bool, False, "add --docs to the index in --output (new shards, recorded in the manifest)"),
+        delete=Option(str | None, None, "file of document ids (one per line) to delete from --output"),
+        shard_size=Option(int, 16384, "documents per shard (the unit of resuming)"),
+        family=Option(str | None, None, "family of a model that is not a saved boltir folder (default dpr)"),
+        factory=Option(str | None, None, "dense indexes: FAISS factory string (default Flat), e.g. IVF1024,PQ32"),
+        train_size=Option(int | None, None, "vectors (dense) or tokens (multi-vector) to train IVF/PQ or centroids"),
+        num_centroids=Option(int | None, None, "multi-vector indexes: k-means centroids (default ~16 sqrt(tokens))"),
+        nbits=Option(int | None, None, "multi-vector indexes: residual compression, 1/2/4/8 bits per dimension"),
+        doc_length=Option(int | None, None, "override the model's document length"),
+        max_shards=Option(int | None, None, "stop after this many new shards (time-boxed; rerun to continue)"),
     )
     return p
 
@@ -96,12 +50,7 @@ def main(argv: list[str]) -> int:
     if not a.model or not a.docs:
         raise ValueError("--model and --docs are needed to build an index")
     model, tokenizer = load_model(a.model, family=a.family, doc_length=a.doc_length)
-    options = {
-        "factory": a.factory,
-        "train_size": a.train_size,
-        "num_centroids": a.num_centroids,
-        "nbits": a.nbits,
-    }
+    options = {"factory": a.factory, "train_size": a.train_size, "num_centroids": a.num_centroids, "nbits": a.nbits}
     t0 = time.perf_counter()
     manifest = build_index(
         model,
@@ -127,13 +76,9 @@ def _update(a) -> int:
     from boltir.index.update import add_documents, delete_documents
 
     if a.delete:
-        ids = [
-            line.strip() for line in Path(a.delete).read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
+        ids = [line.strip() for line in Path(a.delete).read_text(encoding="utf-8").splitlines() if line.strip()]
         m = delete_documents(a.output, ids)
-        print(
-            f"deleted {len(ids)} documents from {a.output} ({m['count'] - len(m['deleted'])} remain searchable)"
-        )
+        print(f"deleted {len(ids)} documents from {a.output} ({m['count'] - len(m['deleted'])} remain searchable)")
     if a.add:
         if not a.docs:
             raise ValueError("--add needs --docs")

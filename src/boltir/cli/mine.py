@@ -2,41 +2,35 @@
 
 from __future__ import annotations
 
+from boltir.cli import options
 from boltir.cli.common import new_parser
+from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
 def parser():
     p = new_parser(
         "mine",
-        "Mine hard negatives: rank candidates with --run (optionally re-scored by --model) or "
-        "by searching --index, drop positives and the top --skip-top, sample --num-negatives per query, "
-        "and write training tuples (JSON lines) for boltir fit.",
+        "Mine hard negatives: rank candidates with --run (optionally re-scored by --model) or by searching --index, "
+        "drop positives and the top --skip-top, sample --num-negatives per query, and write training tuples "
+        "(JSON lines) for boltir fit.",
     )
-    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
-    p.add_argument("--qrels", type=str, required=True, help="relevance judgements giving the positives")
-    p.add_argument(
-        "--run",
-        type=str | None,
-        default=None,
-        help="candidate run (e.g. msmarco-devsmall-sample:bm25-sample)",
+    options.add(
+        p,
+        "queries",
+        "depth",
+        "seed",
+        qrels=CATALOGUE["qrels"].but(type=str, default=REQUIRED, help="relevance judgements giving the positives"),
+        run=CATALOGUE["run"].but(type=str | None, default=None),
+        model=Option(str | None, None, "re-score the run's candidates with this model"),
+        docs=CATALOGUE["docs"].but(help="documents (needed with --model)"),
+        index=Option(str | None, None, "search this index (any kind) instead of --run"),
+        output=Option(str, REQUIRED, "training tuples file (.jsonl)"),
+        num_negatives=Option(int, 7, "negatives per query"),
+        skip_top=Option(int, 0, "skip this many top non-positive candidates"),
+        sampling=Option(str, "random", "random or top"),
+        min_relevance=Option(int, 1, "lowest grade that counts as a positive"),
+        keep_scores=Option(bool, False, "store the ranking's scores (for distillation)"),
     )
-    p.add_argument(
-        "--model", type=str | None, default=None, help="re-score the run's candidates with this model"
-    )
-    p.add_argument("--docs", type=str | None, default=None, help="documents (needed with --model)")
-    p.add_argument(
-        "--index", type=str | None, default=None, help="search this index (any kind) instead of --run"
-    )
-    p.add_argument("--output", type=str, required=True, help="training tuples file (.jsonl)")
-    p.add_argument("--depth", type=int, default=100)
-    p.add_argument("--num-negatives", type=int, default=7)
-    p.add_argument("--skip-top", type=int, default=0, help="skip this many top non-positive candidates")
-    p.add_argument("--sampling", type=str, default="random", help="random or top")
-    p.add_argument("--min-relevance", type=int, default=1)
-    p.add_argument(
-        "--keep-scores", type=bool, default=False, help="store the ranking's scores (for distillation)"
-    )
-    p.add_argument("--seed", type=int, default=0)
     return p
 
 

@@ -4,39 +4,39 @@ from __future__ import annotations
 
 import time
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
+from boltir.cli import options
+from boltir.cli.common import evaluate_and_print, new_parser, run_meta
+from boltir.cli.options import CATALOGUE, REQUIRED, Option
+
+FAMILY_HELP = (
+    "auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, *ForMaskedLM ones "
+    "splade, other backbones dpr) or a family: dpr, splade, unicoil, colbert, coil, mvr, mono, set-encoder, "
+    "sparse-ce (--kind is the old name of this option)"
+)
+PERMUTATIONS_HELP = (
+    "list-wise families: also re-rank the candidates fed in ideal, inverse-ideal, random and original order and "
+    "print the first metric for each (needs --qrels)"
+)
 
 
 def parser():
-    p = new_parser(
-        "re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder."
+    p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
+    options.add(
+        p,
+        "model",
+        "run",
+        "queries",
+        "output",
+        "batch_size",
+        "num_workers",
+        "qrels",
+        "metrics",
+        docs=CATALOGUE["docs"].but(type=str, default=REQUIRED),
+        depth=CATALOGUE["depth"].but(help="candidates per query to re-rank"),
+        tag=CATALOGUE["tag"].but(default="boltir-rerank"),
+        family=Option(str, "auto", FAMILY_HELP, aliases=("--kind",)),
+        permutations=Option(bool, False, PERMUTATIONS_HELP),
     )
-    p.add_argument("--model", type=str, required=True, help="model: short name, folder or Hub id")
-    p.add_argument("--run", type=str, required=True, help="candidate run: file or <dataset>:<run>")
-    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
-    p.add_argument("--docs", type=str, required=True, help="documents: file, dataset name or irds:<id>")
-    p.add_argument("--output", type=str, required=True, help="TREC run file to write")
-    p.add_argument("--depth", type=int, default=100, help="candidates per query to re-rank")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument(
-        "--family",
-        "--kind",
-        type=str,
-        default="auto",
-        help="auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, "
-        "*ForMaskedLM ones splade, other backbones dpr) or a family: dpr, splade, unicoil, colbert, "
-        "coil, mvr, mono, set-encoder, sparse-ce (--kind is the old name of this option)",
-    )
-    p.add_argument(
-        "--permutations",
-        type=bool,
-        default=False,
-        help="Set-Encoder: also re-rank the candidates fed in ideal, inverse-ideal, random and original "
-        "order and print the first metric for each (needs --qrels)",
-    )
-    p.add_argument("--tag", type=str, default="boltir-rerank")
-    add_eval_arguments(p)
     return p
 
 
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
             raise ValueError("--permutations needs --qrels")
         from boltir.data.sources import load_qrels
         from boltir.evaluation.permutation import permutation_robustness
-        from boltir.search.rerank import rerank_lists
+        from boltir.search.rerank import RerankJob, rerank_lists
 
         if reranker._rerank is not rerank_lists:
             raise ValueError(
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
             )
         robust = permutation_robustness(
             lambda order: rerank_lists(
-                reranker.model, reranker.tokenizer, run, queries, docs, show_progress=False, order=order
+                RerankJob(reranker.model, reranker.tokenizer, order, queries, docs, show_progress=False)
             ),
             run,
             load_qrels(a.qrels),

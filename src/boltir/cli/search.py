@@ -5,53 +5,31 @@ from __future__ import annotations
 
 import time
 
-from boltir.cli.common import add_eval_arguments, evaluate_and_print, new_parser, run_meta
+from boltir.cli import options
+from boltir.cli.common import evaluate_and_print, new_parser, run_meta
+from boltir.cli.options import REQUIRED, Option
 
 
 def parser():
     p = new_parser(
-        "search",
-        "Search any boltir index (dense, MVR, sparse, ColBERT, COIL) with its model and write a TREC run.",
+        "search", "Search any boltir index (dense, MVR, sparse, ColBERT, COIL) with its model and write a TREC run."
     )
-    p.add_argument("--index", type=str, required=True, help="index folder made by 'boltir index'")
-    p.add_argument("--queries", type=str, required=True, help="queries: file, dataset name or irds:<id>")
-    p.add_argument("--output", type=str, required=True, help="TREC run file to write")
-    p.add_argument(
-        "--model",
-        type=str | None,
-        default=None,
-        help="model (defaults to the one recorded in the index; must have the same weights)",
+    options.add(
+        p,
+        "queries",
+        "output",
+        "k",
+        "batch_size",
+        "tag",
+        "qrels",
+        "metrics",
+        index=Option(str, REQUIRED, "index folder made by 'boltir index'"),
+        model=Option(str | None, None, "model (default: the one recorded in the index; same weights)"),
+        search_params=Option(str | None, None, "dense indexes: FAISS search parameters, e.g. nprobe=32"),
+        budget=Option(int | None, None, "sparse indexes: postings read per query term (default: all, exact)"),
+        nprobe=Option(int | None, None, "multi-vector indexes: centroids probed per query token (default 4)"),
+        ncandidates=Option(int | None, None, "multi-vector indexes: candidates for exact MaxSim (1024; 0: all)"),
     )
-    p.add_argument("--k", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument(
-        "--search-params",
-        type=str | None,
-        default=None,
-        help="dense indexes: FAISS search parameters, e.g. nprobe=32 or efSearch=128",
-    )
-    p.add_argument(
-        "--budget",
-        type=int | None,
-        default=None,
-        help="sparse indexes: read only this many highest-weight postings per query term (pruned "
-        "search; default: every posting, exact)",
-    )
-    p.add_argument(
-        "--nprobe",
-        type=int | None,
-        default=None,
-        help="multi-vector indexes: centroids probed per query token (default 4)",
-    )
-    p.add_argument(
-        "--ncandidates",
-        type=int | None,
-        default=None,
-        help="multi-vector indexes: candidates kept by centroid interaction for exact MaxSim (default "
-        "1024; 0: all)",
-    )
-    p.add_argument("--tag", type=str, default="boltir")
-    add_eval_arguments(p)
     return p
 
 
@@ -77,9 +55,7 @@ def main(argv: list[str]) -> int:
         a.output,
         run,
         tag=a.tag,
-        meta=run_meta(
-            "search", a, {"queries": a.queries}, index=searcher.manifest["model"], seconds=round(dt, 3)
-        ),
+        meta=run_meta("search", a, {"queries": a.queries}, index=searcher.manifest["model"], seconds=round(dt, 3)),
     )
     print(f"wrote {a.output}: {len(run)} queries in {dt:.2f}s ({len(run) / max(dt, 1e-9):.1f} queries/s)")
     evaluate_and_print({a.output: run}, a.qrels, a.metrics)

@@ -16,12 +16,7 @@ class TextBatcher:
     """
 
     def __init__(
-        self,
-        tokenizer: Any,
-        texts: Sequence[str],
-        batches: Sequence[Sequence[int]],
-        max_length: int,
-        prefix: str = "",
+        self, tokenizer: Any, texts: Sequence[str], batches: Sequence[Sequence[int]], max_length: int, prefix: str = ""
     ):
         self.tokenizer = tokenizer
         self.texts = texts
@@ -35,9 +30,7 @@ class TextBatcher:
     def __getitem__(self, i: int) -> tuple[list[int], dict[str, torch.Tensor]]:
         idx = list(self.batches[i])
         texts = [self.prefix + self.texts[j] for j in idx]
-        enc = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         return idx, dict(enc)
 
 

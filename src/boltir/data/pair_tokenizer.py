@@ -18,9 +18,7 @@ class PairTokenizer:
     def __init__(self, tokenizer: Any, query_length: int, doc_length: int):
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:
-            raise TypeError(
-                f"{type(tokenizer).__name__} has no fast (Rust) backend; pair tokenisation needs one"
-            )
+            raise TypeError(f"{type(tokenizer).__name__} has no fast (Rust) backend; pair tokenisation needs one")
         self.backend = copy.deepcopy(backend)
         self.backend.no_truncation()
         self.backend.no_padding()
@@ -117,12 +115,7 @@ class SetTokenizer:
                 [enc["input_ids"][:, :1], torch.full((n, 1), self.int_token_id), enc["input_ids"][:, 1:]], 1
             ),
             "attention_mask": torch.cat(
-                [
-                    enc["attention_mask"][:, :1],
-                    torch.ones(n, 1, dtype=torch.long),
-                    enc["attention_mask"][:, 1:],
-                ],
-                1,
+                [enc["attention_mask"][:, :1], torch.ones(n, 1, dtype=torch.long), enc["attention_mask"][:, 1:]], 1
             ),
             "list_size": size,
             "list_mask": list_mask,

@@ -34,9 +34,7 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise DataFormatError(
-                    path, lineno, f"not valid UTF-8 ({e.reason} at byte {e.start})"
-                ) from None
+                raise DataFormatError(path, lineno, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
             line = line.rstrip("\r\n")
             if line.strip():
                 yield lineno, line
@@ -57,9 +55,7 @@ def read_docs(path: str | os.PathLike, check_duplicates: bool = True) -> Iterato
     elif kind in ("tsv", "txt"):
         records = _read_tsv_docs(path)
     else:
-        raise DataFormatError(
-            path, None, f"unknown document format {kind!r} (expected .jsonl, .jsonl.gz or .tsv)"
-        )
+        raise DataFormatError(path, None, f"unknown document format {kind!r} (expected .jsonl, .jsonl.gz or .tsv)")
     for lineno, doc in records:
         if not doc.text.strip():
             raise DataFormatError(path, lineno, f"document {doc.doc_id!r} has empty text")
@@ -108,9 +104,7 @@ def read_queries(path: str | os.PathLike) -> Iterator[Query]:
     for lineno, line in iter_lines(path):
         parts = line.split("\t")
         if len(parts) < 2:
-            raise DataFormatError(
-                path, lineno, f"query {parts[0]!r} has no text (expected 'query_id<TAB>text')"
-            )
+            raise DataFormatError(path, lineno, f"query {parts[0]!r} has no text (expected 'query_id<TAB>text')")
         qid, text = parts[0].strip(), parts[1]
         if not text.strip():
             raise DataFormatError(path, lineno, f"query {qid!r} has empty text")
@@ -143,9 +137,7 @@ def iter_run(path: str | os.PathLike) -> Iterator[RunRow]:
     for lineno, line in iter_lines(path):
         parts = line.split()
         if len(parts) != 6:
-            raise DataFormatError(
-                path, lineno, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}"
-            )
+            raise DataFormatError(path, lineno, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}")
         qid, _, docid, rank, score, tag = parts
         try:
             score_f = float(score)
@@ -166,9 +158,7 @@ def read_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     for row in iter_run(path):
         per_q = run.setdefault(row.query_id, {})
         if row.doc_id in per_q:
-            raise DataFormatError(
-                path, None, f"document {row.doc_id!r} appears twice for query {row.query_id!r}"
-            )
+            raise DataFormatError(path, None, f"document {row.doc_id!r} appears twice for query {row.query_id!r}")
         per_q[row.doc_id] = row.score
     return run
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from boltir.data.errors import DataFormatError
 from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
@@ -159,6 +160,14 @@ def _irds(spec: str):
     return ir_datasets.load(spec[len(IRDS_PREFIX) :])
 
 
+def _irds_table(records: Any, value: str) -> dict[str, Any]:
+    """``{query_id: {doc_id: record.<value>}}`` of ir_datasets qrels or scored documents."""
+    out: dict[str, Any] = {}
+    for r in records:
+        out.setdefault(r.query_id, {})[r.doc_id] = getattr(r, value)
+    return out
+
+
 def _component(spec: str, what: str) -> Path:
     """The file behind ``spec`` for component ``what`` (a path as given, or a dataset's file)."""
     p = Path(spec)
@@ -205,10 +214,7 @@ def load_queries(spec: str) -> dict[str, str]:
 def load_qrels(spec: str) -> dict[str, dict[str, int]]:
     """Qrels ``{qid: {docid: grade}}`` from a file, a dataset (its split only) or ``irds:<id>``."""
     if spec.startswith(IRDS_PREFIX):
-        out: dict[str, dict[str, int]] = {}
-        for q in _irds(spec).qrels_iter():
-            out.setdefault(q.query_id, {})[q.doc_id] = q.relevance
-        return out
+        return _irds_table(_irds(spec).qrels_iter(), "relevance")
     qrels = read_qrels(_component(spec, "qrels"))
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         qrels = {qid: d for qid, d in qrels.items() if qid in ids}
@@ -243,10 +249,7 @@ def run_path(spec: str) -> Path:
 def load_run(spec: str) -> dict[str, dict[str, float]]:
     """A run ``{qid: {docid: score}}`` from a file, ``<dataset>:<run>`` or ``irds:<id>`` (its scoreddocs)."""
     if spec.startswith(IRDS_PREFIX):
-        out: dict[str, dict[str, float]] = {}
-        for s in _irds(spec).scoreddocs_iter():
-            out.setdefault(s.query_id, {})[s.doc_id] = s.score
-        return out
+        return _irds_table(_irds(spec).scoreddocs_iter(), "score")
     return read_run(run_path(spec))
 
 

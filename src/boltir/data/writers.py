@@ -53,12 +53,7 @@ def write_tuples(path: str | os.PathLike, tuples: Iterable[TrainingTuple]) -> in
     n = 0
     with atomic_open(path) as f:
         for t in tuples:
-            obj: dict[str, Any] = {
-                "query_id": t.query_id,
-                "query": t.query,
-                "positives": t.positives,
-                "negatives": t.negatives,
-            }
+            obj: dict[str, Any] = {k: getattr(t, k) for k in ("query_id", "query", "positives", "negatives")}
             if t.scores is not None:
                 obj["scores"] = t.scores
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")

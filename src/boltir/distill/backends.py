@@ -44,10 +44,7 @@ class OpenAIChat:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         req = urllib.request.Request(
-            f"{self.base_url}/chat/completions",
-            data=json.dumps(body).encode(),
-            headers=headers,
-            method="POST",
+            f"{self.base_url}/chat/completions", data=json.dumps(body).encode(), headers=headers, method="POST"
         )
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             return json.loads(resp.read().decode("utf-8"))
@@ -78,9 +75,7 @@ class OpenAIChat:
                 last = f"unexpected answer format ({type(e).__name__}: {e})"
             if attempt < self.max_retries:
                 time.sleep(self.backoff * 2**attempt)
-        raise TeacherError(
-            f"{self.base_url}/chat/completions failed {self.max_retries + 1} times; last: {last}"
-        )
+        raise TeacherError(f"{self.base_url}/chat/completions failed {self.max_retries + 1} times; last: {last}")
 
 
 class TransformersChat:
@@ -100,24 +95,14 @@ class TransformersChat:
 
     def prompt(self, messages: list[dict[str, str]]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return str(
-                self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            )
+            return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return "\n\n".join(m["content"] for m in messages) + "\n\n"
 
     def complete(self, messages: list[dict[str, str]]) -> str:
         import torch
 
-        enc = self.tokenizer(self.prompt(messages), return_tensors="pt", add_special_tokens=False).to(
-            self.device
-        )
-        pad = (
-            self.tokenizer.pad_token_id
-            if self.tokenizer.pad_token_id is not None
-            else self.tokenizer.eos_token_id
-        )
+        enc = self.tokenizer(self.prompt(messages), return_tensors="pt", add_special_tokens=False).to(self.device)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with torch.inference_mode():
-            out = self.model.generate(
-                **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad
-            )
+            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad)
         return str(self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))

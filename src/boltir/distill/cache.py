@@ -13,9 +13,7 @@ from typing import Any
 
 
 def cache_key(teacher: str, prompt: Any) -> str:
-    return hashlib.sha256(
-        json.dumps([teacher, prompt], sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
+    return hashlib.sha256(json.dumps([teacher, prompt], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 class ResponseCache:
@@ -24,18 +22,14 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path)
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, teacher TEXT, answer TEXT)"
-            )
+            self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, teacher TEXT, answer TEXT)")
             self.db.commit()
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{self.path}: not a boltir teacher cache ({e})") from e
         self.hits = self.misses = 0
 
     def get(self, teacher: str, prompt: Any) -> str | None:
-        row = self.db.execute(
-            "SELECT answer FROM answers WHERE key = ?", (cache_key(teacher, prompt),)
-        ).fetchone()
+        row = self.db.execute("SELECT answer FROM answers WHERE key = ?", (cache_key(teacher, prompt),)).fetchone()
         if row is None:
             self.misses += 1
             return None
@@ -45,8 +39,7 @@ class ResponseCache:
     def put(self, teacher: str, prompt: Any, answer: str) -> None:
         with self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
-                (cache_key(teacher, prompt), teacher, answer),
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (cache_key(teacher, prompt), teacher, answer)
             )
 
     def __len__(self) -> int:

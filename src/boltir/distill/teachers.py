@@ -70,8 +70,7 @@ class ListwiseLLMTeacher:
                 return parsed.order
             self.stats["malformed_retried"] += 1
         raise TeacherError(
-            f"{where}: {self.malformed_retries + 1} answers held no passage identifier "
-            f"(last: {answer[:120]!r})"
+            f"{where}: {self.malformed_retries + 1} answers held no passage identifier (last: {answer[:120]!r})"
         )
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
@@ -118,7 +117,5 @@ class ModelTeacher:
         return {"type": "model", "model": self.model, "family": self.reranker.family}
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
-        scores = self.reranker.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs)[
-            qid
-        ]
+        scores = self.reranker.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs)[qid]
         return sorted(candidates, key=lambda d: (-scores[d], candidates.index(d)))

@@ -34,11 +34,7 @@ def jaccard_clusters(texts: Sequence[str], threshold: float = 0.5) -> list[int]:
 
 
 def alpha_ndcg(
-    ranking: Sequence[str],
-    relevance: dict[str, int],
-    clusters: dict[str, int],
-    alpha: float = 0.5,
-    k: int = 10,
+    ranking: Sequence[str], relevance: dict[str, int], clusters: dict[str, int], alpha: float = 0.5, k: int = 10
 ) -> float:
     """alpha-nDCG@k with each near-duplicate cluster as one nugget: a relevant passage gains
     ``(1 - alpha) ** (relevant passages of its cluster ranked above it)``; discount ``1 / log2(rank + 1)``;

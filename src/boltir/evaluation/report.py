@@ -32,15 +32,11 @@ def table(
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(r: list) -> str:
-        return "  ".join(
-            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
-        )
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
 
     lines = [fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)]
     if comparisons:
-        lines.append(
-            f"* significantly different from {evaluations[0].name} (paired t-test, Holm-corrected, p < 0.05)"
-        )
+        lines.append(f"* significantly different from {evaluations[0].name} (paired t-test, Holm-corrected, p < 0.05)")
     for ev in evaluations:
         if ev.missing_queries:
             lines.append(

@@ -4,6 +4,7 @@ that built it, and the check that a model searching or extending it is that mode
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
+from boltir.index.kinds import Generation
 from boltir.index.storage import ShardedVectorWriter, read_manifest
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -60,11 +62,7 @@ def encode_shards(
 
     started = time.perf_counter()
     with progress_bar(
-        total=count_docs(docs),
-        desc=f"index {docs}",
-        unit="doc",
-        disable=not show_progress,
-        initial=writer.done_count,
+        total=count_docs(docs), desc=f"index {docs}", unit="doc", disable=not show_progress, initial=writer.done_count
     ) as bar:
         for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
             if chunk is None:
@@ -195,6 +193,13 @@ def reloads_identically(model: Any, source: str) -> bool:
     return not any(getattr(model, h, None) is not None for h in getattr(model, "heads", ()))
 
 
+def document_encoder(model: Any, tokenizer: Any, batch_size: int, progress: Any = None, num_workers: int = 0) -> Any:
+    """``encode(texts)``: the model's document representations with a build's batching (what index kinds call)."""
+    return functools.partial(
+        model.encode, kind="doc", batch_size=batch_size, progress=progress, num_workers=num_workers, tokenizer=tokenizer
+    )
+
+
 def build_index(
     model: Any,
     tokenizer: Any,
@@ -245,22 +250,20 @@ def build_index(
         shard_size,
         max_shards,
         show_progress,
-        lambda chunk, bar: impl.encode_shard(writer, model, tokenizer, chunk, batch_size, bar, num_workers),
+        lambda chunk, bar: impl.encode_shard(
+            writer, model, chunk, document_encoder(model, tokenizer, batch_size, bar, num_workers)
+        ),
     )
     if seconds is None:
         return None
-    fields = impl.write_derived(output, writer.shards, 0, record, tokenizer, options)
+    fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
     return writer.finish(
         {
             "kind": impl.name,
             **fields,
             "model": record,
             "docs": docs_record,
-            "build": {
-                "batch_size": batch_size,
-                "shard_size": shard_size,
-                "encode_seconds_this_run": round(seconds, 3),
-            },
+            "build": {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)},
             "provenance": provenance(),
         }
     )
@@ -290,7 +293,10 @@ def open_searcher(
 
     kind = read_manifest(folder).get("kind", "")
     searcher = resolve(get_index_kind(kind).impl().searcher)
-    accepted = set(inspect.signature(searcher).parameters) - {"index_dir", "model", "loaded"}
+    from boltir.search.base import IndexSearcher
+
+    params = set(inspect.signature(searcher).parameters) | set(inspect.signature(IndexSearcher).parameters)
+    accepted = params - {"index_dir", "model", "loaded", "common"}
     unknown = sorted(set(knobs) - accepted)
     if unknown:
         raise ValueError(

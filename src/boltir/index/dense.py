@@ -3,13 +3,15 @@ FAISS index over them (any factory string, inner product)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
-from boltir.index.kinds import IndexKindBase
+from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.storage import derived_name, iter_shards
 from boltir.utils.atomic import atomic_path
 
@@ -31,37 +33,16 @@ class DenseKind(IndexKindBase):
     derived_files = (FAISS_FILE,)
     searcher = "boltir.search.dense:DenseSearcher"
 
-    def encode_shard(
-        self,
-        writer: Any,
-        model: Any,
-        tokenizer: Any,
-        chunk: list,
-        batch_size: int,
-        progress: Any = None,
-        num_workers: int = 0,
-    ) -> None:
+    def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:
         texts, ids = [d.text for d in chunk], [d.doc_id for d in chunk]
-        vecs = model.encode(
-            texts, "doc", batch_size, progress=progress, num_workers=num_workers, tokenizer=tokenizer
-        )
+        vecs = encode(texts)
         views = document_views(model)
         if views:
-            writer.add_multivector_shard(
-                vecs.reshape(-1, vecs.shape[-1]), np.arange(len(ids) + 1) * views, ids
-            )
+            writer.add_multivector_shard(vecs.reshape(-1, vecs.shape[-1]), np.arange(len(ids) + 1) * views, ids)
         else:
             writer.add_shard(vecs, ids)
 
-    def write_derived(
-        self,
-        folder: Path,
-        shards: list[dict[str, Any]],
-        generation: int,
-        record: dict[str, Any],
-        tokenizer: Any,
-        options: dict[str, Any],
-    ) -> dict[str, Any]:
+    def write_derived(self, g: Generation, record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
         import faiss
 
         dim, factory, train_size = record["embedding_dim"], options["factory"], options["train_size"]
@@ -71,10 +52,10 @@ class DenseKind(IndexKindBase):
             raise InvalidIndexError(
                 f"FAISS factory {factory!r} for {dim}-d vectors: {str(e).splitlines()[0]}"
             ) from None
-        manifest_like = {"shards": shards}
+        manifest_like = {"shards": g.shards}
         if not index.is_trained:
             sample, n = [], 0
-            for vecs, _ in iter_shards(folder, manifest_like):
+            for vecs, _ in iter_shards(g.folder, manifest_like):
                 take = min(len(vecs), train_size - n)
                 sample.append(np.asarray(vecs[:take]))
                 n += take
@@ -87,25 +68,17 @@ class DenseKind(IndexKindBase):
                     f"FAISS factory {factory!r}: training on {n} vectors failed "
                     f"({str(e).splitlines()[0]}); raise --train-size or use fewer centroids"
                 ) from None
-        for vecs, _ in iter_shards(folder, manifest_like):
+        for vecs, _ in iter_shards(g.folder, manifest_like):
             index.add(np.ascontiguousarray(vecs))
-        write_faiss_file(folder, index, generation)
-        views = sum(s.get("tokens", 0) for s in shards) // max(sum(s["count"] for s in shards), 1)
+        write_faiss_file(g.folder, index, g.number)
+        views = sum(s.get("tokens", 0) for s in g.shards) // max(sum(s["count"] for s in g.shards), 1)
         return {"backend": "faiss", "factory": factory, "dim": dim, **({"views": views} if views else {})}
 
-    def extend_derived(
-        self,
-        folder: Path,
-        manifest: dict[str, Any],
-        shards: list[dict[str, Any]],
-        first_new: int,
-        generation: int,
-        tokenizer: Any,
-    ) -> dict[str, Any]:
-        index = load_faiss(folder, manifest)
-        for vecs, _ in iter_shards(folder, {"shards": shards[first_new:]}):
+    def extend_derived(self, g: Generation, manifest: dict[str, Any], first_new: int) -> dict[str, Any]:
+        index = load_faiss(g.folder, manifest)
+        for vecs, _ in iter_shards(g.folder, {"shards": g.shards[first_new:]}):
             index.add(np.ascontiguousarray(vecs))
-        write_faiss_file(folder, index, generation)
+        write_faiss_file(g.folder, index, g.number)
         return {}
 
 
@@ -128,7 +101,5 @@ def load_faiss(folder: str | Path, manifest: dict[str, Any]) -> Any:
         raise InvalidIndexError(f"{path}: unreadable FAISS index ({str(e).splitlines()[0]})") from None
     rows = sum(s.get("tokens", s["count"]) for s in manifest["shards"])  # documents, or documents x views
     if index.ntotal != rows or index.d != manifest["dim"]:
-        raise InvalidIndexError(
-            f"{path}: holds {index.ntotal} x {index.d}, manifest says {rows} x {manifest['dim']}"
-        )
+        raise InvalidIndexError(f"{path}: holds {index.ntotal} x {index.d}, manifest says {rows} x {manifest['dim']}")
     return index

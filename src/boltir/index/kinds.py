@@ -5,8 +5,23 @@ so a new kind is one class plus one registry entry."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from boltir.data.records import Doc
+
+
+@dataclass
+class Generation:
+    """Where a generation's derived structures go: the index folder, the shards they cover, the generation's
+    number, and the vocabulary size of the model's tokenizer (term-inverted kinds index by token id)."""
+
+    folder: Path
+    shards: list[dict[str, Any]]
+    number: int
+    vocab_size: int
 
 
 class IndexKindBase:
@@ -24,49 +39,23 @@ class IndexKindBase:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             known = ", ".join(self.options) or "none"
-            raise ValueError(
-                f"{', '.join(unknown)}: not an option of a {self.name} index (its options: {known})"
-            )
+            raise ValueError(f"{', '.join(unknown)}: not an option of a {self.name} index (its options: {known})")
         return {**self.options, **options}
 
     def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         """Settings a resumed build must share with the partial one (beyond model, documents and shard size)."""
         return {}
 
-    def encode_shard(
-        self,
-        writer: Any,
-        model: Any,
-        tokenizer: Any,
-        chunk: list,
-        batch_size: int,
-        progress: Any = None,
-        num_workers: int = 0,
-    ) -> None:
-        """Encode one chunk of documents and append it to ``writer`` as a shard."""
+    def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:
+        """Append one chunk of documents to ``writer`` as a shard; ``encode(texts)`` is the model's document encoder
+        (``model.encode`` with the build's batching)."""
         raise NotImplementedError
 
-    def write_derived(
-        self,
-        folder: Path,
-        shards: list[dict[str, Any]],
-        generation: int,
-        record: dict[str, Any],
-        tokenizer: Any,
-        options: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Write the derived structures of ``generation`` over ``shards``; return the manifest fields they add."""
+    def write_derived(self, g: Generation, record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        """Write the derived structures of generation ``g``; return the manifest fields they add."""
         raise NotImplementedError
 
-    def extend_derived(
-        self,
-        folder: Path,
-        manifest: dict[str, Any],
-        shards: list[dict[str, Any]],
-        first_new: int,
-        generation: int,
-        tokenizer: Any,
-    ) -> dict[str, Any]:
-        """After documents were added as ``shards[first_new:]``: write ``generation``'s derived structures from the
-        previous generation's (no retraining); return the manifest fields that change."""
+    def extend_derived(self, g: Generation, manifest: dict[str, Any], first_new: int) -> dict[str, Any]:
+        """After documents were added as ``g.shards[first_new:]``: write generation ``g``'s derived structures from
+        the previous generation's (no retraining); return the manifest fields that change."""
         raise NotImplementedError

@@ -9,15 +9,17 @@ shard."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
-from boltir.index.kinds import IndexKindBase
+from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.storage import derived_name
-from boltir.utils.atomic import atomic_path
+from boltir.utils.atomic import atomic_open
 
 CENTROIDS_FILE = "centroids.npy"
 CODES_FILE = "codes.npy"
@@ -54,9 +56,7 @@ def decompress_residuals(
     """Approximate token embeddings [tokens, dim]: centroid + bucket values, L2-normalised as the model's are.
     Each byte maps to its ``8 // nbits`` bucket values through a 256-row lookup table (one gather per byte)."""
     per_byte = 8 // nbits
-    table = values[(np.arange(256)[:, None] >> (np.arange(per_byte) * nbits)) & (2**nbits - 1)].astype(
-        np.float32
-    )
+    table = values[(np.arange(256)[:, None] >> (np.arange(per_byte) * nbits)) & (2**nbits - 1)].astype(np.float32)
     vecs = np.take(table, packed, axis=0).reshape(len(packed), -1)
     vecs += np.take(centroids, codes, axis=0)
     vecs *= (1.0 / np.sqrt(np.maximum(np.einsum("ij,ij->i", vecs, vecs), 1e-24)))[:, None]
@@ -74,13 +74,7 @@ class MultiVectorKind(IndexKindBase):
     uses instead of the float tokens."""
 
     name = "multivector"
-    options = {
-        "num_centroids": None,
-        "train_size": 262_144,
-        "kmeans_iterations": 20,
-        "seed": 0,
-        "nbits": None,
-    }
+    options = {"num_centroids": None, "train_size": 262_144, "kmeans_iterations": 20, "seed": 0, "nbits": None}
     derived_files = (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE)
     searcher = "boltir.search.multivector:MultiVectorSearcher"
 
@@ -90,80 +84,42 @@ class MultiVectorKind(IndexKindBase):
         if nbits is not None and nbits not in NBITS:
             raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
         if nbits is not None and model.config.embedding_dim * nbits % 8:
-            raise ValueError(
-                f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8"
-            )
+            raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
         return options
 
-    def encode_shard(
-        self,
-        writer: Any,
-        model: Any,
-        tokenizer: Any,
-        chunk: list,
-        batch_size: int,
-        progress: Any = None,
-        num_workers: int = 0,
-    ) -> None:
-        embs = model.encode(
-            [d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer
-        )
+    def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:
+        embs = encode([d.text for d in chunk])
         offsets = np.concatenate([[0], np.cumsum([len(e) for e in embs])])
-        tokens = (
-            np.concatenate(embs) if offsets[-1] else np.zeros((0, model.config.embedding_dim), np.float32)
-        )
+        tokens = np.concatenate(embs) if offsets[-1] else np.zeros((0, model.config.embedding_dim), np.float32)
         writer.add_multivector_shard(tokens, offsets, [d.doc_id for d in chunk])
 
-    def write_derived(
-        self,
-        folder: Path,
-        shards: list[dict[str, Any]],
-        generation: int,
-        record: dict[str, Any],
-        tokenizer: Any,
-        options: dict[str, Any],
-    ) -> dict[str, Any]:
+    def write_derived(self, g: Generation, record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
         import faiss
 
         o = options
-        sample = sample_tokens(folder, shards, o["train_size"], o["seed"])
-        k = o["num_centroids"] or default_centroids(sum(s["tokens"] for s in shards))
+        sample = sample_tokens(g.folder, g.shards, o["train_size"], o["seed"])
+        k = o["num_centroids"] or default_centroids(sum(s["tokens"] for s in g.shards))
         if len(sample) < k:
-            raise InvalidIndexError(
-                f"{folder}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids"
-            )
+            raise InvalidIndexError(f"{g.folder}: {len(sample)} sampled tokens for {k} centroids; lower num_centroids")
         km = faiss.Kmeans(
-            record["embedding_dim"],
-            k,
-            niter=o["kmeans_iterations"],
-            seed=o["seed"],
-            spherical=True,
-            verbose=False,
+            record["embedding_dim"], k, niter=o["kmeans_iterations"], seed=o["seed"], spherical=True, verbose=False
         )
         km.train(sample)
         centroids = np.asarray(km.centroids, dtype=np.float32)
         buckets = residual_buckets(sample, centroids, o["nbits"]) if o["nbits"] is not None else None
-        stats = assign_tokens(folder, shards, centroids, generation, buckets)
+        stats = assign_tokens(g.folder, g.shards, centroids, g.number, buckets)
         return {
             "backend": "plaid-centroids",
             "dim": record["embedding_dim"],
             "centroids": {**stats, "sampled_tokens": int(len(sample))},
         }
 
-    def extend_derived(
-        self,
-        folder: Path,
-        manifest: dict[str, Any],
-        shards: list[dict[str, Any]],
-        first_new: int,
-        generation: int,
-        tokenizer: Any,
-    ) -> dict[str, Any]:
+    def extend_derived(self, g: Generation, manifest: dict[str, Any], first_new: int) -> dict[str, Any]:
         """New documents use the index's own centroids (and residual buckets when compressed)."""
         old = manifest.get("generation", 0)
-        centroids = np.load(folder / derived_name(CENTROIDS_FILE, old))
-        buckets = load_buckets(folder, old) if manifest["centroids"].get("nbits") else None
-        stats = assign_tokens(folder, shards, centroids, generation, buckets)
+        centroids = np.load(g.folder / derived_name(CENTROIDS_FILE, old))
+        buckets = load_buckets(g.folder, old) if manifest["centroids"].get("nbits") else None
+        stats = assign_tokens(g.folder, g.shards, centroids, g.number, buckets)
         return {"centroids": {**manifest["centroids"], **stats}}
 
 
@@ -177,18 +133,13 @@ def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: i
     starts = np.cumsum([0] + [len(t) for t in tokens])
     return np.ascontiguousarray(
         np.concatenate(
-            [
-                np.asarray(t[take[(take >= a) & (take < b)] - a])
-                for t, a, b in zip(tokens, starts[:-1], starts[1:])
-            ]
+            [np.asarray(t[take[(take >= a) & (take < b)] - a]) for t, a, b in zip(tokens, starts[:-1], starts[1:])]
         ),
         np.float32,
     )
 
 
-def residual_buckets(
-    sample: np.ndarray, centroids: np.ndarray, nbits: int
-) -> tuple[int, np.ndarray, np.ndarray]:
+def residual_buckets(sample: np.ndarray, centroids: np.ndarray, nbits: int) -> tuple[int, np.ndarray, np.ndarray]:
     """``(nbits, cut-offs, values)`` fitted to the residuals of ``sample`` from their nearest centroids."""
     import faiss
 
@@ -217,11 +168,7 @@ def assign_tokens(
     codes, doc_of_token, residuals = [], [], []
     doc_base = 0
     for s, t in zip(shards, tokens):
-        _, c = (
-            quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1)
-            if len(t)
-            else (None, np.zeros((0, 1)))
-        )
+        _, c = quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1) if len(t) else (None, np.zeros((0, 1)))
         codes.append(c[:, 0].astype(np.int32))
         if buckets is not None:
             residuals.append(compress_residuals(t, codes[-1], centroids, buckets[1], buckets[0]))
@@ -233,23 +180,17 @@ def assign_tokens(
     list_docs = (pairs % doc_base).astype(np.int32)
     indptr = np.searchsorted(pairs // doc_base, np.arange(k + 1)).astype(np.int64)
     for name, arr in ((CENTROIDS_FILE, centroids), (CODES_FILE, codes_all)):
-        with atomic_path(output / derived_name(name, generation)) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, arr)
-    with atomic_path(output / derived_name(LISTS_FILE, generation)) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, indptr=indptr, docs=list_docs)
+        with atomic_open(output / derived_name(name, generation), "wb") as f:
+            np.save(f, arr)
+    with atomic_open(output / derived_name(LISTS_FILE, generation), "wb") as f:
+        np.savez(f, indptr=indptr, docs=list_docs)
     stats = {"num_centroids": k, "tokens": int(total), "mean_docs_per_centroid": float(len(list_docs) / k)}
     if buckets is not None:
         nbits, cutoffs, values = buckets
-        with atomic_path(output / derived_name(RESIDUALS_FILE, generation)) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(
-                    f, np.concatenate(residuals) if residuals else np.zeros((0, dim * nbits // 8), np.uint8)
-                )
-        with atomic_path(output / derived_name(BUCKETS_FILE, generation)) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, nbits=nbits, cutoffs=cutoffs, values=values)
+        with atomic_open(output / derived_name(RESIDUALS_FILE, generation), "wb") as f:
+            np.save(f, np.concatenate(residuals) if residuals else np.zeros((0, dim * nbits // 8), np.uint8))
+        with atomic_open(output / derived_name(BUCKETS_FILE, generation), "wb") as f:
+            np.savez(f, nbits=nbits, cutoffs=cutoffs, values=values)
         stats["nbits"] = nbits
     return stats
 

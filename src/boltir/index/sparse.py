@@ -5,15 +5,17 @@ the last shard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
-from boltir.index.kinds import IndexKindBase
+from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.storage import derived_name, iter_sparse_shards
-from boltir.utils.atomic import atomic_path
+from boltir.utils.atomic import atomic_open, atomic_path
 
 POSTINGS_FILES = ("postings-indptr.npy", "postings-docs.npy", "postings-weights.npy")
 
@@ -28,51 +30,20 @@ class SparseKind(IndexKindBase):
     def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         return {"doc_top_k": model.config.doc_top_k}
 
-    def encode_shard(
-        self,
-        writer: Any,
-        model: Any,
-        tokenizer: Any,
-        chunk: list,
-        batch_size: int,
-        progress: Any = None,
-        num_workers: int = 0,
-    ) -> None:
-        matrix = model.encode(
-            [d.text for d in chunk], "doc", batch_size, progress=progress, tokenizer=tokenizer
-        )
+    def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:
+        matrix = encode([d.text for d in chunk])
         writer.add_sparse_shard(matrix, [d.doc_id for d in chunk])
 
-    def write_derived(
-        self,
-        folder: Path,
-        shards: list[dict[str, Any]],
-        generation: int,
-        record: dict[str, Any],
-        tokenizer: Any,
-        options: dict[str, Any],
-    ) -> dict[str, Any]:
-        stats = write_postings(folder, {"shards": shards}, record["embedding_dim"], generation)
+    def write_derived(self, g: Generation, record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        stats = write_postings(g.folder, {"shards": g.shards}, record["embedding_dim"], g.number)
         return {"backend": "inverted", "dim": record["embedding_dim"], "postings": stats}
 
-    def extend_derived(
-        self,
-        folder: Path,
-        manifest: dict[str, Any],
-        shards: list[dict[str, Any]],
-        first_new: int,
-        generation: int,
-        tokenizer: Any,
-    ) -> dict[str, Any]:
-        return {"postings": write_postings(folder, {"shards": shards}, manifest["dim"], generation)}
+    def extend_derived(self, g: Generation, manifest: dict[str, Any], first_new: int) -> dict[str, Any]:
+        return {"postings": write_postings(g.folder, {"shards": g.shards}, manifest["dim"], g.number)}
 
 
 def write_postings(
-    output: Path,
-    manifest_like: dict[str, Any],
-    vocab: int,
-    generation: int = 0,
-    block_postings: int = 1_000_000,
+    output: Path, manifest_like: dict[str, Any], vocab: int, generation: int = 0, block_postings: int = 1_000_000
 ) -> dict[str, Any]:
     """Term-major postings, each term's entries sorted by weight (highest first), built without holding the
     collection in memory: one pass counts postings per term, one scatters each shard into memory-mapped output
@@ -113,9 +84,8 @@ def write_postings(
         docs_mm.flush()
         w_mm.flush()
         del docs_mm, w_mm
-    with atomic_path(output / names["indptr"]) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, indptr)
+    with atomic_open(output / names["indptr"], "wb") as f:
+        np.save(f, indptr)
     n_docs = sum(s["count"] for s in manifest_like["shards"])
     return {
         "terms_used": int((counts > 0).sum()),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from boltir.errors import InvalidIndexError
-from boltir.utils.atomic import atomic_open, atomic_path, atomic_write_json
+from boltir.utils.atomic import atomic_open, atomic_write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -37,9 +37,7 @@ class ShardedVectorWriter:
         self.folder = Path(folder)
         self.build_config = build_config
         if (self.folder / MANIFEST).exists() and not overwrite:
-            raise InvalidIndexError(
-                f"{self.folder} already holds a complete index; pass overwrite to rebuild it"
-            )
+            raise InvalidIndexError(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
         progress_file = self.folder / PROGRESS
         self.shards: list[dict[str, Any]] = []
         if overwrite and self.folder.exists():
@@ -81,17 +79,22 @@ class ShardedVectorWriter:
         self.shards.append(entry)
         atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
 
+    def _file(self, stem: str, ext: str = "npy") -> str:
+        """The path (relative to the folder) of file ``stem`` of the next shard."""
+        return f"shards/{stem}-{len(self.shards):05d}.{ext}"
+
+    def _entry(self, ids: list[str], **files: str) -> dict[str, Any]:
+        return {**files, "ids": self._file("ids", "txt"), "count": len(ids)}
+
+    def _save(self, rel: str, arr: np.ndarray, dtype: Any = None) -> None:
+        with atomic_open(self.folder / rel, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr, dtype=dtype))
+
     def add_shard(self, vectors: np.ndarray, ids: list[str]) -> None:
+        """A shard of one vector per document [count, dim] as ``shards/vectors-NNNNN.npy``."""
         assert len(vectors) == len(ids)
-        n = len(self.shards)
-        entry: dict[str, Any] = {
-            "vectors": f"shards/vectors-{n:05d}.npy",
-            "ids": f"shards/ids-{n:05d}.txt",
-            "count": len(ids),
-        }
-        with atomic_path(self.folder / entry["vectors"]) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, np.ascontiguousarray(vectors, dtype=np.float32))
+        entry = self._entry(ids, vectors=self._file("vectors"))
+        self._save(entry["vectors"], vectors, np.float32)
         self._commit(entry, ids)
 
     def add_sparse_shard(self, matrix: Any, ids: list[str]) -> None:
@@ -99,15 +102,9 @@ class ShardedVectorWriter:
         import scipy.sparse as sp
 
         assert matrix.shape[0] == len(ids)
-        n = len(self.shards)
-        entry: dict[str, Any] = {
-            "matrix": f"shards/terms-{n:05d}.npz",
-            "ids": f"shards/ids-{n:05d}.txt",
-            "count": len(ids),
-        }
-        with atomic_path(self.folder / entry["matrix"]) as tmp:
-            with open(tmp, "wb") as f:
-                sp.save_npz(f, sp.csr_matrix(matrix, dtype=np.float32))
+        entry = self._entry(ids, matrix=self._file("terms", "npz"))
+        with atomic_open(self.folder / entry["matrix"], "wb") as f:
+            sp.save_npz(f, sp.csr_matrix(matrix, dtype=np.float32))
         self._commit(entry, ids)
 
     def add_multivector_shard(
@@ -121,40 +118,19 @@ class ShardedVectorWriter:
         """A shard of token embeddings [tokens, dim] with per-document ``offsets`` [count + 1], plus optional
         named arrays with one row per document (e.g. COIL's [CLS] vectors) or per token (e.g. vocabulary ids)."""
         assert len(offsets) == len(ids) + 1 and offsets[-1] == len(tokens)
-        n = len(self.shards)
-        entry: dict[str, Any] = {
-            "vectors": f"shards/tokens-{n:05d}.npy",
-            "offsets": f"shards/offsets-{n:05d}.npy",
-            "ids": f"shards/ids-{n:05d}.txt",
-            "count": len(ids),
-            "tokens": int(len(tokens)),
-        }
-        arrays: list[tuple[Any, np.ndarray, Any]] = [
-            ("vectors", tokens, np.float32),
-            ("offsets", offsets, np.int64),
-        ]
-        for group, given, rows in (
-            ("doc_arrays", doc_arrays, len(ids)),
-            ("token_arrays", token_arrays, len(tokens)),
-        ):
+        entry = self._entry(ids, vectors=self._file("tokens"), offsets=self._file("offsets"))
+        entry["tokens"] = int(len(tokens))
+        self._save(entry["vectors"], tokens, np.float32)
+        self._save(entry["offsets"], offsets, np.int64)
+        for group, given, rows in (("doc_arrays", doc_arrays, len(ids)), ("token_arrays", token_arrays, len(tokens))):
             for name, arr in (given or {}).items():
                 assert len(arr) == rows, (name, len(arr), rows)
-                entry.setdefault(group, {})[name] = f"shards/{name}-{n:05d}.npy"
-                arrays.append(((group, name), arr, arr.dtype))
-        for key, arr, dtype in arrays:
-            path = self.folder / (entry[key] if isinstance(key, str) else entry[key[0]][key[1]])
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as f:
-                    np.save(f, np.ascontiguousarray(arr, dtype=dtype))
+                entry.setdefault(group, {})[name] = self._file(name)
+                self._save(entry[group][name], arr)
         self._commit(entry, ids)
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            **manifest,
-            "count": self.done_count,
-            "shards": self.shards,
-        }
+        manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}
         atomic_write_json(self.folder / MANIFEST, manifest)
         (self.folder / PROGRESS).unlink(missing_ok=True)
         return manifest
@@ -211,16 +187,12 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.is_file():
         hint = (
-            " (a partial build is there: rerun the index command to resume it)"
-            if (folder / PROGRESS).exists()
-            else ""
+            " (a partial build is there: rerun the index command to resume it)" if (folder / PROGRESS).exists() else ""
         )
         raise InvalidIndexError(f"{folder} is not a complete boltir index: no {MANIFEST}{hint}")
     manifest = json.loads(path.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise InvalidIndexError(
-            f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}"
-        )
+        raise InvalidIndexError(f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}")
     return manifest
 
 

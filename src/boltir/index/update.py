@@ -42,7 +42,8 @@ def add_documents(
 ) -> dict[str, Any]:
     """Append ``docs`` to the index in ``index_dir`` (any kind); the model must have the index's weights."""
     from boltir.data.sources import load_docs
-    from boltir.index.build import check_model, chunks
+    from boltir.index.build import check_model, chunks, document_encoder
+    from boltir.index.kinds import Generation
     from boltir.registry import get_index_kind
 
     folder = Path(index_dir)
@@ -62,7 +63,7 @@ def add_documents(
                         "first to replace it); the index is unchanged"
                     )
                 existing.add(doc.doc_id)
-            kind.encode_shard(writer, model, tokenizer, chunk, batch_size, bar)
+            kind.encode_shard(writer, model, chunk, document_encoder(model, tokenizer, batch_size, bar))
             added += len(chunk)
     if not added:
         raise InvalidIndexError(f"{docs}: no documents to add")
@@ -70,14 +71,12 @@ def add_documents(
     g = old_g + 1
     new = {
         **manifest,
-        **kind.extend_derived(folder, manifest, writer.shards, first_new, g, tokenizer),
+        **kind.extend_derived(Generation(folder, writer.shards, g, len(tokenizer)), manifest, first_new),
         "generation": g,
         "shards": writer.shards,
         "count": writer.done_count,
     }
-    new["updates"] = manifest.get("updates", []) + [
-        {"time": _now(), "added": added, "source": docs, "generation": g}
-    ]
+    new["updates"] = manifest.get("updates", []) + [{"time": _now(), "added": added, "source": docs, "generation": g}]
     _publish(folder, new, old_g, list(kind.derived_files))
     return new
 
@@ -92,9 +91,7 @@ def delete_documents(index_dir: str | Path, doc_ids: list[str]) -> dict[str, Any
         if doc_id not in known:
             raise InvalidIndexError(f"{folder}: no document {doc_id!r} to delete; the index is unchanged")
         if doc_id in deleted:
-            raise InvalidIndexError(
-                f"{folder}: document {doc_id!r} is already deleted; the index is unchanged"
-            )
+            raise InvalidIndexError(f"{folder}: document {doc_id!r} is already deleted; the index is unchanged")
     new = dict(manifest, deleted=sorted(deleted | set(doc_ids)))
     new["updates"] = manifest.get("updates", []) + [{"time": _now(), "deleted": len(set(doc_ids))}]
     atomic_write_json(folder / "manifest.json", new)
@@ -107,9 +104,7 @@ def deleted_positions(manifest: dict[str, Any], doc_ids: np.ndarray) -> np.ndarr
     return np.fromiter((d in deleted for d in doc_ids), dtype=bool, count=len(doc_ids))
 
 
-def compress_multivector(
-    index_dir: str | Path, nbits: int, train_size: int = 262_144, seed: int = 0
-) -> dict[str, Any]:
+def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 262_144, seed: int = 0) -> dict[str, Any]:
     """Add residual compression (``nbits`` per dimension) to a complete multi-vector index, keeping its
     centroids: a new generation of codes, lists, residuals and buckets, then the manifest; search uses it next."""
     from boltir.index.build import open_index

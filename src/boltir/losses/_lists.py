@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 
 def valid_mask(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -45,3 +46,19 @@ def ideal_dcg(gains: torch.Tensor, mask: torch.Tensor, k: int | None = None) -> 
     if k is not None:
         disc[k:] = 0
     return (g * disc).sum(-1)
+
+
+class ListLoss(nn.Module):
+    """Base of the list losses: ``forward(scores, targets, mask=None)`` on [B, N] lists (``mask`` marks the real,
+    non-padding entries) calls ``loss(scores, targets, m)`` with the boolean mask filled in. ``temperature``
+    scales scores where a loss uses one."""
+
+    def __init__(self, temperature: float = 1.0):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.loss(scores, targets, valid_mask(scores, mask))
+
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError

@@ -5,20 +5,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from boltir.losses._lists import approx_ranks, dcg_gains, ideal_dcg, target_ranks, valid_mask
+from boltir.losses._lists import ListLoss, approx_ranks, dcg_gains, ideal_dcg, pair_mask, target_ranks
 
 
-class ApproxNDCG(nn.Module):
+class ApproxNDCG(ListLoss):
     """``1 - sum_i g(t_i) / log2(1 + r_i) / IDCG`` (Qin et al., 2010); gains ``2^t - 1`` (or ``t``)."""
 
     def __init__(self, temperature: float = 1.0, exponential_gain: bool = True):
-        super().__init__()
-        self.temperature, self.exponential_gain = temperature, exponential_gain
+        super().__init__(temperature)
+        self.exponential_gain = exponential_gain
 
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         ranks = approx_ranks(scores, m, self.temperature)
         gains = dcg_gains(targets, self.exponential_gain).masked_fill(~m, 0.0)
         dcg = (gains / torch.log2(1.0 + ranks)).sum(-1)
@@ -27,17 +24,10 @@ class ApproxNDCG(nn.Module):
         return (1.0 - dcg[keep] / idcg[keep]).mean() if keep.any() else scores.sum() * 0.0
 
 
-class ApproxMRR(nn.Module):
+class ApproxMRR(ListLoss):
     """``1 - mean_{i relevant} 1 / r_i``; relevant = the entries with the list's highest positive target."""
 
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         ranks = approx_ranks(scores, m, self.temperature)
         top = targets.masked_fill(~m, float("-inf")).amax(-1, keepdim=True)
         rel = m & (targets == top) & (targets > 0)
@@ -46,39 +36,27 @@ class ApproxMRR(nn.Module):
         return (1.0 - rr[keep]).mean() if keep.any() else scores.sum() * 0.0
 
 
-class ADRMSE(nn.Module):
+class ADRMSE(ListLoss):
     """Approximate discounted rank MSE (Rank-DistiLLM): ``mean_i (r_i - R_i)^2 / log2(R_i + 1)`` with
     ``R_i`` the teacher's rank (1 = highest target) and ``r_i`` the approximate rank of the scores."""
 
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         ranks = approx_ranks(scores, m, self.temperature)
         teacher = target_ranks(targets, m)
         per_item = (ranks - teacher) ** 2 / torch.log2(teacher + 1.0)
         return (per_item * m).sum() / m.sum()
 
 
-class LambdaLoss(nn.Module):
+class LambdaLoss(ListLoss):
     """NDCG-weighted pair-wise logistic loss (the LambdaRank weighting in the LambdaLoss framework, Wang et al.
     2018): ``sum_{t_i > t_j} |delta NDCG_ij| * log(1 + exp(-(s_i - s_j) / T))`` per query, averaged, where
     ``delta NDCG_ij`` is the NDCG change from swapping i and j in the current score order."""
 
     def __init__(self, temperature: float = 1.0, exponential_gain: bool = True, k: int | None = None):
-        super().__init__()
-        self.temperature, self.exponential_gain, self.k = temperature, exponential_gain, k
+        super().__init__(temperature)
+        self.exponential_gain, self.k = exponential_gain, k
 
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        from boltir.losses._lists import pair_mask
-
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         gains = dcg_gains(targets, self.exponential_gain).masked_fill(~m, 0.0)
         idcg = ideal_dcg(gains, m, self.k).clamp(min=1e-12)
         with torch.no_grad():
@@ -86,9 +64,7 @@ class LambdaLoss(nn.Module):
             disc = 1.0 / torch.log2(ranks + 1.0)
             if self.k is not None:
                 disc = disc * (ranks <= self.k)
-            delta = (
-                (gains.unsqueeze(-1) - gains.unsqueeze(-2)) * (disc.unsqueeze(-1) - disc.unsqueeze(-2))
-            ).abs()
+            delta = ((gains.unsqueeze(-1) - gains.unsqueeze(-2)) * (disc.unsqueeze(-1) - disc.unsqueeze(-2))).abs()
             delta = delta / idcg[:, None, None]
         pairs = pair_mask(targets, m)
         diff = (scores.unsqueeze(-1) - scores.unsqueeze(-2)) / self.temperature

@@ -5,54 +5,35 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from boltir.losses._lists import valid_mask
+from boltir.losses._lists import ListLoss
 
 NEG = -1e9
 
 
-class KLDivergence(nn.Module):
+class KLDivergence(ListLoss):
     """``KL(softmax(t / T) || softmax(s))`` per query, averaged: distillation from teacher scores."""
 
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         log_q = torch.log_softmax(scores.masked_fill(~m, NEG), -1)
         log_p = torch.log_softmax((targets / self.temperature).masked_fill(~m, NEG), -1)
         return (log_p.exp() * (log_p - log_q)).masked_fill(~m, 0.0).sum(-1).mean()
 
 
-class ListNet(nn.Module):
+class ListNet(ListLoss):
     """Cross-entropy between ``softmax(t / T)`` and ``softmax(s)`` (Cao et al., 2007); KL plus a constant."""
 
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         log_q = torch.log_softmax(scores.masked_fill(~m, NEG), -1)
         p = torch.softmax((targets / self.temperature).masked_fill(~m, NEG), -1)
         return -(p * log_q).masked_fill(~m, 0.0).sum(-1).mean()
 
 
-class ListMLE(nn.Module):
+class ListMLE(ListLoss):
     """Negative log-likelihood of the target order under the Plackett-Luce model of the scores
     (Xia et al., 2008): ``sum_i [logsumexp_{k >= i} s_pi(k) - s_pi(i)]``, pi sorting targets descending."""
 
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
-        order = torch.sort(
-            targets.masked_fill(~m, float("-inf")), dim=-1, descending=True, stable=True
-        ).indices
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        order = torch.sort(targets.masked_fill(~m, float("-inf")), dim=-1, descending=True, stable=True).indices
         s = scores.gather(-1, order)
         mm = m.gather(-1, order)
         s = s.masked_fill(~mm, NEG)
@@ -61,16 +42,9 @@ class ListMLE(nn.Module):
         return ((suffix - s) * mm).sum(-1).mean()
 
 
-class InfoNCE(nn.Module):
+class InfoNCE(ListLoss):
     """``CE(s / T, argmax t)``: the entry with the highest target (the positive) against all others."""
 
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        m = valid_mask(scores, mask)
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         positive = targets.masked_fill(~m, float("-inf")).argmax(-1)
         return nn.functional.cross_entropy((scores / self.temperature).masked_fill(~m, NEG), positive)

@@ -5,28 +5,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from boltir.losses._lists import pair_mask, valid_mask
+from boltir.losses._lists import ListLoss, pair_mask
 
 
-class RankNet(nn.Module):
+class RankNet(ListLoss):
     """``mean over pairs (i, j) with t_i > t_j of log(1 + exp(-(s_i - s_j) / T))`` (Burges et al., 2005).
 
     Args: temperature T. Input: scores, targets [B, N]; optional mask [B, N] of real entries.
     """
 
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        pairs = pair_mask(targets, valid_mask(scores, mask))
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        pairs = pair_mask(targets, m)
         diff = (scores.unsqueeze(-1) - scores.unsqueeze(-2)) / self.temperature
         return nn.functional.softplus(-diff[pairs]).mean()
 
 
-class MarginMSE(nn.Module):
+class MarginMSE(ListLoss):
     """``mean over pairs (i, j) with t_i > t_j of ((s_i - s_j) - m_ij)^2`` (Hofstätter et al., 2020).
 
     ``margin=None`` takes the teacher's margin ``m_ij = t_i - t_j`` (targets are teacher scores); a number
@@ -37,10 +31,8 @@ class MarginMSE(nn.Module):
         super().__init__()
         self.margin = margin
 
-    def forward(
-        self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        pairs = pair_mask(targets, valid_mask(scores, mask))
+    def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        pairs = pair_mask(targets, m)
         diff = scores.unsqueeze(-1) - scores.unsqueeze(-2)
         if self.margin is None:
             margin = (targets.unsqueeze(-1) - targets.unsqueeze(-2))[pairs]

@@ -38,10 +38,11 @@ class RetrievalModel:
         queries = [queries] if isinstance(queries, str) else list(queries)
         qmap = {str(i): q for i, q in enumerate(queries)}
         dmap = {str(j): d for j, d in enumerate(docs)}
-        run = {q: {d: 0.0 for d in dmap} for q in qmap}
-        scored = resolve(self.family.reranker)(
-            self.module, self.tokenizer, run, qmap, dmap, None, batch_size, show_progress=False
-        )
+        from boltir.search.rerank import RerankJob
+
+        lists = {q: list(dmap) for q in qmap}
+        job = RerankJob(self.module, self.tokenizer, lists, qmap, dmap, batch_size, show_progress=False)
+        scored = resolve(self.family.reranker)(job)
         return np.array([[scored[q][d] for d in dmap] for q in qmap], dtype=np.float64)
 
     def rank(

@@ -105,6 +105,14 @@ def build_backbone(config: Any, auto_class: str = "AutoModel", needs_layers: boo
     return encoder
 
 
+def encoder_states(encoder: Any, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+    """The backbone's last hidden states (token types passed only when the tokenizer gives them)."""
+    kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if token_type_ids is not None:
+        kwargs["token_type_ids"] = token_type_ids
+    return encoder(**kwargs).last_hidden_state
+
+
 def init_linear_heads(model: Any, module: nn.Module, heads: tuple[str, ...]) -> None:
     """Initialise the linear layers of the named heads like the backbone's (normal, std = initializer_range;
     zero bias); everything else keeps the weights it was built or loaded with."""

@@ -15,9 +15,7 @@ from typing import Any
 from boltir.models.loading import config_json, optional_file
 
 
-def around_backbone(
-    model_cls: type, config_cls: type, path: str, name: str, seed: int, settings: dict[str, Any]
-):
+def around_backbone(model_cls: type, config_cls: type, path: str, name: str, seed: int, settings: dict[str, Any]):
     """A new model whose encoder holds the backbone's weights (its pooler dropped) and whose heads are drawn
     from ``seed``."""
     import torch
@@ -30,9 +28,7 @@ def around_backbone(
     state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
     missing, unexpected = model.encoder.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise RuntimeError(
-            f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
+        raise RuntimeError(f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
     model.config.name_or_path = str(name)
     return model
 
@@ -84,15 +80,11 @@ def build_splade(path: str, name: str, tokenizer: Any, seed: int, settings: dict
 
     backbone = AutoModelForMaskedLM.from_pretrained(path)
     model = SpladeModel(
-        SpladeConfig(
-            encoder=backbone.config.to_dict(), **{"skip_ids": list(tokenizer.all_special_ids), **settings}
-        )
+        SpladeConfig(encoder=backbone.config.to_dict(), **{"skip_ids": list(tokenizer.all_special_ids), **settings})
     )
     missing, unexpected = model.encoder.load_state_dict(backbone.state_dict(), strict=False)
     if missing or unexpected:
-        raise RuntimeError(
-            f"{name}: masked-LM weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
+        raise RuntimeError(f"{name}: masked-LM weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
     model.config.name_or_path = str(name)
     return model, tokenizer
 
@@ -152,9 +144,7 @@ def build_colbert(path: str, name: str, tokenizer: Any, seed: int, settings: dic
     dim = stanford["linear.weight"].shape[0]
     model = ColbertModel(ColbertConfig(encoder=enc_cfg.to_dict(), **{"embedding_dim": dim, **settings}))
     enc_state = {
-        k[len("bert.") :]: v
-        for k, v in stanford.items()
-        if k.startswith("bert.") and not k.startswith("bert.pooler")
+        k[len("bert.") :]: v for k, v in stanford.items() if k.startswith("bert.") and not k.startswith("bert.pooler")
     }
     missing, unexpected = model.encoder.load_state_dict(enc_state, strict=False)
     if missing or unexpected:
@@ -170,10 +160,7 @@ def build_colbert(path: str, name: str, tokenizer: Any, seed: int, settings: dic
 def build_coil(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
     from boltir.models.bi_encoders.coil import CoilConfig, CoilModel
 
-    settings = {
-        "skip_ids": sorted(set(tokenizer.all_special_ids) | set(punctuation_ids(tokenizer))),
-        **settings,
-    }
+    settings = {"skip_ids": sorted(set(tokenizer.all_special_ids) | set(punctuation_ids(tokenizer))), **settings}
     return around_backbone(CoilModel, CoilConfig, path, name, seed, settings), tokenizer
 
 
@@ -187,9 +174,7 @@ def build_mvr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[st
     ids = [vocab[f"[unused{i}]"] for i in range(2, 2 + views) if f"[unused{i}]" in vocab]
     if len(ids) < views:
         raise ValueError(f"{name}: the vocabulary lacks {views} [unusedN] tokens for MVR views")
-    return around_backbone(
-        MvrModel, MvrConfig, path, name, seed, {"view_token_ids": ids, **settings}
-    ), tokenizer
+    return around_backbone(MvrModel, MvrConfig, path, name, seed, {"view_token_ids": ids, **settings}), tokenizer
 
 
 def classification_head(clf: Any) -> tuple[str | None, Any, Any]:
@@ -251,6 +236,17 @@ def _mono_source(path: str, name: str, seed: int, settings: dict[str, Any]):
     return load_model(path, family="mono", seed=seed, display_name=name, **settings)
 
 
+def from_mono(mono: Any, model_cls: type, config_cls: type, name: str, **settings: Any) -> Any:
+    """A cross-encoder of another family holding a mono model's weights (backbone and head) and settings."""
+    mc = mono.config
+    keep = ("head_activation", "num_outputs", "head_bias", "query_length", "doc_length")
+    config = config_cls(encoder=mono.encoder.config.to_dict(), **{k: getattr(mc, k) for k in keep}, **settings)
+    model = model_cls(config)
+    model.load_state_dict(mono.state_dict(), strict=True)
+    model.config.name_or_path = str(name)
+    return model
+
+
 SET_ENCODER_ONLY = ("sample_missing_docs", "depth", "attention_backend")
 
 
@@ -274,21 +270,7 @@ def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         mono.encoder.resize_token_embeddings(len(tokenizer))
-    mc = mono.config
-    model = SetEncoder(
-        SetEncoderConfig(
-            encoder=mono.encoder.config.to_dict(),
-            head_activation=mc.head_activation,
-            head_bias=mc.head_bias,
-            query_length=mc.query_length,
-            doc_length=mc.doc_length,
-            int_token_id=int_id,
-            **set_settings,
-        )
-    )
-    model.load_state_dict(mono.state_dict(), strict=True)
-    model.config.name_or_path = str(name)
-    return model, tokenizer
+    return from_mono(mono, SetEncoder, SetEncoderConfig, name, int_token_id=int_id, **set_settings), tokenizer
 
 
 def build_sparse_ce(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
@@ -301,25 +283,9 @@ def build_sparse_ce(path: str, name: str, tokenizer: Any, seed: int, settings: d
     fields = {k: settings.pop(k) for k in list(settings) if k in SparsePattern().as_dict()}
     pattern = settings.pop("pattern", None)
     if pattern is not None and fields:
-        raise ValueError(
-            f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both"
-        )
+        raise ValueError(f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both")
     pattern = pattern or SparsePattern(**fields)
     backend = settings.pop("attention_backend", "banded")
     mono, tokenizer = _mono_source(path, name, seed, settings)
-    mc = mono.config
-    model = SparseCrossEncoder(
-        SparseCrossEncoderConfig(
-            encoder=mc.encoder.to_dict(),
-            head_activation=mc.head_activation,
-            num_outputs=mc.num_outputs,
-            head_bias=mc.head_bias,
-            query_length=mc.query_length,
-            doc_length=mc.doc_length,
-            attention_backend=backend,
-            **pattern.as_dict(),
-        )
-    )
-    model.load_state_dict(mono.state_dict(), strict=True)
-    model.config.name_or_path = str(name)
-    return model, tokenizer
+    settings = {"attention_backend": backend, **pattern.as_dict()}
+    return from_mono(mono, SparseCrossEncoder, SparseCrossEncoderConfig, name, **settings), tokenizer

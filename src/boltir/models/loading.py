@@ -42,9 +42,7 @@ def resolve_model(name_or_path: str) -> str:
         )
     folder = Path(list(spec.submodule_search_locations)[0]) / sub
     if not (folder / "config.json").is_file():
-        raise ModelNotFoundError(
-            f"model {name_or_path!r}: {folder} has no config.json (broken {dist} install?)"
-        )
+        raise ModelNotFoundError(f"model {name_or_path!r}: {folder} has no config.json (broken {dist} install?)")
     return str(folder)
 
 
@@ -104,6 +102,15 @@ def detect_family(name_or_path: str) -> Family:
     return family_of_model_type(config.get("model_type")) or detect_foreign(config)
 
 
+def family_for(name_or_path: str, family: str, role: str) -> Family:
+    """The family a training module builds: ``family`` (a registered name) or, for ``auto``, the model's own; it
+    must have ``role`` (bi-encoder or cross-encoder)."""
+    fam = detect_family(name_or_path) if family == "auto" else get_family(family)
+    if fam.role != role:
+        raise FamilyError(f"family {fam.name!r} is a {fam.role}; this module trains {role}s")
+    return fam
+
+
 def load_tokenizer(path: str, name: str | None = None):
     """The tokenizer saved with a model; a local folder without tokenizer files is a clear error."""
     from transformers import AutoTokenizer
@@ -151,11 +158,7 @@ def check_settings(family: Family, name: str, settings: dict[str, Any]) -> None:
 
 
 def load_model(
-    name_or_path: str,
-    family: str | None = None,
-    seed: int = 0,
-    display_name: str | None = None,
-    **overrides: Any,
+    name_or_path: str, family: str | None = None, seed: int = 0, display_name: str | None = None, **overrides: Any
 ):
     """``(model, tokenizer)`` of any family, in eval mode, the tokenizer also attached as ``model.tokenizer``.
 
@@ -180,9 +183,7 @@ def load_model(
         )
     else:
         check_settings(want, name, overrides)
-        model, tokenizer = resolve(want.builder)(
-            path, name, load_tokenizer(path, name), seed, dict(overrides)
-        )
+        model, tokenizer = resolve(want.builder)(path, name, load_tokenizer(path, name), seed, dict(overrides))
     model.tokenizer = tokenizer
     return model.eval(), tokenizer
 
@@ -203,9 +204,7 @@ load_bi_encoder = _family_loader(
 )
 load_splade = _family_loader("splade", "a saved SPLADE folder or any masked-LM checkpoint")
 load_unicoil = _family_loader("unicoil", "a saved uniCOIL folder, or a new one around a backbone")
-load_colbert = _family_loader(
-    "colbert", "a saved ColBERT folder, a Stanford ColBERT checkpoint, or a backbone"
-)
+load_colbert = _family_loader("colbert", "a saved ColBERT folder, a Stanford ColBERT checkpoint, or a backbone")
 load_coil = _family_loader("coil", "a saved COIL folder, or a new one around a backbone")
 load_mvr = _family_loader("mvr", "a saved MVR folder, or a new one around a backbone (``views`` view tokens)")
 load_cross_encoder = _family_loader(
@@ -213,6 +212,5 @@ load_cross_encoder = _family_loader(
 )
 load_set_encoder = _family_loader("set-encoder", "a saved Set-Encoder, or one built from any mono source")
 load_sparse_cross_encoder = _family_loader(
-    "sparse-ce",
-    "a saved sparse cross-encoder, or one built from any mono source with the pattern given as settings",
+    "sparse-ce", "a saved sparse cross-encoder, or one built from any mono source with the pattern given as settings"
 )

@@ -13,7 +13,8 @@ from boltir.pipeline import Retriever
 
 class IndexSearcher(Retriever):
     """``model``: defaults to the one recorded in the index (it must have the same weights and tokenizer);
-    ``loaded``: an already loaded ``(model, tokenizer)``."""
+    ``loaded``: an already loaded ``(model, tokenizer)``. A kind's searcher sets its knobs in ``__init__`` and passes
+    the rest on (``**common``), and reads its structures in ``open``."""
 
     kind = ""
     check_shards = False
@@ -36,6 +37,10 @@ class IndexSearcher(Retriever):
         self.batch_size, self.show_progress = batch_size, show_progress
         self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
         self.deleted = deleted_positions(self.manifest, self.doc_ids)
+        self.open()
+
+    def open(self) -> None:
+        """Read the kind's own structures (postings, FAISS file, centroids, ...) and check them."""
 
     def encode_queries(self, texts: list[str]) -> Any:
         return self.model.encode(texts, "query", self.batch_size, tokenizer=self.tokenizer)

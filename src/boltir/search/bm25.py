@@ -29,9 +29,7 @@ def _stemmer(language: str | None):
 class BM25Index(Retriever):
     """A bm25s index plus the doc-id list and the analysis settings it was built with."""
 
-    def __init__(
-        self, retriever: Any, doc_ids: list[str], settings: dict[str, Any], show_progress: bool = True
-    ):
+    def __init__(self, retriever: Any, doc_ids: list[str], settings: dict[str, Any], show_progress: bool = True):
         self.retriever = retriever
         self.doc_ids = np.array(doc_ids, dtype=object)
         self.settings = settings
@@ -58,18 +56,10 @@ class BM25Index(Retriever):
         if not ids:
             raise ValueError(f"{docs}: the corpus is empty; nothing to index")
         show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
-        tokens = bm25s.tokenize(
-            texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress
-        )
+        tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress)
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=show_progress)
-        settings = {
-            "k1": k1,
-            "b": b,
-            "stemmer": stemmer,
-            "stopwords": stopwords,
-            "docs": input_fingerprint(docs),
-        }
+        settings = {"k1": k1, "b": b, "stemmer": stemmer, "stopwords": stopwords, "docs": input_fingerprint(docs)}
         return cls(retriever, ids, settings, show_progress)
 
     def save(self, folder: str | Path) -> None:
@@ -132,16 +122,12 @@ class BM25Index(Retriever):
         return run
 
 
-def BM25(
-    source: str | Path,
-    k1: float = 0.9,
-    b: float = 0.4,
-    stemmer: str | None = "english",
-    stopwords: str | None = "en",
-    show_progress: bool = True,
-) -> BM25Index:
+def BM25(source: str | Path, show_progress: bool = True, **analysis: Any) -> BM25Index:
     """A BM25 retriever: a saved boltir BM25 index folder is loaded, anything else (a documents file, a bundled
-    dataset, ``irds:<id>``) is indexed with ``k1``, ``b``, ``stemmer`` and ``stopwords``."""
+    dataset, ``irds:<id>``) is indexed with the ``analysis`` settings of :meth:`BM25Index.build` (``k1``, ``b``,
+    ``stemmer``, ``stopwords``)."""
     if (Path(source) / MANIFEST).is_file():
+        if analysis:
+            raise ValueError(f"{source} is a saved BM25 index: its {', '.join(analysis)} are fixed")
         return BM25Index.load(source, show_progress)
-    return BM25Index.build(str(source), k1, b, stemmer, stopwords, show_progress)
+    return BM25Index.build(str(source), show_progress=show_progress, **analysis)

@@ -4,7 +4,6 @@ nothing for that token)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,15 +21,7 @@ class CoilSearcher(IndexSearcher):
     kind = "coil"
     check_shards = True
 
-    def __init__(
-        self,
-        index_dir: str | Path,
-        model: str | None = None,
-        loaded: tuple[Any, Any] | None = None,
-        batch_size: int = 32,
-        show_progress: bool = False,
-    ):
-        super().__init__(index_dir, model, loaded, batch_size, show_progress)
+    def open(self) -> None:
         shards = self.manifest["shards"]
         self.cls = np.concatenate([np.load(self.index_dir / s["doc_arrays"]["cls"]) for s in shards])
         self.tokens = np.concatenate([np.load(self.index_dir / s["vectors"]) for s in shards])
@@ -65,9 +56,7 @@ class CoilSearcher(IndexSearcher):
         run: Run = {}
         live = np.nonzero(~self.deleted)[0]
         k = min(k, len(live))
-        with progress_bar(
-            total=len(qids), desc="search", unit="query", disable=not self.show_progress
-        ) as bar:
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
             for i, qid in enumerate(qids):
                 s = self.scores(q_cls[i], q_tok[i], q_ids[i])[live]
                 top = np.argpartition(-s, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)

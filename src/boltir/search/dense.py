@@ -20,21 +20,15 @@ class DenseSearcher(IndexSearcher):
 
     kind = "dense"
 
-    def __init__(
-        self,
-        index_dir: str | Path,
-        model: str | None = None,
-        loaded: tuple[Any, Any] | None = None,
-        search_params: str | None = None,
-        batch_size: int = 32,
-        show_progress: bool = False,
-    ):
-        super().__init__(index_dir, model, loaded, batch_size, show_progress)
+    def __init__(self, index_dir: str | Path, search_params: str | None = None, **common: Any):
+        self.search_params = search_params
+        super().__init__(index_dir, **common)
+
+    def open(self) -> None:
         self.views = self.manifest.get("views", 0)
         self.index = load_faiss(self.index_dir, self.manifest)
-        self.search_params = search_params
-        if search_params:
-            self.set_search_params(search_params)
+        if self.search_params:
+            self.set_search_params(self.search_params)
         self.n_deleted = int(self.deleted.sum())
 
     def set_search_params(self, params: str) -> None:
@@ -45,8 +39,7 @@ class DenseSearcher(IndexSearcher):
             faiss.ParameterSpace().set_index_parameters(self.index, params)  # type: ignore[arg-type]
         except RuntimeError as e:
             raise ValueError(
-                f"search parameters {params!r} for a {self.manifest['factory']} index: "
-                f"{str(e).splitlines()[0]}"
+                f"search parameters {params!r} for a {self.manifest['factory']} index: {str(e).splitlines()[0]}"
             ) from None
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,16 +49,11 @@ class DenseSearcher(IndexSearcher):
             return self.index.search(q, min(k, self.index.ntotal))
         per_doc = self.views or 1
         scores, rows = self.index.search(q, min((k + self.n_deleted) * per_doc, self.index.ntotal))
-        out_s, out_i = (
-            np.full((len(q), k), -np.inf, dtype=np.float32),
-            np.full((len(q), k), -1, dtype=np.int64),
-        )
+        out_s, out_i = (np.full((len(q), k), -np.inf, dtype=np.float32), np.full((len(q), k), -1, dtype=np.int64))
         for r, (s_row, i_row) in enumerate(zip(scores, rows)):
             found = i_row >= 0
             docs, s_row = i_row[found] // per_doc, s_row[found]
-            _, first = np.unique(
-                docs, return_index=True
-            )  # rows come best first: a document's first is its best
+            _, first = np.unique(docs, return_index=True)  # rows come best first: a document's first is its best
             first = np.sort(first)
             first = first[~self.deleted[docs[first]]][:k]
             out_s[r, : len(first)], out_i[r, : len(first)] = s_row[first], docs[first]
@@ -76,9 +64,7 @@ class DenseSearcher(IndexSearcher):
         queries = as_queries(queries)
         qids = list(queries)
         run: Run = {}
-        with progress_bar(
-            total=len(qids), desc="search", unit="query", disable=not self.show_progress
-        ) as bar:
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
             for start in range(0, len(qids), self.batch_size):
                 batch = qids[start : start + self.batch_size]
                 scores, idx = self.search_vectors(self.encode_queries([queries[q] for q in batch]), k)

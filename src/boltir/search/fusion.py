@@ -45,10 +45,7 @@ def fuse(
     weights = list(weights) if weights is not None else [1.0] * len(runs)
     if len(weights) != len(runs):
         raise ValueError(f"{len(weights)} weights for {len(runs)} runs")
-    cut = [
-        {q: {d: s[d] for d in _ranked(s)[:depth]} if depth else dict(s) for q, s in run.items()}
-        for run in runs
-    ]
+    cut = [{q: {d: s[d] for d in _ranked(s)[:depth]} if depth else dict(s) for q, s in run.items()} for run in runs]
     out: Run = {}
     for qid in sorted({q for run in cut for q in run}):
         fused: dict[str, float] = {}

@@ -34,18 +34,11 @@ class MultiVectorSearcher(IndexSearcher):
     kind = "multivector"
     check_shards = True
 
-    def __init__(
-        self,
-        index_dir: str | Path,
-        model: str | None = None,
-        loaded: tuple[Any, Any] | None = None,
-        nprobe: int = 4,
-        ncandidates: int | None = 1024,
-        batch_size: int = 32,
-        show_progress: bool = False,
-    ):
-        super().__init__(index_dir, model, loaded, batch_size, show_progress)
+    def __init__(self, index_dir: str | Path, nprobe: int = 4, ncandidates: int | None = 1024, **common: Any):
         self.nprobe, self.ncandidates = nprobe, ncandidates
+        super().__init__(index_dir, **common)
+
+    def open(self) -> None:
         g = self.manifest.get("generation", 0)
         try:
             self.centroids = np.load(self.index_dir / derived_name(CENTROIDS_FILE, g))
@@ -82,17 +75,15 @@ class MultiVectorSearcher(IndexSearcher):
         sims = q @ self.centroids.T
         nprobe = min(nprobe, sims.shape[1])
         probe = np.unique(np.argpartition(-sims, nprobe - 1, axis=1)[:, :nprobe])
-        return np.unique(
-            np.concatenate([self.list_docs[self.list_ptr[c] : self.list_ptr[c + 1]] for c in probe])
-        )
+        return np.unique(np.concatenate([self.list_docs[self.list_ptr[c] : self.list_ptr[c + 1]] for c in probe]))
 
     def centroid_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
         """MaxSim with each document token replaced by its centroid, for ``docs`` (all with >= 1 token)."""
         sims = q @ self.centroids.T  # [Lq, C]
         lengths = self.doc_end[docs] - self.doc_start[docs]
-        token_idx = np.repeat(
-            self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths
-        ) + np.arange(lengths.sum())
+        token_idx = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+            lengths.sum()
+        )
         per_token = sims[:, self.codes[token_idx]]  # [Lq, tokens of the candidates]
         return np.maximum.reduceat(per_token, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
@@ -101,9 +92,9 @@ class MultiVectorSearcher(IndexSearcher):
         indexes: over the decompressed tokens, one gather for all)."""
         if self.nbits:
             lengths = self.doc_end[docs] - self.doc_start[docs]
-            rows = np.repeat(
-                self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths
-            ) + np.arange(lengths.sum())
+            rows = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+                lengths.sum()
+            )
             vecs = decompress_residuals(
                 self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values, self.nbits
             )
@@ -137,9 +128,7 @@ class MultiVectorSearcher(IndexSearcher):
         qids = list(queries)
         q_emb = self.encode_queries([queries[q] for q in qids])
         run: Run = {}
-        with progress_bar(
-            total=len(qids), desc="search", unit="query", disable=not self.show_progress
-        ) as bar:
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
             for qid, q in zip(qids, q_emb):
                 idx, vals = self.search_tokens(q, k)
                 run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))

@@ -22,17 +22,11 @@ class SparseSearcher(IndexSearcher):
 
     kind = "sparse"
 
-    def __init__(
-        self,
-        index_dir: str | Path,
-        model: str | None = None,
-        loaded: tuple[Any, Any] | None = None,
-        budget: int | None = None,
-        batch_size: int = 32,
-        show_progress: bool = False,
-    ):
-        super().__init__(index_dir, model, loaded, batch_size, show_progress)
+    def __init__(self, index_dir: str | Path, budget: int | None = None, **common: Any):
         self.budget = budget
+        super().__init__(index_dir, **common)
+
+    def open(self) -> None:
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self._matrices: dict[int | None, Any] = {}
 
@@ -50,9 +44,7 @@ class SparseSearcher(IndexSearcher):
                 indptr = np.concatenate([[0], np.cumsum(keep)])
                 take = np.repeat(self.indptr[:-1] - indptr[:-1], keep) + np.arange(indptr[-1])
                 docs, weights = np.asarray(self.docs[take]), np.asarray(self.weights[take])
-            self._matrices[budget] = sp.csr_matrix(
-                (weights, docs, indptr), shape=(n_terms, n_docs), copy=False
-            )
+            self._matrices[budget] = sp.csr_matrix((weights, docs, indptr), shape=(n_terms, n_docs), copy=False)
         return self._matrices[budget]
 
     def search_matrix(self, q_mat, k: int, budget: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -78,8 +70,7 @@ class SparseSearcher(IndexSearcher):
         import scipy.sparse as sp
 
         q = sp.csr_matrix(
-            (np.asarray(values, np.float32), np.asarray(terms), [0, len(terms)]),
-            shape=(1, len(self.indptr) - 1),
+            (np.asarray(values, np.float32), np.asarray(terms), [0, len(terms)]), shape=(1, len(self.indptr) - 1)
         )
         return self.search_matrix(q, k, budget)[0]
 
@@ -99,9 +90,7 @@ class SparseSearcher(IndexSearcher):
                 stacklevel=2,
             )
         run: Run = {}
-        with progress_bar(
-            total=len(qids), desc="search", unit="query", disable=not self.show_progress
-        ) as bar:
+        with progress_bar(total=len(qids), desc="search", unit="query", disable=not self.show_progress) as bar:
             for start in range(0, len(qids), self.batch_size):
                 part = qids[start : start + self.batch_size]
                 rows = q_mat[start : start + len(part)]

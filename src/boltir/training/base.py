@@ -62,11 +62,7 @@ class RankingModule(L.LightningModule):
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
         opt = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": h.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=h.lr,
+            [{"params": decay, "weight_decay": h.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=h.lr
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warm = h.warmup_steps

@@ -61,12 +61,9 @@ class BiEncoderModule(RankingModule):
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
-        from boltir.models.loading import detect_family, load_model
-        from boltir.registry import get_family
+        from boltir.models.loading import family_for, load_model
 
-        fam = detect_family(model) if family == "auto" else get_family(family)
-        if fam.role != "bi-encoder":
-            raise ValueError(f"family {fam.name!r} is a {fam.role}; BiEncoderModule trains bi-encoders")
+        fam = family_for(model, family, "bi-encoder")
         settings: dict[str, Any] = {
             "pooling": pooling,
             "normalize": normalize,

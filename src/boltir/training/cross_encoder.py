@@ -45,17 +45,14 @@ class CrossEncoderModule(RankingModule):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         from boltir.losses import InfoNCE
-        from boltir.models.loading import detect_family, load_model
-        from boltir.registry import get_family
+        from boltir.models.loading import family_for, load_model
 
         if kind is not None:
             warnings.warn(
                 "CrossEncoderModule(kind=...) is deprecated; use family=...", DeprecationWarning, stacklevel=2
             )
             family = kind
-        fam = detect_family(model) if family == "auto" else get_family(family)
-        if fam.role != "cross-encoder":
-            raise ValueError(f"family {fam.name!r} is a {fam.role}; CrossEncoderModule trains cross-encoders")
+        fam = family_for(model, family, "cross-encoder")
         self.model, self.tokenizer = load_model(
             model,
             fam.name,

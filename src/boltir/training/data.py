@@ -56,9 +56,7 @@ class PairCollator:
         self.query_prefix, self.doc_prefix = query_prefix, doc_prefix
 
     def _tok(self, texts: list[str], length: int) -> dict[str, torch.Tensor]:
-        return dict(
-            self.tokenizer(texts, padding=True, truncation=True, max_length=length, return_tensors="pt")
-        )
+        return dict(self.tokenizer(texts, padding=True, truncation=True, max_length=length, return_tensors="pt"))
 
     def __call__(self, items: list[tuple[str, list[str]]]) -> dict[str, Any]:
         queries = [self.query_prefix + q for q, _ in items]
@@ -75,11 +73,7 @@ class RerankListDataset(Dataset):
     list-wise re-ranking."""
 
     def __init__(
-        self,
-        run: dict[str, dict[str, float]],
-        queries: dict[str, str],
-        docs: dict[str, str],
-        depth: int | None,
+        self, run: dict[str, dict[str, float]], queries: dict[str, str], docs: dict[str, str], depth: int | None
     ):
         from boltir.data.runs import top_k
 
@@ -126,7 +120,67 @@ def bi_encoder_lists(collator: PairCollator):
     return encode
 
 
-class TupleDataModule(L.LightningDataModule):
+class RankingDataModule(L.LightningDataModule):
+    """What the training data modules share: the test-set guard, validation lists from a candidate run, and the
+    loaders (training batches shuffled with ``drop_last`` so every process holds as many queries; validation lists
+    in order). Subclasses fill ``train_set`` and the collators."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_set: Dataset | None = None
+        self.val_set: RerankListDataset | None = None
+        self.val_qrels: dict[str, dict[str, int]] | None = None
+        self.collator: Any = None
+        self.val_collator: Any = None
+
+    @staticmethod
+    def refuse_test_set(*specs: str | None) -> None:
+        for spec in specs:
+            if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
+                raise ValueError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
+
+    def setup_validation(self) -> None:
+        """Validation lists: the top ``val_depth`` candidates of ``val_run`` with their texts and qrels."""
+        from boltir.data.runs import candidate_ids
+        from boltir.data.sources import companion, doc_texts, load_qrels, load_queries, load_run
+
+        h: Any = self.hparams
+        if not h.val_run or self.val_set is not None:
+            return
+        run = load_run(h.val_run)
+        self.val_qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
+        docs = doc_texts(companion(h.val_docs, h.val_run, "data.val_docs"), candidate_ids(run, h.val_depth))
+        queries = load_queries(companion(h.val_queries, h.val_run, "data.val_queries"))
+        self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
+
+    def train_dataloader(self) -> DataLoader:
+        h: Any = self.hparams
+        assert self.collator is not None, "the module attaches its tokenizer before training"
+        assert self.train_set is not None, "setup('fit') reads the training data first"
+        return DataLoader(
+            self.train_set,
+            batch_size=h.batch_size,
+            shuffle=True,
+            drop_last=True,
+            collate_fn=self.collator,
+            num_workers=h.num_workers,
+            persistent_workers=h.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        h: Any = self.hparams
+        if self.val_set is None:
+            return []
+        return DataLoader(
+            self.val_set,
+            batch_size=h.val_queries_per_batch,
+            shuffle=False,
+            collate_fn=self.val_collator,
+            num_workers=h.num_workers,
+        )
+
+
+class TupleDataModule(RankingDataModule):
     """Training tuples (jsonl or a bundled dataset) with doc texts, and optional validation by re-ranking.
 
     Args:
@@ -156,67 +210,23 @@ class TupleDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.collator: PairCollator | None = None
-        self.train_set: TupleDataset | None = None
-        self.val_set: RerankListDataset | None = None
-        self.val_qrels: dict[str, dict[str, int]] | None = None
 
     def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
         config = model.config
         self.collator = PairCollator(
             tokenizer, config.query_length, config.doc_length, config.query_prefix, config.doc_prefix
         )
-        self.rerank_collator = RerankListCollator(bi_encoder_lists(self.collator))
+        self.val_collator = RerankListCollator(bi_encoder_lists(self.collator))
 
     def setup(self, stage: str | None = None) -> None:
-        from boltir.data.sources import DATASETS, doc_texts, load_qrels, load_queries, load_run, load_tuples
+        from boltir.data.sources import DATASETS, doc_texts, load_tuples
 
         h: Any = self.hparams
+        self.refuse_test_set(h.val_run, h.val_qrels)
         if self.train_set is None:
             tuples = list(load_tuples(h.train))
             docs_spec = h.docs or (h.train if h.train in DATASETS else None)
             if docs_spec is None:
                 raise ValueError("data.docs is required when data.train is a file")
             self.train_set = TupleDataset(tuples, doc_texts(docs_spec), h.num_negatives, h.seed)
-        if h.val_run and self.val_set is None:
-            dataset = h.val_run.split(":", 1)[0] if ":" in h.val_run else None
-            if dataset == "trec-dl-2019" or h.val_qrels == "trec-dl-2019":
-                raise ValueError(
-                    "trec-dl-2019 is the test set: validate on trec-dl-2020 or the dev-small sample"
-                )
-            from boltir.data.runs import candidate_ids
-            from boltir.data.sources import companion
-
-            run = load_run(h.val_run)
-            queries = load_queries(companion(h.val_queries, h.val_run, "data.val_queries"))
-            self.val_qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
-            docs = doc_texts(
-                companion(h.val_docs, h.val_run, "data.val_docs"), candidate_ids(run, h.val_depth)
-            )
-            self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
-
-    def train_dataloader(self) -> DataLoader:
-        h: Any = self.hparams
-        assert self.collator is not None, "the module attaches its tokenizer before training"
-        assert self.train_set is not None, "setup('fit') reads the training data first"
-        return DataLoader(
-            self.train_set,
-            batch_size=h.batch_size,
-            shuffle=True,
-            drop_last=True,
-            collate_fn=self.collator,
-            num_workers=h.num_workers,
-            persistent_workers=h.num_workers > 0,
-        )
-
-    def val_dataloader(self) -> DataLoader | list:
-        h: Any = self.hparams
-        if self.val_set is None:
-            return []
-        return DataLoader(
-            self.val_set,
-            batch_size=h.val_queries_per_batch,
-            shuffle=False,
-            collate_fn=self.rerank_collator,
-            num_workers=h.num_workers,
-        )
+        self.setup_validation()

@@ -7,11 +7,10 @@ import math
 import random
 from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
-from boltir.training.data import RerankListCollator, RerankListDataset, TupleDataset
+from boltir.training.data import RankingDataModule, RerankListCollator, TupleDataset
 
 SAMPLINGS = ("top", "single_relevant", "random", "log_random")
 TARGETS = ("relevance", "rank", "score")
@@ -139,7 +138,7 @@ class ListCollator:
         return {"inputs": inputs, "targets": targets, "mask": mask, "list_size": n}
 
 
-class ListDataModule(L.LightningDataModule):
+class ListDataModule(RankingDataModule):
     """Lists for cross-encoder training from a run and/or training tuples, with validation by re-ranking.
 
     Args:
@@ -177,45 +176,29 @@ class ListDataModule(L.LightningDataModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.train_set: Dataset | None = None
-        self.val_set: RerankListDataset | None = None
-        self.val_qrels: dict[str, dict[str, int]] | None = None
 
     def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
         encode = model.list_inputs(tokenizer)
         self.collator, self.val_collator = ListCollator(encode), RerankListCollator(encode)
 
     def setup(self, stage: str | None = None) -> None:
+        from boltir.data import sources as src
         from boltir.data.runs import candidate_ids
-        from boltir.data.sources import (
-            DATASETS,
-            companion,
-            dataset_of_run,
-            doc_texts,
-            load_qrels,
-            load_queries,
-            load_run,
-            load_tuples,
-        )
 
         h: Any = self.hparams
-        for spec in (h.train_run, h.val_run, h.train_qrels, h.val_qrels):
-            if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
-                raise ValueError(
-                    "trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small"
-                )
+        self.refuse_test_set(h.train_run, h.val_run, h.train_qrels, h.val_qrels)
         if self.train_set is None:
             parts: list[Dataset] = []
             if h.train_run:
-                run = load_run(h.train_run)
+                run = src.load_run(h.train_run)
                 wanted = candidate_ids(run, h.depth)
-                qrels_spec = h.train_qrels or dataset_of_run(h.train_run)
-                qrels = load_qrels(qrels_spec) if qrels_spec else None
+                qrels_spec = h.train_qrels or src.dataset_of_run(h.train_run)
+                qrels = src.load_qrels(qrels_spec) if qrels_spec else None
                 parts.append(
                     RunListDataset(
                         run,
-                        load_queries(companion(h.train_queries, h.train_run, "data.train_queries")),
-                        doc_texts(companion(h.train_docs, h.train_run, "data.train_docs"), wanted),
+                        src.load_queries(src.companion(h.train_queries, h.train_run, "data.train_queries")),
+                        src.doc_texts(src.companion(h.train_docs, h.train_run, "data.train_docs"), wanted),
                         qrels,
                         h.depth,
                         h.sample_size,
@@ -225,49 +208,17 @@ class ListDataModule(L.LightningDataModule):
                     )
                 )
             if h.train_tuples:
-                docs_spec = h.tuple_docs or (h.train_tuples if h.train_tuples in DATASETS else None)
+                docs_spec = h.tuple_docs or (h.train_tuples if h.train_tuples in src.DATASETS else None)
                 if docs_spec is None:
                     raise ValueError("data.tuple_docs is required when data.train_tuples is a file")
                 parts.append(
                     TupleListDataset(
                         TupleDataset(
-                            list(load_tuples(h.train_tuples)), doc_texts(docs_spec), h.num_negatives, h.seed
+                            list(src.load_tuples(h.train_tuples)), src.doc_texts(docs_spec), h.num_negatives, h.seed
                         )
                     )
                 )
             if not parts:
                 raise ValueError("give data.train_run and/or data.train_tuples")
             self.train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-        if h.val_run and self.val_set is None:
-            run = load_run(h.val_run)
-            self.val_qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
-            docs = doc_texts(
-                companion(h.val_docs, h.val_run, "data.val_docs"), candidate_ids(run, h.val_depth)
-            )
-            queries = load_queries(companion(h.val_queries, h.val_run, "data.val_queries"))
-            self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
-
-    def train_dataloader(self) -> DataLoader:
-        h: Any = self.hparams
-        assert self.train_set is not None, "setup('fit') reads the training data first"
-        return DataLoader(
-            self.train_set,
-            batch_size=h.batch_size,
-            shuffle=True,
-            drop_last=True,
-            collate_fn=self.collator,
-            num_workers=h.num_workers,
-            persistent_workers=h.num_workers > 0,
-        )
-
-    def val_dataloader(self) -> DataLoader | list:
-        h: Any = self.hparams
-        if self.val_set is None:
-            return []
-        return DataLoader(
-            self.val_set,
-            batch_size=h.val_queries_per_batch,
-            shuffle=False,
-            collate_fn=self.val_collator,
-            num_workers=h.num_workers,
-        )
+        self.setup_validation()

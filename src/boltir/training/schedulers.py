@@ -23,8 +23,7 @@ def resolve_attribute(root: Any, dotted: str) -> tuple[Any, str]:
     for i, part in enumerate(parts[:-1]):
         if not hasattr(obj, part):
             raise AttributeError(
-                f"ValueScheduler target {dotted!r}: {'.'.join(parts[:i]) or 'the module'} "
-                f"has no attribute {part!r}"
+                f"ValueScheduler target {dotted!r}: {'.'.join(parts[:i]) or 'the module'} has no attribute {part!r}"
             )
         obj = getattr(obj, part)
     if not hasattr(obj, parts[-1]):

@@ -13,11 +13,5 @@ def progress_bar(
 
     disable = disable or os.environ.get("BOLTIR_NO_PROGRESS") == "1"
     return tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        disable=disable,
-        initial=initial,
-        dynamic_ncols=True,
-        mininterval=0.5,
+        total=total, desc=desc, unit=unit, disable=disable, initial=initial, dynamic_ncols=True, mininterval=0.5
     )

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
-from boltir.models.base import BoltirPreTrainedModel, build_backbone, init_linear_heads
+from boltir.models.base import BoltirPreTrainedModel, build_backbone, encoder_states, init_linear_heads
 
 
 class BiEncoderConfig(PreTrainedConfig):
@@ -86,23 +86,18 @@ class BiEncoderModel(BoltirPreTrainedModel):
         init_linear_heads(self, module, self.heads)
 
     def hidden_states(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
-        return self.encoder(**kwargs).last_hidden_state
+        return encoder_states(self.encoder, input_ids, attention_mask, token_type_ids)
 
     def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None, kind: str = "doc"
     ) -> BiEncoderOutput:
+        """Representations of a tokenised batch of queries (``kind="query"``) or documents (``"doc"``)."""
+        return self.represent(input_ids, attention_mask, token_type_ids, kind)
+
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
+        """The family's representation (``types``: token type ids, when the tokenizer gives them)."""
         raise NotImplementedError
 
     @staticmethod
@@ -129,20 +124,9 @@ class BiEncoderModel(BoltirPreTrainedModel):
         input order, through length-sorted batches; ``tokenizer`` defaults to the one loaded with the model."""
         from boltir.models.bi_encoders import inference
 
-        fn = (
-            getattr(inference, self.batch_encoder)
-            if isinstance(self.batch_encoder, str)
-            else self.batch_encoder
-        )
-        return fn(
-            self,
-            tokenizer or self.attached_tokenizer(),
-            texts,
-            kind,
-            batch_size,
-            progress=progress,
-            num_workers=num_workers,
-        )
+        fn = getattr(inference, self.batch_encoder) if isinstance(self.batch_encoder, str) else self.batch_encoder
+        tokenizer = tokenizer or self.attached_tokenizer()
+        return fn(self, tokenizer, texts, kind, batch_size=batch_size, progress=progress, num_workers=num_workers)
 
 
 def dot_scores(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:

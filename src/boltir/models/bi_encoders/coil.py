@@ -5,7 +5,7 @@ vocabulary id (query tokens without a match add nothing). Special tokens and doc
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 
@@ -37,19 +37,11 @@ class CoilModel(BiEncoderModel):
         self.cls_projection = nn.Linear(hidden, config.cls_dim)
         self.token_projection = nn.Linear(hidden, config.token_dim)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
-    ) -> BiEncoderOutput:
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         ids = input_ids.masked_fill(attention_mask == 0, -1)
         if self.config.skip_ids:
-            ids = ids.masked_fill(
-                torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=ids.device)), -1
-            )
+            ids = ids.masked_fill(torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=ids.device)), -1)
         return BiEncoderOutput(
             embeddings=self.token_projection(hidden),
             mask=ids >= 0,

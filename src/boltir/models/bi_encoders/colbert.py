@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 
@@ -41,9 +41,7 @@ class ColbertModel(BiEncoderModel):
     batch_encoder = "encode_multi"
 
     def build_heads(self, config: ColbertConfig) -> None:
-        self.projection = nn.Linear(
-            config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias
-        )
+        self.projection = nn.Linear(config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias)
 
     def prepare(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, kind: str):
         """Insert the marker after [CLS]; for queries, turn padding into [MASK] up to ``query_length`` + 1."""
@@ -52,17 +50,13 @@ class ColbertModel(BiEncoderModel):
         if marker is not None:
             col = torch.full_like(input_ids[:, :1], marker)
             input_ids = torch.cat([input_ids[:, :1], col, input_ids[:, 1:]], 1)
-            attention_mask = torch.cat(
-                [attention_mask[:, :1], torch.ones_like(col), attention_mask[:, 1:]], 1
-            )
+            attention_mask = torch.cat([attention_mask[:, :1], torch.ones_like(col), attention_mask[:, 1:]], 1)
         score_mask = attention_mask.bool()
         if kind == "query" and cfg.query_expansion and cfg.mask_token_id is not None:
             target = cfg.query_length + (marker is not None)
             if input_ids.shape[1] < target:
                 extra = target - input_ids.shape[1]
-                input_ids = torch.cat(
-                    [input_ids, input_ids.new_full((input_ids.shape[0], extra), cfg.pad_token_id)], 1
-                )
+                input_ids = torch.cat([input_ids, input_ids.new_full((input_ids.shape[0], extra), cfg.pad_token_id)], 1)
                 attention_mask = torch.cat(
                     [attention_mask, attention_mask.new_zeros((attention_mask.shape[0], extra))], 1
                 )
@@ -76,13 +70,7 @@ class ColbertModel(BiEncoderModel):
             score_mask = score_mask & ~skip
         return input_ids, attention_mask, score_mask
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
-    ) -> BiEncoderOutput:
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
         input_ids, attention_mask, score_mask = self.prepare(input_ids, attention_mask, kind)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         emb = self.projection(hidden)
@@ -112,9 +100,7 @@ def maxsim(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch
     return (sim * q_mask[:, None, :]).sum(-1)
 
 
-def xtr_scores(
-    q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, k: int
-) -> torch.Tensor:
+def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor, k: int) -> torch.Tensor:
     """XTR training scores [Q, D]: each query token keeps only its ``k`` best document tokens across the whole
     batch; a document's score sums, over query tokens, the best retained similarity with one of its tokens
     (0 if none was retained), divided by how many query tokens retained any of its tokens (at least 1)."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
 from boltir.models.bi_encoders.pooling import POOLINGS, pool
@@ -57,16 +56,8 @@ class DprModel(BiEncoderModel):
             else None
         )
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
-    ) -> BiEncoderOutput:
-        emb = pool(
-            self.hidden_states(input_ids, attention_mask, token_type_ids), attention_mask, self.config.pooling
-        )
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
+        emb = pool(self.hidden_states(input_ids, attention_mask, types), attention_mask, self.config.pooling)
         if self.projection is not None:
             emb = self.projection(emb)
         if self.config.normalizes:

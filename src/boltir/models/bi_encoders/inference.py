@@ -20,12 +20,13 @@ def encoded_batches(
     tokenizer: Any,
     texts: Sequence[str],
     kind: str,
-    batch_size: int,
+    batch_size: int = 32,
     sort_by_length: bool = True,
     num_workers: int = 0,
     progress: Any = None,
 ) -> Iterator[tuple[list[int], Any]]:
-    """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch."""
+    """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch. These batching settings are what the
+    ``**batching`` of every ``encode_*`` function below passes on."""
     cfg = model.config
     batches = length_sorted_batches(texts, batch_size, sort_by_length)
     batcher = TextBatcher(tokenizer, texts, batches, cfg.text_length(kind), cfg.text_prefix(kind))
@@ -43,43 +44,21 @@ def encoded_batches(
                 progress.update(len(idx))
 
 
-def encode_dense(
-    model: Any,
-    tokenizer: Any,
-    texts: Sequence[str],
-    kind: str = "doc",
-    batch_size: int = 32,
-    progress: Any = None,
-    num_workers: int = 0,
-    sort_by_length: bool = True,
-) -> np.ndarray:
+def encode_dense(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", **batching: Any) -> np.ndarray:
     """Embeddings [len(texts), D] float32 in input order. ``kind`` picks query or document length/prefix."""
     out = np.empty((len(texts), model.config.embedding_dim), dtype=np.float32)
-    for idx, o in encoded_batches(
-        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
-    ):
+    for idx, o in encoded_batches(model, tokenizer, texts, kind, **batching):
         out[idx] = o.embeddings.float().cpu().numpy()
     return out
 
 
-def encode_sparse(
-    model: Any,
-    tokenizer: Any,
-    texts: Sequence[str],
-    kind: str = "doc",
-    batch_size: int = 32,
-    progress: Any = None,
-    num_workers: int = 0,
-    sort_by_length: bool = True,
-) -> Any:
+def encode_sparse(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", **batching: Any) -> Any:
     """Term weights of a learned-sparse model as a scipy CSR matrix [len(texts), vocab] in input order (only
     non-zeros are kept, batch by batch)."""
     import scipy.sparse as sp
 
     rows, cols, vals = [], [], []
-    for idx, o in encoded_batches(
-        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
-    ):
+    for idx, o in encoded_batches(model, tokenizer, texts, kind, **batching):
         weights = o.embeddings.float()
         r, c = weights.nonzero(as_tuple=True)
         rows.append(np.asarray(idx)[r.cpu().numpy()])
@@ -95,66 +74,38 @@ def encode_sparse(
 
 
 def encode_multi(
-    model: Any,
-    tokenizer: Any,
-    texts: Sequence[str],
-    kind: str = "doc",
-    batch_size: int = 32,
-    progress: Any = None,
-    num_workers: int = 0,
-    sort_by_length: bool = True,
+    model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", **batching: Any
 ) -> list[np.ndarray]:
     """Token embeddings of a multi-vector model: one float32 array [scored tokens, dim] per text, in input order
     (padding, and for documents the skip-list tokens, removed)."""
     out: list[np.ndarray | None] = [None] * len(texts)
-    for idx, o in encoded_batches(
-        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
-    ):
+    for idx, o in encoded_batches(model, tokenizer, texts, kind, **batching):
         emb, mask = o.embeddings.float().cpu().numpy(), o.mask.cpu().numpy()
         for row, i in enumerate(idx):
             out[i] = emb[row][mask[row]]
     return out  # type: ignore[return-value]
 
 
-def encode_views(
-    model: Any,
-    tokenizer: Any,
-    texts: Sequence[str],
-    kind: str = "doc",
-    batch_size: int = 32,
-    progress: Any = None,
-    num_workers: int = 0,
-    sort_by_length: bool = True,
-) -> np.ndarray:
+def encode_views(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", **batching: Any) -> np.ndarray:
     """MVR: documents -> [len(texts), views, dim], queries -> [len(texts), dim], float32 in input order."""
     views = len(model.config.view_token_ids)
     dim = model.config.embedding_dim
     out = np.empty((len(texts), views, dim) if kind == "doc" else (len(texts), dim), dtype=np.float32)
-    for idx, o in encoded_batches(
-        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
-    ):
+    for idx, o in encoded_batches(model, tokenizer, texts, kind, **batching):
         out[idx] = o.embeddings.float().cpu().numpy()
     return out
 
 
-def encode_coil(
-    model: Any,
-    tokenizer: Any,
-    texts: Sequence[str],
-    kind: str = "doc",
-    batch_size: int = 32,
-    progress: Any = None,
-    num_workers: int = 0,
-    sort_by_length: bool = True,
-) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+Tokens = tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]
+
+
+def encode_coil(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", **batching: Any) -> Tokens:
     """COIL: ``([CLS] vectors [len(texts), cls_dim], token vectors per text, vocabulary ids per text)``, keeping
     only the tokens that can match (no padding, special tokens or skip-list punctuation), in input order."""
     cls = np.empty((len(texts), model.config.cls_dim), dtype=np.float32)
     tokens: list[np.ndarray | None] = [None] * len(texts)
     ids: list[np.ndarray | None] = [None] * len(texts)
-    for idx, o in encoded_batches(
-        model, tokenizer, texts, kind, batch_size, sort_by_length, num_workers, progress
-    ):
+    for idx, o in encoded_batches(model, tokenizer, texts, kind, **batching):
         cls[idx] = o.cls.float().cpu().numpy()
         tok, tid = o.embeddings.float().cpu().numpy(), o.token_ids.cpu().numpy()
         for row, i in enumerate(idx):

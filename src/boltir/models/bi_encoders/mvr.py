@@ -5,7 +5,7 @@ vocabulary has them) follow the document's [CLS]; each view token's output is on
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 
@@ -36,22 +36,12 @@ class MvrModel(BiEncoderModel):
             nn.Linear(config.encoder.hidden_size, config.projection_dim) if config.projection_dim else None
         )
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
-    ) -> BiEncoderOutput:
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
         views = len(self.config.view_token_ids) if kind == "doc" else 0
         if views:
-            extra = torch.tensor(self.config.view_token_ids, device=input_ids.device).expand(
-                input_ids.shape[0], -1
-            )
+            extra = torch.tensor(self.config.view_token_ids, device=input_ids.device).expand(input_ids.shape[0], -1)
             input_ids = torch.cat([input_ids[:, :1], extra, input_ids[:, 1:]], 1)
-            attention_mask = torch.cat(
-                [attention_mask[:, :1], torch.ones_like(extra), attention_mask[:, 1:]], 1
-            )
+            attention_mask = torch.cat([attention_mask[:, :1], torch.ones_like(extra), attention_mask[:, 1:]], 1)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         out = hidden[:, 1 : 1 + views] if views else hidden[:, 0]
         return BiEncoderOutput(embeddings=self.projection(out) if self.projection is not None else out)

@@ -6,7 +6,7 @@ documents and weights a query's terms by a static per-term table (``query_weight
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
 
@@ -66,17 +66,9 @@ class SpladeModel(SparseModel):
     def build_heads(self, config: SpladeConfig) -> None:
         if config.pooling not in SPLADE_POOLINGS:
             raise ValueError(f"pooling={config.pooling!r}: choose one of {', '.join(SPLADE_POOLINGS)}")
-        self.query_weights = (
-            nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free else None
-        )
+        self.query_weights = nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free else None
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
-    ) -> BiEncoderOutput:
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
         if kind == "query" and self.query_weights is not None:
             bag = torch.zeros(input_ids.shape[0], self.config.embedding_dim, device=input_ids.device)
             bag.scatter_(1, input_ids, attention_mask.to(bag.dtype))
@@ -86,14 +78,12 @@ class SpladeModel(SparseModel):
                 embeddings=self.prune(bag.clamp(max=1.0) * self.query_weights.relu(), self.config.query_top_k)
             )
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
+        if types is not None:
+            kwargs["types"] = types
         logits = self.encoder(**kwargs).logits  # [B, L, vocab]: the largest tensor; no full-size copies below
         pad = attention_mask.unsqueeze(-1) == 0
         if self.config.pooling == "max":  # log(1 + ReLU) is monotonic: pool first, then transform [B, vocab]
-            logits = (
-                logits.masked_fill_(pad, 0.0) if not torch.is_grad_enabled() else logits.masked_fill(pad, 0.0)
-            )
+            logits = logits.masked_fill_(pad, 0.0) if not torch.is_grad_enabled() else logits.masked_fill(pad, 0.0)
             pooled = torch.log1p(torch.relu(logits.amax(1).float()))
         else:
             pooled = (torch.log1p(torch.relu(logits.float())) * (~pad)).sum(1)

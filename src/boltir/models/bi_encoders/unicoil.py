@@ -5,7 +5,7 @@ dot-product scores), so the same inverted index, sparse search and re-ranking se
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderOutput
 from boltir.models.bi_encoders.splade import SparseConfig, SparseModel
@@ -25,14 +25,8 @@ class UniCoilModel(SparseModel):
     def build_heads(self, config: UniCoilConfig) -> None:
         self.weight_head = nn.Linear(config.encoder.hidden_size, 1)
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        kind: str = "doc",
-    ) -> BiEncoderOutput:
-        hidden = self.hidden_states(input_ids, attention_mask, token_type_ids)
+    def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
+        hidden = self.hidden_states(input_ids, attention_mask, types)
         w = torch.relu(self.weight_head(hidden)).squeeze(-1).float() * attention_mask  # [B, L]
         if self.config.skip_ids:
             w = w.masked_fill(torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=w.device)), 0.0)

@@ -67,13 +67,15 @@ class CrossEncoderModel(BoltirPreTrainedModel):
         self.check_config(config)
         super().__init__(config)
         self.encoder = build_backbone(config, needs_layers=self.needs_layers)
-        self.head = ScoreHead(
-            config.encoder.hidden_size, config.head_activation, config.num_outputs, config.head_bias
-        )
+        self.head = ScoreHead(config.encoder.hidden_size, config.head_activation, config.num_outputs, config.head_bias)
         self.post_init()
+
+    backends: tuple[str, ...] = ()  # the attention backends of a family that owns its attention
 
     def check_config(self, config: Any) -> None:
         """Refuse settings the family cannot run (before any weights are built)."""
+        if self.backends and config.attention_backend not in self.backends:
+            raise ValueError(f"attention_backend={config.attention_backend!r}: one of {', '.join(self.backends)}")
 
     def _init_weights(self, module: nn.Module) -> None:
         init_linear_heads(self, module, ("head",))

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from boltir.models.base import encoder_states
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel, logits_to_scores
 
 
@@ -21,22 +22,12 @@ class MonoModel(CrossEncoderModel):
     _supports_sdpa = True
 
     def logits(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
-        hidden = self.encoder(**kwargs).last_hidden_state
-        return self.head(hidden[:, 0])
+        return self.head(encoder_states(self.encoder, input_ids, attention_mask, token_type_ids)[:, 0])
 
     def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Scores [B]."""
         return logits_to_scores(self.logits(input_ids, attention_mask, token_type_ids))

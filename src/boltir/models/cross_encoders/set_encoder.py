@@ -47,18 +47,17 @@ class SetEncoder(CrossEncoderModel):
     base_model_prefix = "set_encoder"
     needs_layers = True
 
+    backends = BACKENDS
+
     def check_config(self, config: SetEncoderConfig) -> None:
-        if config.attention_backend not in BACKENDS:
-            raise ValueError(f"attention_backend={config.attention_backend!r}: one of {', '.join(BACKENDS)}")
+        super().check_config(config)
         if config.num_outputs != 1:
             raise ValueError("a Set-Encoder scores with one logit (num_outputs=1)")
 
     def list_inputs(self, tokenizer: Any) -> Any:
         from boltir.data.pair_tokenizer import SetTokenizer
 
-        return SetTokenizer(
-            tokenizer, self.config.query_length, self.config.doc_length, self.config.int_token_id
-        )
+        return SetTokenizer(tokenizer, self.config.query_length, self.config.doc_length, self.config.int_token_id)
 
     def forward(
         self,
@@ -72,9 +71,7 @@ class SetEncoder(CrossEncoderModel):
         p, length = input_ids.shape
         if p % list_size:
             raise ValueError(f"{p} sequences are not whole lists of {list_size}")
-        if self.config.int_token_id is not None and not bool(
-            (input_ids[:, 1] == self.config.int_token_id).all()
-        ):
+        if self.config.int_token_id is not None and not bool((input_ids[:, 1] == self.config.int_token_id).all()):
             raise ValueError("every sequence must hold [INT] at position 1 (use SetTokenizer)")
         list_mask = (
             torch.ones(p // list_size, list_size, dtype=torch.bool, device=input_ids.device)

@@ -64,9 +64,7 @@ class SparseCrossEncoder(CrossEncoderModel):
     base_model_prefix = "sparse_ce"
     needs_layers = True
 
-    def check_config(self, config: SparseCrossEncoderConfig) -> None:
-        if config.attention_backend not in BACKENDS:
-            raise ValueError(f"attention_backend={config.attention_backend!r}: choose one of {BACKENDS}")
+    backends = BACKENDS
 
     def list_inputs(self, tokenizer: Any) -> Any:
         from boltir.data.pair_tokenizer import SegmentTokenizer
@@ -115,9 +113,7 @@ class SparseCrossEncoder(CrossEncoderModel):
         d_valid = doc_mask.bool()
         # the reference path's mask is the same for every layer: build it once
         dense_mask = (
-            full_mask(pat, q_valid[q_owner], d_valid)[:, None]
-            if self.config.attention_backend == "mask"
-            else None
+            full_mask(pat, q_valid[q_owner], d_valid)[:, None] if self.config.attention_backend == "mask" else None
         )
         for layer in self.encoder.encoder.layer:
             o_c, o_q, o_d = self._attend(layer, pat, h_c, h_q, h_d, q_valid, d_valid, q_owner, dense_mask)
@@ -149,9 +145,7 @@ class SparseCrossEncoder(CrossEncoderModel):
             o_c, o_q_p, o_d = o[:, :, :1], o[:, :, 1 : 1 + nq_len], o[:, :, 1 + nq_len :]
             if pat.query_is_independent:  # every pair of a query holds the same query rows: keep one
                 first = torch.zeros(h_q.shape[0], dtype=torch.long, device=h_q.device)
-                first.scatter_reduce_(
-                    0, q_owner, torch.arange(n_p, device=h_q.device), "amin", include_self=False
-                )
+                first.scatter_reduce_(0, q_owner, torch.arange(n_p, device=h_q.device), "amin", include_self=False)
                 o_q_p = o_q_p[first]
             return _merge(o_c), _merge(o_q_p), _merge(o_d)
         # [CLS] row: everything its links allow
@@ -182,9 +176,7 @@ class SparseCrossEncoder(CrossEncoderModel):
                 scale=scale,
             )
         # document rows: [CLS] and query keys (if linked) plus the document band
-        extra = ([(kc, vc, ones)] if pat.doc_to_cls else []) + (
-            [(kq_p, vq_p, qv_p)] if pat.doc_to_query else []
-        )
+        extra = ([(kc, vc, ones)] if pat.doc_to_cls else []) + ([(kq_p, vq_p, qv_p)] if pat.doc_to_query else [])
         ext_k, ext_v, ext_ok = [k for k, _, _ in extra], [v for _, v, _ in extra], [ok for _, _, ok in extra]
         nd_len = h_d.shape[1]
         if pat.window is None or pat.window >= nd_len - 1:  # the band covers every document key

@@ -1,0 +1,54 @@
+"""Every command-line option of boltir, declared once: a command names the options it takes (and declares its own
+few with :class:`Option`), so ``--queries``, ``--docs``, ``--batch-size``, ... mean the same everywhere. Boolean
+options are bare flags (``--json``; ``--json false`` also works)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+REQUIRED = object()
+SOURCE = "a file, a bundled dataset name or irds:<id>"
+
+
+@dataclass(frozen=True)
+class Option:
+    type: Any
+    default: Any = None
+    help: str = ""
+    nargs: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    def but(self, **changes: Any) -> Option:
+        """This option with other settings (a command's own default or help)."""
+        return replace(self, **changes)
+
+
+CATALOGUE: dict[str, Option] = {
+    "queries": Option(str, REQUIRED, f"queries: {SOURCE}"),
+    "docs": Option(str | None, None, f"documents: {SOURCE}"),
+    "qrels": Option(str | None, None, f"qrels to evaluate the run with: {SOURCE}"),
+    "metrics": Option(str, ["nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000"], "ir_measures metrics", nargs="+"),
+    "run": Option(str, REQUIRED, "candidate run: a file or <dataset>:<run>"),
+    "model": Option(str, REQUIRED, "model: short name, folder or Hub id"),
+    "output": Option(str, REQUIRED, "TREC run file to write"),
+    "k": Option(int, 1000, "documents per query"),
+    "depth": Option(int, 100, "candidates per query"),
+    "batch_size": Option(int, 32, "texts per forward pass"),
+    "num_workers": Option(int, 0, "DataLoader workers that tokenise"),
+    "tag": Option(str, "boltir", "the run's tag column"),
+    "seed": Option(int, 0, "random seed"),
+    "overwrite": Option(bool, False, "delete an existing index first"),
+}
+
+
+def add(p: Any, *names: str, **own: Option) -> None:
+    """Add the catalogue's ``names`` and the command's ``own`` options to parser ``p``."""
+    for name, opt in [*((n, CATALOGUE[n]) for n in names), *own.items()]:
+        kwargs: dict[str, Any] = {"type": opt.type, "help": opt.help}
+        kwargs.update({"required": True} if opt.default is REQUIRED else {"default": opt.default})
+        if opt.nargs:
+            kwargs["nargs"] = opt.nargs
+        if opt.type is bool:
+            kwargs.update(nargs="?", const=True)
+        p.add_argument("--" + name.replace("_", "-"), *opt.aliases, **kwargs)
