@@ -59,3 +59,12 @@ def test_readme_python_runs_and_equals_the_command_line(tmp_path, monkeypatch, c
         cli = evaluate(load_run(file), qrels, ["nDCG@10", "RR(rel=2)@10"]).aggregate
         assert {m: round(v, 4) for m, v in ours.items()} == {m: round(v, 4) for m, v in cli.items()}, name
         assert f"{ours['nDCG@10']:.4f}" in python_table
+
+
+def test_no_doc_link_points_outside_the_repository():
+    texts = {p: p.read_text(encoding="utf-8") for p in [*DOCS, ROOT / "CHANGELOG.md", ROOT / "data" / "README.md"]}
+    for path, text in texts.items():
+        for target in re.findall(r"\]\(([^)]+)\)", text):
+            assert not target.startswith(("http://", "https://", "../", "/")), (path.name, target)
+            assert (path.parent / target.split("#")[0]).exists() or target.startswith("#"), (path.name, target)
+        assert "../shared" not in text, path.name

@@ -162,6 +162,7 @@ def family_of_model_type(model_type: str | None) -> Family | None:
 
 
 def families(role: str | None = None) -> list[Family]:
+    """The registered families (of one role: ``bi-encoder`` or ``cross-encoder``), in registration order."""
     return [f for f in FAMILIES.values() if role is None or f.role == role]
 
 

@@ -160,3 +160,21 @@ def test_old_family_spellings_warn_and_resolve(tiny_backbone):
     with pytest.warns(DeprecationWarning):
         assert get_family("sparse-cross-encoder").name == "sparse-ce"
     assert get_family("boltir-unicoil").name == "unicoil"  # a model type is no old spelling
+
+
+@pytest.mark.parametrize("name", ["dpr", "mono"])
+def test_saved_folder_has_a_model_card_and_files_others_can_read(saved, name):
+    import stat
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path(saved[name])
+    card = (folder / "README.md").read_text()
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["library_name"] == "boltir" and name in header["tags"]
+    assert header["pipeline_tag"] == ("sentence-similarity" if name == "dpr" else "text-ranking")
+    assert "boltir.load_model('path/to/this/folder')" in card and "AutoModel.from_pretrained" in card
+    assert f"model_type: boltir-{name}" in card and "## Settings" in card
+    for f in folder.iterdir():
+        assert f.stat().st_mode & stat.S_IROTH, f"{f.name} is not readable by others"

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"boltir: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from boltir.utils.log import show_info_on_stderr
+
+    show_info_on_stderr()
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(argv[1:]) or 0)

@@ -39,35 +39,6 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     return "blake2b:" + hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-def model_card(model: Any, extra: dict[str, Any] | None = None) -> str:
-    """A short README.md for a saved model folder: what it is, how to load it, what produced it."""
-    cfg = model.config
-    lines = [
-        "---",
-        "library_name: boltir",
-        "tags: [boltir, information-retrieval, " + cfg.model_type + "]",
-        "---",
-        f"# {cfg.model_type} model saved by boltir",
-        "",
-        f"Backbone: `{cfg.encoder.model_type}` ({getattr(cfg.encoder, 'num_hidden_layers', '?')} layers, "
-        f"hidden size {getattr(cfg.encoder, 'hidden_size', '?')}).",
-        "",
-        "```python",
-        "import boltir",
-        "from transformers import AutoModel",
-        "model = AutoModel.from_pretrained('path/to/this/folder')",
-        "```",
-        "",
-        "## Configuration",
-        "```json",
-        json.dumps({k: v for k, v in cfg.to_dict().items() if k != "encoder"}, indent=2, default=str),
-        "```",
-    ]
-    if extra:
-        lines += ["", "## Provenance", "```json", json.dumps(extra, indent=2, default=str), "```"]
-    return "\n".join(lines) + "\n"
-
-
 class BoltirPreTrainedModel(PreTrainedModel):
     """Base of every boltir model class: ``save_pretrained`` also writes the tokenizer loaded with the model and a
     model card, so a folder saved the plain Hugging Face way loads back through boltir and ``transformers``."""
@@ -88,7 +59,14 @@ class BoltirPreTrainedModel(PreTrainedModel):
         if self.tokenizer is not None and not (folder / "tokenizer_config.json").exists():
             self.tokenizer.save_pretrained(folder)
         if not (folder / "README.md").exists():
+            from boltir.models.card import model_card
+
             (folder / "README.md").write_text(model_card(self), encoding="utf-8")
+        from boltir.utils.atomic import publish_mode
+
+        for f in folder.iterdir():  # files others may read, as a plain open() would make them
+            if f.is_file():
+                publish_mode(f)
         return out
 
 
@@ -141,6 +119,8 @@ def save_model_folder(
         model.save_pretrained(tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
+        from boltir.models.card import model_card
+
         (tmp / "README.md").write_text(model_card(model, provenance), encoding="utf-8")
         if provenance:
             (tmp / "boltir_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))

@@ -18,6 +18,8 @@ from boltir.utils.progress import progress_bar
 
 
 class CoilSearcher(IndexSearcher):
+    """Exact COIL search over a COIL index (no knobs of its own)."""
+
     kind = "coil"
     check_shards = True
 

@@ -8,6 +8,8 @@ from typing import Any
 import lightning as L
 import torch
 
+from boltir.utils.log import log
+
 
 class RankingModule(L.LightningModule):
     """Base class; subclasses set ``self.model``/``self.tokenizer`` and implement ``validation_scores``."""
@@ -45,10 +47,10 @@ class RankingModule(L.LightningModule):
             # Lightning drops values logged in the sanity check; with num_sanity_val_steps=-1 this is the
             # whole validation run before any training, i.e. the starting point of the model
             if self.trainer.is_global_zero:
-                print(f"before training: val/{metric} = {value:.4f}")
+                log.info(f"before training: val/{metric} = {value:.4f}")
             return
         if self.trainer.is_global_zero:
-            print(f"step {self.global_step}: val/{metric} = {value:.4f}")
+            log.info(f"step {self.global_step}: val/{metric} = {value:.4f}")
         self.log(f"val/{metric}", value, prog_bar=True, sync_dist=False)
 
     def setup(self, stage: str) -> None:

@@ -8,6 +8,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from boltir.utils.log import log
+
 
 class ExportBestModel(L.Callback):
     """At the end of ``fit``, load the best checkpoint (or keep the last weights when nothing was monitored)
@@ -38,6 +40,6 @@ class ExportBestModel(L.Callback):
                 global_step=trainer.global_step,
             )
             out = save_model_folder(pl_module.model, pl_module.tokenizer, Path(self.dirpath), info)
-            print(f"exported model to {out}" + (f" (best checkpoint {best})" if best else ""))
+            log.info(f"exported model to {out}" + (f" (best checkpoint {best})" if best else ""))
         if trainer.world_size > 1:
             trainer.strategy.barrier()
