@@ -32,5 +32,9 @@ class ModelNotFoundError(BoltirError, FileNotFoundError):
     """A model given by name is neither a folder, a short name nor loadable from the Hub."""
 
 
+class OutputError(BoltirError, OSError):
+    """An output path cannot be written (it is a directory, or its folder cannot be made)."""
+
+
 class TeacherError(BoltirError, RuntimeError):
     """A teacher (LLM back-end) failed to give a usable answer."""

@@ -38,6 +38,11 @@ def build(colbert, corpus, out, **kw):
     )
 
 
+def write_jsonl(path, docs):
+    path.write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in docs.items()))
+    return path
+
+
 def test_exhaustive_search_equals_brute_force_maxsim(colbert, corpus, tmp_path):
     path, texts = corpus
     assert build(colbert, path, tmp_path / "idx", max_shards=1) is None
@@ -205,9 +210,12 @@ def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert
     more.write_text(json.dumps({"doc_id": "new", "text": "apple banana apple banana"}) + "\n")
     m2 = add_documents(small, model, tok, str(more), show_progress=False)
     assert m2["centroids"]["nbits"] == 2 and (small / "residuals.g1.npy").exists()
-    assert not (small / "residuals.npy").exists()
-    run = MultiVectorSearcher(small, loaded=colbert, **exhaustive).search({"a": QUERIES["a"]}, k=54)
-    assert "new" in run["a"] and len(run["a"]) == 54
+    assert (small / "residuals.npy").exists()  # the previous generation stays until the next update
+    add_documents(small, model, tok, str(write_jsonl(tmp_path / "more2.jsonl", {"new2": "banana"})), show_progress=False)
+    assert (small / "residuals.g2.npy").exists() and (small / "residuals.g1.npy").exists()
+    assert not (small / "residuals.npy").exists()  # two updates later, generation 0 is removed
+    run = MultiVectorSearcher(small, loaded=colbert, **exhaustive).search({"a": QUERIES["a"]}, k=55)
+    assert "new" in run["a"] and len(run["a"]) == 55
 
 
 def test_compressing_a_built_index_equals_compressing_at_build(colbert, corpus, tmp_path):
@@ -218,7 +226,7 @@ def test_compressing_a_built_index_equals_compressing_at_build(colbert, corpus, 
     build(colbert, path, tmp_path / "built", num_centroids=16, nbits=4)
     m = compress_multivector(tmp_path / "later", 4)
     assert m["generation"] == 1 and m["updates"][-1]["compressed"] == 4
-    assert not (tmp_path / "later" / "codes.npy").exists()
+    assert (tmp_path / "later" / "codes.npy").exists()  # generation 0 stays until the next update
     np.testing.assert_array_equal(
         np.load(tmp_path / "later" / "residuals.g1.npy"), np.load(tmp_path / "built" / "residuals.npy")
     )

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(argv[1:]) or 0)
-    except (BoltirError, FileNotFoundError, KeyError, ValueError) as e:
+    except (BoltirError, OSError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"boltir {name}: error: {msg}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ def new_parser(prog: str, description: str):
 def evaluate_and_print(
     runs: dict[str, dict],
     qrels_spec: str | dict | None,
-    metrics: list[str],
+    metrics: list[str] | None,
     extra: dict[str, dict[str, str]] | None = None,
     json_out: bool = False,
 ) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ Every run is evaluated on DL19 against BM25 with a paired t-test; time and throu
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -40,6 +39,7 @@ def main(argv: list[str]) -> int:
     from boltir.evaluation.significance import compare_to_baseline
     from boltir.pipeline import Reranker
     from boltir.search.bm25 import BM25Index
+    from boltir.utils.atomic import atomic_open, atomic_write_json
 
     a = parser().parse_args(argv)
     out = Path(a.output)
@@ -103,7 +103,8 @@ def main(argv: list[str]) -> int:
     print(text)
     report = as_json(evals, comps)
     report["cost"] = cost
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.md").write_text(f"# boltir demo on {ds}\n\n```\n{text}\n```\n")
+    atomic_write_json(out / "report.json", report)
+    with atomic_open(out / "report.md") as f:
+        f.write(f"# boltir demo on {ds}\n\n```\n{text}\n```\n")
     print(f"\nruns and report in {out}/")
     return 0

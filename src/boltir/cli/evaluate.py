@@ -19,10 +19,10 @@ def parser():
     p.add_argument("runs", nargs="+", help="run files or <dataset>:<run> names")
     options.add(
         p,
+        "metrics",
         qrels=CATALOGUE["qrels"].but(
             type=str, default=REQUIRED, help="qrels: a file, a dataset (its split only) or irds:<id>"
         ),
-        metrics=CATALOGUE["metrics"].but(default=["nDCG@10", "RR(rel=2)@10"]),
         json=Option(bool, False, "print JSON (aggregate, per query, tests)"),
     )
     return p
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     from boltir.data.sources import load_qrels, load_run
 
     args = parser().parse_args(split_metrics(argv))
-    metrics = list(args.metrics)
+    metrics = list(args.metrics) if args.metrics else None
     qrels = load_qrels(args.qrels)  # first: a wrong qrels name fails before any run is read
     runs = {}
     for spec in args.runs:

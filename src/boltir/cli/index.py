@@ -4,11 +4,12 @@ term-inverted tokens for COIL."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 from boltir.cli import options
 from boltir.cli.common import new_parser
-from boltir.cli.options import REQUIRED, Option
+from boltir.cli.options import Option
 
 
 def parser():
@@ -25,7 +26,7 @@ def parser():
         "num_workers",
         "overwrite",
         model=Option(str | None, None, "model: short name, folder or Hub id (--add: the index's own)"),
-        output=Option(str, REQUIRED, "index folder"),
+        output=Option(str | None, None, "index folder (required but with --verify)"),
         add=Option(bool, False, "add --docs to the index in --output (new shards, recorded in the manifest)"),
         delete=Option(str | None, None, "file of document ids (one per line) to delete from --output"),
         shard_size=Option(int, 16384, "documents per shard (the unit of resuming)"),
@@ -36,15 +37,27 @@ def parser():
         nbits=Option(int | None, None, "multi-vector indexes: residual compression, 1/2/4/8 bits per dimension"),
         doc_length=Option(int | None, None, "override the model's document length"),
         max_shards=Option(int | None, None, "stop after this many new shards (time-boxed; rerun to continue)"),
+        verify=Option(str | None, None, "check every file of the index in this folder against its checksum"),
     )
     return p
 
 
 def main(argv: list[str]) -> int:
+    a = parser().parse_args(argv)
+    if a.verify:
+        return _verify(a.verify)
+    if not a.output:
+        raise ValueError("--output (the index folder) is required")
+    from boltir.index.lock import writer_lock
+
+    with writer_lock(a.output, "boltir index"):  # before loading the model: a second writer fails at once
+        return _write(a)
+
+
+def _write(a) -> int:
     from boltir.index.build import build_index
     from boltir.models.loading import load_model
 
-    a = parser().parse_args(argv)
     if a.delete or a.add:
         return _update(a)
     if not a.model or not a.docs:
@@ -85,6 +98,22 @@ def _update(a) -> int:
         model, tokenizer = load_index_model(Path(a.output), read_manifest(a.output), a.model)
         m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size)
         print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")
+    return 0
+
+
+def _verify(folder: str) -> int:
+    from pathlib import Path
+
+    from boltir.index.integrity import verify
+    from boltir.index.storage import read_manifest
+
+    manifest = read_manifest(folder)
+    problems = verify(Path(folder), manifest)
+    for p in problems:
+        print(f"{folder}: {p}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{folder}: all {len(manifest['files'])} files intact (sizes and checksums as recorded)")
     return 0
 
 

@@ -28,7 +28,12 @@ CATALOGUE: dict[str, Option] = {
     "queries": Option(str, REQUIRED, f"queries: {SOURCE}"),
     "docs": Option(str | None, None, f"documents: {SOURCE}"),
     "qrels": Option(str | None, None, f"qrels to evaluate the run with: {SOURCE}"),
-    "metrics": Option(str, ["nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000"], "ir_measures metrics", nargs="+"),
+    "metrics": Option(
+        str | None,
+        None,
+        "ir_measures metrics (default: nDCG@10, RR@10, R@1000, AP@1000, relevant = grade 2 for graded qrels)",
+        nargs="+",
+    ),
     "run": Option(str, REQUIRED, "candidate run: a file or <dataset>:<run>"),
     "model": Option(str, REQUIRED, "model: short name, folder or Hub id"),
     "output": Option(str, REQUIRED, "TREC run file to write"),

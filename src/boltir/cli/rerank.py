@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
             ),
             run,
             load_qrels(a.qrels),
-            a.metrics[0],
+            a.metrics[0] if a.metrics else "nDCG@10",
             a.depth,
         )
         print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))

@@ -10,11 +10,13 @@ import gzip
 import json
 import math
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from boltir.data.errors import DataFormatError
+from boltir.data.ids import check_id, check_ids
 from boltir.data.records import Doc, Query, RunRow, TrainingTuple
+from boltir.errors import DataFormatError
 
 ID_FIELDS = ("doc_id", "docid", "docno", "id", "_id", "pid")
 TEXT_FIELDS = ("text", "contents", "body", "passage")
@@ -25,19 +27,26 @@ def _open_binary(path: Path):
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` for non-blank lines, without the newline; errors name the line."""
+    """Yield ``(line_number, text)`` for non-blank lines, without the newline (lines end at ``\n`` only; a UTF-8
+    byte-order mark at the start is dropped); errors name the line, and a truncated ``.gz`` is an error."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    with _open_binary(path) as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataFormatError(path, lineno, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield lineno, line
+    if path.is_dir():
+        raise DataFormatError(path, None, "is a directory, not a file")
+    lineno = 0
+    try:
+        with _open_binary(path) as f:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    raise DataFormatError(path, lineno, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+                line = line.rstrip("\r\n")
+                if line.strip():
+                    yield lineno, line
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataFormatError(path, lineno + 1, f"compressed data is truncated or corrupt ({e})") from None
 
 
 def _kind(path: Path) -> str:
@@ -57,8 +66,6 @@ def read_docs(path: str | os.PathLike, check_duplicates: bool = True) -> Iterato
     else:
         raise DataFormatError(path, None, f"unknown document format {kind!r} (expected .jsonl, .jsonl.gz or .tsv)")
     for lineno, doc in records:
-        if not doc.text.strip():
-            raise DataFormatError(path, lineno, f"document {doc.doc_id!r} has empty text")
         if seen is not None:
             if doc.doc_id in seen:
                 raise DataFormatError(path, lineno, f"duplicate document id {doc.doc_id!r}")
@@ -74,9 +81,10 @@ def _read_jsonl_docs(path: Path) -> Iterator[tuple[int, Doc]]:
             raise DataFormatError(path, lineno, f"invalid JSON ({e.msg})") from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, lineno, "expected a JSON object per line")
-        doc_id = next((obj[k] for k in ID_FIELDS if k in obj), None)
-        if doc_id is None:
+        field = next((k for k in ID_FIELDS if k in obj), None)
+        if field is None:
             raise DataFormatError(path, lineno, f"missing document id field (one of {', '.join(ID_FIELDS)})")
+        doc_id = check_id(obj[field], path, lineno, "document id")
         text = next((obj[k] for k in TEXT_FIELDS if k in obj), None)
         if text is None:
             raise DataFormatError(path, lineno, f"missing text field (one of {', '.join(TEXT_FIELDS)})")
@@ -85,7 +93,7 @@ def _read_jsonl_docs(path: Path) -> Iterator[tuple[int, Doc]]:
         title = obj.get("title")
         if title:
             text = f"{title} {text}"
-        yield lineno, Doc(str(doc_id), text)
+        yield lineno, Doc(doc_id, text)
 
 
 def _read_tsv_docs(path: Path) -> Iterator[tuple[int, Doc]]:
@@ -94,7 +102,7 @@ def _read_tsv_docs(path: Path) -> Iterator[tuple[int, Doc]]:
         if len(parts) < 2:
             raise DataFormatError(path, lineno, "expected 'doc_id<TAB>text' (missing text column)")
         text = parts[1] if len(parts) == 2 else f"{parts[2]} {parts[1]}"
-        yield lineno, Doc(parts[0], text)
+        yield lineno, Doc(check_id(parts[0], path, lineno, "document id"), text)
 
 
 def read_queries(path: str | os.PathLike) -> Iterator[Query]:
@@ -105,7 +113,7 @@ def read_queries(path: str | os.PathLike) -> Iterator[Query]:
         parts = line.split("\t")
         if len(parts) < 2:
             raise DataFormatError(path, lineno, f"query {parts[0]!r} has no text (expected 'query_id<TAB>text')")
-        qid, text = parts[0].strip(), parts[1]
+        qid, text = check_id(parts[0], path, lineno, "query id"), parts[1]
         if not text.strip():
             raise DataFormatError(path, lineno, f"query {qid!r} has empty text")
         if qid in seen:
@@ -115,30 +123,44 @@ def read_queries(path: str | os.PathLike) -> Iterator[Query]:
 
 
 def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
-    """TREC qrels ``qid iteration docid grade`` into ``{qid: {docid: grade}}``."""
+    """TREC qrels ``qid iteration docid grade`` into ``{qid: {docid: grade}}``; a (query, document) judged twice
+    and a file without judgments are errors."""
     path = Path(path)
     qrels: dict[str, dict[str, int]] = {}
+    first_line: dict[tuple[str, str], int] = {}
     for lineno, line in iter_lines(path):
         parts = line.split()
         if len(parts) != 4:
             raise DataFormatError(path, lineno, f"expected 4 columns 'qid 0 docid grade', found {len(parts)}")
-        qid, _, docid, grade = parts
+        qid, docid = check_id(parts[0], path, lineno, "query id"), check_id(parts[2], path, lineno, "document id")
         try:
-            rel = int(grade)
+            rel = int(parts[3])
         except ValueError:
-            raise DataFormatError(path, lineno, f"relevance grade {grade!r} is not an integer") from None
+            raise DataFormatError(path, lineno, f"relevance grade {parts[3]!r} is not an integer") from None
+        if (qid, docid) in first_line:
+            raise DataFormatError(
+                path, lineno, f"query {qid!r} judges document {docid!r} again (first at line {first_line[qid, docid]})"
+            )
+        first_line[qid, docid] = lineno
         qrels.setdefault(qid, {})[docid] = rel
+    if not qrels:
+        raise DataFormatError(path, None, "holds no judgments")
     return qrels
 
 
 def iter_run(path: str | os.PathLike) -> Iterator[RunRow]:
     """Rows of a TREC run ``qid Q0 docid rank score tag``."""
-    path = Path(path)
+    for _, row in _numbered_run_rows(Path(path)):
+        yield row
+
+
+def _numbered_run_rows(path: Path) -> Iterator[tuple[int, RunRow]]:
     for lineno, line in iter_lines(path):
         parts = line.split()
         if len(parts) != 6:
             raise DataFormatError(path, lineno, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}")
         qid, _, docid, rank, score, tag = parts
+        qid, docid = check_id(qid, path, lineno, "query id"), check_id(docid, path, lineno, "document id")
         try:
             score_f = float(score)
         except ValueError:
@@ -149,16 +171,16 @@ def iter_run(path: str | os.PathLike) -> Iterator[RunRow]:
             rank_i = int(rank)
         except ValueError:
             raise DataFormatError(path, lineno, f"rank {rank!r} is not an integer") from None
-        yield RunRow(qid, docid, rank_i, score_f, tag)
+        yield lineno, RunRow(qid, docid, rank_i, score_f, tag)
 
 
 def read_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     """A TREC run as ``{qid: {docid: score}}``; a doc listed twice for one query is an error."""
     run: dict[str, dict[str, float]] = {}
-    for row in iter_run(path):
+    for lineno, row in _numbered_run_rows(Path(path)):
         per_q = run.setdefault(row.query_id, {})
         if row.doc_id in per_q:
-            raise DataFormatError(path, None, f"document {row.doc_id!r} appears twice for query {row.query_id!r}")
+            raise DataFormatError(path, lineno, f"document {row.doc_id!r} appears twice for query {row.query_id!r}")
         per_q[row.doc_id] = row.score
     return run
 
@@ -172,19 +194,24 @@ def read_tuples(path: str | os.PathLike) -> Iterator[TrainingTuple]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataFormatError(path, lineno, f"invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataFormatError(path, lineno, "expected a JSON object per line")
         for key in ("query_id", "query", "positives"):
             if key not in obj:
                 raise DataFormatError(path, lineno, f"missing field {key!r}")
+        qid = check_id(obj["query_id"], path, lineno, "query id")
         if not isinstance(obj["query"], str) or not obj["query"].strip():
-            raise DataFormatError(path, lineno, f"query {obj['query_id']!r} has empty text")
-        positives = [str(p) for p in obj["positives"]]
-        negatives = [str(n) for n in obj.get("negatives") or []]
+            raise DataFormatError(path, lineno, f"query {qid!r} has empty text")
+        positives = check_ids(obj["positives"], path, lineno, "positives")
+        negatives = check_ids(obj.get("negatives") or [], path, lineno, "negatives")
         scores = obj.get("scores")
         if scores is not None:
             if not isinstance(scores, dict):
                 raise DataFormatError(path, lineno, "'scores' must map doc ids to numbers")
             try:
-                scores = {str(k): float(v) for k, v in scores.items()}
-            except (TypeError, ValueError):
+                scores = {check_id(k, path, lineno, "document id"): float(v) for k, v in scores.items()}
+            except (TypeError, ValueError) as e:
+                if isinstance(e, DataFormatError):
+                    raise
                 raise DataFormatError(path, lineno, "'scores' holds a value that is not a number") from None
-        yield TrainingTuple(str(obj["query_id"]), obj["query"], positives, negatives, scores)
+        yield TrainingTuple(qid, obj["query"], positives, negatives, scores)

@@ -15,9 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from boltir.data.errors import DataFormatError
+from boltir.data.ids import check_id
 from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
 from boltir.data.records import Doc, TrainingTuple
+from boltir.errors import BoltirError, DataFormatError
 
 IRDS_PREFIX = "irds:"
 
@@ -154,10 +155,37 @@ def get_dataset(name: str) -> NamedDataset:
         ) from None
 
 
-def _irds(spec: str):
+def _irds(spec: str) -> Any:
     import ir_datasets
 
-    return ir_datasets.load(spec[len(IRDS_PREFIX) :])
+    try:
+        return ir_datasets.load(spec[len(IRDS_PREFIX) :])
+    except KeyError:
+        raise DataFormatError(spec, None, "is not an ir_datasets id (they are listed at ir-datasets.com)") from None
+
+
+def _irds_records(spec: str, what: str) -> Iterator[Any]:
+    """The ``what`` records (docs, queries, qrels, scoreddocs) of an ir_datasets id, with clear errors when the id
+    has none or ir_datasets cannot provide them (it downloads on first use, which needs network access)."""
+    ds = _irds(spec)
+    if not getattr(ds, f"has_{what}")():
+        raise DataFormatError(spec, None, f"this ir_datasets id has no {what}")
+    try:
+        for record in getattr(ds, f"{what}_iter")():
+            if hasattr(record, "query_id"):
+                check_id(record.query_id, spec, None, "query id")
+            if hasattr(record, "doc_id"):
+                check_id(record.doc_id, spec, None, "document id")
+            yield record
+    except BoltirError:
+        raise
+    except Exception as e:
+        raise DataFormatError(
+            spec,
+            None,
+            f"ir_datasets could not provide its {what} ({type(e).__name__}: {e}); it "
+            "downloads data on first use, which needs network access",
+        ) from None
 
 
 def _irds_table(records: Any, value: str) -> dict[str, Any]:
@@ -183,7 +211,7 @@ def _component(spec: str, what: str) -> Path:
 def load_docs(spec: str) -> Iterator[Doc]:
     """Stream documents from a file, a bundled dataset or ``irds:<id>``."""
     if spec.startswith(IRDS_PREFIX):
-        for d in _irds(spec).docs_iter():
+        for d in _irds_records(spec, "docs"):
             yield Doc(d.doc_id, d.default_text())
         return
     yield from read_docs(_component(spec, "docs"))
@@ -204,7 +232,7 @@ def count_docs(spec: str) -> int | None:
 def load_queries(spec: str) -> dict[str, str]:
     """Queries ``{qid: text}`` (file order) from a file, a dataset (its split only) or ``irds:<id>``."""
     if spec.startswith(IRDS_PREFIX):
-        return {q.query_id: q.default_text() for q in _irds(spec).queries_iter()}
+        return {q.query_id: q.default_text() for q in _irds_records(spec, "queries")}
     queries = {q.query_id: q.text for q in read_queries(_component(spec, "queries"))}
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         queries = {qid: t for qid, t in queries.items() if qid in ids}
@@ -214,7 +242,7 @@ def load_queries(spec: str) -> dict[str, str]:
 def load_qrels(spec: str) -> dict[str, dict[str, int]]:
     """Qrels ``{qid: {docid: grade}}`` from a file, a dataset (its split only) or ``irds:<id>``."""
     if spec.startswith(IRDS_PREFIX):
-        return _irds_table(_irds(spec).qrels_iter(), "relevance")
+        return _irds_table(_irds_records(spec, "qrels"), "relevance")
     qrels = read_qrels(_component(spec, "qrels"))
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         qrels = {qid: d for qid, d in qrels.items() if qid in ids}
@@ -249,7 +277,7 @@ def run_path(spec: str) -> Path:
 def load_run(spec: str) -> dict[str, dict[str, float]]:
     """A run ``{qid: {docid: score}}`` from a file, ``<dataset>:<run>`` or ``irds:<id>`` (its scoreddocs)."""
     if spec.startswith(IRDS_PREFIX):
-        return _irds_table(_irds(spec).scoreddocs_iter(), "score")
+        return _irds_table(_irds_records(spec, "scoreddocs"), "score")
     return read_run(run_path(spec))
 
 

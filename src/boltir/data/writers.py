@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from boltir.data.ids import check_id
 from boltir.data.records import RunRow, TrainingTuple
 from boltir.utils.atomic import atomic_open, atomic_write_json
 
@@ -18,14 +19,18 @@ def write_run(
     depth: int | None = None,
     meta: dict | None = None,
 ) -> None:
-    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by descending score.
+    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by descending score; ids its reader would
+    refuse (whitespace, control characters, empty) are refused before anything is written.
 
-    With ``meta``, a ``<path>.meta.json`` sidecar records how the run was made (command, inputs, versions).
+    With ``meta``, a ``<path>.meta.json`` sidecar records how the run was made (command, inputs, versions) and the
+    run file's size and checksum; it is written after the run, so a sidecar never describes another run.
     """
-    if meta is not None:
-        from boltir.utils.provenance import provenance
-
-        atomic_write_json(f"{os.fspath(path)}.meta.json", provenance(**meta))
+    where = os.fspath(path)
+    check_id(tag, where, None, "run tag")
+    for qid, docs in run.items():
+        check_id(qid, where, None, "query id")
+        for docid in docs:
+            check_id(docid, where, None, "document id")
     with atomic_open(path) as f:
         for qid, docs in run.items():
             ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -33,6 +38,11 @@ def write_run(
                 ranked = ranked[:depth]
             for rank, (docid, score) in enumerate(ranked, start=1):
                 f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+    if meta is not None:
+        from boltir.utils.provenance import file_fingerprint, provenance
+
+        record = {"bytes": os.path.getsize(path), "fingerprint": file_fingerprint(path)}
+        atomic_write_json(f"{where}.meta.json", provenance(**meta, run_file=record))
 
 
 def write_run_rows(path: str | os.PathLike, rows: Iterable[RunRow]) -> None:

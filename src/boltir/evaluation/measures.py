@@ -7,6 +7,37 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_METRICS = ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000", "AP(rel=2)@1000")
+BINARY_METRICS = ("nDCG@10", "RR@10", "R@1000", "AP@1000")
+
+
+def max_grade(qrels: Mapping[str, Mapping[str, int]]) -> int:
+    return max((g for docs in qrels.values() for g in docs.values()), default=0)
+
+
+def default_metrics(qrels: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """TREC DL's measures (relevant = grade 2 and up) for graded qrels; the same measures with relevant = grade 1
+    for binary qrels, where ``rel=2`` could only give 0."""
+    return list(DEFAULT_METRICS if max_grade(qrels) >= 2 else BINARY_METRICS)
+
+
+def warn_unreachable(metrics: list[str], qrels: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """:func:`unreachable`, named in a warning when there are any."""
+    import warnings
+
+    zero_only = unreachable(metrics, qrels)
+    if zero_only:
+        warnings.warn(
+            f"{', '.join(zero_only)} can only be 0 on these qrels: their highest grade is "
+            f"{max_grade(qrels)} (binary qrels: use e.g. RR@10, R@1000)",
+            stacklevel=3,
+        )
+    return zero_only
+
+
+def unreachable(metrics: Iterable[str], qrels: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The measures whose relevance level no judgment reaches (they can only be 0 on these qrels)."""
+    top = max_grade(qrels)
+    return [m for m, p in zip(metrics, parse_metrics(metrics)) if p.params.get("rel", 1) > top]
 
 
 @dataclass
@@ -19,6 +50,7 @@ class Evaluation:
     judged_queries: int
     missing_queries: list[str] = field(default_factory=list)
     unjudged_run_queries: int = 0
+    zero_only: list[str] = field(default_factory=list)  # measures whose relevance level no judgment reaches
 
     @property
     def aggregate(self) -> dict[str, float]:
@@ -40,13 +72,17 @@ def parse_metrics(metrics: Iterable[str]):
 def evaluate(
     run: Mapping[str, Mapping[str, float]],
     qrels: Mapping[str, Mapping[str, int]],
-    metrics: Iterable[str] = DEFAULT_METRICS,
+    metrics: Iterable[str] | None = None,
     name: str = "run",
 ) -> Evaluation:
-    """Evaluate ``run`` on every query of ``qrels``; judged queries missing from the run score 0."""
+    """Evaluate ``run`` on every query of ``qrels``; judged queries missing from the run score 0. ``metrics``
+    default to :func:`default_metrics` of the qrels; a measure whose relevance level no judgment reaches is
+    evaluated (it is 0) and named in a warning."""
+
     import ir_measures
 
-    metrics = list(metrics)
+    metrics = list(metrics) if metrics is not None else default_metrics(qrels)
+    zero_only = warn_unreachable(metrics, qrels)
     measures = parse_metrics(metrics)
     names = {str(m): label for m, label in zip(measures, metrics)}
     judged = [q for q in qrels]
@@ -55,18 +91,23 @@ def evaluate(
     for m in ir_measures.iter_calc(measures, qrels, run):
         per_query[names[str(m.measure)]][m.query_id] = float(m.value)
     missing = [q for q in judged if q not in run]
-    return Evaluation(name, metrics, per_query, len(judged), missing, unjudged_run_queries=0)
+    return Evaluation(name, metrics, per_query, len(judged), missing, unjudged_run_queries=0, zero_only=zero_only)
 
 
 def evaluate_many(
     runs: Mapping[str, Mapping[str, Mapping[str, float]]],
     qrels: Mapping[str, Mapping[str, int]],
-    metrics: Iterable[str] = DEFAULT_METRICS,
+    metrics: Iterable[str] | None = None,
 ) -> list[Evaluation]:
-    metrics = list(metrics)
+    import warnings
+
+    metrics = list(metrics) if metrics is not None else default_metrics(qrels)
+    warn_unreachable(metrics, qrels)
     out = []
     for name, run in runs.items():
-        ev = evaluate(run, qrels, metrics, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ev = evaluate(run, qrels, metrics, name)
         ev.unjudged_run_queries = sum(1 for q in run if q not in qrels)
         out.append(ev)
     return out

@@ -44,6 +44,11 @@ def table(
                 f"(scored 0; e.g. {', '.join(ev.missing_queries[:3])}) - evaluate against the qrels of "
                 "the run's own query set"
             )
+        if ev.zero_only and ev is evaluations[0]:
+            lines.append(
+                f"note: {', '.join(ev.zero_only)} can only be 0 here: no judgment reaches that relevance "
+                "level (binary qrels: use RR@10, R@1000, ...)"
+            )
         if ev.unjudged_run_queries:
             lines.append(f"note: {ev.name} has {ev.unjudged_run_queries} queries without judgments (ignored)")
     return "\n".join(lines)

@@ -12,8 +12,11 @@ from typing import Any
 
 from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
+from boltir.index.integrity import check_sizes, index_files
 from boltir.index.kinds import Generation
+from boltir.index.lock import writer_lock
 from boltir.index.storage import ShardedVectorWriter, read_manifest
+from boltir.utils.log import log
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
 
@@ -67,10 +70,21 @@ def encode_shards(
         for chunk in new_chunks(docs, writer, output, shard_size, max_shards):
             if chunk is None:
                 return None
+            writer.pending_empty = sum(1 for d in chunk if not d.text.strip())
             add_chunk(chunk, bar)
-    if writer.done_count == 0:
-        raise InvalidIndexError(f"{docs}: the corpus is empty; nothing to index")
+    check_empty(docs, writer.done_count, writer.empty_count)
     return time.perf_counter() - started
+
+
+def check_empty(docs: str, count: int, empty: int) -> None:
+    """A corpus with no document, or with no document that has text, is an error; empty documents among others are
+    indexed (they score as an empty text and are never matched by a term) and counted in one warning."""
+    if count == 0:
+        raise InvalidIndexError(f"{docs}: the corpus is empty; nothing to index")
+    if empty == count:
+        raise InvalidIndexError(f"{docs}: all {count} documents have empty text; nothing to index")
+    if empty:
+        log.warning(f"{docs}: {empty} of {count} documents have empty text (indexed; a text match never finds them)")
 
 
 def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, Any]:
@@ -231,50 +245,54 @@ def build_index(
     impl = get_index_kind(kind or index_kind_of_model(model)).impl()
     options = impl.check_options(model, {k: v for k, v in options.items() if v is not None})
     output = Path(output)
-    record, docs_record, writer = start_build(
-        impl.name,
-        model,
-        tokenizer,
-        docs,
-        output,
-        model_source,
-        shard_size,
-        overwrite,
-        fresh_heads,
-        **impl.build_config(model, options),
-    )
-    seconds = encode_shards(
-        writer,
-        docs,
-        output,
-        shard_size,
-        max_shards,
-        show_progress,
-        lambda chunk, bar: impl.encode_shard(
-            writer, model, chunk, document_encoder(model, tokenizer, batch_size, bar, num_workers)
-        ),
-    )
-    if seconds is None:
-        return None
-    fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
-    return writer.finish(
-        {
-            "kind": impl.name,
-            **fields,
-            "model": record,
-            "docs": docs_record,
-            "build": {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)},
-            "provenance": provenance(),
-        }
-    )
+    with writer_lock(output, "build"):
+        record, docs_record, writer = start_build(
+            impl.name,
+            model,
+            tokenizer,
+            docs,
+            output,
+            model_source,
+            shard_size,
+            overwrite,
+            fresh_heads,
+            **impl.build_config(model, options),
+        )
+        encode = document_encoder(model, tokenizer, batch_size, None, num_workers)
+        seconds = encode_shards(
+            writer,
+            docs,
+            output,
+            shard_size,
+            max_shards,
+            show_progress,
+            lambda chunk, bar: impl.encode_shard(writer, model, chunk, functools.partial(encode, progress=bar)),
+        )
+        if seconds is None:
+            return None
+        fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
+        build = {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)}
+        files = index_files(output, writer.shards, list(impl.derived_files))
+        return writer.finish(
+            {
+                "kind": impl.name,
+                **fields,
+                "model": record,
+                "docs": docs_record,
+                "build": build,
+                "provenance": provenance(),
+                "files": files,
+            }
+        )
 
 
 def open_index(folder: str | Path, kind: str | None = None, check_shards: bool = False) -> dict[str, Any]:
-    """The manifest of a complete index (of ``kind`` when given); with ``check_shards`` every shard's files are
-    checked too."""
+    """The manifest of a complete index (of ``kind`` when given) whose files all have their recorded sizes; with
+    ``check_shards`` every shard's files are read and checked too."""
     from boltir.index.storage import check_shard
 
     manifest = read_manifest(folder)
+    check_sizes(Path(folder), manifest)
     if kind is not None and manifest.get("kind") != kind:
         raise InvalidIndexError(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
     if check_shards:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from boltir.errors import InvalidIndexError
+from boltir.index.lock import LOCK_FILE
 from boltir.utils.atomic import atomic_open, atomic_write_json
 
 FORMAT_VERSION = 1
@@ -40,8 +41,11 @@ class ShardedVectorWriter:
             raise InvalidIndexError(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
         progress_file = self.folder / PROGRESS
         self.shards: list[dict[str, Any]] = []
+        self.pending_empty = 0  # documents with empty text in the shard being written (recorded with it)
         if overwrite and self.folder.exists():
-            shutil.rmtree(self.folder)
+            for entry in self.folder.iterdir():  # the writer's lock file stays: it is held while this runs
+                if entry.name != LOCK_FILE:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         if progress_file.exists():
             progress = json.loads(progress_file.read_text())
             if progress.get("build_config") != build_config:
@@ -65,6 +69,7 @@ class ShardedVectorWriter:
         writer = cls.__new__(cls)
         writer.folder, writer.build_config = Path(folder), {"append_to": manifest.get("generation", 0)}
         writer.shards = list(manifest["shards"])
+        writer.pending_empty = 0
         return writer
 
     @property
@@ -76,6 +81,11 @@ class ShardedVectorWriter:
         files are in place."""
         with atomic_open(self.folder / entry["ids"]) as f:
             f.writelines(i + "\n" for i in ids)
+        from boltir.index.integrity import records, shard_files
+
+        entry["files"] = records(self.folder, shard_files(entry))
+        if self.pending_empty:
+            entry["empty"], self.pending_empty = self.pending_empty, 0
         self.shards.append(entry)
         atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
 
@@ -129,8 +139,19 @@ class ShardedVectorWriter:
                 self._save(entry[group][name], arr)
         self._commit(entry, ids)
 
+    @property
+    def empty_count(self) -> int:
+        """Documents with empty text among those written (indexed like any other, never matched by text)."""
+        return sum(s.get("empty", 0) for s in self.shards)
+
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        manifest = {"format_version": FORMAT_VERSION, **manifest, "count": self.done_count, "shards": self.shards}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            **manifest,
+            "count": self.done_count,
+            "shards": self.shards,
+            "empty_documents": self.empty_count,
+        }
         atomic_write_json(self.folder / MANIFEST, manifest)
         (self.folder / PROGRESS).unlink(missing_ok=True)
         return manifest
@@ -151,7 +172,7 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
             vecs = np.load(vec_path, mmap_mode="r")
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
         raise InvalidIndexError(f"{vec_path}: unreadable shard ({e})") from None
-    n_ids = sum(1 for _ in open(ids_path, encoding="utf-8"))
+    n_ids = len(read_id_file(ids_path))
     if "offsets" in shard:  # multi-vector: rows are tokens, documents are delimited by offsets
         try:
             offsets = np.load(folder / shard["offsets"])
@@ -190,9 +211,13 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
             " (a partial build is there: rerun the index command to resume it)" if (folder / PROGRESS).exists() else ""
         )
         raise InvalidIndexError(f"{folder} is not a complete boltir index: no {MANIFEST}{hint}")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise InvalidIndexError(f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidIndexError(f"{path}: unreadable manifest ({e}); the index cannot be opened") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise InvalidIndexError(f"{path}: index format {version} is not {FORMAT_VERSION}")
     return manifest
 
 
@@ -201,8 +226,7 @@ def iter_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator[tuple[
     folder = Path(folder)
     for s in manifest["shards"]:
         check_shard(folder, s)
-        ids = (folder / s["ids"]).read_text(encoding="utf-8").splitlines()
-        yield np.load(folder / s["vectors"], mmap_mode="r"), ids
+        yield np.load(folder / s["vectors"], mmap_mode="r"), read_id_file(folder / s["ids"])
 
 
 def iter_sparse_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator[tuple[Any, list[str]]]:
@@ -212,13 +236,22 @@ def iter_sparse_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator
     folder = Path(folder)
     for s in manifest["shards"]:
         check_shard(folder, s)
-        ids = (folder / s["ids"]).read_text(encoding="utf-8").splitlines()
-        yield sp.load_npz(folder / s["matrix"]).tocsr(), ids
+        yield sp.load_npz(folder / s["matrix"]).tocsr(), read_id_file(folder / s["ids"])
+
+
+def read_id_file(path: Path) -> list[str]:
+    """The ids of a shard's id file: one per line, lines ending at ``\n`` only (never ``str.splitlines``, which
+    would also split at U+2028, U+0085, ... and shift every later id)."""
+    text = path.read_text(encoding="utf-8")
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
 def read_doc_ids(folder: str | Path, manifest: dict[str, Any]) -> list[str]:
+    """Every document id of the index, in index order; their number must be the manifest's."""
     folder = Path(folder)
     ids: list[str] = []
     for s in manifest["shards"]:
-        ids.extend((folder / s["ids"]).read_text(encoding="utf-8").splitlines())
+        ids.extend(read_id_file(folder / s["ids"]))
+    if len(ids) != manifest.get("count", len(ids)):
+        raise InvalidIndexError(f"{folder}: {len(ids)} document ids for {manifest['count']} documents in the manifest")
     return ids

@@ -1,8 +1,9 @@
 """Change a complete index: add documents (encoded with the index's own model, appended as new shards, derived
 structures rebuilt as a new generation), delete documents by id (tombstones the searchers skip) and compress a
-multi-vector index's tokens (residuals, a new generation). New files
+multi-vector index's tokens (residuals, a new generation). Every change holds the folder's write lock; new files
 are written first and the manifest is swapped last, so an interrupted update leaves the old index intact and a
-rerun is safe. The manifest's ``updates`` list records every change."""
+rerun is safe. The previous generation's files are kept until the next update, so a search that read the old
+manifest a moment before the swap still finds its files. The manifest's ``updates`` list records every change."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from boltir.errors import InvalidIndexError
+from boltir.index.lock import writer_lock
 from boltir.index.storage import ShardedVectorWriter, derived_name, read_doc_ids, read_manifest
 from boltir.utils.atomic import atomic_write_json
 from boltir.utils.progress import progress_bar
@@ -22,13 +24,32 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _publish(folder: Path, manifest: dict[str, Any], old_generation: int, stale: list[str]) -> None:
+KEEP_GENERATIONS = 2  # the current one and the one before it
+
+
+def _publish(folder: Path, manifest: dict[str, Any], derived: list[str]) -> None:
+    """Record the files of the new generation, swap the manifest in, then remove the derived files of generations
+    older than the previous one (no reader can still be on its way to them)."""
+    from boltir.index.integrity import index_files
+
+    g = manifest["generation"]
+    manifest["files"] = index_files(folder, manifest["shards"], [derived_name(n, g) for n in derived])
     atomic_write_json(folder / "manifest.json", manifest)
     (folder / "progress.json").unlink(missing_ok=True)
-    for name in stale:  # the previous generation's derived files, no longer referenced
-        path = folder / derived_name(name, old_generation)
-        if path.exists() and derived_name(name, old_generation) != derived_name(name, manifest["generation"]):
-            path.unlink()
+    for old in range(0, g - KEEP_GENERATIONS + 1):
+        for name in derived:
+            (folder / derived_name(name, old)).unlink(missing_ok=True)
+
+
+def _verified(folder: Path) -> dict[str, Any]:
+    """The manifest of an index whose files all still have their recorded checksums (what an update builds on)."""
+    from boltir.index.integrity import verify
+
+    manifest = read_manifest(folder)
+    problems = [p for p in verify(folder, manifest) if "lists no file checksums" not in p]
+    if problems:
+        raise InvalidIndexError(f"{folder}: cannot update a damaged index: {'; '.join(problems[:5])}")
+    return manifest
 
 
 def add_documents(
@@ -47,54 +68,51 @@ def add_documents(
     from boltir.registry import get_index_kind
 
     folder = Path(index_dir)
-    manifest = read_manifest(folder)
-    kind = get_index_kind(manifest["kind"]).impl()
-    check_model(folder, manifest["model"], model, tokenizer)
-    existing = set(read_doc_ids(folder, manifest))
-    writer = ShardedVectorWriter.appending(folder, manifest)
-    first_new = len(writer.shards)
-    added = 0
-    with progress_bar(desc=f"add {docs}", unit="doc", disable=not show_progress) as bar:
-        for chunk in chunks(load_docs(docs), shard_size):
-            for doc in chunk:
-                if doc.doc_id in existing:
-                    raise InvalidIndexError(
-                        f"{docs}: document {doc.doc_id!r} is already in {folder} (delete it "
-                        "first to replace it); the index is unchanged"
-                    )
-                existing.add(doc.doc_id)
-            kind.encode_shard(writer, model, chunk, document_encoder(model, tokenizer, batch_size, bar))
-            added += len(chunk)
-    if not added:
-        raise InvalidIndexError(f"{docs}: no documents to add")
-    old_g = manifest.get("generation", 0)
-    g = old_g + 1
-    new = {
-        **manifest,
-        **kind.extend_derived(Generation(folder, writer.shards, g, len(tokenizer)), manifest, first_new),
-        "generation": g,
-        "shards": writer.shards,
-        "count": writer.done_count,
-    }
-    new["updates"] = manifest.get("updates", []) + [{"time": _now(), "added": added, "source": docs, "generation": g}]
-    _publish(folder, new, old_g, list(kind.derived_files))
+    with writer_lock(folder, "add documents"):
+        manifest = _verified(folder)
+        kind = get_index_kind(manifest["kind"]).impl()
+        check_model(folder, manifest["model"], model, tokenizer)
+        existing = set(read_doc_ids(folder, manifest))
+        writer = ShardedVectorWriter.appending(folder, manifest)
+        first_new = len(writer.shards)
+        added = 0
+        with progress_bar(desc=f"add {docs}", unit="doc", disable=not show_progress) as bar:
+            for chunk in chunks(load_docs(docs), shard_size):
+                for doc in chunk:
+                    if doc.doc_id in existing:
+                        raise InvalidIndexError(
+                            f"{docs}: document {doc.doc_id!r} is already in {folder} (delete it "
+                            "first to replace it); the index is unchanged"
+                        )
+                    existing.add(doc.doc_id)
+                kind.encode_shard(writer, model, chunk, document_encoder(model, tokenizer, batch_size, bar))
+                added += len(chunk)
+        if not added:
+            raise InvalidIndexError(f"{docs}: no documents to add")
+        g = manifest.get("generation", 0) + 1
+        fields = kind.extend_derived(Generation(folder, writer.shards, g, len(tokenizer)), manifest, first_new)
+        new = {**manifest, **fields, "generation": g, "shards": writer.shards, "count": writer.done_count}
+        update = {"time": _now(), "added": added, "source": docs, "generation": g}
+        new["updates"] = manifest.get("updates", []) + [update]
+        _publish(folder, new, list(kind.derived_files))
     return new
 
 
 def delete_documents(index_dir: str | Path, doc_ids: list[str]) -> dict[str, Any]:
     """Mark ``doc_ids`` deleted: searches skip them from now on. Unknown or already deleted ids are an error."""
     folder = Path(index_dir)
-    manifest = read_manifest(folder)
-    known = set(read_doc_ids(folder, manifest))
-    deleted = set(manifest.get("deleted", []))
-    for doc_id in doc_ids:
-        if doc_id not in known:
-            raise InvalidIndexError(f"{folder}: no document {doc_id!r} to delete; the index is unchanged")
-        if doc_id in deleted:
-            raise InvalidIndexError(f"{folder}: document {doc_id!r} is already deleted; the index is unchanged")
-    new = dict(manifest, deleted=sorted(deleted | set(doc_ids)))
-    new["updates"] = manifest.get("updates", []) + [{"time": _now(), "deleted": len(set(doc_ids))}]
-    atomic_write_json(folder / "manifest.json", new)
+    with writer_lock(folder, "delete documents"):
+        manifest = read_manifest(folder)
+        known = set(read_doc_ids(folder, manifest))
+        deleted = set(manifest.get("deleted", []))
+        for doc_id in doc_ids:
+            if doc_id not in known:
+                raise InvalidIndexError(f"{folder}: no document {doc_id!r} to delete; the index is unchanged")
+            if doc_id in deleted:
+                raise InvalidIndexError(f"{folder}: document {doc_id!r} is already deleted; the index is unchanged")
+        new = dict(manifest, deleted=sorted(deleted | set(doc_ids)))
+        new["updates"] = manifest.get("updates", []) + [{"time": _now(), "deleted": len(set(doc_ids))}]
+        atomic_write_json(folder / "manifest.json", new)
     return new
 
 
@@ -118,15 +136,17 @@ def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 26
     )
 
     folder = Path(index_dir)
-    manifest = open_index(folder, "multivector", check_shards=True)
-    if nbits not in NBITS or manifest["dim"] * nbits % 8:
-        raise ValueError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
-    old_g = manifest.get("generation", 0)
-    g = old_g + 1
-    centroids = np.load(folder / derived_name(CENTROIDS_FILE, old_g))
-    buckets = residual_buckets(sample_tokens(folder, manifest["shards"], train_size, seed), centroids, nbits)
-    stats = assign_tokens(folder, manifest["shards"], centroids, g, buckets)
-    new = dict(manifest, generation=g, centroids={**manifest["centroids"], **stats})
-    new["updates"] = manifest.get("updates", []) + [{"time": _now(), "compressed": nbits, "generation": g}]
-    _publish(folder, new, old_g, list(MultiVectorKind.derived_files))
+    with writer_lock(folder, "compress"):
+        manifest = open_index(folder, "multivector", check_shards=True)
+        _verified(folder)
+        if nbits not in NBITS or manifest["dim"] * nbits % 8:
+            raise ValueError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
+        old_g = manifest.get("generation", 0)
+        g = old_g + 1
+        centroids = np.load(folder / derived_name(CENTROIDS_FILE, old_g))
+        buckets = residual_buckets(sample_tokens(folder, manifest["shards"], train_size, seed), centroids, nbits)
+        stats = assign_tokens(folder, manifest["shards"], centroids, g, buckets)
+        new = dict(manifest, generation=g, centroids={**manifest["centroids"], **stats})
+        new["updates"] = manifest.get("updates", []) + [{"time": _now(), "compressed": nbits, "generation": g}]
+        _publish(folder, new, list(MultiVectorKind.derived_files))
     return new

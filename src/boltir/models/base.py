@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -111,34 +109,18 @@ def save_model_folder(
     """Save model, tokenizer and model card into ``path`` atomically (write a sibling folder, then swap)."""
     from transformers.utils import logging as hf_logging
 
+    from boltir.models.card import model_card
+    from boltir.utils.atomic import atomic_dir
+
+    hf_logging.disable_progress_bar()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        hf_logging.disable_progress_bar()
+    with atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        from boltir.models.card import model_card
-
         (tmp / "README.md").write_text(model_card(model, provenance), encoding="utf-8")
         if provenance:
             (tmp / "boltir_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
-        from boltir.utils.atomic import publish_mode
-
-        publish_mode(tmp, directory=True)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

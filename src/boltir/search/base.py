@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from boltir.errors import InvalidIndexError
 from boltir.pipeline import Retriever
 
 
@@ -28,16 +29,23 @@ class IndexSearcher(Retriever):
         show_progress: bool = False,
     ):
         from boltir.index.build import load_index_model, open_index
-        from boltir.index.storage import read_doc_ids
+        from boltir.index.storage import read_doc_ids, read_manifest
         from boltir.index.update import deleted_positions
 
         self.index_dir = Path(index_dir)
-        self.manifest = open_index(self.index_dir, self.kind, check_shards=self.check_shards)
-        self.model, self.tokenizer = load_index_model(self.index_dir, self.manifest, model, loaded)
         self.batch_size, self.show_progress = batch_size, show_progress
-        self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
-        self.deleted = deleted_positions(self.manifest, self.doc_ids)
-        self.open()
+        for attempt in range(3):  # an update may swap the manifest while this opens the generation it read
+            self.manifest = open_index(self.index_dir, self.kind, check_shards=self.check_shards)
+            try:
+                if attempt == 0:
+                    self.model, self.tokenizer = load_index_model(self.index_dir, self.manifest, model, loaded)
+                self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
+                self.deleted = deleted_positions(self.manifest, self.doc_ids)
+                self.open()
+                return
+            except (InvalidIndexError, OSError):
+                if attempt == 2 or read_manifest(self.index_dir).get("generation") == self.manifest.get("generation"):
+                    raise
 
     def open(self) -> None:
         """Read the kind's own structures (postings, FAISS file, centroids, ...) and check them."""

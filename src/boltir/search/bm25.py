@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from boltir.data.runs import Run
+from boltir.errors import InvalidIndexError
 from boltir.pipeline import Retriever, as_queries
 from boltir.utils.provenance import input_fingerprint, provenance
 
@@ -53,23 +52,31 @@ class BM25Index(Retriever):
         for d in load_docs(docs):
             ids.append(d.doc_id)
             texts.append(d.text)
-        if not ids:
-            raise ValueError(f"{docs}: the corpus is empty; nothing to index")
+        from boltir.index.build import check_empty
+
+        empty = sum(1 for t in texts if not t.strip())
+        check_empty(docs, len(ids), empty)
         show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
         tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress)
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=show_progress)
-        settings = {"k1": k1, "b": b, "stemmer": stemmer, "stopwords": stopwords, "docs": input_fingerprint(docs)}
+        settings = {
+            "k1": k1,
+            "b": b,
+            "stemmer": stemmer,
+            "stopwords": stopwords,
+            "docs": input_fingerprint(docs),
+            "empty_documents": empty,
+        }
         return cls(retriever, ids, settings, show_progress)
 
     def save(self, folder: str | Path) -> None:
-        """Write into a sibling temp folder, then swap it in."""
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        """Write into a sibling temp folder, then swap it in (the old index stays whole until the new one is)."""
+        from boltir.utils.atomic import atomic_dir
+
+        with atomic_dir(folder) as tmp:
             self.retriever.save(str(tmp / "bm25s"))
-            (tmp / "doc_ids.txt").write_text("\n".join(self.doc_ids.tolist()) + "\n", encoding="utf-8")
+            (tmp / "doc_ids.txt").write_text("".join(d + "\n" for d in self.doc_ids.tolist()), encoding="utf-8")
             manifest = {
                 "kind": "bm25",
                 "backend": "bm25s",
@@ -78,15 +85,6 @@ class BM25Index(Retriever):
                 "provenance": provenance(),
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-            from boltir.utils.atomic import publish_mode
-
-            publish_mode(tmp, directory=True)
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, folder: str | Path, show_progress: bool = True) -> BM25Index:
@@ -97,7 +95,11 @@ class BM25Index(Retriever):
             raise FileNotFoundError(f"{folder} is not a boltir BM25 index (no {MANIFEST})")
         settings = json.loads((folder / MANIFEST).read_text())
         retriever = bm25s.BM25.load(str(folder / "bm25s"))
-        ids = (folder / "doc_ids.txt").read_text(encoding="utf-8").splitlines()
+        from boltir.index.storage import read_id_file
+
+        ids = read_id_file(folder / "doc_ids.txt")
+        if len(ids) != settings.get("count", len(ids)):
+            raise InvalidIndexError(f"{folder}: {len(ids)} document ids for {settings['count']} in the manifest")
         return cls(retriever, ids, settings, show_progress)
 
     def search(self, queries: Any, k: int = 1000) -> Run:

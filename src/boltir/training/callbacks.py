@@ -30,7 +30,7 @@ class ExportBestModel(L.Callback):
                 score = cb.best_model_score
                 break
         if best:
-            state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]  # no pickled code runs
             pl_module.load_state_dict(state)
         if trainer.is_global_zero:
             info = provenance(
