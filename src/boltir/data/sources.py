@@ -183,7 +183,8 @@ def _irds_records(spec: str, what: str) -> Iterator[Any]:
         raise DataFormatError(
             spec,
             None,
-            f"ir_datasets could not provide its {what} ({type(e).__name__}: {e}); it "
+            f"ir_datasets could not provide its {what} ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]}"
+            "...); it "
             "downloads data on first use, which needs network access",
         ) from None
 
