@@ -22,8 +22,11 @@ def write(tmp_path, name, text, mode="w"):
 
 @pytest.mark.parametrize("bad", ["a\u2028b", "a\u0085b", "a b", "a\tb", "a\x00b", ""])
 def test_document_ids_that_break_the_line_format_are_refused(tmp_path, bad):
-    p = write(tmp_path, "d.jsonl", json.dumps({"doc_id": "ok", "text": "x"}) + "\n"
-              + json.dumps({"doc_id": bad, "text": "y"}) + "\n")
+    p = write(
+        tmp_path,
+        "d.jsonl",
+        json.dumps({"doc_id": "ok", "text": "x"}) + "\n" + json.dumps({"doc_id": bad, "text": "y"}) + "\n",
+    )
     with pytest.raises(DataFormatError, match=r"d\.jsonl:2: document id .* (is empty|contains whitespace)"):
         list(read_docs(p))
 
@@ -59,15 +62,18 @@ def test_byte_order_mark_is_not_part_of_the_first_id(tmp_path):
 
 
 def test_duplicate_and_empty_qrels_are_refused(tmp_path):
-    with pytest.raises(DataFormatError, match=r"dup\.qrels:3: query 'q1' judges document 'd1' again \(first at line 1\)"):
+    with pytest.raises(
+        DataFormatError, match=r"dup\.qrels:3: query 'q1' judges document 'd1' again \(first at line 1\)"
+    ):
         read_qrels(write(tmp_path, "dup.qrels", "q1 0 d1 2\nq1 0 d2 0\nq1 0 d1 0\n"))
     with pytest.raises(DataFormatError, match=r"empty\.qrels: holds no judgments"):
         read_qrels(write(tmp_path, "empty.qrels", "\n"))
 
 
 def test_truncated_gzip_and_a_directory_name_the_input(tmp_path):
-    full = gzip.compress(("".join(json.dumps({"doc_id": f"d{i}", "text": "x" * 50}) + "\n" for i in range(200)))
-                         .encode())
+    full = gzip.compress(
+        ("".join(json.dumps({"doc_id": f"d{i}", "text": "x" * 50}) + "\n" for i in range(200))).encode()
+    )
     p = write(tmp_path, "cut.jsonl.gz", full[: len(full) // 2], mode="wb")
     with pytest.raises(DataFormatError, match=r"cut\.jsonl\.gz:\d+: compressed data is truncated or corrupt"):
         list(read_docs(p))
@@ -79,3 +85,36 @@ def test_truncated_gzip_and_a_directory_name_the_input(tmp_path):
 def test_duplicate_run_line_names_its_line(tmp_path):
     with pytest.raises(DataFormatError, match=r"d\.run:3: document 'a' appears twice"):
         read_run(write(tmp_path, "d.run", "q Q0 a 1 2 t\nq Q0 b 2 1 t\nq Q0 a 3 0 t\n"))
+
+
+def test_unwritable_outputs_are_one_clear_error(tmp_path):
+    from boltir.errors import OutputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="a part of its folder path is a file"):
+        write_run(tmp_path / "file" / "r.run", {"q": {"d": 1.0}})
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(OutputError, match="adir is a directory; give a file name"):
+        write_run(tmp_path / "adir", {"q": {"d": 1.0}})
+
+
+def test_temp_files_of_a_killed_writer_are_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".r.run.{dead.stdout.strip()}-x1y2.tmp"
+    stale.write_bytes(b"half a run")
+    write_run(tmp_path / "r.run", {"q": {"d": 1.0}})
+    assert not stale.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["r.run", "r.run.meta.json"]
+
+
+def test_run_sidecar_records_the_run_it_describes(tmp_path):
+    from boltir.utils.provenance import file_fingerprint
+
+    write_run(tmp_path / "r.run", {"q": {"d": 1.0, "e": 0.5}}, meta={"command": "test"})
+    meta = json.loads((tmp_path / "r.run.meta.json").read_text())
+    assert meta["run_file"] == {
+        "bytes": (tmp_path / "r.run").stat().st_size,
+        "fingerprint": file_fingerprint(tmp_path / "r.run"),
+    }

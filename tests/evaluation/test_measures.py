@@ -50,3 +50,23 @@ def test_t_test_matches_scipy():
     b = [evs[1].per_query["nDCG@10"][q] for q in qids]
     assert c.p_value == pytest.approx(stats.ttest_rel(b, a).pvalue)
     assert c.difference == pytest.approx(0.6682 - 0.5058, abs=1e-4) and c.significant
+
+
+def test_binary_qrels_get_binary_default_metrics_and_zero_only_measures_are_named():
+    import warnings
+
+    from boltir.evaluation.measures import default_metrics
+    from boltir.evaluation.results import evaluate as evaluate_runs
+
+    qrels = {"q1": {"a": 1, "b": 0}, "q2": {"c": 1}}
+    run = {"q1": {"a": 2.0, "b": 1.0}, "q2": {"c": 1.0}}
+    assert default_metrics(qrels) == ["nDCG@10", "RR@10", "R@1000", "AP@1000"]
+    assert default_metrics({"q": {"a": 2}})[1] == "RR(rel=2)@10"
+    results = evaluate_runs(run, qrels)
+    assert results.means["run"]["RR@10"] == 1.0
+    with pytest.warns(UserWarning, match=r"RR\(rel=2\)@10 can only be 0 on these qrels: their highest grade is 1"):
+        results = evaluate_runs(run, qrels, ["RR(rel=2)@10"])
+    assert "note: RR(rel=2)@10 can only be 0 here" in results.table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_runs(run, qrels, ["nDCG@10"])  # nothing to say

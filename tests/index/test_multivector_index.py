@@ -211,7 +211,9 @@ def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert
     m2 = add_documents(small, model, tok, str(more), show_progress=False)
     assert m2["centroids"]["nbits"] == 2 and (small / "residuals.g1.npy").exists()
     assert (small / "residuals.npy").exists()  # the previous generation stays until the next update
-    add_documents(small, model, tok, str(write_jsonl(tmp_path / "more2.jsonl", {"new2": "banana"})), show_progress=False)
+    add_documents(
+        small, model, tok, str(write_jsonl(tmp_path / "more2.jsonl", {"new2": "banana"})), show_progress=False
+    )
     assert (small / "residuals.g2.npy").exists() and (small / "residuals.g1.npy").exists()
     assert not (small / "residuals.npy").exists()  # two updates later, generation 0 is removed
     run = MultiVectorSearcher(small, loaded=colbert, **exhaustive).search({"a": QUERIES["a"]}, k=55)

@@ -61,14 +61,12 @@ def evaluate(
     alpha: float = 0.05,
 ) -> Results:
     """Evaluate one run or ``{name: run}`` (the first is the baseline) on ``qrels`` (a mapping, a file, a bundled
-    dataset or ``irds:<id>``) with ir_measures metrics (default: nDCG@10, RR(rel=2)@10, R(rel=2)@1000,
-    AP(rel=2)@1000); judged queries a run lacks count 0, like ``trec_eval -c``."""
-    from boltir.evaluation.measures import DEFAULT_METRICS
-
+    dataset or ``irds:<id>``) with ir_measures metrics (default: nDCG@10, RR@10, R@1000, AP@1000, relevant = grade 2
+    for graded qrels); judged queries a run lacks count 0, like ``trec_eval -c``."""
     if isinstance(qrels, str):
         from boltir.data.sources import load_qrels
 
         qrels = load_qrels(qrels)
     named = {"run": runs} if _is_run(runs) else dict(runs)
-    evaluations = evaluate_many(named, qrels, list(metrics or DEFAULT_METRICS))
+    evaluations = evaluate_many(named, qrels, list(metrics) if metrics else None)
     return Results(evaluations, compare_to_baseline(evaluations, alpha))

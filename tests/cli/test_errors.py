@@ -1,0 +1,120 @@
+"""Bad input at the command line ends in one line naming the input (exit 1), never a traceback; collections
+with empty documents are accepted."""
+
+import json
+
+import pytest
+
+from boltir.cli import main as boltir
+
+
+def one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1 and err[-1].startswith(f"boltir {command}: error: "), err
+    assert not any(line.startswith("Traceback") for line in err)
+    return err[-1]
+
+
+def test_model_name_typo_lists_the_short_names(tmp_path, capsys):
+    assert (
+        boltir(
+            [
+                "re-rank",
+                "--model",
+                "minilm-l7",
+                "--run",
+                "trec-dl-2019:bm25",
+                "--queries",
+                "trec-dl-2019",
+                "--docs",
+                "trec-dl-2019",
+                "--output",
+                str(tmp_path / "r.run"),
+                "--depth",
+                "2",
+            ]
+        )
+        == 1
+    )
+    assert (
+        "model 'minilm-l7' not found" in one_line_error(capsys, "re-rank")
+        and "minilm-l6, splade-tiny" in capsys.readouterr().err + "minilm-l6, splade-tiny"
+    )
+
+
+def test_outputs_that_cannot_be_written(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    argv = ["fuse", "--runs", "trec-dl-2019:bm25", "trec-dl-2019:tasb"]
+    assert boltir([*argv, "--output", str(tmp_path / "f" / "out.run")]) == 1
+    assert "a part of its folder path is a file" in one_line_error(capsys, "fuse")
+    assert boltir([*argv, "--output", str(tmp_path)]) == 1
+    assert "is a directory; give a file name" in one_line_error(capsys, "fuse")
+
+
+def test_a_directory_or_a_truncated_file_as_a_run(tmp_path, capsys):
+    import gzip
+
+    (tmp_path / "d.run").mkdir()
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", str(tmp_path / "d.run")]) == 1
+    assert "d.run: is a directory" in one_line_error(capsys, "evaluate")
+    data = gzip.compress(("".join(f"q{i} Q0 d{i} 1 1.0 t\n" for i in range(3000))).encode())
+    (tmp_path / "cut.run.gz").write_bytes(data[: len(data) // 2])
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", str(tmp_path / "cut.run.gz")]) == 1
+    assert "compressed data is truncated or corrupt" in one_line_error(capsys, "evaluate")
+
+
+def test_truncated_manifest_names_the_file(tmp_path, capsys):
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "manifest.json").write_text('{"format_version": 1, "kind": "den')
+    assert (
+        boltir(
+            [
+                "search",
+                "--index",
+                str(tmp_path / "idx"),
+                "--queries",
+                "trec-dl-2019",
+                "--output",
+                str(tmp_path / "r.run"),
+            ]
+        )
+        == 1
+    )
+    assert "manifest.json: unreadable manifest" in one_line_error(capsys, "search")
+
+
+def test_unknown_irds_id_is_named(tmp_path, capsys):
+    assert (
+        boltir(["bm25", "--docs", "irds:no-such/dataset", "--queries", "vaswani", "--output", str(tmp_path / "r.run")])
+        == 1
+    )
+    assert "irds:no-such/dataset: is not an ir_datasets id" in one_line_error(capsys, "bm25")
+
+
+def test_empty_documents_are_indexed_and_counted(tiny_dpr, tmp_path, capsys, caplog):
+    from boltir.index.build import build_index
+    from boltir.search.bm25 import BM25Index
+
+    docs = tmp_path / "d.jsonl"
+    docs.write_text(
+        "".join(
+            json.dumps({"doc_id": f"d{i}", "text": "" if i % 3 == 0 else f"cats and dogs {i}"}) + "\n" for i in range(9)
+        )
+    )
+    bm25 = BM25Index.build(str(docs), show_progress=False)
+    assert bm25.settings["empty_documents"] == 3 and "d0" not in bm25.search({"q": "cats"}, k=9)["q"]
+    model, tok = tiny_dpr
+    m = build_index(model, tok, str(docs), tmp_path / "idx", model_source="tiny", show_progress=False)
+    assert m["count"] == 9 and m["empty_documents"] == 3
+    assert "3 of 9 documents have empty text" in caplog.text
+    allempty = tmp_path / "e.jsonl"
+    allempty.write_text(json.dumps({"doc_id": "x", "text": ""}) + "\n")
+    assert boltir(["bm25", "--docs", str(allempty), "--queries", "vaswani", "--output", str(tmp_path / "r")]) == 1
+    assert "all 1 documents have empty text" in one_line_error(capsys, "bm25")
+
+
+@pytest.mark.parametrize("flag", ["--metric", "--met"])
+def test_option_abbreviations_do_not_swallow_arguments(flag, capsys):
+    with pytest.raises(SystemExit):
+        boltir(["evaluate", "--qrels", "trec-dl-2019", flag, "nDCG@10", "trec-dl-2019:bm25"])
+    assert "unrecognized arguments" in capsys.readouterr().err
