@@ -46,6 +46,16 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def unique_names(names: list[str], runs: list[dict]) -> dict[str, dict]:
+    """``{name: run}`` with a ``'`` added to names given more than once (for the evaluation table)."""
+    out: dict[str, dict] = {}
+    for name, run in zip(names, runs):
+        while name in out:
+            name += "'"
+        out[name] = run
+    return out
+
+
 def run_meta(command: str, args: Any, inputs: dict[str, str | None], **extra: Any) -> dict[str, Any]:
     """What produced a run: the command, its arguments and fingerprints of its file inputs."""
     from boltir.utils.provenance import input_fingerprint

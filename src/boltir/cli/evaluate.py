@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from boltir.cli import options
-from boltir.cli.common import evaluate_and_print, new_parser
+from boltir.cli.common import evaluate_and_print, new_parser, unique_names
 from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
@@ -56,11 +56,6 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(split_metrics(argv))
     metrics = list(args.metrics) if args.metrics else None
     qrels = load_qrels(args.qrels)  # first: a wrong qrels name fails before any run is read
-    runs = {}
-    for spec in args.runs:
-        name = spec
-        while name in runs:
-            name += "'"
-        runs[name] = load_run(spec)
+    runs = unique_names(args.runs, [load_run(spec) for spec in args.runs])
     evaluate_and_print(runs, qrels, metrics, json_out=args.json)
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from boltir.cli import options
-from boltir.cli.common import evaluate_and_print, new_parser, run_meta
+from boltir.cli.common import evaluate_and_print, new_parser, run_meta, unique_names
 from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
@@ -34,8 +34,9 @@ def main(argv: list[str]) -> int:
     from boltir.search.fusion import fuse
 
     a = parser().parse_args(argv)
-    runs = {spec: load_run(spec) for spec in a.runs}
-    out = fuse(list(runs.values()), a.method, a.weights, a.k, a.depth)
+    loaded = [load_run(spec) for spec in a.runs]  # a run named twice is fused twice (as its weights say)
+    out = fuse(loaded, a.method, a.weights, a.k, a.depth)
+    runs = unique_names(a.runs, loaded)
     write_run(
         a.output,
         out,
@@ -43,6 +44,6 @@ def main(argv: list[str]) -> int:
         depth=a.output_depth,
         meta=run_meta("fuse", a, {f"run{i}": str(run_path(spec)) for i, spec in enumerate(a.runs)}),
     )
-    print(f"wrote {a.output}: {len(out)} queries fused from {len(runs)} runs ({a.method})")
+    print(f"wrote {a.output}: {len(out)} queries fused from {len(loaded)} runs ({a.method})")
     evaluate_and_print({**runs, a.output: out}, a.qrels, a.metrics)
     return 0

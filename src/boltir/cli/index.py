@@ -104,6 +104,7 @@ def _update(a) -> int:
 def _verify(folder: str) -> int:
     from pathlib import Path
 
+    from boltir.errors import InvalidIndexError
     from boltir.index.integrity import verify
     from boltir.index.storage import read_manifest
 
@@ -112,7 +113,9 @@ def _verify(folder: str) -> int:
     for p in problems:
         print(f"{folder}: {p}", file=sys.stderr)
     if problems:
-        return 1
+        raise InvalidIndexError(
+            f"{folder}: {len(problems)} of {len(manifest.get('files') or {})} files are not as recorded (listed above)"
+        )
     print(f"{folder}: all {len(manifest['files'])} files intact (sizes and checksums as recorded)")
     return 0
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from boltir.data.records import Doc
 from boltir.errors import InvalidIndexError
-from boltir.index.integrity import check_sizes, index_files
+from boltir.index.integrity import check_checksums, check_sizes, index_files
 from boltir.index.kinds import Generation
 from boltir.index.lock import writer_lock
 from boltir.index.storage import ShardedVectorWriter, read_manifest
@@ -293,6 +293,12 @@ def open_index(folder: str | Path, kind: str | None = None, check_shards: bool =
 
     manifest = read_manifest(folder)
     check_sizes(Path(folder), manifest)
+    from boltir.index.storage import derived_name
+    from boltir.registry import get_index_kind
+
+    g = manifest.get("generation", 0)
+    whole = get_index_kind(manifest.get("kind", "")).impl().read_whole if manifest.get("kind") else ()
+    check_checksums(Path(folder), manifest, [derived_name(n, g) for n in whole])
     if kind is not None and manifest.get("kind") != kind:
         raise InvalidIndexError(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
     if check_shards:

@@ -26,6 +26,7 @@ class CoilKind(IndexKindBase):
 
     name = "coil"
     derived_files = (POSTINGS_FILE,)
+    read_whole = (POSTINGS_FILE,)
     searcher = "boltir.search.coil:CoilSearcher"
 
     def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:

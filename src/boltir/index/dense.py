@@ -31,6 +31,7 @@ class DenseKind(IndexKindBase):
     name = "dense"
     options = {"factory": "Flat", "train_size": 100_000}
     derived_files = (FAISS_FILE,)
+    read_whole = (FAISS_FILE,)
     searcher = "boltir.search.dense:DenseSearcher"
 
     def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:

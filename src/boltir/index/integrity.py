@@ -52,6 +52,17 @@ def check_sizes(folder: Path, manifest: dict[str, Any]) -> None:
             )
 
 
+def check_checksums(folder: Path, manifest: dict[str, Any], rels: list[str]) -> None:
+    """The files ``rels`` (those a searcher reads whole anyway) still have their recorded checksums."""
+    files = manifest.get("files") or {}
+    for rel in rels:
+        if rel in files and file_fingerprint(folder / rel) != files[rel]["checksum"]:
+            raise InvalidIndexError(
+                f"{folder / rel}: its checksum differs from the manifest's (modified or "
+                f"corrupted; boltir index --verify {folder} checks every file)"
+            )
+
+
 def verify(folder: Path, manifest: dict[str, Any]) -> list[str]:
     """Problems found by recomputing every listed file's checksum (empty: the index is intact)."""
     problems = []

@@ -32,6 +32,7 @@ class IndexKindBase:
     name: str = ""
     options: dict[str, Any] = {}
     derived_files: tuple[str, ...] = ()
+    read_whole: tuple[str, ...] = ()  # derived files a searcher reads completely: their checksums are checked on open
     searcher: str = ""
 
     def check_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:

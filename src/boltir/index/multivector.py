@@ -76,6 +76,7 @@ class MultiVectorKind(IndexKindBase):
     name = "multivector"
     options = {"num_centroids": None, "train_size": 262_144, "kmeans_iterations": 20, "seed": 0, "nbits": None}
     derived_files = (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE)
+    read_whole = derived_files
     searcher = "boltir.search.multivector:MultiVectorSearcher"
 
     def check_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ class SparseKind(IndexKindBase):
 
     name = "sparse"
     derived_files = POSTINGS_FILES
+    read_whole = (POSTINGS_FILES[0],)  # the term pointers; documents and weights are memory-mapped
     searcher = "boltir.search.sparse:SparseSearcher"
 
     def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
