@@ -75,6 +75,8 @@ class Fusion(Retriever):
 class Reranking:
     """Anything with ``rerank(run, queries, docs=None, depth=-1) -> Run`` (``depth=-1``: the stage's own)."""
 
+    depth: int | None = None
+
     def rerank(
         self, run: Mapping[str, Mapping[str, float]], queries: Any, docs: Any = None, depth: int | None = -1
     ) -> Run:
@@ -146,12 +148,37 @@ class Reranker(Reranking):
         return Pipeline(None, [self, other])
 
 
+class RerankFusion(Reranking):
+    """Several re-rankers scoring the same candidates, fused per query (``rrf``, ``minmax`` or ``zscore``): e.g. a
+    dense and a learned-sparse model as one stronger ranker (a local distillation teacher)."""
+
+    def __init__(
+        self,
+        rerankers: Sequence[Reranking],
+        method: str = "rrf",
+        weights: Sequence[float] | None = None,
+        rrf_k: int = 60,
+    ):
+        self.rerankers, self.method, self.weights, self.rrf_k = list(rerankers), method, weights, rrf_k
+        depths = [r.depth for r in self.rerankers]
+        self.depth = None if None in depths or not depths else max(d for d in depths if d is not None)
+
+    def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
+        from boltir.search.fusion import fuse
+
+        runs = [r.apply(run, queries, docs, depth) for r in self.rerankers]
+        return fuse(runs, self.method, self.weights, self.rrf_k)
+
+    def __rshift__(self, other: Reranker) -> Pipeline:
+        return Pipeline(None, [self, other])
+
+
 class Pipeline(Retriever, Reranking):
     """A first stage followed by re-rankers (or re-rankers alone). ``search(queries, k)`` retrieves
     ``max(k, depth of the first re-ranker)`` candidates, lets each re-ranker score its top ``depth`` in turn, and
     returns the top ``k``."""
 
-    def __init__(self, first: Retriever | None, rerankers: Sequence[Reranker]):
+    def __init__(self, first: Retriever | None, rerankers: Sequence[Reranking]):
         self.first, self.rerankers = first, list(rerankers)
 
     def search(self, queries: Any, k: int = 100) -> Run:
@@ -167,5 +194,5 @@ class Pipeline(Retriever, Reranking):
             run = r.apply(run, queries, docs, depth if i == 0 else -1)
         return run
 
-    def __rshift__(self, other: Reranker) -> Pipeline:
+    def __rshift__(self, other: Reranking) -> Pipeline:
         return Pipeline(self.first, self.rerankers + [other])

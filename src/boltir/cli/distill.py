@@ -15,8 +15,8 @@ USAGE = """usage: boltir distill build [options]       teacher ranking of first-
 
 
 TEACHER_HELP = (
-    "run:<run spec> (an existing ranking), model:<boltir model>, hf:<causal LM folder or name>, or "
-    "openai:<model name> (with --base-url)"
+    "run:<run spec> (an existing ranking), model:<boltir model>, rrf:<model>,<model>,... (models fused), "
+    "pipeline:<yaml> (any re-ranking stage), hf:<causal LM folder or name>, or openai:<model name> (with --base-url)"
 )
 
 
@@ -31,6 +31,7 @@ def build_parser():
         p,
         "depth",
         "seed",
+        "batch_size",
         teacher=Option(str, REQUIRED, TEACHER_HELP),
         first_stage=Option(str, REQUIRED, "candidate run, e.g. trec-dl-2020:bm25"),
         queries=CATALOGUE["queries"].but(type=str | None, default=None, help="queries (default: the run's)"),
@@ -69,15 +70,28 @@ def subsample_parser():
 
 def make_teacher(a, cache):
     from boltir.distill.backends import OpenAIChat, TransformersChat
-    from boltir.distill.teachers import ListwiseLLMTeacher, ModelTeacher, RunTeacher
+    from boltir.distill.teachers import (
+        ListwiseLLMTeacher,
+        ModelTeacher,
+        RunTeacher,
+        fused_models_teacher,
+        pipeline_teacher,
+    )
 
     kind, _, name = a.teacher.partition(":")
     if not name:
-        raise ValueError(f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, hf:<causal LM> or openai:<model>")
+        raise ValueError(
+            f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, rrf:<model>,<model>, "
+            "pipeline:<yaml>, hf:<causal LM> or openai:<model>"
+        )
     if kind == "run":
         return RunTeacher(name)
     if kind == "model":
         return ModelTeacher(name)
+    if kind in ("rrf", "minmax", "zscore"):
+        return fused_models_teacher(name.split(","), kind, a.batch_size)
+    if kind == "pipeline":
+        return pipeline_teacher(name)
     if kind == "hf":
         backend = TransformersChat(name, a.max_new_tokens)
     elif kind == "openai":
@@ -91,7 +105,9 @@ def make_teacher(a, cache):
             max_tokens=a.max_new_tokens,
         )
     else:
-        raise ValueError(f"--teacher {a.teacher!r}: unknown kind {kind!r} (run, model, hf, openai)")
+        raise ValueError(
+            f"--teacher {a.teacher!r}: unknown kind {kind!r} (run, model, rrf, minmax, zscore, pipeline, hf, openai)"
+        )
     return ListwiseLLMTeacher(backend, a.window, a.stride, a.max_words, cache)
 
 

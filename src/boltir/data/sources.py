@@ -46,6 +46,8 @@ class NamedDataset:
     train: str | None = None
     num_docs: int | None = None
     extra_runs: dict[str, str] = field(default_factory=dict)
+    union: tuple[str, ...] = ()  # datasets whose documents (and queries and qrels, when union_queries) it combines
+    union_queries: bool = True
 
     def path(self, rel: str) -> Path:
         return data_root() / self.folder / rel
@@ -133,6 +135,22 @@ DATASETS: dict[str, NamedDataset] = {
             extra_runs={"rankzephyr": "rank-distillm-rankzephyr.train100.run"},
         ),
         NamedDataset(
+            "msmarco-passages",
+            "every bundled MS MARCO passage (the TREC DL pool, the dev-small sample and the train triples: 37,331)",
+            "",
+            num_docs=37331,
+            union=("trec-dl-2020", "msmarco-devsmall-sample", "msmarco-train-triples-sample"),
+            union_queries=False,
+        ),
+        NamedDataset(
+            "msmarco-train-queries",
+            "every bundled MS MARCO query outside the DL19 test set: dev-small sample, train triples and DL20 (1,332), "
+            "with their passages and qrels (distillation training queries)",
+            "",
+            num_docs=37331,
+            union=("msmarco-devsmall-sample", "msmarco-train-triples-sample", "trec-dl-2020"),
+        ),
+        NamedDataset(
             "vaswani",
             "Vaswani (NPL): 11,429 physics abstracts, 93 queries, binary qrels",
             "vaswani",
@@ -215,7 +233,29 @@ def load_docs(spec: str) -> Iterator[Doc]:
         for d in _irds_records(spec, "docs"):
             yield Doc(d.doc_id, d.default_text())
         return
+    if spec in DATASETS and DATASETS[spec].union:
+        seen: set[str] = set()
+        for part in DATASETS[spec].union:  # a passage in several collections is one document
+            for d in load_docs(part):
+                if d.doc_id not in seen:
+                    seen.add(d.doc_id)
+                    yield d
+        return
     yield from read_docs(_component(spec, "docs"))
+
+
+def _union(spec: str, load: Any, what: str) -> dict[str, Any]:
+    """The queries or qrels of a union dataset (of the parts that have them); one id holding different content in
+    two parts is an error."""
+    out: dict[str, Any] = {}
+    for part in DATASETS[spec].union:
+        if getattr(DATASETS[part], what) is None:
+            continue
+        for key, value in load(part).items():
+            if key in out and out[key] != value:
+                raise DataFormatError(spec, None, f"query {key!r} differs between the datasets it combines")
+            out[key] = value
+    return out
 
 
 def count_docs(spec: str) -> int | None:
@@ -234,6 +274,8 @@ def load_queries(spec: str) -> dict[str, str]:
     """Queries ``{qid: text}`` (file order) from a file, a dataset (its split only) or ``irds:<id>``."""
     if spec.startswith(IRDS_PREFIX):
         return {q.query_id: q.default_text() for q in _irds_records(spec, "queries")}
+    if spec in DATASETS and DATASETS[spec].union and DATASETS[spec].union_queries:
+        return _union(spec, load_queries, "queries")
     queries = {q.query_id: q.text for q in read_queries(_component(spec, "queries"))}
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         queries = {qid: t for qid, t in queries.items() if qid in ids}
@@ -244,6 +286,8 @@ def load_qrels(spec: str) -> dict[str, dict[str, int]]:
     """Qrels ``{qid: {docid: grade}}`` from a file, a dataset (its split only) or ``irds:<id>``."""
     if spec.startswith(IRDS_PREFIX):
         return _irds_table(_irds_records(spec, "qrels"), "relevance")
+    if spec in DATASETS and DATASETS[spec].union and DATASETS[spec].union_queries:
+        return _union(spec, load_qrels, "qrels")
     qrels = read_qrels(_component(spec, "qrels"))
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         qrels = {qid: d for qid, d in qrels.items() if qid in ids}

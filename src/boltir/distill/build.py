@@ -51,10 +51,14 @@ def build_distillation_data(
         raise KeyError(f"{len(missing)} candidate passages have no text (e.g. {missing[:5]})")
     run: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
-    with progress_bar(total=len(chosen), desc="teacher", unit="query", disable=not show_progress) as bar:
-        for qid in chosen:
-            run[qid] = rank_scores(teacher.rank(qid, queries[qid], candidates[qid], docs))
-            bar.update(1)
+    if hasattr(teacher, "rank_all"):  # model and pipeline teachers rank every query in one pass
+        orders = teacher.rank_all({q: candidates[q] for q in chosen}, queries, docs)
+        run = {q: rank_scores(orders[q]) for q in chosen}
+    else:
+        with progress_bar(total=len(chosen), desc="teacher", unit="query", disable=not show_progress) as bar:
+            for qid in chosen:
+                run[qid] = rank_scores(teacher.rank(qid, queries[qid], candidates[qid], docs))
+                bar.update(1)
     seconds = time.perf_counter() - t0
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

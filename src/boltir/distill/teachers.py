@@ -103,19 +103,74 @@ class RunTeacher:
         return ranked + [d for d in candidates if d not in scores]
 
 
-class ModelTeacher:
+class PipelineTeacher:
+    """Any boltir re-ranking stage as the teacher: a :class:`~boltir.pipeline.Reranker`, a
+    :class:`~boltir.pipeline.RerankFusion` of several (e.g. a dense and a learned-sparse model: a strong teacher
+    that costs no LLM), or a pipeline of re-rankers. All queries are ranked in one call, so a bi-encoder encodes each
+    candidate document once."""
+
+    def __init__(self, stage: Any, name: str, description: dict[str, Any] | None = None):
+        self.stage, self.name = stage, name
+        self.description = description or {"type": "pipeline", "pipeline": name}
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.description)
+
+    def rank_all(
+        self, candidates: dict[str, list[str]], queries: dict[str, str], docs: dict[str, str]
+    ) -> dict[str, list[str]]:
+        """Every query's candidates in the teacher's order (ties keep the first-stage order)."""
+        run = {q: {d: float(-i) for i, d in enumerate(ds)} for q, ds in candidates.items()}
+        scores = self.stage.rerank(run, {q: queries[q] for q in candidates}, docs, None)
+        out = {}
+        for q, ds in candidates.items():
+            position = {d: i for i, d in enumerate(ds)}
+            out[q] = sorted(ds, key=lambda d: (-scores[q][d], position[d]))
+        return out
+
+    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        return self.rank_all({qid: candidates}, {qid: query}, docs)[qid]
+
+
+class ModelTeacher(PipelineTeacher):
     """Any boltir model (bi-encoder, cross-encoder, sparse cross-encoder, Set-Encoder) as the teacher."""
 
     def __init__(self, model: str, family: str | None = None, batch_size: int = 32):
         from boltir.pipeline import Reranker
 
+        reranker = Reranker(model, depth=None, batch_size=batch_size, family=family, show_progress=False)
+        super().__init__(reranker, f"model:{model}", {"type": "model", "model": model, "family": reranker.family})
         self.model = model
-        self.reranker = Reranker(model, depth=None, batch_size=batch_size, family=family, show_progress=False)
-        self.name = f"model:{model}"
 
-    def describe(self) -> dict[str, Any]:
-        return {"type": "model", "model": self.model, "family": self.reranker.family}
 
-    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
-        scores = self.reranker.rerank({qid: {d: -i for i, d in enumerate(candidates)}}, {qid: query}, docs)[qid]
-        return sorted(candidates, key=lambda d: (-scores[d], candidates.index(d)))
+def fused_models_teacher(models: list[str], method: str = "rrf", batch_size: int = 32) -> PipelineTeacher:
+    """The fusion of several models' re-rankings as one teacher (``rrf:minilm-l6,splade-tiny``)."""
+    from boltir.pipeline import Reranker, RerankFusion
+
+    stage = RerankFusion([Reranker(m, depth=None, batch_size=batch_size) for m in models], method)
+    name = f"{method}:{','.join(models)}"
+    return PipelineTeacher(stage, name, {"type": "fusion", "method": method, "models": models})
+
+
+def pipeline_teacher(config: str) -> PipelineTeacher:
+    """A teacher from a YAML file declaring any re-ranking stage by class path, e.g.::
+
+    class_path: boltir.pipeline.RerankFusion
+    init_args:
+      rerankers:
+        - {class_path: boltir.pipeline.Reranker, init_args: {model: minilm-l6, depth: null}}
+        - {class_path: boltir.pipeline.Reranker, init_args: {model: splade-tiny, depth: null}}
+    """
+    from jsonargparse import ArgumentParser
+
+    from boltir.pipeline import Reranking
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--stage", type=Reranking)
+    cfg = parser.parse_args(["--stage", config])
+    stage = parser.instantiate_classes(cfg).stage
+    import yaml
+
+    with open(config, encoding="utf-8") as f:
+        spec = yaml.safe_load(f)
+    return PipelineTeacher(stage, f"pipeline:{config}", {"type": "pipeline", "config": spec})

@@ -27,18 +27,35 @@ class MonoModel(CrossEncoderModel):
         return self.head(encoder_states(self.encoder, input_ids, attention_mask, token_type_ids)[:, 0])
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        buckets: list[dict[str, torch.Tensor]] | None = None,
+        order: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Scores [B]."""
+        """Scores [B] of a padded batch of pairs, or of length ``buckets`` (each padded to its own longest pair)
+        put back in input order (``order``: the input position of each bucketed pair)."""
+        if buckets is not None and order is not None:
+            scores = torch.cat([self.forward(**b) for b in buckets])
+            return torch.empty_like(scores).index_copy_(0, order, scores)
+        assert input_ids is not None and attention_mask is not None
         return logits_to_scores(self.logits(input_ids, attention_mask, token_type_ids))
 
-    def list_inputs(self, tokenizer: Any) -> Any:
+    def list_inputs(self, tokenizer: Any, bucket_size: int = 16) -> Any:
+        """Every (query, document) pair of the lists, in buckets of ``bucket_size`` pairs of similar length, so a
+        short passage is not padded to the longest of its list (scores do not depend on the padding)."""
         from boltir.data.pair_tokenizer import PairTokenizer
 
         pt = PairTokenizer(tokenizer, self.config.query_length, self.config.doc_length)
 
         def pairs(queries, docs):
-            return pt([q for q, ds in zip(queries, docs) for _ in ds], [d for ds in docs for d in ds])
+            flat_q = [q for q, ds in zip(queries, docs) for _ in ds]
+            flat_d = [d for ds in docs for d in ds]
+            order = sorted(range(len(flat_d)), key=lambda i: len(flat_q[i]) + len(flat_d[i]))
+            chunks = [order[i : i + bucket_size] for i in range(0, len(order), bucket_size)]
+            buckets = [pt([flat_q[i] for i in c], [flat_d[i] for i in c]) for c in chunks]
+            return {"buckets": buckets, "order": torch.tensor(order, dtype=torch.long)}
 
         return pairs
 
