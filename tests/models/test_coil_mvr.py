@@ -4,7 +4,6 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from boltir.models.bi_encoders.coil import CoilModel
 from boltir.models.bi_encoders.mvr import MvrModel
 from boltir.models.loading import detect_family, load_coil, load_mvr
 
@@ -15,7 +14,7 @@ def test_coil_scores_by_hand(tiny_backbone):
     d = tok(["cats, cats sleep", "dogs chase cats"], padding=True, return_tensors="pt")
     with torch.inference_mode():
         qo, do = model(**q, kind="query"), model(**d, kind="doc")
-        got = CoilModel.score(qo, do)[0]
+        got = model.score(qo, do)[0]
     cats, chase = tok.convert_tokens_to_ids(["cats", "chase"])
     for j in range(2):
         expect = float(qo.cls[0] @ do.cls[j])
@@ -29,6 +28,23 @@ def test_coil_scores_by_hand(tiny_backbone):
                 expect += max(sims) if sims else 0.0
         assert float(got[j]) == pytest.approx(expect, abs=1e-5)
     assert (qo.token_ids[0] == -1).sum() == 2  # [CLS] and [SEP] never match
+
+
+def test_coil_match_floor_counts_a_negative_match_as_zero(tiny_backbone):
+    """Lightning IR's COIL scores a query token's matches inside a maximum that also holds 0s (its non-matching
+    document tokens), so a negative best match adds 0: ``match_floor=0``."""
+    from boltir.models.bi_encoders.base import BiEncoderOutput
+
+    model, _ = load_coil(tiny_backbone, cls_dim=2, token_dim=2)
+    query = BiEncoderOutput(
+        embeddings=torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]), cls=torch.zeros(1, 2), token_ids=torch.tensor([[7, 8]])
+    )
+    doc = BiEncoderOutput(
+        embeddings=torch.tensor([[[-2.0, 0.0], [0.0, 3.0]]]), cls=torch.zeros(1, 2), token_ids=torch.tensor([[7, 8]])
+    )
+    assert model.score(query, doc).item() == pytest.approx(-2.0 + 3.0)
+    model.config.match_floor = 0.0
+    assert model.score(query, doc).item() == pytest.approx(0.0 + 3.0)
 
 
 def test_mvr_views_and_scores(tiny_backbone, tmp_path):

@@ -109,3 +109,44 @@ def test_dl19_is_refused_for_training(tiny_backbone):
 
     with pytest.raises(ValueError, match="test set"):
         ListDataModule(train_run="trec-dl-2019:bm25").setup("fit")
+
+
+def test_dl19_queries_in_a_run_file_are_refused(tmp_path):
+    from boltir.data.runs import write_run
+    from boltir.data.sources import load_run
+    from boltir.training.list_data import ListDataModule
+
+    run = {q: ds for q, ds in list(load_run("trec-dl-2019:bm25").items())[:2]}  # DL19 lists under a file name
+    write_run(tmp_path / "teacher.run", run)
+    dm = ListDataModule(
+        train_run=str(tmp_path / "teacher.run"), train_queries="trec-dl-2019", train_docs="trec-dl-2019"
+    )
+    with pytest.raises(ValueError, match=r"teacher.run: 2 queries are TREC DL 2019 test queries"):
+        dm.setup("fit")
+
+
+def test_validation_queries_are_left_out_of_training(tmp_path):
+    from boltir.data.runs import write_run
+    from boltir.data.sources import load_run
+    from boltir.training.list_data import ListDataModule
+
+    dl20 = load_run("trec-dl-2020:bm25")
+    write_run(tmp_path / "train.run", dl20)
+    kept = sorted(dl20)[:10]
+    write_run(tmp_path / "val.run", {q: dl20[q] for q in kept})
+    dm = ListDataModule(
+        train_run=str(tmp_path / "train.run"),
+        train_queries="trec-dl-2020",
+        train_docs="trec-dl-2020",
+        train_qrels="trec-dl-2020",
+        depth=5,
+        val_run=str(tmp_path / "val.run"),
+        val_queries="trec-dl-2020",
+        val_qrels="trec-dl-2020",
+        val_docs="trec-dl-2020",
+        val_depth=5,
+    )
+    dm.setup("fit")
+    assert sorted(q for q, _ in dm.val_set.lists) == kept
+    assert len(dm.train_set) == len(dl20) - 10
+    assert not set(dm.train_set.qids) & set(kept)

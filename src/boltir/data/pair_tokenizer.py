@@ -94,9 +94,10 @@ class SegmentTokenizer:
 
 class SetTokenizer:
     """Set-Encoder input: per passage ``[CLS] [INT] query [SEP] passage [SEP]`` (query and passage truncated
-    separately on token ids), lists of one query consecutive and padded to the same size."""
+    separately on token ids; without ``[INT]`` when ``int_token_id`` is None), lists of one query consecutive and
+    padded to the same size."""
 
-    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, int_token_id: int):
+    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, int_token_id: int | None):
         self.pairs = PairTokenizer(tokenizer, query_length, doc_length)
         self.int_token_id = int_token_id
 
@@ -109,6 +110,8 @@ class SetTokenizer:
             flat_d += list(ds) + [""] * (size - len(ds))
             list_mask[b, : len(ds)] = True
         enc = self.pairs(flat_q, flat_d)
+        if self.int_token_id is None:
+            return {**enc, "list_size": size, "list_mask": list_mask}
         n = enc["input_ids"].shape[0]
         out = {
             "input_ids": torch.cat(

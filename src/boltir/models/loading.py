@@ -91,15 +91,25 @@ def model_source(name_or_path: str) -> tuple[str, dict[str, Any]]:
 
 
 def saved_family(name_or_path: str) -> Family | None:
-    """The family of a saved boltir folder, or None for anything else."""
-    return family_of_model_type(config_json(resolve_model(name_or_path)).get("model_type"))
+    """The family of a saved boltir or Lightning IR folder, or None for anything else."""
+    return own_family(config_json(resolve_model(name_or_path)))
 
 
 def detect_family(name_or_path: str) -> Family:
-    """The family a model loads as when none is asked for: a saved folder's own family, else what the registry
-    reads the folder as (masked-LMs as SPLADE, classifiers as mono, ...; a plain backbone as DPR)."""
+    """The family a model loads as when none is asked for: a saved folder's own family (boltir's or Lightning
+    IR's), else what the registry reads the folder as (masked-LMs as SPLADE, classifiers as mono, ...; a plain
+    backbone as DPR)."""
     _, config = model_source(name_or_path)
-    return family_of_model_type(config.get("model_type")) or detect_foreign(config)
+    return own_family(config) or detect_foreign(config)
+
+
+def own_family(config: dict[str, Any]) -> Family | None:
+    """The family a folder was saved as, by boltir or by Lightning IR; None for anything else."""
+    from boltir.models import lightning_ir
+
+    if lightning_ir.is_lightning_ir(config):
+        return get_family(lightning_ir.family_name(config))
+    return family_of_model_type(config.get("model_type"))
 
 
 def family_for(name_or_path: str, family: str, role: str) -> Family:
@@ -172,9 +182,19 @@ def load_model(
     name = display_name or str(name_or_path)
     path, config = model_source(name_or_path)
     saved = family_of_model_type(config.get("model_type"))
-    want = get_family(family) if family else (saved or detect_foreign(config))
+    want = get_family(family) if family else (own_family(config) or detect_foreign(config))
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    if saved is not None and saved.name == want.name:
+    from boltir.models import lightning_ir
+
+    if lightning_ir.is_lightning_ir(config):
+        own = get_family(lightning_ir.family_name(config))
+        if own.name != want.name:
+            raise FamilyError(
+                f"{name} holds a Lightning IR {config['model_type']} model (boltir family {own.name}), not a "
+                f"{want.name} one; load it as {own.name} (or leave the family out)"
+            )
+        model, tokenizer = lightning_ir.load(path, config, name, own, overrides)
+    elif saved is not None and saved.name == want.name:
         model, tokenizer = restore_saved(want, path, name, overrides), load_tokenizer(path, name)
     elif saved is not None and saved.name not in want.converts_from:
         raise FamilyError(

@@ -24,6 +24,7 @@ class CoilSearcher(IndexSearcher):
     check_shards = True
 
     def open(self) -> None:
+        self.floor = getattr(self.model.config, "match_floor", None)
         shards = self.manifest["shards"]
         self.cls = np.concatenate([np.load(self.index_dir / s["doc_arrays"]["cls"]) for s in shards])
         self.tokens = np.concatenate([np.load(self.index_dir / s["vectors"]) for s in shards])
@@ -48,7 +49,10 @@ class CoilSearcher(IndexSearcher):
             sims = self.tokens[rows] @ vec
             docs = self.doc_of_row[rows]  # non-decreasing: rows are in index order
             starts = np.r_[0, np.nonzero(np.diff(docs))[0] + 1]
-            scores[docs[starts]] += np.maximum.reduceat(sims, starts)
+            best = np.maximum.reduceat(sims, starts)
+            if self.floor is not None:
+                best = np.maximum(best, self.floor)
+            scores[docs[starts]] += best
         return scores
 
     def search(self, queries: Any, k: int = 100) -> Run:

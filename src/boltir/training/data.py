@@ -139,6 +139,27 @@ class RankingDataModule(L.LightningDataModule):
             if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
                 raise ValueError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
 
+    def training_queries(self, run: dict[str, dict[str, float]], spec: str) -> dict[str, dict[str, float]]:
+        """The queries of a training run that may be trained on: a DL19 test query is an error (named); a query
+        that is also a validation query is dropped (and logged), so model selection never sees a trained query."""
+        from boltir.data.sources import load_queries
+        from boltir.utils.log import log
+
+        test = sorted(set(run) & set(load_queries("trec-dl-2019")))
+        if test:
+            raise ValueError(
+                f"{spec}: {len(test)} queries are TREC DL 2019 test queries (e.g. {test[0]}); "
+                "trec-dl-2019 is the test set: train on other queries"
+            )
+        val = {q for q, _ in self.val_set.lists} if self.val_set is not None else set()
+        held = [q for q in run if q in val]
+        if held:
+            log.info(f"{spec}: {len(held)} training queries are validation queries; left out of training")
+            run = {q: ds for q, ds in run.items() if q not in val}
+            if not run:
+                raise ValueError(f"{spec}: every training query is a validation query")
+        return run
+
     def setup_validation(self) -> None:
         """Validation lists: the top ``val_depth`` candidates of ``val_run`` with their texts and qrels."""
         from boltir.data.runs import candidate_ids

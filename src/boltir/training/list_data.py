@@ -187,10 +187,11 @@ class ListDataModule(RankingDataModule):
 
         h: Any = self.hparams
         self.refuse_test_set(h.train_run, h.val_run, h.train_qrels, h.val_qrels)
+        self.setup_validation()
         if self.train_set is None:
             parts: list[Dataset] = []
             if h.train_run:
-                run = src.load_run(h.train_run)
+                run = self.training_queries(src.load_run(h.train_run), h.train_run)
                 wanted = candidate_ids(run, h.depth)
                 qrels_spec = h.train_qrels or src.dataset_of_run(h.train_run)
                 qrels = src.load_qrels(qrels_spec) if qrels_spec else None
@@ -221,4 +222,3 @@ class ListDataModule(RankingDataModule):
             if not parts:
                 raise ValueError("give data.train_run and/or data.train_tuples")
             self.train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-        self.setup_validation()

@@ -100,8 +100,7 @@ class BiEncoderModel(BoltirPreTrainedModel):
         """The family's representation (``types``: token type ids, when the tokenizer gives them)."""
         raise NotImplementedError
 
-    @staticmethod
-    def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
+    def score(self, query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
         """All-pairs scores [Q, D] of query outputs against document outputs."""
         raise NotImplementedError
 

@@ -11,11 +11,15 @@ from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEn
 
 
 class CoilConfig(BiEncoderConfig):
+    """``match_floor``: a query token's lexical score is at least this (Lightning IR's COIL: 0, since its
+    non-matching document tokens score 0 in the maximum); None: the best match, however low."""
+
     model_type = "boltir-coil"
 
     cls_dim: int = 768
     token_dim: int = 32
     skip_ids: list[int] | None = None
+    match_floor: float | None = None
 
     @property
     def embedding_dim(self) -> int:
@@ -49,13 +53,15 @@ class CoilModel(BiEncoderModel):
             token_ids=ids,
         )
 
-    @staticmethod
-    def score(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
-        """All-pairs scores [Q, D]: [CLS] dot product plus each query token's best same-id document token."""
+    def score(self, query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
+        """All-pairs scores [Q, D]: [CLS] dot product plus each query token's best same-id document token (at
+        least ``match_floor`` where set)."""
         q_ids, d_ids = query.token_ids, doc.token_ids
         sim = torch.einsum("qih,djh->qdij", query.embeddings, doc.embeddings)
         match = (q_ids[:, None, :, None] == d_ids[None, :, None, :]) & (q_ids[:, None, :, None] >= 0)
         best = sim.masked_fill(~match, float("-inf")).amax(-1)
+        if self.config.match_floor is not None:
+            best = best.clamp(min=self.config.match_floor)
         lexical = torch.where(torch.isinf(best), torch.zeros_like(best), best).sum(-1)
         return query.cls @ doc.cls.T + lexical
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-POOLINGS = ("mean", "first", "max")
+POOLINGS = ("mean", "first", "max", "sum")
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -14,6 +14,8 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     m = mask.unsqueeze(-1).to(hidden.dtype)
     if how == "mean":
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    if how == "sum":
+        return (hidden * m).sum(1)
     if how == "max":
         return hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).amax(1)
     raise ValueError(f"unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}")

@@ -12,7 +12,12 @@ from boltir.models.bi_encoders.splade import SparseConfig, SparseModel
 
 
 class UniCoilConfig(SparseConfig):
+    """``repeated_terms``: a term that occurs several times weighs its largest weight ("max") or the weight at
+    its last occurrence ("last": what Lightning IR's uniCOIL models were trained with)."""
+
     model_type = "boltir-unicoil"
+
+    repeated_terms: str = "max"
 
 
 class UniCoilModel(SparseModel):
@@ -30,6 +35,12 @@ class UniCoilModel(SparseModel):
         w = torch.relu(self.weight_head(hidden)).squeeze(-1).float() * attention_mask  # [B, L]
         if self.config.skip_ids:
             w = w.masked_fill(torch.isin(input_ids, torch.tensor(self.config.skip_ids, device=w.device)), 0.0)
+        if self.config.repeated_terms == "last":  # keep each term's last occurrence only
+            same = input_ids[:, :, None] == input_ids[:, None, :]  # [B, L, L]
+            later = torch.ones_like(same[0]).triu(1)
+            w = w.masked_fill((same & later).any(-1), 0.0)
+        elif self.config.repeated_terms != "max":
+            raise ValueError(f"repeated_terms={self.config.repeated_terms!r}: choose max or last")
         out = torch.zeros(input_ids.shape[0], self.config.embedding_dim, device=w.device, dtype=w.dtype)
         out = out.scatter_reduce(1, input_ids, w, reduce="amax", include_self=True)
         return BiEncoderOutput(embeddings=self.prune(out, self.config.pruning(kind)))

@@ -15,18 +15,21 @@ from transformers.configuration_utils import SubConfigSpec
 from boltir.models.base import BoltirPreTrainedModel, build_backbone, init_linear_heads
 
 HIDDEN_ACTIVATIONS = (None, "tanh", "gelu")
+TWO_LOGIT_SCORES = ("difference", "log_softmax")
 
 
 class CrossEncoderConfig(PreTrainedConfig):
     """``head_activation`` None: first token -> Linear; "tanh"/"gelu": first token -> Linear(h, h) -> activation
     -> Linear. ``num_outputs`` 1 scores with that logit; 2 (monoBERT-style classifiers) scores with
-    ``logit_1 - logit_0``, which orders pairs exactly as the softmax probability of "relevant"."""
+    ``logit_1 - logit_0``, which orders pairs exactly as the softmax probability of "relevant" (or, with
+    ``two_logit_score="log_softmax"``, with that log-probability itself: Lightning IR's ``mono`` scoring)."""
 
     sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
     encoder: Any = None  # the backbone config (a dict in config.json, a PreTrainedConfig once loaded)
     head_activation: str | None = None
     num_outputs: int = 1
+    two_logit_score: str = "difference"
     head_bias: bool = True
     query_length: int = 32
     doc_length: int = 256
@@ -51,9 +54,16 @@ class ScoreHead(nn.Module):
         return self.out(x)
 
 
-def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
-    """One score per row: the logit, or ``logit_1 - logit_0`` for two-logit classifiers."""
-    return logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
+def logits_to_scores(logits: torch.Tensor, two_logit_score: str = "difference") -> torch.Tensor:
+    """One score per row: the logit; for two-logit classifiers ``logit_1 - logit_0`` ("difference") or the
+    log-probability of "relevant" ("log_softmax"); both order pairs alike."""
+    if logits.shape[-1] == 1:
+        return logits[:, 0]
+    if two_logit_score == "log_softmax":
+        return torch.log_softmax(logits, dim=-1)[:, 1]
+    if two_logit_score != "difference":
+        raise ValueError(f"two_logit_score={two_logit_score!r}: choose one of {', '.join(TWO_LOGIT_SCORES)}")
+    return logits[:, 1] - logits[:, 0]
 
 
 class CrossEncoderModel(BoltirPreTrainedModel):
@@ -76,6 +86,8 @@ class CrossEncoderModel(BoltirPreTrainedModel):
         """Refuse settings the family cannot run (before any weights are built)."""
         if self.backends and config.attention_backend not in self.backends:
             raise ValueError(f"attention_backend={config.attention_backend!r}: one of {', '.join(self.backends)}")
+        if config.two_logit_score not in TWO_LOGIT_SCORES:
+            raise ValueError(f"two_logit_score={config.two_logit_score!r}: one of {', '.join(TWO_LOGIT_SCORES)}")
 
     def _init_weights(self, module: nn.Module) -> None:
         init_linear_heads(self, module, ("head",))

@@ -37,10 +37,12 @@ class MonoModel(CrossEncoderModel):
         """Scores [B] of a padded batch of pairs, or of length ``buckets`` (each padded to its own longest pair)
         put back in input order (``order``: the input position of each bucketed pair)."""
         if buckets is not None and order is not None:
-            scores = torch.cat([self.forward(**b) for b in buckets])
+            scores = torch.cat(
+                [self.forward(b["input_ids"], b["attention_mask"], b.get("token_type_ids")) for b in buckets]
+            )
             return torch.empty_like(scores).index_copy_(0, order, scores)
         assert input_ids is not None and attention_mask is not None
-        return logits_to_scores(self.logits(input_ids, attention_mask, token_type_ids))
+        return logits_to_scores(self.logits(input_ids, attention_mask, token_type_ids), self.config.two_logit_score)
 
     def list_inputs(self, tokenizer: Any, bucket_size: int = 16) -> Any:
         """Every (query, document) pair of the lists, in buckets of ``bucket_size`` pairs of similar length, so a

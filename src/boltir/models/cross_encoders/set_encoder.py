@@ -20,7 +20,9 @@ INT_TOKEN = "[INT]"
 
 
 class SetEncoderConfig(CrossEncoderConfig):
-    """``int_token_id``: id of ``[INT]`` in the saved tokenizer. ``sample_missing_docs``: the published
+    """``int_token_id``: id of ``[INT]`` in the saved tokenizer; None: no extra token, each passage's ``[CLS]``
+    is what the other passages attend to (Lightning IR's ``add_extra_token: false``, the published
+    Set-Encoders). ``sample_missing_docs``: the published
     model's padding of short lists with random pseudo-``[INT]`` states up to ``depth`` (outputs then become
     random); off by default so inference is deterministic. ``attention_backend``: "fused" (SDPA), "flex"
     (compiled FlexAttention) or "eager" (reference); see ``boltir.attention.inter_passage``."""
@@ -71,7 +73,8 @@ class SetEncoder(CrossEncoderModel):
         p, length = input_ids.shape
         if p % list_size:
             raise ValueError(f"{p} sequences are not whole lists of {list_size}")
-        if self.config.int_token_id is not None and not bool((input_ids[:, 1] == self.config.int_token_id).all()):
+        int_pos = 0 if self.config.int_token_id is None else 1
+        if int_pos and not bool((input_ids[:, 1] == self.config.int_token_id).all()):
             raise ValueError("every sequence must hold [INT] at position 1 (use SetTokenizer)")
         list_mask = (
             torch.ones(p // list_size, list_size, dtype=torch.bool, device=input_ids.device)
@@ -87,7 +90,7 @@ class SetEncoder(CrossEncoderModel):
         n_extra = 0
         if self.config.sample_missing_docs and list_size < self.config.depth:
             n_extra = self.config.depth - list_size
-        mask = inter_passage_mask(attention_mask, list_mask, list_size, 1, n_extra)
+        mask = inter_passage_mask(attention_mask, list_mask, list_size, int_pos, n_extra)
         backend = self.config.attention_backend
         block_mask = flex_block_mask(mask, length) if backend == "flex" else None
         for layer in self.encoder.encoder.layer:
@@ -98,7 +101,7 @@ class SetEncoder(CrossEncoderModel):
                 return x.view(p, length, n, -1).transpose(1, 2)
 
             q, k, v = heads(sa.query(h)), heads(sa.key(h)), heads(sa.value(h))
-            k_more, v_more = int_keys(k, v, 1, list_size)
+            k_more, v_more = int_keys(k, v, int_pos, list_size)
             if n_extra:
                 k_more, v_more = self._pseudo(k_more, v_more, list_mask, list_size, n_extra, generator)
             o = attend(
@@ -111,6 +114,7 @@ class SetEncoder(CrossEncoderModel):
                 sa.scaling,
                 sa.dropout.p if self.training else 0.0,
                 backend,
+                int_pos=int_pos,
                 block_mask=block_mask,
             )
             o = o.transpose(1, 2).reshape(p, length, -1)

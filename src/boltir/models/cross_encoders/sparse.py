@@ -121,7 +121,7 @@ class SparseCrossEncoder(CrossEncoderModel):
             h_c, h_q, h_d = out(o_c, h_c), out(o_q, h_q), out(o_d, h_d)
             h_c, h_q, h_d = (layer.feed_forward_chunk(h) for h in (h_c, h_q, h_d))
         logits = self.head(h_c[:, 0])
-        scores = logits_to_scores(logits)
+        scores = logits_to_scores(logits, self.config.two_logit_score)
         return (scores, h_q) if return_query_states else scores
 
     def _attend(self, layer, pat: SparsePattern, h_c, h_q, h_d, q_valid, d_valid, q_owner, dense_mask=None):
