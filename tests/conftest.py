@@ -34,6 +34,51 @@ def tiny_backbone(tmp_path_factory) -> str:
     return str(folder)
 
 
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory) -> str:
+    """A 2-layer, 32-wide ``T5ForConditionalGeneration`` (a castorini monoT5 layout) with an 800-piece
+    SentencePiece vocabulary learned from bundled passages (``true`` and ``false`` single pieces)."""
+    import gzip
+    import json
+
+    import torch
+    from tokenizers import SentencePieceUnigramTokenizer, Tokenizer
+    from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    with gzip.open("data/msmarco-trecdl-pool/docs.jsonl.gz", "rt", encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for _, line in zip(range(2000), f)]
+    texts += ["Query: a Document: b Relevant: true", "Query: c Document: d Relevant: false"] * 200
+    special = ["<pad>", "</s>", "<unk>"] + [f"<extra_id_{i}>" for i in range(12)]
+    sp = SentencePieceUnigramTokenizer()
+    sp.train_from_iterator(texts, vocab_size=800, special_tokens=special, unk_token="<unk>", show_progress=False)
+    spec = json.loads(sp._tokenizer.to_str())
+    spec["model"]["vocab"] += [["\u2581true", -3.0], ["\u2581false", -3.0]]  # one piece each, as in T5's vocab
+    tok = T5TokenizerFast(
+        tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        extra_ids=0,
+        additional_special_tokens=special[3:],
+    )
+    torch.manual_seed(0)
+    cfg = T5Config(
+        vocab_size=len(tok),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_heads=2,
+        decoder_start_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    T5ForConditionalGeneration(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.fixture
 def tiny_dpr(tiny_backbone):
     from boltir.models.loading import load_bi_encoder

@@ -335,6 +335,17 @@ _builtin(
     builder_settings=("pattern",),
     description="cross-encoder with windowed, asymmetric attention",
 )
+_builtin(
+    "mono-t5",
+    "cross-encoder",
+    f"{_CE}.mono_t5",
+    "MonoT5Config",
+    "MonoT5",
+    "build_mono_t5",
+    "rerank_segments",
+    detects=("architecture:T5ForConditionalGeneration",),
+    description="encoder-decoder re-ranker on T5 (monoT5 true/false logits, RankT5 score heads)",
+)
 
 for _name, _module, _cls, _desc in (
     ("dense", "dense", "DenseKind", "FAISS over one vector (or several views) per document"),

@@ -289,3 +289,39 @@ def build_sparse_ce(path: str, name: str, tokenizer: Any, seed: int, settings: d
     mono, tokenizer = _mono_source(path, name, seed, settings)
     settings = {"attention_backend": backend, **pattern.as_dict()}
     return from_mono(mono, SparseCrossEncoder, SparseCrossEncoderConfig, name, **settings), tokenizer
+
+
+def _single_token(tokenizer: Any, word: str, name: str) -> int:
+    """The vocabulary id of ``word`` as one SentencePiece (``▁true``), as monoT5 reads it."""
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    if len(ids) == 1:
+        return int(ids[0])
+    piece = tokenizer.convert_tokens_to_ids("\u2581" + word)
+    if piece is None or piece == tokenizer.unk_token_id:
+        raise ValueError(f"{name}: {word!r} is not one token of this tokenizer; monoT5 scores with its logit")
+    return int(piece)
+
+
+def build_mono_t5(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From a T5 checkpoint (castorini monoT5 ``T5ForConditionalGeneration`` folders give their own scores):
+    ``head`` true_false (default), token (RankT5 encoder-decoder, ``<extra_id_10>`` unless ``score_token_id``) or
+    encoder (RankT5 encoder-only, a new linear head drawn from ``seed``)."""
+    import torch
+    import transformers
+
+    from boltir.models.cross_encoders.mono_t5 import MonoT5, MonoT5Config
+
+    head = settings.get("head", "true_false")
+    if head == "true_false":
+        settings.setdefault("true_token_id", _single_token(tokenizer, "true", name))
+        settings.setdefault("false_token_id", _single_token(tokenizer, "false", name))
+    elif head == "token" and settings.get("score_token_id") is None:
+        settings["score_token_id"] = tokenizer.convert_tokens_to_ids("<extra_id_10>")
+    backbone_cls = transformers.T5EncoderModel if head == "encoder" else transformers.T5ForConditionalGeneration
+    backbone = backbone_cls.from_pretrained(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MonoT5(MonoT5Config(encoder=backbone.config.to_dict(), **settings))
+    model.encoder.load_state_dict(backbone.state_dict())
+    model.config.name_or_path = str(name)
+    return model, tokenizer

@@ -1,0 +1,135 @@
+"""Encoder-decoder re-rankers on T5: monoT5 and RankT5.
+
+Input ``Query: <q> Document: <d> Relevant:</s>`` (query and document truncated separately on token ids). Heads:
+
+- ``true_false`` (monoT5, Nogueira et al. 2020): one decoder step; score = log-softmax over the ``true`` / ``false``
+  token logits, log P(true). Castorini's ``T5ForConditionalGeneration`` checkpoints load as they are.
+- ``token`` (RankT5 encoder-decoder, Zhuang et al. 2023): one decoder step; score = the logit of ``score_token_id``
+  (RankT5 uses ``<extra_id_10>``).
+- ``encoder`` (RankT5 encoder-only): the encoder's first output state -> linear layer; no decoder is built.
+
+All three are trained with the list losses like any cross-encoder (``list_inputs`` gives the training batches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+from boltir.models.base import BoltirPreTrainedModel, init_linear_heads
+
+HEADS = ("true_false", "token", "encoder")
+
+
+class MonoT5Config(PreTrainedConfig):
+    """``encoder``: the T5 config. ``true_token_id`` / ``false_token_id`` (``true_false``), ``score_token_id``
+    (``token``): vocabulary ids, set from the tokenizer when the model is built."""
+
+    model_type = "boltir-mono-t5"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="t5")}
+
+    encoder: Any = None
+    head: str = "true_false"
+    true_token_id: int | None = None
+    false_token_id: int | None = None
+    score_token_id: int | None = None
+    query_length: int = 64
+    doc_length: int = 256
+    template: Sequence[str] = ("Query:", "Document:", "Relevant:")
+
+
+class MonoT5(BoltirPreTrainedModel):
+    """``forward(input_ids, attention_mask)`` -> scores [B]."""
+
+    config_class = MonoT5Config
+    base_model_prefix = "mono_t5"
+
+    def __init__(self, config: MonoT5Config):
+        import transformers
+
+        if config.head not in HEADS:
+            raise ValueError(f"head={config.head!r}: choose one of {', '.join(HEADS)}")
+        if config.head == "true_false" and (config.true_token_id is None or config.false_token_id is None):
+            raise ValueError("head='true_false' needs true_token_id and false_token_id")
+        if config.head == "token" and config.score_token_id is None:
+            raise ValueError("head='token' needs score_token_id")
+        super().__init__(config)
+        self.encoder: Any
+        self.head: nn.Linear | None
+        if config.head == "encoder":
+            self.encoder = transformers.T5EncoderModel(config.encoder)
+            self.head = nn.Linear(config.encoder.d_model, 1)
+        else:
+            self.encoder = transformers.T5ForConditionalGeneration(config.encoder)
+            self.head = None
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        init_linear_heads(self, module, ("head",))
+
+    def first_step_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits [B, V] of the first decoder step."""
+        start = torch.full(
+            (input_ids.shape[0], 1), self.config.encoder.decoder_start_token_id or 0, device=input_ids.device
+        )
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=start)
+        return out.logits[:, 0]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> torch.Tensor:
+        cfg = self.config
+        if cfg.head == "encoder":
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            assert self.head is not None
+            return self.head(states[:, 0])[:, 0]
+        logits = self.first_step_logits(input_ids, attention_mask)
+        if cfg.head == "token":
+            return logits[:, cfg.score_token_id]
+        pair = logits[:, [cfg.false_token_id, cfg.true_token_id]].float()
+        return torch.log_softmax(pair, dim=-1)[:, 1]
+
+    def list_inputs(self, tokenizer: Any) -> Any:
+        """``(queries, lists of documents) -> {input_ids, attention_mask}`` of every pair, lists flattened."""
+        template = PromptTokenizer(tokenizer, self.config.query_length, self.config.doc_length, self.config.template)
+
+        def pairs(queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
+            return template([q for q, ds in zip(queries, docs) for _ in ds], [d for ds in docs for d in ds])
+
+        return pairs
+
+
+class PromptTokenizer:
+    """``<template[0]> q <template[1]> d <template[2]></s>`` with the query and the document cut to their own
+    lengths on token ids (each part encoded alone, as SentencePiece encodes it inside the whole text)."""
+
+    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, template: Sequence[str]):
+        self.tokenizer, self.query_length, self.doc_length = tokenizer, query_length, doc_length
+        self.parts = [self._ids([t])[0] for t in template]
+        self.eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+        self.pad = tokenizer.pad_token_id or 0
+
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+
+    def __call__(self, queries: Sequence[str], docs: Sequence[str]) -> dict[str, torch.Tensor]:
+        q_ids, d_ids = self._ids(queries), self._ids(docs)
+        seqs = [
+            self.parts[0] + q[: self.query_length] + self.parts[1] + d[: self.doc_length] + self.parts[2] + self.eos
+            for q, d in zip(q_ids, d_ids)
+        ]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+
+from boltir.models.hf_auto import register_all  # noqa: E402
+
+register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
