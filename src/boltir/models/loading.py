@@ -174,13 +174,24 @@ def load_model(
 
     ``family`` (a registered name) asks for a family; None takes the folder's own (see :func:`detect_family`).
     ``overrides`` set config fields: for a new model any of its family's settings, for a saved folder only the
-    ones its family declares overridable. ``None`` values are ignored. Fresh heads are drawn from ``seed``.
+    ones its family declares overridable. ``None`` values are ignored. Fresh heads are drawn from ``seed``. A LoRA
+    adapter folder loads its base with the adapter on it (``merge=True`` folds the adapter in).
     """
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     name = display_name or str(name_or_path)
     path, config = model_source(name_or_path)
+    merge = bool(overrides.pop("merge", False))
+    from boltir.models import adapters
+
+    if adapters.is_adapter(path):
+        own = family_of_model_type(config.get("model_type"))
+        if family and own is not None and get_family(family).name != own.name:
+            raise FamilyError(f"{name} is a LoRA adapter of a {own.name} model, not a {get_family(family).name} one")
+        model, tokenizer = adapters.load_adapter(path, name, merge=merge)
+        model.tokenizer = tokenizer
+        return model, tokenizer
     saved = family_of_model_type(config.get("model_type"))
     want = get_family(family) if family else (own_family(config) or detect_foreign(config))
     overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from boltir.losses.in_batch import InBatchCrossEntropy, gather_outputs
+from boltir.models.adapters import LoraSettings, attach_lora
 from boltir.training.base import RankingModule
 
 
@@ -36,6 +37,8 @@ class BiEncoderModule(RankingModule):
         lr, weight_decay, warmup_steps: AdamW with linear warm-up then linear decay to 0 at the last step.
         val_metric: ir_measures metric computed on the validation run (logged as ``val/<metric>``).
         seed: seed for freshly initialised heads.
+        peft: LoRA on the backbone (``{r: 8, alpha: 16, target_modules: [query, value]}``): only the adapter and
+            the family's heads train; ``ExportBestModel`` writes the merged model and the adapter.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class BiEncoderModule(RankingModule):
         warmup_steps: int = 0,
         val_metric: str = "nDCG@10",
         seed: int = 0,
+        peft: LoraSettings | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
@@ -80,6 +84,8 @@ class BiEncoderModule(RankingModule):
         self.model, self.tokenizer = load_model(model, fam.name, seed, **settings)
         if (query_regularizer is not None or doc_regularizer is not None) and not self.model.term_weights:
             raise ValueError(f"sparsity regularisers apply to learned-sparse families, not {fam.name}")
+        if peft is not None:
+            attach_lora(self.model, peft)
         self.model.train()  # loaders return eval-mode models; Lightning keeps the mode it finds
         self.loss = InBatchCrossEntropy(temperature)
         self.query_regularizer, self.doc_regularizer = query_regularizer, doc_regularizer

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from boltir.models.adapters import has_lora, merge_lora, save_adapter
 from boltir.utils.log import log
 
 
 class ExportBestModel(L.Callback):
     """At the end of ``fit``, load the best checkpoint (or keep the last weights when nothing was monitored)
-    and save model + tokenizer + model card to ``dirpath`` atomically."""
+    and save model + tokenizer + model card to ``dirpath`` atomically. A model trained with LoRA is saved merged
+    (a plain model of its family) to ``dirpath`` and as an adapter to ``adapter_dirpath`` (default
+    ``<dirpath>-adapter``)."""
 
-    def __init__(self, dirpath: str = "model"):
+    def __init__(self, dirpath: str = "model", adapter_dirpath: str | None = None):
         super().__init__()
         self.dirpath = dirpath
+        self.adapter_dirpath = adapter_dirpath
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from boltir.models.base import save_model_folder
@@ -39,7 +44,14 @@ class ExportBestModel(L.Callback):
                 best_score=float(score) if best and score is not None else None,
                 global_step=trainer.global_step,
             )
-            out = save_model_folder(pl_module.model, pl_module.tokenizer, Path(self.dirpath), info)
+            model = pl_module.model
+            if has_lora(model):
+                adapter = Path(self.adapter_dirpath or f"{str(self.dirpath).rstrip('/')}-adapter")
+                base = dict(pl_module.hparams).get("model", model.config.name_or_path)
+                save_adapter(model, pl_module.tokenizer, adapter, base)
+                log.info(f"exported the LoRA adapter to {adapter}")
+                model = merge_lora(copy.deepcopy(model))
+            out = save_model_folder(model, pl_module.tokenizer, Path(self.dirpath), info)
             log.info(f"exported model to {out}" + (f" (best checkpoint {best})" if best else ""))
         if trainer.world_size > 1:
             trainer.strategy.barrier()

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from boltir.models.adapters import LoraSettings, attach_lora
 from boltir.training.base import RankingModule
 
 
@@ -23,7 +24,7 @@ class CrossEncoderModule(RankingModule):
             registered one; ``auto`` takes a saved folder's own family (``kind`` is the old name of this argument).
         loss: any boltir list loss, e.g. ``{class_path: boltir.losses.RankNet}``; default InfoNCE (T = 1).
         head_activation, query_length, doc_length, window: settings for a new model.
-        lr, weight_decay, warmup_steps, val_metric, seed: as for the bi-encoder module.
+        lr, weight_decay, warmup_steps, val_metric, seed, peft: as for the bi-encoder module.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class CrossEncoderModule(RankingModule):
         val_metric: str = "nDCG@10",
         seed: int = 0,
         kind: str | None = None,
+        peft: LoraSettings | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
@@ -62,6 +64,8 @@ class CrossEncoderModule(RankingModule):
             doc_length=doc_length,
             window=window,
         )
+        if peft is not None:
+            attach_lora(self.model, peft)
         self.model.train()
         self.loss = loss if loss is not None else InfoNCE()
 
