@@ -51,19 +51,15 @@ def attach_lora(model: Any, settings: LoraSettings) -> Any:
         raise ImportError("LoRA adapters need peft: pip install 'boltir[peft]'") from None
     if settings.r <= 0:
         raise ValueError(f"peft.r={settings.r}: the LoRA rank must be positive")
-    config = LoraConfig(
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
-        target_modules=_targets(model.encoder, settings),
-    )
+    targets = _targets(model.encoder, settings)
+    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
     try:
         inject_adapter_in_model(config, model.encoder)
     except ValueError as e:  # e.g. target modules the backbone does not have
         raise ValueError(f"peft: {e}") from None
     for name, p in model.encoder.named_parameters():
         p.requires_grad = "lora_" in name
-    model.lora_settings = LoraSettings(settings.r, settings.alpha, settings.dropout, list(config.target_modules))
+    model.lora_settings = LoraSettings(settings.r, settings.alpha, settings.dropout, targets)
     return model
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -44,7 +45,7 @@ class ExportBestModel(L.Callback):
                 best_score=float(score) if best and score is not None else None,
                 global_step=trainer.global_step,
             )
-            model = pl_module.model
+            model: Any = pl_module.model
             if has_lora(model):
                 adapter = Path(self.adapter_dirpath or f"{str(self.dirpath).rstrip('/')}-adapter")
                 base = dict(pl_module.hparams).get("model", model.config.name_or_path)
