@@ -14,10 +14,11 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.sources import DATASETS, data_root
+    from boltir.data.sources import DATASETS, config_root, data_root
     from boltir.models.loading import NAMED_MODEL_DESCRIPTIONS
 
     parser().parse_args(argv)
+    print(f"example configs: {config_root()}")
     print(f"datasets (in {data_root()}):")
     for name, ds in DATASETS.items():
         print(f"  {name}: {ds.description}")

@@ -23,15 +23,28 @@ from boltir.errors import BoltirError, DataFormatError
 IRDS_PREFIX = "irds:"
 
 
+def bundled(folder: str) -> Path:
+    """A folder boltir ships (``data`` or ``configs``): inside the installed package (a wheel carries them as
+    ``boltir/bundled/``), else in the source checkout the package runs from."""
+    package = Path(__file__).resolve().parents[1]
+    inside = package / "bundled" / folder
+    return inside if inside.is_dir() else package.parents[1] / folder
+
+
 def data_root() -> Path:
-    """The folder of bundled datasets: ``$BOLTIR_DATA`` or the repository's ``data/``."""
+    """The folder of bundled datasets: ``$BOLTIR_DATA``, the installed package's, or the checkout's ``data/``."""
     env = os.environ.get("BOLTIR_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[3] / "data"
+    root = Path(env) if env else bundled("data")
     if not root.is_dir():
         raise FileNotFoundError(
             f"bundled data folder {root} not found; set BOLTIR_DATA to the 'data' folder of a boltir checkout"
         )
     return root
+
+
+def config_root() -> Path:
+    """The folder of example training configs (``boltir fit --config <this>/fit-minilm-mono.yaml``)."""
+    return bundled("configs")
 
 
 @dataclass(frozen=True)
