@@ -68,3 +68,19 @@ def test_no_doc_link_points_outside_the_repository():
             assert not target.startswith(("http://", "https://", "../", "/")), (path.name, target)
             assert (path.parent / target.split("#")[0]).exists() or target.startswith("#"), (path.name, target)
         assert "../shared" not in text, path.name
+
+
+def test_formats_page_matches_the_readers(tmp_path):
+    """docs/formats.md names the fields the readers accept, and its tuple example reads."""
+    import re
+    from pathlib import Path
+
+    from boltir.data.readers import ID_FIELDS, TEXT_FIELDS, read_tuples
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    assert "first of " + ", ".join(f"`{f}`" for f in ID_FIELDS) in page
+    assert "first of " + ", ".join(f"`{f}`" for f in TEXT_FIELDS) in page
+    (example,) = re.findall(r"```json\n(.*?)\n```", page, re.S)
+    (tmp_path / "t.jsonl").write_text(example + "\n")
+    (t,) = read_tuples(tmp_path / "t.jsonl")
+    assert (t.query_id, t.positives, t.negatives, t.scores) == ("q1", ["d1"], ["d7", "d9"], {"d1": 9.1, "d7": 3.2})

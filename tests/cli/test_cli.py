@@ -26,11 +26,30 @@ def test_every_command_has_working_help(capsys):
 
     for name in COMMANDS:
         if name == "fit":
-            continue  # LightningCLI's help is exercised by the fit tests
-        with pytest.raises(SystemExit) as e:
-            boltir([name, "--help"])
-        assert e.value.code == 0
+            assert boltir(["fit", "--help"]) == 0  # answered without Lightning; --full-help is LightningCLI's
+        else:
+            with pytest.raises(SystemExit) as e:
+                boltir([name, "--help"])
+            assert e.value.code == 0
         assert f"boltir {name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["fit"], ["mine"], ["distill", "build"], ["index"], ["re-rank"], ["evaluate"]])
+def test_subcommand_help_does_not_import_torch(command):
+    code = (
+        f"import sys; from boltir.cli import main\ntry: main({command + ['--help']!r})\nexcept SystemExit: pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'lightning') if m in sys.modules]; assert not heavy, heavy"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_fit_full_help_lists_the_classes_options(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        boltir(["fit", "--full-help"])
+    assert "--trainer.max_epochs" in capsys.readouterr().out
 
 
 def test_evaluate_json_and_table(capsys):
@@ -281,3 +300,21 @@ def test_rerank_command_with_a_set_encoder_and_permutations(tiny_backbone, tmp_p
     values = [float(part.split(": ")[1]) for part in line.split("  ")[1:] if ": " in part]
     assert len(values) == 4 and max(values) - min(values) < 1e-4
     assert json.loads((tmp_path / "se.run.meta.json").read_text())["family"] == "set-encoder"
+
+
+def test_limit_reads_the_first_documents_and_queries(tmp_path, capsys):
+    from boltir.data.sources import load_docs, load_queries, load_run
+
+    first_docs = {d.doc_id for _, d in zip(range(300), load_docs("trec-dl-2019"))}
+    out = tmp_path / "bm25.run"
+    args = ["bm25", "--docs", "trec-dl-2019", "--queries", "trec-dl-2019", "--output", str(out), "--limit", "300"]
+    assert boltir(args) == 0
+    run = load_run(str(out))
+    assert {d for r in run.values() for d in r} <= first_docs
+    assert sum(1 for _ in load_docs("trec-dl-2019")) == 24884  # the limit ended with the command
+    rerank = ["re-rank", "--model", "minilm-l6", "--run", "trec-dl-2019:bm25", "--queries", "trec-dl-2019"]
+    rerank += ["--docs", "trec-dl-2019", "--output", str(tmp_path / "r.run"), "--depth", "5", "--limit", "2"]
+    capsys.readouterr()
+    assert boltir(rerank + ["--qrels", "trec-dl-2019"]) == 0
+    assert set(load_run(str(tmp_path / "r.run"))) == set(list(load_queries("trec-dl-2019"))[:2])
+    assert "0.0000" not in capsys.readouterr().out  # judged on the 2 queries it ran, not 41 missing ones

@@ -3,6 +3,7 @@ without importing torch; each subcommand's module is imported when it runs."""
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import sys
 
@@ -60,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
     show_info_on_stderr()
     module = importlib.import_module(COMMANDS[name][0])
-    try:
-        return int(module.main(argv[1:]) or 0)
+    try:  # in a context of its own, so what a command sets (e.g. --limit) ends with it
+        return int(contextvars.copy_context().run(module.main, argv[1:]) or 0)
     except (BoltirError, OSError, KeyError, ValueError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"boltir {name}: error: {msg}", file=sys.stderr)

@@ -17,6 +17,7 @@ def parser():
     )
     options.add(
         p,
+        "limit",
         "docs",
         "queries",
         "output",
@@ -39,6 +40,10 @@ def main(argv: list[str]) -> int:
     from boltir.search.bm25 import BM25Index
 
     a = parser().parse_args(argv)
+
+    from boltir.data.sources import set_limit
+
+    set_limit(a.limit)
     t0 = time.perf_counter()
     if a.docs:
         index = BM25Index.build(a.docs, a.k1, a.b, a.stemmer, a.stopwords)

@@ -32,6 +32,11 @@ def evaluate_and_print(
     from boltir.evaluation.significance import compare_to_baseline
 
     qrels = load_qrels(qrels_spec) if isinstance(qrels_spec, str) else qrels_spec
+    from boltir.data.sources import LIMIT
+
+    if LIMIT.get():  # a --limit trial ran the first queries only: judge those, not the missing ones as 0
+        ran = {q for run in runs.values() for q in run}
+        qrels = {q: j for q, j in qrels.items() if q in ran}
     evals = evaluate_many(runs, qrels, metrics)
     comps = compare_to_baseline(evals)
     if json_out:

@@ -1,13 +1,50 @@
 """``boltir fit --config fit.yaml``: LightningCLI; the YAML names the module and data module by class path
 (``boltir.training.BiEncoderModule`` + ``TupleDataModule``, ``boltir.training.CrossEncoderModule`` +
-``ListDataModule``)."""
+``ListDataModule``). ``boltir fit --help`` is answered without importing Lightning; ``--full-help`` (or ``--help``
+after ``--config``) lists every option of the classes the config names."""
 
 from __future__ import annotations
 
 import sys
 
+HELP = """usage: boltir fit --config CONFIG [--config MORE] [--section.key VALUE ...] [--print_config] [--full-help]
+
+Fine-tune a model with Lightning from a YAML config (LightningCLI). The config has three sections:
+  trainer:  lightning.Trainer arguments (max_epochs, max_steps, accelerator, devices, precision, callbacks:
+            boltir.training.ExportBestModel writes the best model as a Hugging Face folder)
+  model:    class_path boltir.training.BiEncoderModule (dpr, splade, unicoil, colbert, coil, mvr) or
+            boltir.training.CrossEncoderModule (mono, set-encoder, sparse-ce, mono-t5), with init_args: model
+            (short name, folder or Hub id), family, loss, lengths, lr, warmup_steps, seed, and
+            peft: {{r: 8, alpha: 16, target_modules: [query, value]}} to train a LoRA adapter
+  data:     class_path boltir.training.TupleDataModule (training tuples) or boltir.training.ListDataModule
+            (candidate lists from a run, targets from qrels or a teacher), with validation by re-ranking
+            (val_run; never trec-dl-2019, the test set)
+
+options:
+  -h, --help         show this help and exit
+  --full-help        every option of the classes the config names (after --config: of those classes)
+  --config CONFIG    YAML file (repeat to merge several; later ones win)
+  --print_config     print the merged configuration and exit
+  --a.b.c VALUE      override one value, e.g. --trainer.max_epochs 1 --model.init_args.lr 3e-5
+
+example configs (in {configs}):
+{examples}
+"""
+
+
+def short_help() -> str:
+    from boltir.data.sources import config_root
+
+    root = config_root()
+    names = sorted(p.name for p in root.glob("*.yaml")) if root.is_dir() else []
+    return HELP.format(configs=root, examples="\n".join(f"  {n}" for n in names) or "  (none found)")
+
 
 def main(argv: list[str]) -> int:
+    if argv in (["--help"], ["-h"]):
+        print(short_help(), end="")
+        return 0
+    argv = ["--help" if a == "--full-help" else a for a in argv]
     import lightning as L
     from lightning.pytorch.cli import LightningCLI
 

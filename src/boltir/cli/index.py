@@ -21,6 +21,7 @@ def parser():
     )
     options.add(
         p,
+        "limit",
         "docs",
         "batch_size",
         "num_workers",
@@ -44,6 +45,9 @@ def parser():
 
 def main(argv: list[str]) -> int:
     a = parser().parse_args(argv)
+    from boltir.data.sources import set_limit
+
+    set_limit(a.limit)
     if a.verify:
         return _verify(a.verify)
     if not a.output:

@@ -16,6 +16,7 @@ def parser():
     )
     options.add(
         p,
+        "limit",
         "queries",
         "depth",
         "seed",
@@ -35,11 +36,14 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    a = parser().parse_args(argv)  # before the heavy imports: --help stays fast
+    from boltir.data.sources import set_limit
+
+    set_limit(a.limit)
     from boltir.data.sources import load_qrels, load_queries, load_run
     from boltir.data.writers import write_tuples
     from boltir.training.mining import mine_negatives
 
-    a = parser().parse_args(argv)
     if (a.run is None) == (a.index is None):
         raise ValueError("give exactly one of --run and --index")
     queries, qrels = load_queries(a.queries), load_qrels(a.qrels)

@@ -44,6 +44,7 @@ CATALOGUE: dict[str, Option] = {
     "tag": Option(str, "boltir", "the run's tag column"),
     "seed": Option(int, 0, "random seed"),
     "overwrite": Option(bool, False, "delete an existing index first"),
+    "limit": Option(int | None, None, "read only the first N documents and queries (a quick trial run)"),
 }
 
 

@@ -23,6 +23,7 @@ def parser():
     p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
     options.add(
         p,
+        "limit",
         "model",
         "run",
         "queries",
@@ -46,8 +47,14 @@ def main(argv: list[str]) -> int:
     from boltir.pipeline import Reranker
 
     a = parser().parse_args(argv)
+
+    from boltir.data.sources import set_limit
+
+    set_limit(a.limit)
     run = load_run(a.run)
     queries = load_queries(a.queries)
+    if a.limit:  # the first --limit queries only
+        run = {q: r for q, r in run.items() if q in queries}
     wanted = candidate_ids(run, a.depth)
     docs = doc_texts(a.docs, wanted)
     reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=None if a.family == "auto" else a.family)

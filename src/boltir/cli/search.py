@@ -16,6 +16,7 @@ def parser():
     )
     options.add(
         p,
+        "limit",
         "queries",
         "output",
         "k",
@@ -39,6 +40,10 @@ def main(argv: list[str]) -> int:
     from boltir.index.build import open_searcher
 
     a = parser().parse_args(argv)
+
+    from boltir.data.sources import set_limit
+
+    set_limit(a.limit)
     knobs = {
         "search_params": a.search_params,
         "budget": a.budget,

@@ -7,6 +7,8 @@ Bundled datasets (see ``data/README.md``): ``trec-dl-2019``, ``trec-dl-2020``, `
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -240,8 +242,24 @@ def _component(spec: str, what: str) -> Path:
     return ds.path(rel)
 
 
+LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("boltir_limit", default=None)
+
+
+def set_limit(n: int | None) -> None:
+    """Read only the first ``n`` documents and queries (a small trial: ``--limit``) in the current context;
+    lookups of documents by id (re-ranking, training) still see them all."""
+    if n is not None and n <= 0:
+        raise ValueError(f"--limit {n}: give a positive number")
+    LIMIT.set(n)
+
+
 def load_docs(spec: str) -> Iterator[Doc]:
-    """Stream documents from a file, a bundled dataset or ``irds:<id>``."""
+    """Stream documents from a file, a bundled dataset or ``irds:<id>`` (the first ``--limit`` only)."""
+    n = LIMIT.get()
+    return itertools.islice(_docs(spec), n) if n else _docs(spec)
+
+
+def _docs(spec: str) -> Iterator[Doc]:
     if spec.startswith(IRDS_PREFIX):
         for d in _irds_records(spec, "docs"):
             yield Doc(d.doc_id, d.default_text())
@@ -249,7 +267,7 @@ def load_docs(spec: str) -> Iterator[Doc]:
     if spec in DATASETS and DATASETS[spec].union:
         seen: set[str] = set()
         for part in DATASETS[spec].union:  # a passage in several collections is one document
-            for d in load_docs(part):
+            for d in _docs(part):
                 if d.doc_id not in seen:
                     seen.add(d.doc_id)
                     yield d
@@ -275,20 +293,29 @@ def count_docs(spec: str) -> int | None:
     """Number of documents when cheaply known (bundled datasets, ir_datasets), else None."""
     if spec.startswith(IRDS_PREFIX):
         try:
-            return _irds(spec).docs_count()
+            count = _irds(spec).docs_count()
+            return min(count, LIMIT.get() or count)
         except Exception:
             return None
+    n = LIMIT.get()
     if spec in DATASETS:
-        return DATASETS[spec].num_docs
+        return min(DATASETS[spec].num_docs, n or DATASETS[spec].num_docs)
     return None
 
 
 def load_queries(spec: str) -> dict[str, str]:
-    """Queries ``{qid: text}`` (file order) from a file, a dataset (its split only) or ``irds:<id>``."""
+    """Queries ``{qid: text}`` (file order) from a file, a dataset (its split only) or ``irds:<id>`` (the first
+    ``--limit`` only)."""
+    queries = _queries(spec)
+    n = LIMIT.get()
+    return dict(itertools.islice(queries.items(), n)) if n else queries
+
+
+def _queries(spec: str) -> dict[str, str]:
     if spec.startswith(IRDS_PREFIX):
         return {q.query_id: q.default_text() for q in _irds_records(spec, "queries")}
     if spec in DATASETS and DATASETS[spec].union and DATASETS[spec].union_queries:
-        return _union(spec, load_queries, "queries")
+        return _union(spec, _queries, "queries")
     queries = {q.query_id: q.text for q in read_queries(_component(spec, "queries"))}
     if spec in DATASETS and (ids := DATASETS[spec].query_ids()) is not None:
         queries = {qid: t for qid, t in queries.items() if qid in ids}
@@ -347,7 +374,7 @@ def load_tuples(spec: str) -> Iterator[TrainingTuple]:
 def doc_texts(spec: str, wanted: set[str] | None = None) -> dict[str, str]:
     """``{doc_id: text}`` for the wanted ids (or all), for re-ranking and training lookups."""
     out = {}
-    for d in load_docs(spec):
+    for d in _docs(spec):
         if wanted is None or d.doc_id in wanted:
             out[d.doc_id] = d.text
     if wanted is not None and (missing := wanted - out.keys()):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,10 @@ import numpy as np
 from boltir.data.runs import Run
 from boltir.errors import InvalidIndexError
 from boltir.pipeline import Retriever, as_queries
+from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
+
+SEARCH_CHUNK = 256  # queries per bm25s call (the progress bar moves between calls)
 
 MANIFEST = "manifest.json"
 
@@ -46,20 +48,22 @@ class BM25Index(Retriever):
     ) -> BM25Index:
         import bm25s
 
-        from boltir.data.sources import load_docs
-
-        ids, texts = [], []
-        for d in load_docs(docs):
-            ids.append(d.doc_id)
-            texts.append(d.text)
+        from boltir.data.sources import count_docs, load_docs
         from boltir.index.build import check_empty
 
-        empty = sum(1 for t in texts if not t.strip())
-        check_empty(docs, len(ids), empty)
-        show_progress = show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
-        tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=show_progress)
-        retriever = bm25s.BM25(k1=k1, b=b)
-        retriever.index(tokens, show_progress=show_progress)
+        ids, texts = [], []
+        # one boltir bar for the whole build (bm25s's own bars stay off): reading, then tokenising and indexing
+        with progress_bar(count_docs(docs), f"bm25 index {docs}", "doc", not show_progress) as bar:
+            for d in load_docs(docs):
+                ids.append(d.doc_id)
+                texts.append(d.text)
+                bar.update(1)
+            empty = sum(1 for t in texts if not t.strip())
+            check_empty(docs, len(ids), empty)
+            bar.set_postfix_str("tokenising and indexing")
+            tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=False)
+            retriever = bm25s.BM25(k1=k1, b=b)
+            retriever.index(tokens, show_progress=False)
         settings = {
             "k1": k1,
             "b": b,
@@ -115,12 +119,15 @@ class BM25Index(Retriever):
             show_progress=False,
         )
         k = min(k, len(self.doc_ids))
-        show_progress = self.show_progress and os.environ.get("BOLTIR_NO_PROGRESS") != "1"
-        idx, scores = self.retriever.retrieve(tokens, k=k, show_progress=show_progress)
         run: dict[str, dict[str, float]] = {}
-        for qid, i_row, s_row in zip(qids, idx, scores):
-            keep = s_row > 0
-            run[qid] = dict(zip(self.doc_ids[i_row[keep]].tolist(), s_row[keep].astype(float).tolist()))
+        with progress_bar(len(qids), "bm25 search", "query", not self.show_progress) as bar:
+            for start in range(0, len(qids), SEARCH_CHUNK):
+                chunk = tokens[start : start + SEARCH_CHUNK]
+                idx, scores = self.retriever.retrieve(chunk, k=k, show_progress=False)
+                for qid, i_row, s_row in zip(qids[start : start + SEARCH_CHUNK], idx, scores):
+                    keep = s_row > 0
+                    run[qid] = dict(zip(self.doc_ids[i_row[keep]].tolist(), s_row[keep].astype(float).tolist()))
+                bar.update(len(chunk))
         return run
 
 
