@@ -297,10 +297,9 @@ def count_docs(spec: str) -> int | None:
             return min(count, LIMIT.get() or count)
         except Exception:
             return None
+    total = DATASETS[spec].num_docs if spec in DATASETS else None
     n = LIMIT.get()
-    if spec in DATASETS:
-        return min(DATASETS[spec].num_docs, n or DATASETS[spec].num_docs)
-    return None
+    return min(total, n) if total is not None and n else total
 
 
 def load_queries(spec: str) -> dict[str, str]:
