@@ -1,0 +1,1 @@
+"""Adapters that let other toolkits drive boltir (PyTerrier)."""

@@ -1,0 +1,88 @@
+"""boltir stages as PyTerrier transformers (``pip install 'boltir[pyterrier]'``; no Java needed): a boltir
+retriever (an index searcher, BM25, a fusion, a pipeline with a first stage, a bundled run) turns a topics frame
+into a ranking frame, a boltir re-ranker (any model family, a fusion of re-rankers, a pipeline of them) re-scores
+a ranking frame. They compose with PyTerrier's own operators and run in ``pt.Experiment``::
+
+    import pyterrier as pt
+    from boltir import BM25, Reranker
+    from boltir.integrations.pyterrier import to_pyterrier
+
+    bm25 = to_pyterrier(BM25("trec-dl-2019"), k=100)
+    mono = to_pyterrier(Reranker("minilm-l6", docs="trec-dl-2019", depth=100))
+    pt.Experiment([bm25, bm25 >> mono], topics, qrels, ["nDCG@10"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyterrier as pt
+
+from boltir.pipeline import Reranking, Retriever
+
+
+def _frame(run: dict[str, dict[str, float]], queries: dict[str, str]) -> pd.DataFrame:
+    """A PyTerrier ranking frame (qid, query, docno, score, rank) of a boltir run, best first per query."""
+    rows = []
+    for qid in queries:
+        ranked = sorted(run.get(qid, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        rows += [(qid, queries[qid], doc, score, rank) for rank, (doc, score) in enumerate(ranked)]
+    return pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "rank"])
+
+
+def _topics(frame: pd.DataFrame) -> dict[str, str]:
+    if "qid" not in frame.columns or "query" not in frame.columns:
+        raise ValueError(f"a PyTerrier frame with qid and query columns is needed, got {list(frame.columns)}")
+    return dict(zip(frame["qid"].astype(str), frame["query"].astype(str)))
+
+
+class BoltirRetriever(pt.Transformer):
+    """Topics (qid, query) -> the top ``k`` documents of a boltir retriever per query."""
+
+    def __init__(self, retriever: Retriever, k: int = 1000):
+        super().__init__()
+        self.retriever, self.k = retriever, k
+
+    def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        queries = _topics(topics.drop_duplicates("qid"))
+        return _frame(self.retriever.search(queries, self.k), queries)
+
+    def __repr__(self) -> str:
+        return f"BoltirRetriever({type(self.retriever).__name__}, k={self.k})"
+
+
+class BoltirReranker(pt.Transformer):
+    """A ranking frame (qid, query, docno[, text]) -> the same candidates re-scored by a boltir re-ranker (only the
+    top ``depth`` of each query when the stage has one). Texts come from a ``text`` column when the frame has one,
+    else from the stage's own documents."""
+
+    def __init__(self, reranker: Reranking, depth: int | None = -1):
+        super().__init__()
+        self.reranker, self.depth = reranker, depth
+
+    def transform(self, ranking: pd.DataFrame) -> pd.DataFrame:
+        if "docno" not in ranking.columns:
+            raise ValueError(f"a PyTerrier ranking frame with a docno column is needed, got {list(ranking.columns)}")
+        queries = _topics(ranking.drop_duplicates("qid"))
+        scores = ranking["score"] if "score" in ranking.columns else -ranking.groupby("qid").cumcount()
+        run: dict[str, dict[str, float]] = {}
+        for qid, doc, score in zip(ranking["qid"].astype(str), ranking["docno"].astype(str), scores):
+            run.setdefault(qid, {})[doc] = float(score)
+        docs = dict(zip(ranking["docno"].astype(str), ranking["text"].astype(str))) if "text" in ranking else None
+        return _frame(self.reranker.rerank(run, queries, docs, self.depth), queries)
+
+    def __repr__(self) -> str:
+        return f"BoltirReranker({type(self.reranker).__name__})"
+
+
+def to_pyterrier(stage: Any, k: int = 1000) -> pt.Transformer:
+    """The PyTerrier transformer of a boltir stage: a retriever (it has ``search``) or a re-ranker."""
+    if isinstance(stage, Retriever) and (getattr(stage, "first", True) is not None):
+        return BoltirRetriever(stage, k)
+    if isinstance(stage, Reranking):
+        return BoltirReranker(stage)
+    raise TypeError(f"{type(stage).__name__} is neither a boltir retriever nor a re-ranker")
+
+
+__all__ = ["BoltirReranker", "BoltirRetriever", "to_pyterrier"]
