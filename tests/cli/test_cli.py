@@ -318,3 +318,10 @@ def test_limit_reads_the_first_documents_and_queries(tmp_path, capsys):
     assert boltir(rerank + ["--qrels", "trec-dl-2019"]) == 0
     assert set(load_run(str(tmp_path / "r.run"))) == set(list(load_queries("trec-dl-2019"))[:2])
     assert "0.0000" not in capsys.readouterr().out  # judged on the 2 queries it ran, not 41 missing ones
+
+
+def test_evaluate_writes_an_html_report(tmp_path):
+    out = tmp_path / "report.html"
+    assert boltir(["evaluate", "trec-dl-2019:bm25", "--qrels", "trec-dl-2019", "--report", str(out)]) == 0
+    page = out.read_text()
+    assert "trec-dl-2019:bm25" in page and "0.5058" in page and page.count("data:image/png;base64,") == 1

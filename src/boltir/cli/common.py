@@ -23,7 +23,10 @@ def evaluate_and_print(
     metrics: list[str] | None,
     extra: dict[str, dict[str, str]] | None = None,
     json_out: bool = False,
+    report: str | None = None,
+    qrels_name: str = "",
 ) -> dict[str, Any] | None:
+    """Evaluate ``runs`` on the qrels and print the table (or JSON); ``report``: also write the HTML report."""
     if not qrels_spec:
         return None
     from boltir.data.sources import load_qrels
@@ -39,6 +42,11 @@ def evaluate_and_print(
         qrels = {q: j for q, j in qrels.items() if q in ran}
     evals = evaluate_many(runs, qrels, metrics)
     comps = compare_to_baseline(evals)
+    if report:
+        from boltir.evaluation.html_report import write_report
+
+        write_report(report, evals, comps, qrels_name or (qrels_spec if isinstance(qrels_spec, str) else ""))
+        print(f"wrote {report}", file=sys.stderr)
     if json_out:
         out = as_json(evals, comps)
         print(json.dumps(out, indent=2))

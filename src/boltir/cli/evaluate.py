@@ -20,6 +20,7 @@ def parser():
     options.add(
         p,
         "metrics",
+        "report",
         qrels=CATALOGUE["qrels"].but(
             type=str, default=REQUIRED, help="qrels: a file, a dataset (its split only) or irds:<id>"
         ),
@@ -57,5 +58,5 @@ def main(argv: list[str]) -> int:
     metrics = list(args.metrics) if args.metrics else None
     qrels = load_qrels(args.qrels)  # first: a wrong qrels name fails before any run is read
     runs = unique_names(args.runs, [load_run(spec) for spec in args.runs])
-    evaluate_and_print(runs, qrels, metrics, json_out=args.json)
+    evaluate_and_print(runs, qrels, metrics, json_out=args.json, report=args.report, qrels_name=args.qrels)
     return 0

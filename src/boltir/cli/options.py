@@ -44,6 +44,7 @@ CATALOGUE: dict[str, Option] = {
     "tag": Option(str, "boltir", "the run's tag column"),
     "seed": Option(int, 0, "random seed"),
     "overwrite": Option(bool, False, "delete an existing index first"),
+    "report": Option(str | None, None, "with --qrels: also write an HTML report (table, per-query figures) here"),
     "limit": Option(int | None, None, "read only the first N documents and queries (a quick trial run)"),
 }
 

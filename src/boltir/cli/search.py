@@ -17,6 +17,7 @@ def parser():
     options.add(
         p,
         "limit",
+        "report",
         "queries",
         "output",
         "k",
@@ -63,5 +64,5 @@ def main(argv: list[str]) -> int:
         meta=run_meta("search", a, {"queries": a.queries}, index=searcher.manifest["model"], seconds=round(dt, 3)),
     )
     print(f"wrote {a.output}: {len(run)} queries in {dt:.2f}s ({len(run) / max(dt, 1e-9):.1f} queries/s)")
-    evaluate_and_print({a.output: run}, a.qrels, a.metrics)
+    evaluate_and_print({a.output: run}, a.qrels, a.metrics, report=a.report)
     return 0
