@@ -26,6 +26,8 @@ FAMILY = {
     "mono-bert-pool": "mono",
     "set-encoder": "set-encoder",
     "set-encoder-electra": "set-encoder",
+    "mono-t5": "mono-t5",  # Lightning IR's mono on a T5 backbone (monoT5's scoring), boltir's encoder-decoder family
+    "rank-t5": "mono-t5",
 }
 
 

@@ -42,6 +42,7 @@ HEADS = {
     "mvr": {"projection.": "projection."},
     "mono": {"linear.": "head.out.", "bert_pool.0.": "head.dense."},
     "set-encoder": {"linear.": "head.out."},
+    "mono-t5": {"linear.": "head."},
 }
 
 
@@ -51,7 +52,10 @@ def is_lightning_ir(config: dict[str, Any]) -> bool:
 
 
 def family_name(config: dict[str, Any]) -> str:
-    """The boltir family a Lightning IR folder loads as."""
+    """The boltir family a Lightning IR folder loads as (a mono model on T5 is boltir's encoder-decoder
+    re-ranker)."""
+    if config["model_type"] == "mono" and config.get("backbone_model_type") == "t5":
+        return "mono-t5"
     return FAMILY_OF_TYPE[config["model_type"]]
 
 
@@ -240,6 +244,26 @@ def _set_encoder(config: dict[str, Any], tokenizer: Any, name: str, weights: dic
     return settings
 
 
+# Lightning IR's T5 prompts, as token pieces: "▁ Query : <q> ▁Document : <d> [▁Relevan t :] </s>"
+T5_TEMPLATE = {
+    "mono": [["\u2581", "Query", ":"], ["\u2581Document", ":"], ["\u2581Relevan", "t", ":"]],
+    "rank": [["\u2581", "Query", ":"], ["\u2581Document", ":"], []],
+}
+
+
+def _mono_t5(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
+    _refuse(name, config, "scoring_strategy", ("mono", "rank"))
+    _refuse(name, config, "pooling_strategy", ("first",))
+    _refuse(name, config, "tokenizer_pattern", (None,))
+    template = T5_TEMPLATE[config["scoring_strategy"]]
+    return {
+        "head": "decoder_linear",
+        "num_outputs": 2 if config["scoring_strategy"] == "mono" else 1,
+        "head_bias": bool(config.get("linear_bias")),
+        "template_ids": [_token_ids(tokenizer, part, name) for part in template],
+    }
+
+
 SETTINGS: dict[str, Callable[[dict[str, Any], Any, str, dict[str, Any]], dict[str, Any]]] = {
     "dpr": _dpr,
     "colbert": _colbert,
@@ -249,6 +273,7 @@ SETTINGS: dict[str, Callable[[dict[str, Any], Any, str, dict[str, Any]], dict[st
     "mvr": _mvr,
     "mono": _mono,
     "set-encoder": _set_encoder,
+    "mono-t5": _mono_t5,
 }
 
 
@@ -300,7 +325,8 @@ def load(path: str, config: dict[str, Any], name: str, family: Any, overrides: d
         torch.manual_seed(0)
         model = family.model_cls()(family.config_cls()(encoder=backbone_config(config).to_dict(), **settings))
     missing, unexpected = model.load_state_dict(renamed(weights, model, family.name), strict=False)
-    tied = {k for k in missing if k.endswith(("decoder.weight", "decoder.bias"))}  # the MLM decoder is tied
+    # tied to the word embeddings, so not saved: the MLM decoder, T5's per-stack token embeddings
+    tied = {k for k in missing if k.endswith(("decoder.weight", "decoder.bias", "embed_tokens.weight"))}
     missing = [k for k in missing if k not in tied]
     if missing or unexpected:
         raise FamilyError(

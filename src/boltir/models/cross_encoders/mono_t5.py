@@ -7,6 +7,9 @@ Input ``Query: <q> Document: <d> Relevant:</s>`` (query and document truncated s
 - ``token`` (RankT5 encoder-decoder, Zhuang et al. 2023): one decoder step; score = the logit of ``score_token_id``
   (RankT5 uses ``<extra_id_10>``).
 - ``encoder`` (RankT5 encoder-only): the encoder's first output state -> linear layer; no decoder is built.
+- ``decoder_linear`` (Lightning IR's mono models on T5): one decoder step; its state, scaled by d_model^-0.5 as
+  T5 scales before its tied LM head, -> a linear layer of ``num_outputs`` (2: log-softmax of the second, 1: the
+  score). ``template_ids`` gives the prompt as token ids where it is not the plain text's tokenisation.
 
 All three are trained with the list losses like any cross-encoder (``list_inputs`` gives the training batches).
 """
@@ -23,7 +26,7 @@ from transformers.configuration_utils import SubConfigSpec
 
 from boltir.models.base import BoltirPreTrainedModel, init_linear_heads
 
-HEADS = ("true_false", "token", "encoder")
+HEADS = ("true_false", "token", "encoder", "decoder_linear")
 
 
 class MonoT5Config(PreTrainedConfig):
@@ -38,9 +41,12 @@ class MonoT5Config(PreTrainedConfig):
     true_token_id: int | None = None
     false_token_id: int | None = None
     score_token_id: int | None = None
+    num_outputs: int = 1
+    head_bias: bool = False
     query_length: int = 64
     doc_length: int = 256
     template: Sequence[str] = ("Query:", "Document:", "Relevant:")
+    template_ids: list[list[int]] | None = None
 
 
 class MonoT5(BoltirPreTrainedModel):
@@ -58,12 +64,17 @@ class MonoT5(BoltirPreTrainedModel):
             raise ValueError("head='true_false' needs true_token_id and false_token_id")
         if config.head == "token" and config.score_token_id is None:
             raise ValueError("head='token' needs score_token_id")
+        if config.num_outputs not in (1, 2):
+            raise ValueError(f"num_outputs={config.num_outputs}: 1 (a score) or 2 (false / true)")
         super().__init__(config)
         self.encoder: Any
         self.head: nn.Linear | None
         if config.head == "encoder":
             self.encoder = transformers.T5EncoderModel(config.encoder)
             self.head = nn.Linear(config.encoder.d_model, 1)
+        elif config.head == "decoder_linear":
+            self.encoder = transformers.T5Model(config.encoder)
+            self.head = nn.Linear(config.encoder.d_model, config.num_outputs, bias=config.head_bias)
         else:
             self.encoder = transformers.T5ForConditionalGeneration(config.encoder)
             self.head = None
@@ -72,13 +83,17 @@ class MonoT5(BoltirPreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         init_linear_heads(self, module, ("head",))
 
+    def _first_step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+        start = torch.full(
+            (input_ids.shape[0], 1),
+            getattr(self.config.encoder, "decoder_start_token_id", None) or 0,
+            device=input_ids.device,
+        )
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=start)
+
     def first_step_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits [B, V] of the first decoder step."""
-        start = torch.full(
-            (input_ids.shape[0], 1), self.config.encoder.decoder_start_token_id or 0, device=input_ids.device
-        )
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=start)
-        return out.logits[:, 0]
+        return self._first_step(input_ids, attention_mask).logits[:, 0]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> torch.Tensor:
         cfg = self.config
@@ -86,6 +101,11 @@ class MonoT5(BoltirPreTrainedModel):
             states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             assert self.head is not None
             return self.head(states[:, 0])[:, 0]
+        if cfg.head == "decoder_linear":
+            assert self.head is not None
+            state = self._first_step(input_ids, attention_mask).last_hidden_state[:, 0]
+            out = self.head(state * cfg.encoder.d_model**-0.5)
+            return torch.log_softmax(out.float(), dim=-1)[:, 1] if cfg.num_outputs == 2 else out[:, 0]
         logits = self.first_step_logits(input_ids, attention_mask)
         if cfg.head == "token":
             return logits[:, cfg.score_token_id]
@@ -94,7 +114,8 @@ class MonoT5(BoltirPreTrainedModel):
 
     def list_inputs(self, tokenizer: Any) -> Any:
         """``(queries, lists of documents) -> {input_ids, attention_mask}`` of every pair, lists flattened."""
-        template = PromptTokenizer(tokenizer, self.config.query_length, self.config.doc_length, self.config.template)
+        cfg = self.config
+        template = PromptTokenizer(tokenizer, cfg.query_length, cfg.doc_length, cfg.template, cfg.template_ids)
 
         def pairs(queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
             return template([q for q, ds in zip(queries, docs) for _ in ds], [d for ds in docs for d in ds])
@@ -106,9 +127,16 @@ class PromptTokenizer:
     """``<template[0]> q <template[1]> d <template[2]></s>`` with the query and the document cut to their own
     lengths on token ids (each part encoded alone, as SentencePiece encodes it inside the whole text)."""
 
-    def __init__(self, tokenizer: Any, query_length: int, doc_length: int, template: Sequence[str]):
+    def __init__(
+        self,
+        tokenizer: Any,
+        query_length: int,
+        doc_length: int,
+        template: Sequence[str],
+        template_ids: Sequence[Sequence[int]] | None = None,
+    ):
         self.tokenizer, self.query_length, self.doc_length = tokenizer, query_length, doc_length
-        self.parts = [self._ids([t])[0] for t in template]
+        self.parts = [list(p) for p in template_ids] if template_ids else [self._ids([t])[0] for t in template]
         self.eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.pad = tokenizer.pad_token_id or 0
 
