@@ -41,15 +41,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # teacher: the same 54 DL20 queries and BM25 top-50, no validation (DL20 is what they train on)
     "teacher.rankvicuna-dl20": {**MAIN, "lists": "rankvicuna-dl20", "validate": False, "steps": 65},
     "teacher.local-dl20": {**MAIN, "lists": "local-dl20", "validate": False, "steps": 65},
+    # the ablations below run half the main recipe's steps (CPU budget); compare them with the main run's DL20
+    # validation at the same step (dl20_val) as well as by their DL19 numbers
     # training queries, same number of steps
-    "queries.54": {**MAIN, "lists": "sample54"},
-    "queries.300": {**MAIN, "lists": "sample300"},
+    "queries.54": {**MAIN, "lists": "sample54", "steps": STEPS // 2},
+    "queries.300": {**MAIN, "lists": "sample300", "steps": STEPS // 2},
     # candidate depth: the teacher's order within the BM25 top 10 / 20
-    "depth.10": {**MAIN, "depth": 10, "sample": 10},
-    "depth.20": {**MAIN, "depth": 20, "sample": 20},
+    "depth.10": {**MAIN, "depth": 10, "sample": 10, "steps": STEPS // 2},
+    "depth.20": {**MAIN, "depth": 20, "sample": 20, "steps": STEPS // 2},
     # loss
-    "loss.adrmse": {**MAIN, "loss": "ADRMSE"},
-    "loss.kl": {**MAIN, "loss": "KLDivergence"},
+    "loss.adrmse": {**MAIN, "loss": "ADRMSE", "steps": STEPS // 2},
+    "loss.kl": {**MAIN, "loss": "KLDivergence", "steps": STEPS // 2},
 }
 
 
@@ -158,6 +160,19 @@ def train(name: str, spec: dict[str, Any], log: Path, timings: dict[str, float])
     start, _ = stage1(spec["family"], log)
     config = variant_config(name, spec, start, list_file(spec["lists"], spec["depth"], log, timings))
     return run(BOLTIR + ["fit", "--config", rel(config)], log)
+
+
+def validation_curve(folder: Path) -> dict[str, float]:
+    """``{step: DL20 nDCG@10}`` from the run's Lightning CSV log (the checkpoint selection's evidence)."""
+    import csv
+
+    curve: dict[str, float] = {}
+    for log in sorted(folder.glob("lightning_logs/version_*/metrics.csv")):
+        with open(log, newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("val/nDCG@10"):
+                    curve[str(int(row["step"]) + 1)] = round(float(row["val/nDCG@10"]), 4)
+    return curve
 
 
 class DL19:
@@ -289,6 +304,7 @@ def main() -> None:
         entry.update(spec=spec, config=rel(OUT / name / "config.yaml"), start=rel(start))
         if seconds is not None:
             entry["train_minutes"] = round(seconds / 60, 1)
+        entry["dl20_val"] = validation_curve(OUT / name)
         runs[name] = student_run(name, dl19, entry)
         for other in results["variants"]:
             kept = RESULTS / "runs" / f"distill-local.{other}.dl19.run"
