@@ -3,7 +3,8 @@
   python benchmarks/bench_dense.py [--num-docs 4096] [--output benchmarks/results/dense-cpu.json]
 
 1. indexing: ``build_index`` (streamed, length-sorted batches, shards + FAISS) vs a plain transformers
-   forward loop over the same passages in corpus order, same model and batch size;
+   forward loop over the same passages in corpus order, same model and batch size; and ``build_index`` with
+   batches sized by a token budget (``--batch-tokens``, TOKENS padded tokens per batch: 32 x 256);
 2. query encoding + search at batch size 1 and 32: ``DenseSearcher.search`` vs a plain loop (tokenizer, model,
    mean pooling, FAISS IndexFlatIP over the same vectors);
 3. peak RSS of each part (each runs in its own process), and ``boltir --help`` wall time.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 MODEL = "minilm-l6"
 BATCH = 32
+TOKENS = BATCH * 256  # the token budget that holds one count-based batch of the longest passages
 
 
 def peak_rss_mb() -> float:
@@ -137,6 +139,48 @@ def part_index_boltir(args) -> dict:
     }
 
 
+def part_index_tokens(args) -> dict:
+    import numpy as np
+
+    from boltir.data.collators import token_budget_batches, token_lengths
+    from boltir.index.build import build_index
+    from boltir.index.storage import iter_shards
+    from boltir.models.loading import load_bi_encoder
+
+    docs = passages(args.num_docs)
+    corpus = Path(args.workdir) / "corpus.jsonl"
+    model, tok = load_bi_encoder(MODEL)
+    texts = [t for _, t in docs]
+    lengths = token_lengths(tok, texts, 256)
+    batches = token_budget_batches(lengths, TOKENS)
+    tokens = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    t0 = time.perf_counter()
+    manifest = build_index(
+        model,
+        tok,
+        str(corpus),
+        Path(args.workdir) / "index-tokens",
+        model_source=MODEL,
+        batch_size=BATCH,
+        batch_tokens=TOKENS,
+        show_progress=False,
+        overwrite=True,
+    )
+    dt = time.perf_counter() - t0
+    ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / "index-tokens", manifest)])
+    plain = np.load(Path(args.workdir) / "plain.npy")
+    return {
+        "docs": len(texts),
+        "seconds": dt,
+        "docs_per_s": len(texts) / dt,
+        "batch_tokens": TOKENS,
+        "batches": len(batches),
+        "padded_tokens": tokens,
+        "max_abs_diff_vs_plain": float(np.abs(ours - plain).max()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def part_search(args) -> dict:
     import faiss
     import numpy as np
@@ -228,6 +272,7 @@ def main() -> None:
         args.workdir = wd
         plain = run_part("index_plain", args)
         ours = run_part("index_boltir", args)
+        by_tokens = run_part("index_tokens", args)
         search = run_part("search", args)
     import torch
 
@@ -244,6 +289,9 @@ def main() -> None:
             "boltir": ours,
             "speedup": ours["docs_per_s"] / plain["docs_per_s"],
             "padded_token_ratio_plain_over_sorted": plain["padded_tokens"] / ours["padded_tokens"],
+            "boltir_token_budget": by_tokens,
+            "speedup_token_budget": by_tokens["docs_per_s"] / plain["docs_per_s"],
+            "token_budget_over_count": by_tokens["docs_per_s"] / ours["docs_per_s"],
         },
         "search": search,
         "startup": startup(),

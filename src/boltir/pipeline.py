@@ -93,7 +93,8 @@ class Reranker(Reranking):
 
     ``model``: a short name, folder or Hub id (loaded as ``family``, or the folder's own family), or a model
     object loaded by boltir. ``docs``: where candidate texts come from (a file, bundled dataset, ``irds:<id>`` or
-    ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query.
+    ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_size``
+    texts per forward pass, or ``batch_tokens`` padded tokens per pass.
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class Reranker(Reranking):
         batch_size: int = 32,
         family: str | None = None,
         show_progress: bool = True,
+        batch_tokens: int | None = None,
         **overrides: Any,
     ):
         from boltir.search.rerank import reranker_of
@@ -119,6 +121,7 @@ class Reranker(Reranking):
 
         self.family = get_family(self.model.config.model_type).name
         self.docs, self.depth, self.batch_size, self.show_progress = docs, depth, batch_size, show_progress
+        self.batch_tokens = batch_tokens
         self._rerank = reranker_of(self.model)
         self._texts: dict[str, str] = {}
 
@@ -141,7 +144,11 @@ class Reranker(Reranking):
         texts = self.texts(candidate_ids(run, depth), docs)
         from boltir.search.rerank import RerankJob
 
-        settings = {"batch_size": self.batch_size, "show_progress": self.show_progress}
+        settings = {
+            "batch_size": self.batch_size,
+            "show_progress": self.show_progress,
+            "batch_tokens": self.batch_tokens,
+        }
         return self._rerank(RerankJob.from_run(self.model, self.tokenizer, run, queries, texts, depth, **settings))
 
     def __rshift__(self, other: Reranker) -> Pipeline:

@@ -74,3 +74,22 @@ def test_sparse_rerank_equals_pairwise_scores(tiny_backbone):
     with torch.inference_mode():
         for d, s in out["q1"].items():
             assert abs(s - float(model(**st(["a query"], [[docs[d]]]))[0])) < 1e-5
+
+
+def test_token_budget_batches_give_the_same_scores(tiny_backbone, tiny_dpr):
+    import numpy as np
+
+    from boltir.models.loading import load_cross_encoder
+    from boltir.search.rerank import RerankJob, rerank_pairs
+
+    docs = {f"d{i}": f"document {i} " + "word " * (3 * i) for i in range(12)}
+    run = {"q1": {f"d{i}": float(-i) for i in range(12)}}
+    queries = {"q1": "a query about words"}
+    model, tok = load_cross_encoder(tiny_backbone)
+    by_count = rerank_pairs(RerankJob.from_run(model, tok, run, queries, docs, None, batch_size=4, show_progress=False))
+    job = RerankJob.from_run(model, tok, run, queries, docs, None, show_progress=False, batch_tokens=64)
+    by_tokens = rerank_pairs(job)
+    assert all(abs(by_tokens["q1"][d] - by_count["q1"][d]) < 1e-5 for d in docs)
+    bi, bi_tok = tiny_dpr
+    texts = list(docs.values())
+    assert np.allclose(bi.encode(texts, batch_size=3, tokenizer=bi_tok), bi.encode(texts, batch_tokens=50), atol=1e-6)

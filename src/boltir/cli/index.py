@@ -21,6 +21,7 @@ def parser():
     )
     options.add(
         p,
+        "batch_tokens",
         "limit",
         "docs",
         "batch_size",
@@ -80,6 +81,7 @@ def _write(a) -> int:
         num_workers=a.num_workers,
         overwrite=a.overwrite,
         max_shards=a.max_shards,
+        batch_tokens=a.batch_tokens,
         **options,
     )
     return _report(manifest, a, time.perf_counter() - t0)
@@ -100,7 +102,7 @@ def _update(a) -> int:
         if not a.docs:
             raise ValueError("--add needs --docs")
         model, tokenizer = load_index_model(Path(a.output), read_manifest(a.output), a.model)
-        m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size)
+        m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size, batch_tokens=a.batch_tokens)
         print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")
     return 0
 

@@ -16,6 +16,8 @@ def parser():
     )
     options.add(
         p,
+        "batch_size",
+        "batch_tokens",
         "limit",
         "queries",
         "depth",
@@ -59,7 +61,7 @@ def main(argv: list[str]) -> int:
 
             if not a.docs:
                 raise ValueError("--model needs --docs to read the candidates' texts")
-            ranking = Reranker(a.model, a.docs, a.depth).rerank(
+            ranking = Reranker(a.model, a.docs, a.depth, a.batch_size, batch_tokens=a.batch_tokens).rerank(
                 {q: r for q, r in ranking.items() if q in qrels}, queries
             )
     tuples, report = mine_negatives(

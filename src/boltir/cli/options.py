@@ -44,6 +44,11 @@ CATALOGUE: dict[str, Option] = {
     "tag": Option(str, "boltir", "the run's tag column"),
     "seed": Option(int, 0, "random seed"),
     "overwrite": Option(bool, False, "delete an existing index first"),
+    "batch_tokens": Option(
+        int | None,
+        None,
+        "batch by padded tokens instead of --batch-size texts (e.g. 8192): short texts go in bigger batches",
+    ),
     "report": Option(str | None, None, "with --qrels: also write an HTML report (table, per-query figures) here"),
     "limit": Option(int | None, None, "read only the first N documents and queries (a quick trial run)"),
 }

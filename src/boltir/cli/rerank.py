@@ -23,6 +23,7 @@ def parser():
     p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
     options.add(
         p,
+        "batch_tokens",
         "limit",
         "report",
         "model",
@@ -58,7 +59,8 @@ def main(argv: list[str]) -> int:
         run = {q: r for q, r in run.items() if q in queries}
     wanted = candidate_ids(run, a.depth)
     docs = doc_texts(a.docs, wanted)
-    reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=None if a.family == "auto" else a.family)
+    family = None if a.family == "auto" else a.family
+    reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=family, batch_tokens=a.batch_tokens)
     t0 = time.perf_counter()
     out = reranker.rerank(run, queries)
     if a.permutations:

@@ -42,3 +42,25 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int, sort: bool = Tr
     """
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i])) if sort else list(range(len(texts)))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def token_lengths(tokenizer: Any, texts: Sequence[str], max_length: int, prefix: str = "") -> list[int]:
+    """Each text's token count as the model will see it (special tokens included, cut at ``max_length``)."""
+    enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)["input_ids"]
+    return [len(ids) for ids in enc]
+
+
+def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Batches of indices, longest first, each as large as fits ``max_tokens`` once padded to its longest text
+    (``len(batch) * longest <= max_tokens``; a text longer than the budget travels alone): short texts travel in
+    large batches instead of the same count as long ones."""
+    if max_tokens <= 0:
+        raise ValueError(f"batch_tokens={max_tokens}: give a positive token budget")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches

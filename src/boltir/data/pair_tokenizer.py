@@ -26,6 +26,13 @@ class PairTokenizer:
         self.with_types = "token_type_ids" in tokenizer.model_input_names
         self.query_length, self.doc_length = query_length, doc_length
 
+    def lengths(self, queries: Sequence[str], docs: Sequence[str]) -> list[int]:
+        """Token count of each pair as :meth:`__call__` builds it (both sides cut, special tokens added)."""
+        q_lens = [len(e.ids) for e in self.backend.encode_batch(list(queries), add_special_tokens=False)]
+        d_lens = [len(e.ids) for e in self.backend.encode_batch(list(docs), add_special_tokens=False)]
+        extra = self.backend.num_special_tokens_to_add(True)
+        return [min(q, self.query_length) + min(d, self.doc_length) + extra for q, d in zip(q_lens, d_lens)]
+
     def __call__(self, queries: Sequence[str], docs: Sequence[str]) -> dict[str, torch.Tensor]:
         q_encs = self.backend.encode_batch(list(queries), add_special_tokens=False)
         d_encs = self.backend.encode_batch(list(docs), add_special_tokens=False)

@@ -207,11 +207,17 @@ def reloads_identically(model: Any, source: str) -> bool:
     return not any(getattr(model, h, None) is not None for h in getattr(model, "heads", ()))
 
 
-def document_encoder(model: Any, tokenizer: Any, batch_size: int, progress: Any = None, num_workers: int = 0) -> Any:
+def document_encoder(
+    model: Any,
+    tokenizer: Any,
+    batch_size: int,
+    progress: Any = None,
+    num_workers: int = 0,
+    batch_tokens: int | None = None,
+) -> Any:
     """``encode(texts)``: the model's document representations with a build's batching (what index kinds call)."""
-    return functools.partial(
-        model.encode, kind="doc", batch_size=batch_size, progress=progress, num_workers=num_workers, tokenizer=tokenizer
-    )
+    batching = {"batch_size": batch_size, "num_workers": num_workers, "batch_tokens": batch_tokens}
+    return functools.partial(model.encode, kind="doc", progress=progress, tokenizer=tokenizer, **batching)
 
 
 def build_index(
@@ -229,6 +235,7 @@ def build_index(
     show_progress: bool = True,
     fresh_heads: bool | None = None,
     kind: str | None = None,
+    batch_tokens: int | None = None,
     **options: Any,
 ) -> dict[str, Any] | None:
     """Index the documents of ``docs`` into ``output`` with the index kind of the model's family (or ``kind``);
@@ -258,7 +265,7 @@ def build_index(
             fresh_heads,
             **impl.build_config(model, options),
         )
-        encode = document_encoder(model, tokenizer, batch_size, None, num_workers)
+        encode = document_encoder(model, tokenizer, batch_size, None, num_workers, batch_tokens)
         seconds = encode_shards(
             writer,
             docs,
@@ -272,6 +279,8 @@ def build_index(
             return None
         fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
         build = {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)}
+        if batch_tokens:
+            build["batch_tokens"] = batch_tokens
         files = index_files(output, writer.shards, list(impl.derived_files))
         return writer.finish(
             {

@@ -60,6 +60,7 @@ def add_documents(
     batch_size: int = 32,
     shard_size: int = 16384,
     show_progress: bool = True,
+    batch_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Append ``docs`` to the index in ``index_dir`` (any kind); the model must have the index's weights."""
     from boltir.data.sources import load_docs
@@ -85,7 +86,8 @@ def add_documents(
                             "first to replace it); the index is unchanged"
                         )
                     existing.add(doc.doc_id)
-                kind.encode_shard(writer, model, chunk, document_encoder(model, tokenizer, batch_size, bar))
+                encode = document_encoder(model, tokenizer, batch_size, bar, batch_tokens=batch_tokens)
+                kind.encode_shard(writer, model, chunk, encode)
                 added += len(chunk)
         if not added:
             raise InvalidIndexError(f"{docs}: no documents to add")

@@ -26,6 +26,7 @@ class RerankJob:
     docs: dict[str, str]
     batch_size: int = 32
     show_progress: bool = True
+    batch_tokens: int | None = None  # batch by padded tokens instead of by count (bi-encoders, point-wise pairs)
 
     def __post_init__(self) -> None:
         missing_q = [q for q in self.lists if q not in self.queries]
@@ -59,7 +60,12 @@ def encode_candidates_once(job: RerankJob):
     doc_ids = sorted({d for ds in job.lists.values() for d in ds})
     with progress_bar(total=len(doc_ids), desc="encode candidates", unit="doc", disable=not job.show_progress) as bar:
         d_out = job.model.encode(
-            [job.docs[d] for d in doc_ids], "doc", job.batch_size, progress=bar, tokenizer=job.tokenizer
+            [job.docs[d] for d in doc_ids],
+            "doc",
+            job.batch_size,
+            progress=bar,
+            tokenizer=job.tokenizer,
+            batch_tokens=job.batch_tokens,
         )
     qids = list(job.lists)
     q_out = job.model.encode([job.queries[q] for q in qids], "query", job.batch_size, tokenizer=job.tokenizer)
@@ -147,34 +153,57 @@ def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
 
+def pair_batches(
+    pair_tokenizer: Any, queries: list[str], docs: list[str], batch_size: int, batch_tokens: int | None
+) -> list[list[int]]:
+    """Length-sorted batches of pair positions: ``batch_size`` pairs, or as many as fit ``batch_tokens`` padded
+    tokens (each pair's length counted on token ids, as the pair tokenizer cuts it)."""
+    if batch_tokens:
+        from boltir.data.collators import token_budget_batches
+
+        return token_budget_batches(pair_tokenizer.lengths(queries, docs), batch_tokens)
+    order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(docs[i])))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def score_pairs(
-    model: Any, pair_tokenizer: Any, queries: list[str], docs: list[str], batch_size: int = 32, progress: Any = None
+    model: Any,
+    pair_tokenizer: Any,
+    queries: list[str],
+    docs: list[str],
+    batch_size: int = 32,
+    progress: Any = None,
+    batch_tokens: int | None = None,
 ) -> np.ndarray:
     """Scores of (query, doc) pairs in input order. Pairs are batched by length; a batch that runs out of
-    memory is split in halves and retried, down to single pairs."""
+    memory is split in halves and retried, down to single pairs, and later batches stay at most that size."""
     import torch
 
     out = np.empty(len(queries), dtype=np.float64)
-    order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(docs[i])))
+    pending = pair_batches(pair_tokenizer, queries, docs, batch_size, batch_tokens)[::-1]  # a stack, next last
     device = next(model.parameters()).device
-    start, size = 0, batch_size
+    cap = len(queries)  # the largest batch that has fit so far after an out-of-memory error
     with torch.inference_mode():
-        while start < len(order):
-            idx = order[start : start + size]
+        while pending:
+            idx = pending.pop()
+            if len(idx) > cap:
+                pending += [idx[i : i + cap] for i in range(0, len(idx), cap)][::-1]
+                continue
             enc = {
                 k: v.to(device) for k, v in pair_tokenizer([queries[i] for i in idx], [docs[i] for i in idx]).items()
             }
             try:
                 scores = model(**enc).float().cpu().numpy()
             except (RuntimeError, MemoryError) as e:
-                if not _is_oom(e) or size == 1:
+                if not _is_oom(e) or len(idx) == 1:
                     raise
-                size = max(1, size // 2)
+                half = len(idx) // 2
+                cap = half
+                pending += [idx[half:], idx[:half]]
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
             out[idx] = scores
-            start += len(idx)
             if progress is not None:
                 progress.update(len(idx))
     return out
@@ -188,7 +217,7 @@ def rerank_pairs(job: RerankJob) -> Run:
     pt = PairTokenizer(job.tokenizer, job.model.config.query_length, job.model.config.doc_length)
     with progress_bar(total=len(pairs), desc="score pairs", unit="pair", disable=not job.show_progress) as bar:
         queries, docs = [job.queries[q] for q, _ in pairs], [job.docs[d] for _, d in pairs]
-        scores = score_pairs(job.model, pt, queries, docs, job.batch_size, bar)
+        scores = score_pairs(job.model, pt, queries, docs, job.batch_size, bar, job.batch_tokens)
     out: Run = {}
     for (q, d), s in zip(pairs, scores.tolist()):
         out.setdefault(q, {})[d] = s

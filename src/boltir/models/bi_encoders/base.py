@@ -118,14 +118,17 @@ class BiEncoderModel(BoltirPreTrainedModel):
         progress: Any = None,
         num_workers: int = 0,
         tokenizer: Any = None,
+        batch_tokens: int | None = None,
     ) -> Any:
         """Texts -> the family's stored representation (dense array, sparse matrix, token arrays, ...), in
-        input order, through length-sorted batches; ``tokenizer`` defaults to the one loaded with the model."""
+        input order, through length-sorted batches (``batch_size`` texts, or ``batch_tokens`` padded tokens);
+        ``tokenizer`` defaults to the one loaded with the model."""
         from boltir.models.bi_encoders import inference
 
         fn = getattr(inference, self.batch_encoder) if isinstance(self.batch_encoder, str) else self.batch_encoder
         tokenizer = tokenizer or self.attached_tokenizer()
-        return fn(self, tokenizer, texts, kind, batch_size=batch_size, progress=progress, num_workers=num_workers)
+        batching = {"batch_size": batch_size, "progress": progress, "num_workers": num_workers}
+        return fn(self, tokenizer, texts, kind, batch_tokens=batch_tokens, **batching)
 
 
 def dot_scores(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:

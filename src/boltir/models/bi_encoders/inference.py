@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from boltir.data.collators import TextBatcher, length_sorted_batches
+from boltir.data.collators import TextBatcher, length_sorted_batches, token_budget_batches, token_lengths
 
 
 def encoded_batches(
@@ -24,11 +24,17 @@ def encoded_batches(
     sort_by_length: bool = True,
     num_workers: int = 0,
     progress: Any = None,
+    batch_tokens: int | None = None,
 ) -> Iterator[tuple[list[int], Any]]:
-    """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch. These batching settings are what the
-    ``**batching`` of every ``encode_*`` function below passes on."""
+    """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch: ``batch_size`` texts, or with
+    ``batch_tokens`` as many as fit that many padded tokens. These batching settings are what the ``**batching`` of
+    every ``encode_*`` function below passes on."""
     cfg = model.config
-    batches = length_sorted_batches(texts, batch_size, sort_by_length)
+    if batch_tokens:
+        lengths = token_lengths(tokenizer, texts, cfg.text_length(kind), cfg.text_prefix(kind))
+        batches = token_budget_batches(lengths, batch_tokens)
+    else:
+        batches = length_sorted_batches(texts, batch_size, sort_by_length)
     batcher = TextBatcher(tokenizer, texts, batches, cfg.text_length(kind), cfg.text_prefix(kind))
     loader: Any = (
         DataLoader(batcher, batch_size=None, num_workers=num_workers, shuffle=False)  # type: ignore[arg-type]
