@@ -94,7 +94,8 @@ class Reranker(Reranking):
     ``model``: a short name, folder or Hub id (loaded as ``family``, or the folder's own family), or a model
     object loaded by boltir. ``docs``: where candidate texts come from (a file, bundled dataset, ``irds:<id>`` or
     ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_size``
-    texts per forward pass, or ``batch_tokens`` padded tokens per pass.
+    texts per forward pass, or ``batch_tokens`` padded tokens per pass. ``quantize="int8"``: int8 linear layers
+    on CPU (:mod:`boltir.models.backends`).
     """
 
     def __init__(
@@ -106,6 +107,7 @@ class Reranker(Reranking):
         family: str | None = None,
         show_progress: bool = True,
         batch_tokens: int | None = None,
+        quantize: str | None = None,
         **overrides: Any,
     ):
         from boltir.search.rerank import reranker_of
@@ -120,6 +122,10 @@ class Reranker(Reranking):
         from boltir.registry import get_family
 
         self.family = get_family(self.model.config.model_type).name
+        if quantize:
+            from boltir.models.backends import quantize as quantized
+
+            quantized(self.model, quantize)
         self.docs, self.depth, self.batch_size, self.show_progress = docs, depth, batch_size, show_progress
         self.batch_tokens = batch_tokens
         self._rerank = reranker_of(self.model)

@@ -21,6 +21,7 @@ def parser():
     )
     options.add(
         p,
+        "quantize",
         "batch_tokens",
         "limit",
         "docs",
@@ -82,6 +83,7 @@ def _write(a) -> int:
         overwrite=a.overwrite,
         max_shards=a.max_shards,
         batch_tokens=a.batch_tokens,
+        quantize=a.quantize,
         **options,
     )
     return _report(manifest, a, time.perf_counter() - t0)

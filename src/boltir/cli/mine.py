@@ -16,6 +16,7 @@ def parser():
     )
     options.add(
         p,
+        "quantize",
         "batch_size",
         "batch_tokens",
         "limit",
@@ -61,9 +62,8 @@ def main(argv: list[str]) -> int:
 
             if not a.docs:
                 raise ValueError("--model needs --docs to read the candidates' texts")
-            ranking = Reranker(a.model, a.docs, a.depth, a.batch_size, batch_tokens=a.batch_tokens).rerank(
-                {q: r for q, r in ranking.items() if q in qrels}, queries
-            )
+            scorer = Reranker(a.model, a.docs, a.depth, a.batch_size, batch_tokens=a.batch_tokens, quantize=a.quantize)
+            ranking = scorer.rerank({q: r for q, r in ranking.items() if q in qrels}, queries)
     tuples, report = mine_negatives(
         ranking,
         queries,

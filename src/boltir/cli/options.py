@@ -49,6 +49,7 @@ CATALOGUE: dict[str, Option] = {
         None,
         "batch by padded tokens instead of --batch-size texts (e.g. 8192): short texts go in bigger batches",
     ),
+    "quantize": Option(str | None, None, "int8: quantize the model's linear layers for faster CPU inference"),
     "report": Option(str | None, None, "with --qrels: also write an HTML report (table, per-query figures) here"),
     "limit": Option(int | None, None, "read only the first N documents and queries (a quick trial run)"),
 }

@@ -23,6 +23,7 @@ def parser():
     p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
     options.add(
         p,
+        "quantize",
         "batch_tokens",
         "limit",
         "report",
@@ -60,7 +61,8 @@ def main(argv: list[str]) -> int:
     wanted = candidate_ids(run, a.depth)
     docs = doc_texts(a.docs, wanted)
     family = None if a.family == "auto" else a.family
-    reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=family, batch_tokens=a.batch_tokens)
+    batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize}
+    reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=family, **batching)
     t0 = time.perf_counter()
     out = reranker.rerank(run, queries)
     if a.permutations:

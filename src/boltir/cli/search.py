@@ -16,6 +16,7 @@ def parser():
     )
     options.add(
         p,
+        "quantize",
         "limit",
         "report",
         "queries",
@@ -53,7 +54,9 @@ def main(argv: list[str]) -> int:
     }
     knobs = {k: (None if v == "all" else v) for k, v in knobs.items() if v is not None}
     queries = load_queries(a.queries)
-    searcher = open_searcher(a.index, a.model, batch_size=a.batch_size, show_progress=True, **knobs)
+    searcher = open_searcher(
+        a.index, a.model, batch_size=a.batch_size, show_progress=True, quantize=a.quantize, **knobs
+    )
     t0 = time.perf_counter()
     run = searcher.search(queries, a.k)
     dt = time.perf_counter() - t0

@@ -236,6 +236,7 @@ def build_index(
     fresh_heads: bool | None = None,
     kind: str | None = None,
     batch_tokens: int | None = None,
+    quantize: str | None = None,
     **options: Any,
 ) -> dict[str, Any] | None:
     """Index the documents of ``docs`` into ``output`` with the index kind of the model's family (or ``kind``);
@@ -265,6 +266,10 @@ def build_index(
             fresh_heads,
             **impl.build_config(model, options),
         )
+        if quantize:  # after the model record: the index keeps the fingerprint of the weights it was given
+            from boltir.models.backends import quantize as quantized
+
+            quantized(model, quantize)
         encode = document_encoder(model, tokenizer, batch_size, None, num_workers, batch_tokens)
         seconds = encode_shards(
             writer,
@@ -278,9 +283,12 @@ def build_index(
         if seconds is None:
             return None
         fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
-        build = {"batch_size": batch_size, "shard_size": shard_size, "encode_seconds_this_run": round(seconds, 3)}
+        build: dict[str, Any] = {"batch_size": batch_size, "shard_size": shard_size}
+        build["encode_seconds_this_run"] = round(seconds, 3)
         if batch_tokens:
             build["batch_tokens"] = batch_tokens
+        if quantize:
+            build["quantize"] = quantize
         files = index_files(output, writer.shards, list(impl.derived_files))
         return writer.finish(
             {
