@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mine": ("boltir.cli.mine", "mine hard negatives from a run, a model or an index into training tuples"),
     "distill": ("boltir.cli.distill", "build distillation data from a teacher (LLM, model or run) ranking candidates"),
     "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
+    "serve": ("boltir.cli.serve", "serve an index, a re-ranker or a model over HTTP (search, rerank, encode)"),
     "datasets": ("boltir.cli.datasets", "list the bundled datasets, their runs, and the named models"),
 }
 

@@ -1,0 +1,1 @@
+"""``boltir serve``: an index, a re-ranker or a model behind HTTP (FastAPI), with dynamic batching."""

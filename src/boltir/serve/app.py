@@ -1,0 +1,261 @@
+"""The HTTP service: an index (any kind) optionally followed by a re-ranker, or a model alone.
+
+``POST /search`` ``{"queries": [...], "k": 10}`` -> ``{"results": [[{"doc_id", "score"}, ...], ...]}``;
+``POST /rerank`` ``{"query": "...", "documents": ["...", ...]}`` -> ``{"scores": [...], "ranking": [...]}``;
+``POST /encode`` ``{"texts": [...], "kind": "query"}`` -> ``{"embeddings": [...]}``; ``GET /health``; ``GET /info``.
+Concurrent requests of each endpoint are batched together (:mod:`boltir.serve.batching`); a new index generation
+(after ``boltir index --add``) is picked up at the next search; shutdown finishes the requests in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+from boltir.serve.batching import DynamicBatcher
+
+
+@dataclass
+class Limits:
+    """What a request may ask for; beyond it the answer is a 422 naming the field."""
+
+    max_queries: int = 256
+    max_query_chars: int = 2000
+    max_candidates: int = 1000
+    max_k: int = 1000
+
+
+class SearchRequest(BaseModel):
+    queries: list[str] = Field(description="query texts, one result list each")
+    k: int = Field(10, ge=1, description="documents per query")
+
+
+class RerankRequest(BaseModel):
+    query: str
+    documents: list[str] = Field(description="candidate texts, scored in the order given")
+
+
+class EncodeRequest(BaseModel):
+    texts: list[str]
+    kind: Literal["query", "doc"] = "query"
+
+
+class Service:
+    """The loaded index / re-ranker / model and the batch functions the endpoints call (in one worker thread)."""
+
+    def __init__(
+        self,
+        index: str | None = None,
+        model: str | None = None,
+        reranker: str | None = None,
+        docs: str | None = None,
+        depth: int = 100,
+        batch_size: int = 32,
+        quantize: str | None = None,
+    ):
+        from boltir.models.api import load_model
+
+        if not index and not model and not reranker:
+            raise ValueError("serve needs --index, --model or --reranker")
+        if reranker and index and not docs:
+            raise ValueError("--reranker after --index needs --docs (the texts of the indexed documents)")
+        self.index, self.depth, self.batch_size, self.quantize = index, depth, batch_size, quantize
+        self.lock = threading.Lock()
+        self.searcher: Any = None
+        self.generation = None
+        if index:
+            self._open_index()
+        self.reranker: Any = None
+        if reranker:
+            from boltir.pipeline import Reranker
+
+            self.reranker = Reranker(reranker, docs, depth, batch_size, show_progress=False, quantize=quantize)
+        self.model: Any = None
+        if model:
+            self.model = load_model(model)
+            if quantize:
+                from boltir.models.backends import quantize as quantized
+
+                quantized(self.model.module, quantize)
+        elif self.searcher is not None:
+            from boltir.models.api import BiEncoder
+
+            self.model = BiEncoder(self.searcher.model, self.searcher.tokenizer)
+
+    def _open_index(self) -> None:
+        from boltir.index.build import open_searcher
+
+        assert self.index is not None
+        loaded = (self.searcher.model, self.searcher.tokenizer) if self.searcher is not None else None
+        self.searcher = open_searcher(
+            self.index, loaded=loaded, batch_size=self.batch_size, quantize=None if loaded else self.quantize
+        )
+        self.generation = self.searcher.manifest.get("generation", 0)
+
+    def _current(self) -> None:
+        """Reopen the index when an update published a new generation (the model stays loaded)."""
+        from boltir.index.storage import read_manifest
+
+        assert self.index is not None
+        if read_manifest(self.index).get("generation", 0) != self.generation:
+            self._open_index()
+
+    def search_batch(self, items: list[tuple[str, int]]) -> list[list[tuple[str, float]]]:
+        if self.searcher is None:
+            raise HTTPException(404, "this server has no index: start it with --index")
+        self._current()
+        queries = {str(i): q for i, (q, _) in enumerate(items)}
+        k = max(k for _, k in items)
+        run = self.searcher.search(queries, max(k, self.depth if self.reranker else 0))
+        if self.reranker is not None:
+            run = self.reranker.rerank(run, queries)
+        out = []
+        for i, (_, ki) in enumerate(items):
+            scored = run.get(str(i), {})
+            out.append(sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:ki])
+        return out
+
+    def _scorer(self) -> tuple[Any, Any]:
+        if self.reranker is not None:
+            return self.reranker.model, self.reranker.tokenizer
+        if self.model is not None:
+            return self.model.module, self.model.tokenizer
+        raise HTTPException(404, "this server has no model to score with: start it with --model or --reranker")
+
+    def rerank_batch(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        from boltir.registry import get_family, resolve
+        from boltir.search.rerank import RerankJob
+
+        module, tokenizer = self._scorer()
+        queries = {str(i): q for i, (q, _) in enumerate(items)}
+        docs = {f"{i}:{j}": d for i, (_, ds) in enumerate(items) for j, d in enumerate(ds)}
+        lists = {str(i): [f"{i}:{j}" for j in range(len(ds))] for i, (_, ds) in enumerate(items)}
+        job = RerankJob(module, tokenizer, lists, queries, docs, self.batch_size, show_progress=False)
+        scored = resolve(get_family(module.config.model_type).reranker)(job)
+        return [[scored[str(i)][f"{i}:{j}"] for j in range(len(ds))] for i, (_, ds) in enumerate(items)]
+
+    def encode_batch(self, items: list[tuple[str, str]]) -> list[Any]:
+        import numpy as np
+
+        if self.model is None or not hasattr(self.model, "encode_queries"):
+            raise HTTPException(404, "this server has no bi-encoder to encode with: start it with --index or --model")
+        out: list[Any] = [None] * len(items)
+        for kind in ("query", "doc"):
+            positions = [i for i, (_, k) in enumerate(items) if k == kind]
+            if not positions:
+                continue
+            encoded = self.model.module.encode(
+                [items[i][0] for i in positions], kind, self.batch_size, tokenizer=self.model.tokenizer
+            )
+            for row, i in enumerate(positions):
+                if hasattr(encoded, "tocsr"):  # learned-sparse: {term id: weight}
+                    r = encoded.getrow(row)
+                    out[i] = {str(int(c)): float(v) for c, v in zip(r.indices, r.data)}
+                elif isinstance(encoded, tuple):  # COIL: [CLS] vector + token vectors
+                    out[i] = {"cls": encoded[0][row].tolist(), "tokens": np.asarray(encoded[1][row]).tolist()}
+                else:
+                    out[i] = np.asarray(encoded[row]).tolist()
+        return out
+
+    def info(self) -> dict[str, Any]:
+        from boltir.utils.provenance import package_versions
+
+        out: dict[str, Any] = {"versions": package_versions()}
+        if self.searcher is not None:
+            m = self.searcher.manifest
+            out["index"] = {
+                "path": str(self.index),
+                "kind": m.get("kind"),
+                "count": m.get("count"),
+                "generation": m.get("generation", 0),
+                "model": m.get("model", {}).get("source"),
+            }
+        if self.model is not None:
+            out["model"] = {"source": str(self.model.config.name_or_path), "family": self.model.family.name}
+        if self.reranker is not None:
+            source = str(self.reranker.model.config.name_or_path)
+            out["reranker"] = {"source": source, "family": self.reranker.family, "depth": self.depth}
+        return out
+
+
+def create_app(
+    service: Service, limits: Limits | None = None, max_batch: int = 32, max_wait_ms: float = 5.0, batching: bool = True
+) -> FastAPI:
+    """The FastAPI application around ``service`` (OpenAPI docs at /docs)."""
+    from boltir import __version__
+
+    limits = limits or Limits()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="boltir-model")
+    settings: dict[str, Any] = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "enabled": batching}
+    batchers = {
+        "search": DynamicBatcher(service.search_batch, executor, **settings),
+        "rerank": DynamicBatcher(service.rerank_batch, executor, **settings),
+        "encode": DynamicBatcher(service.encode_batch, executor, **settings),
+    }
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for b in batchers.values():
+            await b.start()
+        yield
+        for b in batchers.values():  # drain: every queued request is answered before the process ends
+            await b.close()
+        executor.shutdown(wait=True)
+
+    app = FastAPI(title="boltir", version=__version__, lifespan=lifespan)
+    app.state.service, app.state.batchers, app.state.limits = service, batchers, limits
+
+    def check_texts(field: str, texts: list[str], most: int) -> None:
+        if not texts:
+            raise HTTPException(422, f"{field}: give at least one text")
+        if len(texts) > most:
+            raise HTTPException(422, f"{field}: {len(texts)} texts, at most {most} per request")
+        for i, t in enumerate(texts):
+            if not t.strip():
+                raise HTTPException(422, f"{field}[{i}]: empty text")
+            if len(t) > limits.max_query_chars:
+                raise HTTPException(422, f"{field}[{i}]: {len(t)} characters, at most {limits.max_query_chars}")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        return {
+            **service.info(),
+            "batching": {**settings, "calls": {k: b.calls for k, b in batchers.items()}},
+            "limits": limits.__dict__,
+        }
+
+    @app.post("/search")
+    async def search(req: SearchRequest) -> dict[str, Any]:
+        check_texts("queries", req.queries, limits.max_queries)
+        if req.k > limits.max_k:
+            raise HTTPException(422, f"k: {req.k}, at most {limits.max_k}")
+        results = await batchers["search"]([(q, req.k) for q in req.queries])
+        return {"results": [[{"doc_id": d, "score": s} for d, s in r] for r in results]}
+
+    @app.post("/rerank")
+    async def rerank(req: RerankRequest) -> dict[str, Any]:
+        check_texts("query", [req.query], 1)
+        if len(req.documents) > limits.max_candidates:
+            raise HTTPException(422, f"documents: {len(req.documents)}, at most {limits.max_candidates} per request")
+        if not req.documents:
+            raise HTTPException(422, "documents: give at least one candidate text")
+        (scores,) = await batchers["rerank"]([(req.query, req.documents)])
+        ranking = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        return {"scores": scores, "ranking": ranking}
+
+    @app.post("/encode")
+    async def encode(req: EncodeRequest) -> dict[str, Any]:
+        check_texts("texts", req.texts, limits.max_queries)
+        return {"embeddings": await batchers["encode"]([(t, req.kind) for t in req.texts])}
+
+    return app
