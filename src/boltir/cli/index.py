@@ -21,6 +21,7 @@ def parser():
     )
     options.add(
         p,
+        *options.DEVICES,
         "quantize",
         "batch_tokens",
         "limit",
@@ -54,13 +55,19 @@ def main(argv: list[str]) -> int:
         return _verify(a.verify)
     if not a.output:
         raise ValueError("--output (the index folder) is required")
+    import contextlib
+
     from boltir.index.lock import writer_lock
 
-    with writer_lock(a.output, "boltir index"):  # before loading the model: a second writer fails at once
-        return _write(a)
+    ranks = options.ranks_of(a)
+    if ranks.world > 1 and (a.delete or a.add):
+        raise ValueError("--add and --delete run in one process: drop --devices / --num-nodes")
+    # rank 0 locks the folder before loading the model: a second writer fails at once
+    with writer_lock(a.output, "boltir index") if ranks.is_main else contextlib.nullcontext():
+        return _write(a, ranks)
 
 
-def _write(a) -> int:
+def _write(a, ranks) -> int:
     from boltir.index.build import build_index
     from boltir.models.loading import load_model
 
@@ -69,6 +76,7 @@ def _write(a) -> int:
     if not a.model or not a.docs:
         raise ValueError("--model and --docs are needed to build an index")
     model, tokenizer = load_model(a.model, family=a.family, doc_length=a.doc_length)
+    model.to(ranks.device)
     options = {"factory": a.factory, "train_size": a.train_size, "num_centroids": a.num_centroids, "nbits": a.nbits}
     t0 = time.perf_counter()
     manifest = build_index(
@@ -84,8 +92,11 @@ def _write(a) -> int:
         max_shards=a.max_shards,
         batch_tokens=a.batch_tokens,
         quantize=a.quantize,
+        ranks=ranks,
         **options,
     )
+    if not ranks.is_main:
+        return 0
     return _report(manifest, a, time.perf_counter() - t0)
 
 

@@ -49,10 +49,25 @@ CATALOGUE: dict[str, Option] = {
         None,
         "batch by padded tokens instead of --batch-size texts (e.g. 8192): short texts go in bigger batches",
     ),
+    "devices": Option(str, "1", "devices (processes) per node, as Lightning takes them: 2, 4, auto"),
+    "num_nodes": Option(int, 1, "nodes (each runs --devices processes; or launch with torchrun / SLURM)"),
+    "accelerator": Option(str, "auto", "cpu, gpu, mps or auto"),
+    "strategy": Option(str, "auto", "Lightning strategy for several processes (auto: ddp)"),
     "quantize": Option(str | None, None, "int8: quantize the model's linear layers for faster CPU inference"),
     "report": Option(str | None, None, "with --qrels: also write an HTML report (table, per-query figures) here"),
     "limit": Option(int | None, None, "read only the first N documents and queries (a quick trial run)"),
 }
+
+
+DEVICES = ("devices", "num_nodes", "accelerator", "strategy")
+
+
+def ranks_of(a: Any) -> Any:
+    """This process's ranks for the parsed ``a`` (launching the job's other processes when asked)."""
+    from boltir.distributed import launch
+
+    devices: Any = int(a.devices) if str(a.devices).isdigit() else a.devices
+    return launch(a.accelerator, devices, a.num_nodes, a.strategy)
 
 
 def add(p: Any, *names: str, **own: Option) -> None:

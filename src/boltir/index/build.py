@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.records import Doc
+from boltir.distributed import SINGLE, Ranks
 from boltir.errors import InvalidIndexError
 from boltir.index.integrity import check_checksums, check_sizes, index_files
 from boltir.index.kinds import Generation
@@ -35,19 +36,37 @@ def chunks(docs: Iterator[Doc], size: int) -> Iterator[list[Doc]]:
 def new_chunks(
     docs: str, writer: ShardedVectorWriter, output: Path, shard_size: int, max_shards: int | None
 ) -> Iterator[list[Doc] | None]:
-    """The chunks of ``docs`` a (resumed) build still has to write, one per shard; yields None when
+    """The chunks of ``docs`` a (resumed) build still has to write, one per shard (of this writer's rank: shard
+    ``i`` is rank ``i % world``'s), with ``writer.next_index`` set to the shard's number; yields None when
     ``max_shards`` new shards are written, so the caller stops early (a rerun resumes)."""
     from boltir.data.sources import load_docs
 
-    stream = load_docs(docs)
-    for _ in range(writer.done_count):
-        if next(stream, None) is None:
-            raise InvalidIndexError(f"{docs} has fewer documents than the partial index in {output}")
-    for written, chunk in enumerate(chunks(stream, shard_size)):
+    done = writer.done_indices
+    written = seen = 0
+    for i, chunk in enumerate(chunks(load_docs(docs), shard_size)):
+        seen = i + 1
+        if i in done or i % writer.world != writer.rank:
+            continue
         if max_shards is not None and written >= max_shards:
             yield None
             return
+        writer.next_index = i
         yield chunk
+        written += 1
+    if done and max(done) >= seen:
+        raise InvalidIndexError(f"{docs} has fewer documents than the partial index in {output}")
+
+
+def _crash_hook(writer: ShardedVectorWriter) -> None:
+    """Test hook: ``BOLTIR_TEST_CRASH="RANK:N"`` kills rank RANK the moment it has written N shards (as a lost node
+    would die), so the tests can check that a rerun redoes only what that rank had not written."""
+    import os
+
+    spec = os.environ.get("BOLTIR_TEST_CRASH")
+    if spec:
+        rank, count = (int(x) for x in spec.split(":"))
+        if writer.rank == rank and len(writer.shards) == count:
+            os._exit(3)
 
 
 def encode_shards(
@@ -72,7 +91,9 @@ def encode_shards(
                 return None
             writer.pending_empty = sum(1 for d in chunk if not d.text.strip())
             add_chunk(chunk, bar)
-    check_empty(docs, writer.done_count, writer.empty_count)
+            _crash_hook(writer)
+    if writer.world == 1:  # several ranks: checked on rank 0 once their shards are merged
+        check_empty(docs, writer.done_count, writer.empty_count)
     return time.perf_counter() - started
 
 
@@ -154,11 +175,12 @@ def start_build(
     shard_size: int,
     overwrite: bool,
     fresh_heads: bool = False,
+    ranks: Ranks = SINGLE,
     **build_extra: Any,
 ):
-    """``(model record, docs record, writer)`` of a new or resumed build of any index kind. With
-    ``fresh_heads`` the model is saved beside the index once: heads drawn at load time would differ at search
-    time, so search loads that copy."""
+    """``(model record, docs record, writer)`` of a new or resumed build of any index kind (this rank's writer).
+    With ``fresh_heads`` the model is saved beside the index once (by rank 0): heads drawn at load time would
+    differ at search time, so search loads that copy."""
     record = model_record(model, model_source, tokenizer)
     docs_record = input_fingerprint(docs)
     build_config = {
@@ -170,8 +192,8 @@ def start_build(
         "doc_length": model.config.doc_length,
         **build_extra,
     }
-    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite)
-    if fresh_heads:
+    writer = ShardedVectorWriter(output, build_config, overwrite=overwrite, rank=ranks.rank, world=ranks.world)
+    if fresh_heads and ranks.is_main:
         from boltir.models.base import save_model_folder
 
         if not (output / "model" / "config.json").exists():
@@ -237,6 +259,7 @@ def build_index(
     kind: str | None = None,
     batch_tokens: int | None = None,
     quantize: str | None = None,
+    ranks: Ranks = SINGLE,
     **options: Any,
 ) -> dict[str, Any] | None:
     """Index the documents of ``docs`` into ``output`` with the index kind of the model's family (or ``kind``);
@@ -245,7 +268,13 @@ def build_index(
 
     ``fresh_heads``: save the model beside the index, because ``model_source`` would not give the same weights
     again. By default it is saved unless ``model_source`` is a saved boltir folder or a named model whose
-    family adds no layer of its own."""
+    family adds no layer of its own.
+
+    ``ranks``: this process's place in a job of several (:func:`boltir.distributed.launch`): each rank encodes
+    the shards ``i`` with ``i % world == rank`` (resumable per rank), then rank 0 merges them in order and writes
+    the derived files and the manifest - the same index a single process builds."""
+    import contextlib
+
     from boltir.registry import get_index_kind
 
     if fresh_heads is None:
@@ -253,19 +282,27 @@ def build_index(
     impl = get_index_kind(kind or index_kind_of_model(model)).impl()
     options = impl.check_options(model, {k: v for k, v in options.items() if v is not None})
     output = Path(output)
-    with writer_lock(output, "build"):
-        record, docs_record, writer = start_build(
-            impl.name,
-            model,
-            tokenizer,
-            docs,
-            output,
-            model_source,
-            shard_size,
-            overwrite,
-            fresh_heads,
-            **impl.build_config(model, options),
+    with contextlib.ExitStack() as held:
+        problem = None
+        if ranks.is_main:  # one lock for the job, taken by rank 0 before any rank writes
+            try:
+                held.enter_context(writer_lock(output, "build"))
+            except Exception as e:
+                problem = e
+        refused = ranks.broadcast(None if problem is None else str(problem))
+        if problem is not None:
+            raise problem
+        if refused is not None:
+            raise InvalidIndexError(refused)
+        extra = impl.build_config(model, options)
+        begin = functools.partial(
+            start_build, impl.name, model, tokenizer, docs, output, model_source, shard_size, overwrite, fresh_heads
         )
+        if ranks.is_main:  # rank 0 clears the folder (overwrite) before the others open their writers
+            record, docs_record, writer = begin(ranks=ranks, **extra)
+        ranks.barrier()
+        if not ranks.is_main:
+            record, docs_record, writer = begin(ranks=ranks, **extra)
         if quantize:  # after the model record: the index keeps the fingerprint of the weights it was given
             from boltir.models.backends import quantize as quantized
 
@@ -277,11 +314,19 @@ def build_index(
             output,
             shard_size,
             max_shards,
-            show_progress,
+            show_progress and ranks.is_main,
             lambda chunk, bar: impl.encode_shard(writer, model, chunk, functools.partial(encode, progress=bar)),
         )
-        if seconds is None:
+        if any(s is None for s in ranks.gather(seconds)):  # a rank stopped at --max-shards: all stop, resumable
             return None
+        assert seconds is not None
+        if ranks.world > 1:
+            ranks.barrier()  # every rank's shards are written
+            if not ranks.is_main:
+                ranks.barrier()  # rank 0 writes the derived files and the manifest
+                return read_manifest(output)
+            writer.merge_ranks()
+            check_empty(docs, writer.done_count, writer.empty_count)
         fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
         build: dict[str, Any] = {"batch_size": batch_size, "shard_size": shard_size}
         build["encode_seconds_this_run"] = round(seconds, 3)
@@ -289,8 +334,10 @@ def build_index(
             build["batch_tokens"] = batch_tokens
         if quantize:
             build["quantize"] = quantize
+        if ranks.world > 1:
+            build.update(ranks=ranks.world)
         files = index_files(output, writer.shards, list(impl.derived_files))
-        return writer.finish(
+        manifest = writer.finish(
             {
                 "kind": impl.name,
                 **fields,
@@ -301,6 +348,8 @@ def build_index(
                 "files": files,
             }
         )
+        ranks.barrier()
+        return manifest
 
 
 def open_index(folder: str | Path, kind: str | None = None, check_shards: bool = False) -> dict[str, Any]:

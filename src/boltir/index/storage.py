@@ -31,18 +31,29 @@ def derived_name(name: str, generation: int) -> str:
     return f"{stem}.g{generation}{dot}{ext}"
 
 
-class ShardedVectorWriter:
-    """Append whole shards of vectors to an index folder, resuming a build that stopped part-way."""
+def rank_progress(rank: int, world: int) -> str:
+    """The progress file of one rank of a ``world``-process build (one process: the plain progress file)."""
+    return PROGRESS if world == 1 else f"progress-rank{rank}-of-{world}.json"
 
-    def __init__(self, folder: str | Path, build_config: dict[str, Any], overwrite: bool = False):
+
+class ShardedVectorWriter:
+    """Append whole shards of vectors to an index folder, resuming a build that stopped part-way. In a build of
+    ``world`` processes each rank writes its own shards (shard ``i`` belongs to rank ``i % world``) and keeps its
+    own progress file; :meth:`merge_ranks` puts their shards together in order."""
+
+    def __init__(
+        self, folder: str | Path, build_config: dict[str, Any], overwrite: bool = False, rank: int = 0, world: int = 1
+    ):
         self.folder = Path(folder)
         self.build_config = build_config
+        self.rank, self.world = rank, world
+        self.next_index: int | None = None  # the shard number the next add_* writes (None: the next in order)
         if (self.folder / MANIFEST).exists() and not overwrite:
             raise InvalidIndexError(f"{self.folder} already holds a complete index; pass overwrite to rebuild it")
-        progress_file = self.folder / PROGRESS
+        progress_file = self.folder / rank_progress(rank, world)
         self.shards: list[dict[str, Any]] = []
         self.pending_empty = 0  # documents with empty text in the shard being written (recorded with it)
-        if overwrite and self.folder.exists():
+        if overwrite and rank == 0 and self.folder.exists():
             for entry in self.folder.iterdir():  # the writer's lock file stays: it is held while this runs
                 if entry.name != LOCK_FILE:
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
@@ -62,6 +73,24 @@ class ShardedVectorWriter:
             for s in self.shards:
                 check_shard(self.folder, s)
         (self.folder / "shards").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def done_indices(self) -> set[int]:
+        """The shard numbers this writer has written (older progress files number them by position)."""
+        return {s.get("index", i) for i, s in enumerate(self.shards)}
+
+    def merge_ranks(self) -> None:
+        """Rank 0, after every rank finished: all ranks' shards, in shard order, as this writer's."""
+        merged: dict[int, dict[str, Any]] = {}
+        for r in range(self.world):
+            path = self.folder / rank_progress(r, self.world)
+            progress = json.loads(path.read_text()) if r != self.rank else {"shards": self.shards}
+            for s in progress["shards"]:
+                merged[s["index"]] = s
+        missing = sorted(set(range(len(merged))) ^ set(merged))
+        if missing:
+            raise InvalidIndexError(f"{self.folder}: shards {missing[:5]} are missing after every rank finished")
+        self.shards = [merged[i] for i in range(len(merged))]
 
     @classmethod
     def appending(cls, folder: str | Path, manifest: dict[str, Any]) -> ShardedVectorWriter:
@@ -87,14 +116,20 @@ class ShardedVectorWriter:
         if self.pending_empty:
             entry["empty"], self.pending_empty = self.pending_empty, 0
         self.shards.append(entry)
-        atomic_write_json(self.folder / PROGRESS, {"build_config": self.build_config, "shards": self.shards})
+        progress = {"build_config": self.build_config, "shards": self.shards}
+        atomic_write_json(self.folder / rank_progress(self.rank, self.world), progress)
+        self.next_index = None
+
+    @property
+    def _index(self) -> int:
+        return len(self.shards) if self.next_index is None else self.next_index
 
     def _file(self, stem: str, ext: str = "npy") -> str:
         """The path (relative to the folder) of file ``stem`` of the next shard."""
-        return f"shards/{stem}-{len(self.shards):05d}.{ext}"
+        return f"shards/{stem}-{self._index:05d}.{ext}"
 
     def _entry(self, ids: list[str], **files: str) -> dict[str, Any]:
-        return {**files, "ids": self._file("ids", "txt"), "count": len(ids)}
+        return {**files, "ids": self._file("ids", "txt"), "count": len(ids), "index": self._index}
 
     def _save(self, rel: str, arr: np.ndarray, dtype: Any = None) -> None:
         with atomic_open(self.folder / rel, "wb") as f:
@@ -153,7 +188,8 @@ class ShardedVectorWriter:
             "empty_documents": self.empty_count,
         }
         atomic_write_json(self.folder / MANIFEST, manifest)
-        (self.folder / PROGRESS).unlink(missing_ok=True)
+        for r in range(self.world):
+            (self.folder / rank_progress(r, self.world)).unlink(missing_ok=True)
         return manifest
 
 

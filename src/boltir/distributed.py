@@ -1,0 +1,77 @@
+"""Several processes (devices, nodes) on one job after training, through Lightning Fabric: ``--devices N
+--num-nodes M --accelerator --strategy`` as Lightning takes them; under ``torchrun`` or SLURM the launcher's
+processes are used as they are. Each rank does a deterministic, disjoint share of the work (index shards, batches
+of pairs) and rank 0 puts the shares together after a barrier; there is no process management of boltir's own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Ranks:
+    """This process's place in the job (one process: rank 0 of 1, and every collective is a no-op)."""
+
+    rank: int = 0
+    world: int = 1
+    device: Any = None
+    fabric: Any = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def mine(self, i: int) -> bool:
+        """Whether work item ``i`` (a shard, a batch) is this rank's: round-robin, the same on every run."""
+        return i % self.world == self.rank
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def gather(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj``, in rank order, on every rank."""
+        if self.world == 1:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every rank."""
+        if self.world == 1:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+SINGLE = Ranks()
+
+
+def launch(accelerator: str = "auto", devices: int | str = 1, num_nodes: int = 1, strategy: str = "auto") -> Ranks:
+    """Start (or join, under torchrun / SLURM) the job's processes; every process returns with its own ranks.
+    One device on one node without a launcher is a plain single process."""
+    launched = any(v in os.environ for v in ("LOCAL_RANK", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID"))
+    if devices in (1, "1") and num_nodes == 1 and not launched:
+        import torch
+
+        if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+            return Ranks(device=torch.device("cuda"))
+        return Ranks(device=torch.device("cpu"))
+    import lightning as L
+
+    if strategy == "auto":
+        strategy = "ddp"  # processes that each run the whole command (not ddp_spawn: the CLI is not picklable)
+    fabric = L.Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy)
+    fabric.launch()
+    return Ranks(fabric.global_rank, fabric.world_size, fabric.device, fabric)
