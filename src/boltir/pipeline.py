@@ -95,7 +95,8 @@ class Reranker(Reranking):
     object loaded by boltir. ``docs``: where candidate texts come from (a file, bundled dataset, ``irds:<id>`` or
     ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_size``
     texts per forward pass, or ``batch_tokens`` padded tokens per pass. ``quantize="int8"``: int8 linear layers
-    on CPU (:mod:`boltir.models.backends`).
+    on CPU (:mod:`boltir.models.backends`). ``ranks``: this process's place in a job of several
+    (:func:`boltir.distributed.launch`); they share the batches and each gets the whole run.
     """
 
     def __init__(
@@ -108,6 +109,7 @@ class Reranker(Reranking):
         show_progress: bool = True,
         batch_tokens: int | None = None,
         quantize: str | None = None,
+        ranks: Any = None,
         **overrides: Any,
     ):
         from boltir.search.rerank import reranker_of
@@ -127,7 +129,9 @@ class Reranker(Reranking):
 
             quantized(self.model, quantize)
         self.docs, self.depth, self.batch_size, self.show_progress = docs, depth, batch_size, show_progress
-        self.batch_tokens = batch_tokens
+        self.batch_tokens, self.ranks = batch_tokens, ranks
+        if ranks is not None and ranks.device is not None:
+            self.model.to(ranks.device)
         self._rerank = reranker_of(self.model)
         self._texts: dict[str, str] = {}
 
@@ -154,6 +158,7 @@ class Reranker(Reranking):
             "batch_size": self.batch_size,
             "show_progress": self.show_progress,
             "batch_tokens": self.batch_tokens,
+            "ranks": self.ranks,
         }
         return self._rerank(RerankJob.from_run(self.model, self.tokenizer, run, queries, texts, depth, **settings))
 

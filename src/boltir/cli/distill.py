@@ -32,6 +32,7 @@ def build_parser():
         "depth",
         "seed",
         "batch_size",
+        *options.DEVICES,
         teacher=Option(str, REQUIRED, TEACHER_HELP),
         first_stage=Option(str, REQUIRED, "candidate run, e.g. trec-dl-2020:bm25"),
         queries=CATALOGUE["queries"].but(type=str | None, default=None, help="queries (default: the run's)"),
@@ -127,14 +128,30 @@ def build(argv: list[str]) -> int:
     first_stage = load_run(a.first_stage)
     queries = load_queries(queries_spec)
     docs = doc_texts(docs_spec, candidate_ids(first_stage, a.depth))
+    ranks = options.ranks_of(a)
     cache = ResponseCache(a.cache or Path(a.output) / "teacher-cache.sqlite")
     try:
         teacher = make_teacher(a, cache)
+        if ranks.world > 1:
+            if not hasattr(teacher, "share"):
+                raise ValueError("--devices / --num-nodes share model and pipeline teachers, not LLM or run teachers")
+            teacher.share(ranks)
         m = build_distillation_data(
-            teacher, first_stage, queries, docs, a.output, a.depth, a.num_queries, a.seed, a.first_stage
+            teacher,
+            first_stage,
+            queries,
+            docs,
+            a.output,
+            a.depth,
+            a.num_queries,
+            a.seed,
+            a.first_stage,
+            write=ranks.is_main,
         )
     finally:
         cache.close()
+    if not ranks.is_main:
+        return 0
     stats = m["teacher_stats"]
     extra = f"; {stats['calls']} teacher calls, {stats['cached']} from the cache" if "calls" in stats else ""
     print(

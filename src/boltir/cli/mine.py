@@ -16,6 +16,7 @@ def parser():
     )
     options.add(
         p,
+        *options.DEVICES,
         "quantize",
         "batch_size",
         "batch_tokens",
@@ -62,7 +63,9 @@ def main(argv: list[str]) -> int:
 
             if not a.docs:
                 raise ValueError("--model needs --docs to read the candidates' texts")
-            scorer = Reranker(a.model, a.docs, a.depth, a.batch_size, batch_tokens=a.batch_tokens, quantize=a.quantize)
+            ranks = options.ranks_of(a)
+            batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "ranks": ranks}
+            scorer = Reranker(a.model, a.docs, a.depth, a.batch_size, **batching)
             ranking = scorer.rerank({q: r for q, r in ranking.items() if q in qrels}, queries)
     tuples, report = mine_negatives(
         ranking,
@@ -76,6 +79,8 @@ def main(argv: list[str]) -> int:
         a.keep_scores,
         a.seed,
     )
+    if a.model and a.run and not ranks.is_main:  # every rank scored the whole ranking; rank 0 writes
+        return 0
     write_tuples(a.output, tuples)
     print(
         f"wrote {a.output}: {report.written} tuples; skipped {len(report.no_positive)} queries without a "

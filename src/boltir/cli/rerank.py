@@ -23,6 +23,7 @@ def parser():
     p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
     options.add(
         p,
+        *options.DEVICES,
         "quantize",
         "batch_tokens",
         "limit",
@@ -61,7 +62,10 @@ def main(argv: list[str]) -> int:
     wanted = candidate_ids(run, a.depth)
     docs = doc_texts(a.docs, wanted)
     family = None if a.family == "auto" else a.family
-    batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize}
+    ranks = options.ranks_of(a)
+    if a.permutations and ranks.world > 1:
+        raise ValueError("--permutations runs in one process: drop --devices / --num-nodes")
+    batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "ranks": ranks}
     reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=family, **batching)
     t0 = time.perf_counter()
     out = reranker.rerank(run, queries)
@@ -88,6 +92,8 @@ def main(argv: list[str]) -> int:
         )
         print("input order  " + "  ".join(f"{k}: {v:.4f}" for k, v in robust.items()))
     dt = time.perf_counter() - t0
+    if not ranks.is_main:  # every rank holds the whole run; rank 0 writes it
+        return 0
     meta = run_meta(
         "re-rank",
         a,

@@ -40,8 +40,10 @@ def build_distillation_data(
     seed: int = 0,
     first_stage_name: str = "",
     show_progress: bool = True,
+    write: bool = True,
 ) -> dict[str, Any]:
-    """Write ``teacher.run``, ``queries.tsv`` and ``manifest.json`` into ``output_dir``; return the manifest."""
+    """Write ``teacher.run``, ``queries.tsv`` and ``manifest.json`` into ``output_dir``; return the manifest.
+    ``write=False``: compute only (the ranks of a multi-process job other than rank 0)."""
     candidates = {q: ds for q, ds in top_k(first_stage, depth).items() if q in queries}
     if not candidates:
         raise ValueError(f"first stage {first_stage_name or ''}: no query with text has candidates")
@@ -61,11 +63,12 @@ def build_distillation_data(
                 bar.update(1)
     seconds = time.perf_counter() - t0
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_run(out / "teacher.run", run, tag=teacher.name.replace(" ", "_")[:60])
-    with atomic_open(out / "queries.tsv") as f:
-        for qid in chosen:
-            f.write(f"{qid}\t{queries[qid]}\n")
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        write_run(out / "teacher.run", run, tag=teacher.name.replace(" ", "_")[:60])
+        with atomic_open(out / "queries.tsv") as f:
+            for qid in chosen:
+                f.write(f"{qid}\t{queries[qid]}\n")
     manifest = {
         "teacher": teacher.describe(),
         "first_stage": first_stage_name,
@@ -79,7 +82,8 @@ def build_distillation_data(
         "teacher_stats": dict(getattr(teacher, "stats", {})),
         **provenance(),
     }
-    atomic_write_json(out / "manifest.json", manifest)
+    if write:
+        atomic_write_json(out / "manifest.json", manifest)
     return manifest
 
 

@@ -116,6 +116,20 @@ class PipelineTeacher:
     def describe(self) -> dict[str, Any]:
         return dict(self.description)
 
+    def share(self, ranks: Any) -> PipelineTeacher:
+        """Let the processes of a multi-process job share every model scoring in this teacher."""
+        from boltir.pipeline import Reranker
+
+        stack = [self.stage]
+        while stack:
+            stage = stack.pop()
+            if isinstance(stage, Reranker):
+                stage.ranks = ranks
+                if ranks.device is not None:
+                    stage.model.to(ranks.device)
+            stack += list(getattr(stage, "rerankers", []))
+        return self
+
     def rank_all(
         self, candidates: dict[str, list[str]], queries: dict[str, str], docs: dict[str, str]
     ) -> dict[str, list[str]]:

@@ -4,6 +4,8 @@ against its query; cross-encoders score each (query, document) pair, or, for the
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,7 @@ class RerankJob:
     batch_size: int = 32
     show_progress: bool = True
     batch_tokens: int | None = None  # batch by padded tokens instead of by count (bi-encoders, point-wise pairs)
+    ranks: Any = None  # several processes (boltir.distributed.Ranks) share the work; every rank gets the whole run
 
     def __post_init__(self) -> None:
         missing_q = [q for q in self.lists if q not in self.queries]
@@ -54,6 +57,24 @@ class RerankJob:
         return next(self.model.parameters()).device
 
 
+def by_query(fn: Callable[[RerankJob], Run]) -> Callable[[RerankJob], Run]:
+    """For re-rankers that score each query apart: with several ranks each scores the queries ``i % world ==
+    rank`` of the job, and every rank gets the whole run."""
+
+    @functools.wraps(fn)
+    def run(job: RerankJob) -> Run:
+        if job.ranks is None or job.ranks.world == 1:
+            return fn(job)
+        qids = list(job.lists)
+        own = {q: job.lists[q] for i, q in enumerate(qids) if job.ranks.mine(i)}
+        scored: Run = {}
+        for part in job.ranks.gather(fn(dataclasses.replace(job, lists=own))):
+            scored.update(part)
+        return {q: scored[q] for q in qids}
+
+    return run
+
+
 def encode_candidates_once(job: RerankJob):
     """``(position of each doc id, encoded docs, query ids, encoded queries)`` for the bi-encoder re-rankers: every
     candidate document is encoded once, however many queries list it."""
@@ -66,9 +87,11 @@ def encode_candidates_once(job: RerankJob):
             progress=bar,
             tokenizer=job.tokenizer,
             batch_tokens=job.batch_tokens,
+            ranks=job.ranks,
         )
     qids = list(job.lists)
-    q_out = job.model.encode([job.queries[q] for q in qids], "query", job.batch_size, tokenizer=job.tokenizer)
+    queries = [job.queries[q] for q in qids]
+    q_out = job.model.encode(queries, "query", job.batch_size, tokenizer=job.tokenizer, ranks=job.ranks)
     return {d: i for i, d in enumerate(doc_ids)}, d_out, qids, q_out
 
 
@@ -114,6 +137,7 @@ def rerank_multivector(job: RerankJob) -> Run:
     return out
 
 
+@by_query
 def rerank_scored(job: RerankJob) -> Run:
     """Any bi-encoder through its own ``score`` of ``forward`` outputs (COIL, MVR, families added later): each
     query once, its candidates in batches."""
@@ -174,13 +198,19 @@ def score_pairs(
     batch_size: int = 32,
     progress: Any = None,
     batch_tokens: int | None = None,
+    ranks: Any = None,
 ) -> np.ndarray:
     """Scores of (query, doc) pairs in input order. Pairs are batched by length; a batch that runs out of
-    memory is split in halves and retried, down to single pairs, and later batches stay at most that size."""
+    memory is split in halves and retried, down to single pairs, and later batches stay at most that size. With
+    several ``ranks`` each scores the batches ``b % world == rank`` of the one plan and all get every score."""
     import torch
 
     out = np.empty(len(queries), dtype=np.float64)
-    pending = pair_batches(pair_tokenizer, queries, docs, batch_size, batch_tokens)[::-1]  # a stack, next last
+    plan = pair_batches(pair_tokenizer, queries, docs, batch_size, batch_tokens)
+    shared = ranks is not None and ranks.world > 1
+    if shared:
+        plan = [b for i, b in enumerate(plan) if ranks.mine(i)]
+    pending = plan[::-1]  # a stack, the next batch last
     device = next(model.parameters()).device
     cap = len(queries)  # the largest batch that has fit so far after an out-of-memory error
     with torch.inference_mode():
@@ -206,6 +236,10 @@ def score_pairs(
             out[idx] = scores
             if progress is not None:
                 progress.update(len(idx))
+    if shared:
+        done = np.concatenate([np.asarray(b, dtype=np.int64) for b in plan]) if plan else np.zeros(0, np.int64)
+        for positions, values in ranks.gather((done, out[done])):
+            out[positions] = values
     return out
 
 
@@ -217,7 +251,7 @@ def rerank_pairs(job: RerankJob) -> Run:
     pt = PairTokenizer(job.tokenizer, job.model.config.query_length, job.model.config.doc_length)
     with progress_bar(total=len(pairs), desc="score pairs", unit="pair", disable=not job.show_progress) as bar:
         queries, docs = [job.queries[q] for q, _ in pairs], [job.docs[d] for _, d in pairs]
-        scores = score_pairs(job.model, pt, queries, docs, job.batch_size, bar, job.batch_tokens)
+        scores = score_pairs(job.model, pt, queries, docs, job.batch_size, bar, job.batch_tokens, job.ranks)
     out: Run = {}
     for (q, d), s in zip(pairs, scores.tolist()):
         out.setdefault(q, {})[d] = s
@@ -244,12 +278,14 @@ def _score_chunks(job: RerankJob, chunk_size: int | None) -> Run:
     return out
 
 
+@by_query
 def rerank_segments(job: RerankJob) -> Run:
     """Sparse cross-encoders: one query per forward pass with up to ``batch_size`` of its documents, so the query
     is encoded once for them all."""
     return _score_chunks(job, job.batch_size)
 
 
+@by_query
 def rerank_lists(job: RerankJob) -> Run:
     """List-wise cross-encoders (Set-Encoder): each query's whole list in one forward pass, in the order given
     (the list is never split: the scores depend on the other passages; ``batch_size`` does not apply)."""

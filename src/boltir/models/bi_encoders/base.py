@@ -119,15 +119,19 @@ class BiEncoderModel(BoltirPreTrainedModel):
         num_workers: int = 0,
         tokenizer: Any = None,
         batch_tokens: int | None = None,
+        ranks: Any = None,
     ) -> Any:
         """Texts -> the family's stored representation (dense array, sparse matrix, token arrays, ...), in
         input order, through length-sorted batches (``batch_size`` texts, or ``batch_tokens`` padded tokens);
-        ``tokenizer`` defaults to the one loaded with the model."""
+        ``tokenizer`` defaults to the one loaded with the model; ``ranks`` (:mod:`boltir.distributed`) shares the
+        batches among processes, each getting the whole result."""
         from boltir.models.bi_encoders import inference
 
         fn = getattr(inference, self.batch_encoder) if isinstance(self.batch_encoder, str) else self.batch_encoder
         tokenizer = tokenizer or self.attached_tokenizer()
         batching = {"batch_size": batch_size, "progress": progress, "num_workers": num_workers}
+        if ranks is not None and ranks.world > 1:
+            batching["ranks"] = ranks
         return fn(self, tokenizer, texts, kind, batch_tokens=batch_tokens, **batching)
 
 

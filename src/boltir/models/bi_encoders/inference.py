@@ -25,6 +25,7 @@ def encoded_batches(
     num_workers: int = 0,
     progress: Any = None,
     batch_tokens: int | None = None,
+    ranks: Any = None,
 ) -> Iterator[tuple[list[int], Any]]:
     """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch: ``batch_size`` texts, or with
     ``batch_tokens`` as many as fit that many padded tokens. These batching settings are what the ``**batching`` of
@@ -36,6 +37,9 @@ def encoded_batches(
     else:
         batches = length_sorted_batches(texts, batch_size, sort_by_length)
     batcher = TextBatcher(tokenizer, texts, batches, cfg.text_length(kind), cfg.text_prefix(kind))
+    if ranks is not None and ranks.world > 1:
+        yield from _shared_batches(model, batcher, kind, ranks, progress)
+        return
     loader: Any = (
         DataLoader(batcher, batch_size=None, num_workers=num_workers, shuffle=False)  # type: ignore[arg-type]
         if num_workers > 0
@@ -48,6 +52,29 @@ def encoded_batches(
             yield idx, model(**enc, kind=kind)
             if progress is not None:
                 progress.update(len(idx))
+
+
+def _shared_batches(model: Any, batcher: TextBatcher, kind: str, ranks: Any, progress: Any) -> Iterator[tuple]:
+    """Several ranks: each runs the batches ``b`` with ``b % world == rank`` of the one batch plan, then every rank
+    gets every batch's outputs, in plan order (each text is computed in the very batch a single process uses)."""
+    from boltir.models.bi_encoders.base import BiEncoderOutput
+
+    device = next(model.parameters()).device
+    mine = {}
+    with torch.inference_mode():
+        for b in range(len(batcher)):
+            if ranks.mine(b):
+                idx, enc = batcher[b]
+                out = model(**{k: v.to(device) for k, v in enc.items()}, kind=kind)
+                mine[b] = (idx, {k: v.cpu() for k, v in out.items() if v is not None})
+                if progress is not None:
+                    progress.update(len(idx) * ranks.world)
+    every: dict[int, Any] = {}
+    for part in ranks.gather(mine):
+        every.update(part)
+    for b in range(len(batcher)):
+        idx, fields = every[b]
+        yield idx, BiEncoderOutput(**fields)
 
 
 def encode_dense(model: Any, tokenizer: Any, texts: Sequence[str], kind: str = "doc", **batching: Any) -> np.ndarray:
