@@ -38,6 +38,8 @@ MAIN = {"family": "mono", "lists": "all", "depth": 50, "sample": 20, "loss": "Ra
 VARIANTS: dict[str, dict[str, Any]] = {
     "mono": MAIN,
     "set-encoder": {**MAIN, "family": "set-encoder"},
+    # learning rate, chosen on DL20 (the main recipe's validation flattens at 3e-5)
+    "mono.lr1e-4": {**MAIN, "lr": 1e-4},
     # teacher: the same 54 DL20 queries and BM25 top-50, no validation (DL20 is what they train on)
     "teacher.rankvicuna-dl20": {**MAIN, "lists": "rankvicuna-dl20", "validate": False, "steps": 65},
     "teacher.local-dl20": {**MAIN, "lists": "local-dl20", "validate": False, "steps": 65},
@@ -144,6 +146,7 @@ def variant_config(name: str, spec: dict[str, Any], start: Path, train_run: Path
         data["val_run"] = None
     model["model"], model["family"] = rel(start), spec["family"]
     model["loss"] = {"class_path": f"boltir.losses.{spec['loss']}"}
+    model["lr"] = spec.get("lr", model["lr"])
     data.update(train_run=rel(train_run), depth=spec["depth"], sample_size=spec["sample"])
     if spec["lists"].endswith("dl20"):
         data.update(train_queries="trec-dl-2020", train_docs="trec-dl-2020")
