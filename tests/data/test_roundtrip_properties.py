@@ -16,7 +16,10 @@ from boltir.data.writers import write_qrels, write_tuples
 from boltir.errors import BoltirError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-ids = st.text(min_size=1, max_size=12).filter(lambda s: id_problem(s) is None)
+# drawn from characters an id may hold (whitespace is refused, see id_problem), so few draws are filtered out
+ids = st.text(
+    alphabet=st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Zs")), min_size=1, max_size=12
+).filter(lambda s: id_problem(s) is None)
 texts = st.text(max_size=40)
 scores = st.floats(allow_nan=False, allow_infinity=False, width=32, min_value=-1e6, max_value=1e6)
 
@@ -69,7 +72,7 @@ def test_tsv_queries_read_back_as_written(tmp_path, queries):
     rows=st.lists(
         st.tuples(
             ids,
-            st.text(min_size=1, max_size=20).filter(str.strip),
+            st.text(min_size=1, max_size=20).map(lambda t: t.strip() or "q"),
             st.lists(ids, min_size=1, max_size=3),
             st.lists(ids, max_size=3),
         ),

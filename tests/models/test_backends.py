@@ -18,8 +18,10 @@ def test_linear_layers_become_int8_and_scores_stay_close():
     want = fp32.score("apple fruit", DOCS)[0]
     model = boltir.load_model("minilm-l6")
     quantize(model.module, "int8")
-    linear = model.module.encoder.encoder.layer[0].attention.self.query
+    layers = model.module.encoder.encoder.layer
+    linear = layers[1].attention.self.query
     assert "quantized" in type(linear).__module__ and model.module.quantized == "int8"
+    assert "quantized" not in type(layers[0].attention.self.query).__module__  # the first layer stays fp32
     got = model.score("apple fruit", DOCS)[0]
     assert np.abs(got - want).max() < 0.05  # cosine scores in [-1, 1]
     assert list(np.argsort(-got)) == list(np.argsort(-want))

@@ -62,9 +62,11 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
 
     docs = {f"d{i}": ("apple orchard fruit" if i % 4 == 0 else f"motor engine part {i}") for i in range(16)}
     (tmp_path / "docs.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in docs.items()))
-    (tmp_path / "q.tsv").write_text("".join(f"q{j}\tapple fruit {j}\n" for j in range(8)))
-    (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(8) for i in range(0, 16, 4)))
-    (tmp_path / "run").write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in range(8) for i in range(16)))
+    (tmp_path / "q.tsv").write_text("".join(f"q{j}\tapple fruit {j % 4}\n" for j in range(12)))
+    (tmp_path / "qrels").write_text("".join(f"q{j} 0 d{i} 1\n" for j in range(12) for i in range(0, 16, 4)))
+    # training on q0-q7, model selection on q8-q11: a validation query is never trained on
+    for name, queries in (("run", range(8)), ("val.run", range(8, 12))):
+        (tmp_path / name).write_text("".join(f"q{j} Q0 d{i} {i + 1} {-i} x\n" for j in queries for i in range(16)))
     L.seed_everything(0)
     module = CrossEncoderModule(
         tiny_backbone,
@@ -84,7 +86,7 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
         sample_size=8,
         sampling="random",
         batch_size=4,
-        val_run=str(tmp_path / "run"),
+        val_run=str(tmp_path / "val.run"),
         val_queries=str(tmp_path / "q.tsv"),
         val_qrels=str(tmp_path / "qrels"),
         val_docs=str(tmp_path / "docs.tsv"),

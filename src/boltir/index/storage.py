@@ -98,6 +98,7 @@ class ShardedVectorWriter:
         writer = cls.__new__(cls)
         writer.folder, writer.build_config = Path(folder), {"append_to": manifest.get("generation", 0)}
         writer.shards = list(manifest["shards"])
+        writer.rank, writer.world, writer.next_index = 0, 1, None
         writer.pending_empty = 0
         return writer
 

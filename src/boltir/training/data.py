@@ -169,7 +169,9 @@ class RankingDataModule(L.LightningDataModule):
         if not h.val_run or self.val_set is not None:
             return
         run = load_run(h.val_run)
-        self.val_qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
+        qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
+        # the validation queries are those of the validation run: judged queries it lacks are not counted as 0
+        self.val_qrels = {q: qrels[q] for q in run if q in qrels}
         docs = doc_texts(companion(h.val_docs, h.val_run, "data.val_docs"), candidate_ids(run, h.val_depth))
         queries = load_queries(companion(h.val_queries, h.val_run, "data.val_queries"))
         self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
