@@ -201,3 +201,43 @@ def test_mvr_views_search_equals_best_view_brute_force(tiny_backbone, corpus, tm
             order = [j for j in np.argsort(-brute[row], kind="stable") if f"d{j}" not in deleted][:k]
             assert list(run[qid]) == [f"d{j}" for j in order]
             np.testing.assert_allclose(list(run[qid].values()), brute[row, order], rtol=1e-5, atol=1e-5)
+
+
+def test_memory_mapped_search_equals_the_loaded_one(tiny_dpr, corpus, tmp_path):
+    build(tiny_dpr, corpus, tmp_path / "idx", factory="IVF4,Flat", train_size=53)
+    q = {"q1": "apple banana", "q2": "kilo lima echo"}
+    loaded = DenseSearcher(tmp_path / "idx", loaded=tiny_dpr, search_params="nprobe=4")
+    mapped = DenseSearcher(tmp_path / "idx", loaded=tiny_dpr, search_params="nprobe=4", mmap=True)
+    assert mapped.search(q, 10) == loaded.search(q, 10)
+
+
+def test_on_disk_ivf_equals_the_in_memory_one_and_takes_additions(tiny_dpr, corpus, tmp_path):
+    import faiss
+
+    from boltir.index.integrity import verify
+    from boltir.index.update import add_documents
+
+    q = {"q1": "apple banana", "q2": "kilo lima echo", "q3": "golf"}
+    build(tiny_dpr, corpus, tmp_path / "mem", factory="IVF4,Flat", train_size=53)
+    m = build(tiny_dpr, corpus, tmp_path / "disk", factory="IVF4,Flat", train_size=53, ondisk=True)
+    assert m["ondisk"] and (tmp_path / "disk" / "faiss.ivfdata").is_file() and "faiss.ivfdata" in m["files"]
+    assert not list((tmp_path / "disk").glob(".ivf-parts*"))  # the per-shard scratch indexes are gone
+    disk = DenseSearcher(tmp_path / "disk", loaded=tiny_dpr, search_params="nprobe=2")
+    lists = faiss.extract_index_ivf(disk.index).invlists
+    assert "OnDisk" in type(faiss.downcast_InvertedLists(lists)).__name__  # searched from the mapped file
+    mem = DenseSearcher(tmp_path / "mem", loaded=tiny_dpr, search_params="nprobe=2")
+    assert disk.search(q, 10) == mem.search(q, 10)  # same quantizer, same lists, same ranking
+    assert verify(tmp_path / "disk", read_manifest(tmp_path / "disk")) == []
+
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(json.dumps({"doc_id": f"x{i}", "text": f"apple banana {i}"}) + "\n" for i in range(7)))
+    model, tok = tiny_dpr
+    for folder in ("mem", "disk"):
+        add_documents(tmp_path / folder, model, tok, str(extra), batch_size=8, shard_size=10)
+    after = read_manifest(tmp_path / "disk")
+    assert after["count"] == 60 and (tmp_path / "disk" / "faiss.g1.ivfdata").is_file()
+    disk = DenseSearcher(tmp_path / "disk", loaded=tiny_dpr, search_params="nprobe=2")
+    mem = DenseSearcher(tmp_path / "mem", loaded=tiny_dpr, search_params="nprobe=2")
+    assert disk.search(q, 10) == mem.search(q, 10) and any(d.startswith("x") for d in disk.search(q, 10)["q1"])
+    with pytest.raises(ValueError, match="ondisk keeps IVF inverted lists on disk; factory 'Flat'"):
+        build(tiny_dpr, corpus, tmp_path / "flat", ondisk=True)

@@ -37,6 +37,7 @@ def parser():
         family=Option(str | None, None, "family of a model that is not a saved boltir folder (default dpr)"),
         factory=Option(str | None, None, "dense indexes: FAISS factory string (default Flat), e.g. IVF1024,PQ32"),
         train_size=Option(int | None, None, "vectors (dense) or tokens (multi-vector) to train IVF/PQ or centroids"),
+        ondisk=Option(bool, False, "dense IVF indexes: inverted lists merged shard by shard into a memory-mapped file"),
         num_centroids=Option(int | None, None, "multi-vector indexes: k-means centroids (default ~16 sqrt(tokens))"),
         nbits=Option(int | None, None, "multi-vector indexes: residual compression, 1/2/4/8 bits per dimension"),
         doc_length=Option(int | None, None, "override the model's document length"),
@@ -77,7 +78,13 @@ def _write(a, ranks) -> int:
         raise ValueError("--model and --docs are needed to build an index")
     model, tokenizer = load_model(a.model, family=a.family, doc_length=a.doc_length)
     model.to(ranks.device)
-    options = {"factory": a.factory, "train_size": a.train_size, "num_centroids": a.num_centroids, "nbits": a.nbits}
+    options = {
+        "factory": a.factory,
+        "train_size": a.train_size,
+        "ondisk": a.ondisk or None,
+        "num_centroids": a.num_centroids,
+        "nbits": a.nbits,
+    }
     t0 = time.perf_counter()
     manifest = build_index(
         model,

@@ -29,6 +29,7 @@ def parser():
         index=Option(str, REQUIRED, "index folder made by 'boltir index'"),
         model=Option(str | None, None, "model (default: the one recorded in the index; same weights)"),
         search_params=Option(str | None, None, "dense indexes: FAISS search parameters, e.g. nprobe=32"),
+        mmap=Option(bool, False, "dense indexes: memory-map the FAISS file instead of reading it into memory"),
         budget=Option(int | None, None, "sparse indexes: postings read per query term (default: all, exact)"),
         nprobe=Option(int | None, None, "multi-vector indexes: centroids probed per query token (default 4)"),
         ncandidates=Option(int | None, None, "multi-vector indexes: candidates for exact MaxSim (1024; 0: all)"),
@@ -51,6 +52,7 @@ def main(argv: list[str]) -> int:
         "budget": a.budget,
         "nprobe": a.nprobe,
         "ncandidates": None if a.ncandidates is None else (a.ncandidates or "all"),
+        "mmap": a.mmap or None,
     }
     knobs = {k: (None if v == "all" else v) for k, v in knobs.items() if v is not None}
     queries = load_queries(a.queries)

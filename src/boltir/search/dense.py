@@ -20,13 +20,13 @@ class DenseSearcher(IndexSearcher):
 
     kind = "dense"
 
-    def __init__(self, index_dir: str | Path, search_params: str | None = None, **common: Any):
-        self.search_params = search_params
+    def __init__(self, index_dir: str | Path, search_params: str | None = None, mmap: bool = False, **common: Any):
+        self.search_params, self.mmap = search_params, mmap
         super().__init__(index_dir, **common)
 
     def open(self) -> None:
         self.views = self.manifest.get("views", 0)
-        self.index = load_faiss(self.index_dir, self.manifest)
+        self.index = load_faiss(self.index_dir, self.manifest, self.mmap)
         if self.search_params:
             self.set_search_params(self.search_params)
         self.n_deleted = int(self.deleted.sum())
