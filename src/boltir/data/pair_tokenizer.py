@@ -74,14 +74,7 @@ class SegmentTokenizer:
 
     def _block(self, texts: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
         encs = self.backend.encode_batch(list(texts), add_special_tokens=False)
-        seqs = [e.ids[:length] + [self.sep_id] for e in encs]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s)
-            mask[i, : len(s)] = 1
-        return ids, mask
+        return pad_sequences([e.ids[:length] + [self.sep_id] for e in encs], self.pad_id)
 
     def __call__(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, Any]:
         per_query = {len(d) for d in docs}
@@ -133,3 +126,14 @@ class SetTokenizer:
         if "token_type_ids" in enc:
             out["token_type_ids"] = torch.cat([torch.zeros(n, 1, dtype=torch.long), enc["token_type_ids"]], 1)
         return out
+
+
+def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id lists as one right-padded ``[n, longest]`` id tensor and its attention mask."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    return ids, mask

@@ -73,14 +73,20 @@ def read_docs(path: str | os.PathLike, check_duplicates: bool = True) -> Iterato
         yield doc
 
 
+def json_object(path: Path, lineno: int, line: str) -> dict:
+    """One line of a JSON-lines file as an object, or a :class:`DataFormatError` naming the file and line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataFormatError(path, lineno, f"invalid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise DataFormatError(path, lineno, "expected a JSON object per line")
+    return obj
+
+
 def _read_jsonl_docs(path: Path) -> Iterator[tuple[int, Doc]]:
     for lineno, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(path, lineno, f"invalid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataFormatError(path, lineno, "expected a JSON object per line")
+        obj = json_object(path, lineno, line)
         field = next((k for k in ID_FIELDS if k in obj), None)
         if field is None:
             raise DataFormatError(path, lineno, f"missing document id field (one of {', '.join(ID_FIELDS)})")
@@ -190,12 +196,7 @@ def read_tuples(path: str | os.PathLike) -> Iterator[TrainingTuple]:
     (doc id lists) and optional ``scores`` (teacher scores by doc id)."""
     path = Path(path)
     for lineno, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(path, lineno, f"invalid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataFormatError(path, lineno, "expected a JSON object per line")
+        obj = json_object(path, lineno, line)
         for key in ("query_id", "query", "positives"):
             if key not in obj:
                 raise DataFormatError(path, lineno, f"missing field {key!r}")

@@ -24,6 +24,7 @@ from torch import nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from boltir.data.pair_tokenizer import pad_sequences
 from boltir.models.base import BoltirPreTrainedModel, init_linear_heads
 
 HEADS = ("true_false", "token", "encoder", "decoder_linear")
@@ -149,12 +150,7 @@ class PromptTokenizer:
             self.parts[0] + q[: self.query_length] + self.parts[1] + d[: self.doc_length] + self.parts[2] + self.eos
             for q, d in zip(q_ids, d_ids)
         ]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s)
-            mask[i, : len(s)] = 1
+        ids, mask = pad_sequences(seqs, self.pad)
         return {"input_ids": ids, "attention_mask": mask}
 
 
