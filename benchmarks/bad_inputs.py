@@ -58,6 +58,9 @@ def main() -> None:
     qrels.write_text("q1 0 d1 2\nq1 0 d2 0\nq2 0 d3 1\n")
     run = w("ok.run")
     run.write_text("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 1.0 t\nq2 Q0 d3 1 1.0 t\n")
+    from boltir.models.api import load_model
+
+    load_model("splade-tiny").save(w("splade-saved"))  # a saved boltir SPLADE folder (not a masked-LM checkpoint)
     assert boltir("index", "--model", "minilm-l6", "--docs", str(docs), "--output", str(w("idx"))).returncode == 0
     assert (
         boltir(
@@ -215,11 +218,11 @@ def main() -> None:
             ],
         ),
         (
-            "SPLADE folder loaded as DPR",
+            "saved SPLADE folder loaded as DPR",
             [
                 "re-rank",
                 "--model",
-                "splade-tiny",
+                str(w("splade-saved")),
                 "--family",
                 "dpr",
                 "--run",
