@@ -189,15 +189,15 @@ def part_search(args) -> dict:
 
     queries = bench_queries()
     qids, texts = list(queries), list(queries.values())
-    searcher = DenseSearcher(Path(args.workdir) / "index")
     encode = plain_encoder()
     vecs = np.load(Path(args.workdir) / "plain.npy")
     flat = faiss.IndexFlatIP(vecs.shape[1])
     flat.add(vecs)
     out = {"queries": len(qids), "k": 100}
     for bs in (1, 32):
+        searcher = DenseSearcher(Path(args.workdir) / "index", batch_size=bs)
         # warm-up both paths once
-        searcher.search(dict(list(queries.items())[:bs]), 100, bs)
+        searcher.search(dict(list(queries.items())[:bs]), 100)
         encode(texts[:bs], 32)
         best_plain = best_ours = float("inf")
 
@@ -211,7 +211,7 @@ def part_search(args) -> dict:
         def boltir_pass() -> float:
             nonlocal run
             t0 = time.perf_counter()
-            run = searcher.search(queries, 100, bs)
+            run = searcher.search(queries, 100)
             return time.perf_counter() - t0
 
         run: dict = {}

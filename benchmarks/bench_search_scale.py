@@ -1,0 +1,297 @@
+"""Dense search past one machine's RAM, on 1M synthetic vectors: build peak memory, search QPS and recall@100 of
+IVF in memory, IVF with its inverted lists merged on disk from per-rank parts and memory-mapped (as
+``faiss.contrib.ondisk`` does), per-rank Flat parts searched together (``faiss.IndexShards``), and a memory-mapped
+Flat index, each against exact Flat, measured in one run.
+
+  python benchmarks/bench_search_scale.py [--vectors 1000000] [--output benchmarks/results/search-scale.json]
+
+The vectors are clustered like embeddings (2,000 centres + noise, unit length, 64-d) so that IVF's recall means
+something (the noise makes neighbouring clusters overlap, so IVF misses some neighbours); 200 queries from the
+same distribution, k = 100. Each case runs in its own process: its peak RSS
+(ru_maxrss, which counts the memory-mapped pages it touched) is its own. "Parts" stand for the shards 4 ranks
+would write (``boltir index --devices 4``): they are combined without re-encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DIM, CENTRES, QUERIES, K, PARTS, NLIST, NPROBE = 64, 2000, 200, 100, 4, 1024, 16
+SPARSE_TERMS, BUDGETS = 16, (1000, 10_000)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_data(n: int, folder: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((CENTRES, DIM), dtype=np.float32)
+
+    def draw(m: int) -> np.ndarray:
+        x = centres[rng.integers(0, CENTRES, m)] + 0.8 * rng.standard_normal((m, DIM), dtype=np.float32)
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    np.save(folder / "vectors.npy", np.concatenate([draw(min(100_000, n - s)) for s in range(0, n, 100_000)]))
+    np.save(folder / "queries.npy", draw(QUERIES))
+
+
+def case_make(folder: Path, n: int) -> dict:
+    make_data(n, folder)
+    return {"made": n}
+
+
+def timed_search(index, queries) -> tuple[float, object]:
+    index.search(queries[:10], K)  # warm-up
+    t0 = time.perf_counter()
+    _, ids = index.search(queries, K)
+    return QUERIES / (time.perf_counter() - t0), ids
+
+
+def recall(ids, folder: Path) -> float:
+    import numpy as np
+
+    truth = np.load(folder / "truth.npy")
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, truth)]))
+
+
+def case_flat(folder: Path) -> dict:
+    import faiss
+    import numpy as np
+
+    v = np.load(folder / "vectors.npy", mmap_mode="r")
+    index = faiss.IndexFlatIP(DIM)
+    for s in range(0, len(v), 100_000):
+        index.add(np.ascontiguousarray(v[s : s + 100_000]))
+    build_peak = rss_mb()
+    faiss.write_index(index, str(folder / "flat.index"))
+    qps, ids = timed_search(index, np.load(folder / "queries.npy"))
+    np.save(folder / "truth.npy", ids)
+    return {"build_peak_rss_mb": build_peak, "qps": qps, "recall@100": 1.0}
+
+
+def case_flat_mmap(folder: Path) -> dict:
+    import faiss
+    import numpy as np
+
+    index = faiss.read_index(str(folder / "flat.index"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    qps, ids = timed_search(index, np.load(folder / "queries.npy"))
+    return {"search_peak_rss_mb": rss_mb(), "qps": qps, "recall@100": recall(ids, folder)}
+
+
+def _trained(folder: Path):
+    import faiss
+    import numpy as np
+
+    path = folder / "trained.index"
+    if path.exists():
+        return faiss.read_index(str(path))
+    v = np.load(folder / "vectors.npy", mmap_mode="r")
+    sample = np.ascontiguousarray(v[np.random.default_rng(1).choice(len(v), 50_000, replace=False)])
+    index = faiss.index_factory(DIM, f"IVF{NLIST},Flat", faiss.METRIC_INNER_PRODUCT)
+    index.train(sample)
+    faiss.write_index(index, str(path))
+    return index
+
+
+def case_ivf(folder: Path) -> dict:
+    import faiss
+    import numpy as np
+
+    index = _trained(folder)
+    v = np.load(folder / "vectors.npy", mmap_mode="r")
+    for s in range(0, len(v), 100_000):
+        index.add(np.ascontiguousarray(v[s : s + 100_000]))
+    build_peak = rss_mb()
+    faiss.extract_index_ivf(index).nprobe = NPROBE
+    qps, ids = timed_search(index, np.load(folder / "queries.npy"))
+    return {"build_peak_rss_mb": build_peak, "nprobe": NPROBE, "qps": qps, "recall@100": recall(ids, folder)}
+
+
+def case_ivf_part(folder: Path, part: int) -> dict:
+    import faiss
+    import numpy as np
+
+    index = _trained(folder)
+    v = np.load(folder / "vectors.npy", mmap_mode="r")
+    size = len(v) // PARTS
+    start, end = part * size, (part + 1) * size if part < PARTS - 1 else len(v)
+    index.add_with_ids(np.ascontiguousarray(v[start:end]), np.arange(start, end, dtype=np.int64))
+    faiss.write_index(index, str(folder / f"ivf-part{part}.index"))
+    return {"part": part, "build_peak_rss_mb": rss_mb()}
+
+
+def case_ivf_ondisk(folder: Path) -> dict:
+    import faiss
+    import numpy as np
+    from faiss.contrib.ondisk import merge_ondisk
+
+    t0 = time.perf_counter()
+    index = _trained(folder)
+    merge_ondisk(index, [str(folder / f"ivf-part{p}.index") for p in range(PARTS)], str(folder / "merged.ivfdata"))
+    faiss.write_index(index, str(folder / "ondisk.index"))
+    merge = {"merge_seconds": time.perf_counter() - t0, "merge_peak_rss_mb": rss_mb()}
+    del index
+    # the inverted lists stay in merged.ivfdata (memory-mapped), found beside the index file
+    mapped = faiss.read_index(str(folder / "ondisk.index"), faiss.IO_FLAG_ONDISK_SAME_DIR)
+    faiss.extract_index_ivf(mapped).nprobe = NPROBE
+    qps, ids = timed_search(mapped, np.load(folder / "queries.npy"))
+    return {**merge, "nprobe": NPROBE, "qps": qps, "recall@100": recall(ids, folder)}
+
+
+def case_sharded(folder: Path) -> dict:
+    import faiss
+    import numpy as np
+
+    v = np.load(folder / "vectors.npy", mmap_mode="r")
+    size = len(v) // PARTS
+    shards = faiss.IndexShards(DIM, True, True)  # threaded, ids are successive
+    parts = []
+    for p in range(PARTS):
+        part = faiss.IndexFlatIP(DIM)
+        part.add(np.ascontiguousarray(v[p * size : (p + 1) * size if p < PARTS - 1 else len(v)]))
+        parts.append(part)
+        shards.add_shard(part)
+    qps, ids = timed_search(shards, np.load(folder / "queries.npy"))
+    return {"parts": PARTS, "search_peak_rss_mb": rss_mb(), "qps": qps, "recall@100": recall(ids, folder)}
+
+
+def case_sparse_build(folder: Path, n: int) -> dict:
+    """1M synthetic sparse documents through the writers ``boltir index`` uses (see bench_index_memory.py)."""
+    from bench_index_memory import sparse
+
+    return sparse(n, folder / "sparse")
+
+
+def sparse_queries(vocab: int = 30522):
+    """Query term weights (CSR): 16 distinct terms each, drawn with the documents' Zipf-like term frequencies but
+    never among the 50 most frequent terms (a learned-sparse query puts little weight on stopword-like terms)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    w = 1.0 / np.arange(1, vocab + 1) ** 0.8
+    w[:50] = 0
+    cols = np.stack([rng.choice(vocab, SPARSE_TERMS, replace=False, p=w / w.sum()) for _ in range(QUERIES)])
+    data = rng.random(cols.size, dtype=np.float32) * 2 + 0.1
+    return sp.csr_matrix((data, cols.ravel(), np.arange(0, cols.size + 1, SPARSE_TERMS)), shape=(QUERIES, vocab))
+
+
+def case_sparse_search(folder: Path) -> dict:
+    """boltir's SparseSearcher over the synthetic index (no model: queries are term weights): exact search and
+    pruned search at each budget, recall@100 against exact."""
+    import numpy as np
+
+    from boltir.index.storage import read_manifest
+    from boltir.search.sparse import SparseSearcher
+
+    searcher = SparseSearcher.__new__(SparseSearcher)  # the searcher's own search code, without a query encoder
+    searcher.index_dir = folder / "sparse"
+    searcher.manifest = read_manifest(searcher.index_dir)
+    searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
+    searcher.open()
+    queries, out, truth = sparse_queries(), {}, None
+    for budget in (None, *BUDGETS):
+        searcher.search_matrix(queries[:4], K, budget)  # warm-up (builds a pruned matrix once)
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            found = [
+                ids
+                for start in range(0, QUERIES, 32)
+                for ids, _ in searcher.search_matrix(queries[start : start + 32], K, budget)
+            ]
+            best = min(best, time.perf_counter() - t0)
+        if truth is None:
+            truth = found
+        hit = np.mean([len(set(a.tolist()) & set(b.tolist())) / max(len(b), 1) for a, b in zip(found, truth)])
+        out["exact" if budget is None else f"budget_{budget}"] = {"qps": QUERIES / best, "recall@100": float(hit)}
+    return {**out, "search_peak_rss_mb": rss_mb()}
+
+
+def run_case(name: str, folder: Path, *extra: str) -> dict:
+    cmd = [sys.executable, __file__, "--case", name, "--workdir", str(folder), *extra]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--vectors", type=int, default=1_000_000)
+    p.add_argument("--output", default=str(Path(__file__).parent / "results" / "search-scale.json"))
+    p.add_argument("--case")
+    p.add_argument("--workdir")
+    p.add_argument("--part", type=int, default=0)
+    p.add_argument("--sparse", action="store_true", help="the sparse half: 1M synthetic sparse documents")
+    a = p.parse_args()
+    if a.case:
+        folder = Path(a.workdir)
+        fn = globals()[f"case_{a.case}"]
+        if a.case in ("ivf_part", "make", "sparse_build"):
+            print(json.dumps(fn(folder, a.part if a.case == "ivf_part" else a.vectors)))
+        else:
+            print(json.dumps(fn(folder)))
+        return
+    if a.sparse:  # the sparse half, added to the JSON the dense half wrote
+        result = json.loads(Path(a.output).read_text()) if Path(a.output).exists() else {}
+        with tempfile.TemporaryDirectory() as wd:
+            build = run_case("sparse_build", Path(wd), "--vectors", str(a.vectors))
+            search = run_case("sparse_search", Path(wd))
+        exact = search["exact"]["qps"]
+        for name in search:
+            if isinstance(search[name], dict):
+                search[name]["qps_vs_exact"] = round(search[name]["qps"] / exact, 2)
+        result["sparse"] = {
+            "docs": a.vectors,
+            "query_terms": SPARSE_TERMS,
+            "queries": QUERIES,
+            "k": K,
+            "command": "python benchmarks/bench_search_scale.py --sparse",
+            "build": {k: build[k] for k in ("seconds", "peak_rss_mb", "searchable_structure_mb", "postings")},
+            "search": search,
+        }
+        Path(a.output).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["sparse"], indent=2))
+        return
+    with tempfile.TemporaryDirectory() as wd:
+        folder = Path(wd)
+        # every case in a process of its own, this one included: a child's ru_maxrss starts at its parent's peak
+        run_case("make", folder, "--vectors", str(a.vectors))
+        result: dict = {
+            "vectors": a.vectors,
+            "dim": DIM,
+            "queries": QUERIES,
+            "k": K,
+            "cpu_count": os.cpu_count(),
+            "vectors_mb": (folder / "vectors.npy").stat().st_size / 2**20,
+            "command": "python benchmarks/bench_search_scale.py",
+        }
+        cases = {"flat_exact": run_case("flat", folder)}
+        cases["flat_memory_mapped"] = run_case("flat_mmap", folder)
+        cases["ivf_in_memory"] = run_case("ivf", folder)
+        parts = [run_case("ivf_part", folder, "--part", str(i)) for i in range(PARTS)]
+        cases["ivf_on_disk_from_parts"] = {
+            **run_case("ivf_ondisk", folder),
+            "part_build_peak_rss_mb": max(x["build_peak_rss_mb"] for x in parts),
+        }
+        cases["flat_parts_index_shards"] = run_case("sharded", folder)
+        exact = cases["flat_exact"]["qps"]
+        for c in cases.values():
+            c["qps_vs_exact"] = round(c["qps"] / exact, 2)
+        result["cases"] = cases
+    Path(a.output).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
