@@ -236,6 +236,7 @@ def main() -> None:
     p.add_argument("--output", default=str(Path(__file__).parent / "results" / "attention-cpu.json"))
     p.add_argument("--one", nargs=2, metavar=("VARIANT", "LENGTH"))
     p.add_argument("--check", action="store_true", help="also check fp32 agreement on the device first")
+    p.add_argument("--set-variants", nargs="+", default=list(SET_VARIANTS), choices=SET_VARIANTS)
     a = p.parse_args()
     agreement = check(a.device) if a.check else None
     if agreement is not None:
@@ -245,7 +246,7 @@ def main() -> None:
         return
     rows = []
     set_rows = []
-    for variant in SET_VARIANTS:
+    for variant in a.set_variants:
         cmd = [sys.executable, __file__, "--device", a.device, "--dtype", a.dtype, "--one", variant, "256"]
         res = subprocess.run(cmd, capture_output=True, text=True)
         set_rows.append(
