@@ -189,33 +189,37 @@ def sparse_queries(vocab: int = 30522):
 
 def case_sparse_search(folder: Path) -> dict:
     """boltir's SparseSearcher over the synthetic index (no model: queries are term weights): exact search and
-    pruned search at each budget, recall@100 against exact."""
+    pruned search at each budget, recall@100 against exact; each with the documents in one part and split in
+    two parts searched by two threads."""
     import numpy as np
 
     from boltir.index.storage import read_manifest
     from boltir.search.sparse import SparseSearcher
 
-    searcher = SparseSearcher.__new__(SparseSearcher)  # the searcher's own search code, without a query encoder
-    searcher.index_dir = folder / "sparse"
-    searcher.manifest = read_manifest(searcher.index_dir)
-    searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
-    searcher.open()
     queries, out, truth = sparse_queries(), {}, None
-    for budget in (None, *BUDGETS):
-        searcher.search_matrix(queries[:4], K, budget)  # warm-up (builds a pruned matrix once)
-        best = float("inf")
-        for _ in range(3):
-            t0 = time.perf_counter()
-            found = [
-                ids
-                for start in range(0, QUERIES, 32)
-                for ids, _ in searcher.search_matrix(queries[start : start + 32], K, budget)
-            ]
-            best = min(best, time.perf_counter() - t0)
-        if truth is None:
-            truth = found
-        hit = np.mean([len(set(a.tolist()) & set(b.tolist())) / max(len(b), 1) for a, b in zip(found, truth)])
-        out["exact" if budget is None else f"budget_{budget}"] = {"qps": QUERIES / best, "recall@100": float(hit)}
+    for threads in (1, 2):
+        searcher = SparseSearcher.__new__(SparseSearcher)  # the searcher's own search code, no query encoder
+        searcher.index_dir, searcher.threads = folder / "sparse", threads
+        searcher.manifest = read_manifest(searcher.index_dir)
+        searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
+        searcher.open()
+        for budget in (None, *BUDGETS):
+            searcher.search_matrix(queries[:4], K, budget)  # warm-up (builds a pruned matrix once)
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                found = [
+                    ids
+                    for start in range(0, QUERIES, 32)
+                    for ids, _ in searcher.search_matrix(queries[start : start + 32], K, budget)
+                ]
+                best = min(best, time.perf_counter() - t0)
+            if truth is None:
+                truth = found
+            hit = np.mean([len(set(a.tolist()) & set(b.tolist())) / max(len(b), 1) for a, b in zip(found, truth)])
+            name = ("exact" if budget is None else f"budget_{budget}") + ("" if threads == 1 else "_2_threads")
+            out[name] = {"qps": QUERIES / best, "recall@100": float(hit)}
+        searcher._parts.clear()
     return {**out, "search_peak_rss_mb": rss_mb()}
 
 

@@ -166,3 +166,31 @@ def test_index_and_search_commands(corpus, tmp_path, capsys):
     )
     lines = (tmp_path / "out.run").read_text().splitlines()
     assert len(lines) == 15 and {ln.split()[0] for ln in lines} == set(QUERIES)
+
+
+def test_top_k_breaks_ties_by_position_also_at_the_cut_off():
+    from boltir.search.sparse import top_k
+
+    cand = np.array([9, 3, 7, 1, 5, 2])
+    vals = np.array([1.0, 2.0, 1.0, 1.0, 3.0, 1.0], dtype=np.float32)
+    idx, got = top_k(cand, vals, 4)
+    assert idx.tolist() == [5, 3, 1, 2] and got.tolist() == [3.0, 2.0, 1.0, 1.0]  # of the four 1.0s: 1 and 2
+    assert top_k(cand, vals, 10)[0].tolist() == [5, 3, 1, 2, 7, 9]
+
+
+def test_threaded_search_over_document_parts_equals_one_part(corpus, splade, tmp_path):
+    from boltir.index.update import delete_documents
+
+    folder, docs = corpus
+    model, tok = splade
+    out = tmp_path / "idx"
+    build_index(model, tok, str(folder / "docs.jsonl"), out, model_source="splade-tiny", shard_size=16)
+    delete_documents(out, [docs[3].doc_id, docs[30].doc_id])
+    for budget in (None, 3):
+        one = SparseSearcher(out, loaded=splade, budget=budget)
+        three = SparseSearcher(out, loaded=splade, budget=budget, threads=3)
+        assert len(three.document_parts(budget)) == 3
+        for k in (1, 5, 40):
+            assert three.search(QUERIES, k=k) == one.search(QUERIES, k=k)
+    with pytest.raises(ValueError, match="threads=0"):
+        SparseSearcher(out, loaded=splade, threads=0)

@@ -31,6 +31,7 @@ def parser():
         search_params=Option(str | None, None, "dense indexes: FAISS search parameters, e.g. nprobe=32"),
         mmap=Option(bool, False, "dense indexes: memory-map the FAISS file instead of reading it into memory"),
         budget=Option(int | None, None, "sparse indexes: postings read per query term (default: all, exact)"),
+        threads=Option(int | None, None, "sparse indexes: search this many document parts at once (default 1)"),
         nprobe=Option(int | None, None, "multi-vector indexes: centroids probed per query token (default 4)"),
         ncandidates=Option(int | None, None, "multi-vector indexes: candidates for exact MaxSim (1024; 0: all)"),
     )
@@ -50,6 +51,7 @@ def main(argv: list[str]) -> int:
     knobs = {
         "search_params": a.search_params,
         "budget": a.budget,
+        "threads": a.threads,
         "nprobe": a.nprobe,
         "ncandidates": None if a.ncandidates is None else (a.ncandidates or "all"),
         "mmap": a.mmap or None,

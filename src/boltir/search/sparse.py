@@ -1,6 +1,8 @@
 """Search a learned-sparse inverted index with sparse query vectors: exact (every posting of every query term)
 or pruned (the ``budget`` highest-weight postings of each term, read from the impact-ordered lists). The postings
-act as a scipy CSR matrix [terms, documents], so a batch of queries is one sparse product."""
+act as a scipy CSR matrix [terms, documents], so a batch of queries is one sparse product; with ``threads`` the
+documents are split into that many contiguous parts searched at once (scipy's sparse products release the GIL)
+and their top ``k`` merged, with the same result as one part."""
 
 from __future__ import annotations
 
@@ -22,13 +24,17 @@ class SparseSearcher(IndexSearcher):
 
     kind = "sparse"
 
-    def __init__(self, index_dir: str | Path, budget: int | None = None, **common: Any):
-        self.budget = budget
+    def __init__(self, index_dir: str | Path, budget: int | None = None, threads: int = 1, **common: Any):
+        if threads < 1:
+            raise ValueError(f"threads={threads}: search with 1 or more threads")
+        self.budget, self.threads = budget, threads
         super().__init__(index_dir, **common)
 
     def open(self) -> None:
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self._matrices: dict[int | None, Any] = {}
+        self._parts: dict[int | None, list[tuple[int, Any]]] = {}
+        self._pool: Any = None
 
     def postings_matrix(self, budget: int | None = None):
         """The postings as a scipy CSR [vocab, documents] (built once per budget): with a budget, each term keeps
@@ -47,21 +53,39 @@ class SparseSearcher(IndexSearcher):
             self._matrices[budget] = sp.csr_matrix((weights, docs, indptr), shape=(n_terms, n_docs), copy=False)
         return self._matrices[budget]
 
-    def search_matrix(self, q_mat, k: int, budget: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Top ``k`` (doc positions, scores) for each row of a CSR matrix of query term weights."""
-        scores = (q_mat.astype(np.float32) @ self.postings_matrix(budget)).tocsr()
+    def document_parts(self, budget: int | None = None) -> list[tuple[int, Any]]:
+        """The postings matrix split by documents into ``threads`` contiguous parts: (first position, CSR part)."""
+        if budget not in self._parts:
+            full, n_docs = self.postings_matrix(budget), self.manifest["count"]
+            bounds = np.linspace(0, n_docs, self.threads + 1).astype(int)
+            self._parts[budget] = [(int(lo), full[:, lo:hi].tocsr()) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return self._parts[budget]
+
+    def _search_part(self, q_mat, part: Any, first: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        scores = (q_mat @ part).tocsr()
         out = []
         for i in range(scores.shape[0]):
             lo, hi = scores.indptr[i], scores.indptr[i + 1]
-            cand, vals = scores.indices[lo:hi], scores.data[lo:hi]
+            cand, vals = scores.indices[lo:hi].astype(np.int64) + first, scores.data[lo:hi]
             live = ~self.deleted[cand]
-            cand, vals = cand[live], vals[live]
-            if len(cand) > k:
-                part = np.argpartition(-vals, k - 1)[:k]
-                cand, vals = cand[part], vals[part]
-            order = np.lexsort((cand, -vals))
-            out.append((cand[order].astype(np.int64), vals[order]))
+            out.append(top_k(cand[live], vals[live], k))
         return out
+
+    def search_matrix(self, q_mat, k: int, budget: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Top ``k`` (doc positions, scores) for each row of a CSR matrix of query term weights; equal scores are
+        ordered by document position."""
+        q_mat = q_mat.astype(np.float32)
+        if self.threads == 1:
+            return self._search_part(q_mat, self.postings_matrix(budget), 0, k)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="boltir-sparse")
+        parts = list(self._pool.map(lambda p: self._search_part(q_mat, p[1], p[0], k), self.document_parts(budget)))
+        return [
+            top_k(np.concatenate([p[i][0] for p in parts]), np.concatenate([p[i][1] for p in parts]), k)
+            for i in range(q_mat.shape[0])
+        ]
 
     def search_vector(
         self, terms: np.ndarray, values: np.ndarray, k: int, budget: int | None = None
@@ -98,3 +122,16 @@ class SparseSearcher(IndexSearcher):
                     run[qid] = dict(zip(self.doc_ids[idx].tolist(), vals.tolist()))
                 bar.update(len(part))
         return run
+
+
+def top_k(cand: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (positions, scores), best first; among equal scores the lower position wins, also at the
+    cut-off, so a search split over document parts returns what one part returns."""
+    if len(cand) > k:
+        kth = np.partition(-vals, k - 1)[k - 1]  # minus the k-th best score
+        above = -vals < kth
+        tied = np.nonzero(-vals == kth)[0]
+        keep = np.concatenate([np.nonzero(above)[0], tied[np.argsort(cand[tied], kind="stable")][: k - above.sum()]])
+        cand, vals = cand[keep], vals[keep]
+    order = np.lexsort((cand, -vals))
+    return cand[order].astype(np.int64), vals[order]
