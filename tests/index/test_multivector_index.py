@@ -65,6 +65,11 @@ def test_exhaustive_search_equals_brute_force_maxsim(colbert, corpus, tmp_path):
         codes = [searcher.codes[searcher.global_start[j] : searcher.global_start[j] + len(d_emb[j])] for j in range(53)]
         manual = np.array([(q @ searcher.centroids[c].T).max(1).sum() for c in codes])
         np.testing.assert_allclose(approx, manual, rtol=1e-5)
+    # the three shards scored by two threads: the same run
+    threaded = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=16, ncandidates=None, threads=2)
+    assert threaded.search(QUERIES, k=10) == run
+    with pytest.raises(ValueError, match="threads=0"):
+        MultiVectorSearcher(tmp_path / "idx", loaded=colbert, threads=0)
     # fewer probes and a candidate cut return a subset, scored exactly
     narrow = MultiVectorSearcher(tmp_path / "idx", loaded=colbert, nprobe=1, ncandidates=5).search(QUERIES, k=10)
     for qid in QUERIES:

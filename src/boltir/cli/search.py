@@ -31,7 +31,9 @@ def parser():
         search_params=Option(str | None, None, "dense indexes: FAISS search parameters, e.g. nprobe=32"),
         mmap=Option(bool, False, "dense indexes: memory-map the FAISS file instead of reading it into memory"),
         budget=Option(int | None, None, "sparse indexes: postings read per query term (default: all, exact)"),
-        threads=Option(int | None, None, "sparse indexes: search this many document parts at once (default 1)"),
+        threads=Option(
+            int | None, None, "sparse / multi-vector indexes: search this many document parts or shards at once"
+        ),
         nprobe=Option(int | None, None, "multi-vector indexes: centroids probed per query token (default 4)"),
         ncandidates=Option(int | None, None, "multi-vector indexes: candidates for exact MaxSim (1024; 0: all)"),
     )

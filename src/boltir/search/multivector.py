@@ -29,13 +29,19 @@ from boltir.utils.progress import progress_bar
 
 class MultiVectorSearcher(IndexSearcher):
     """``nprobe``: centroids probed per query token; ``ncandidates``: candidates kept by centroid interaction for
-    exact MaxSim (None: all)."""
+    exact MaxSim (None: all); ``threads``: shards whose candidates are scored at once (numpy's products release the
+    GIL; the scores do not depend on it)."""
 
     kind = "multivector"
     check_shards = True
 
-    def __init__(self, index_dir: str | Path, nprobe: int = 4, ncandidates: int | None = 1024, **common: Any):
-        self.nprobe, self.ncandidates = nprobe, ncandidates
+    def __init__(
+        self, index_dir: str | Path, nprobe: int = 4, ncandidates: int | None = 1024, threads: int = 1, **common: Any
+    ):
+        if threads < 1:
+            raise ValueError(f"threads={threads}: search with 1 or more threads")
+        self.nprobe, self.ncandidates, self.threads = nprobe, ncandidates, threads
+        self._pool: Any = None
         super().__init__(index_dir, **common)
 
     def open(self) -> None:
@@ -100,13 +106,25 @@ class MultiVectorSearcher(IndexSearcher):
             )
             return np.maximum.reduceat(q @ vecs.T, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
         out = np.empty(len(docs), dtype=np.float32)
-        for shard in np.unique(self.doc_shard[docs]):
+
+        def score_shard(shard: int) -> None:  # each shard writes its own positions of ``out``
             here = np.nonzero(self.doc_shard[docs] == shard)[0]
             starts, ends = self.doc_start[docs[here]], self.doc_end[docs[here]]
             lengths = ends - starts
             rows = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
             sims = q @ np.asarray(self.tokens[shard][rows]).T  # [Lq, tokens of these documents]
             out[here] = np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
+
+        shards = np.unique(self.doc_shard[docs]).tolist()
+        if self.threads > 1 and len(shards) > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="boltir-maxsim")
+            list(self._pool.map(score_shard, shards))
+        else:
+            for shard in shards:
+                score_shard(shard)
         return out
 
     def search_tokens(
