@@ -57,3 +57,22 @@ class IndexSearcher(Retriever):
 
     def encode_queries(self, texts: list[str]) -> Any:
         return self.model.encode(texts, "query", self.batch_size, tokenizer=self.tokenizer)
+
+    def in_threads(self, fn: Any, items: list[Any]) -> list[Any]:
+        """``[fn(item) for item in items]``, in ``self.threads`` threads (a kind's ``threads`` knob) when there is
+        more than one item; the pool is made once per searcher."""
+        threads = getattr(self, "threads", 1)
+        if threads == 1 or len(items) < 2:
+            return [fn(item) for item in items]
+        if getattr(self, "_pool", None) is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"boltir-{self.kind}")
+        return list(self._pool.map(fn, items))
+
+
+def check_threads(threads: int) -> int:
+    """A searcher's ``threads`` knob, refused below 1."""
+    if threads < 1:
+        raise ValueError(f"threads={threads}: search with 1 or more threads")
+    return threads

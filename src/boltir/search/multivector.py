@@ -23,7 +23,7 @@ from boltir.index.multivector import (
 )
 from boltir.index.storage import derived_name
 from boltir.pipeline import as_queries
-from boltir.search.base import IndexSearcher
+from boltir.search.base import IndexSearcher, check_threads
 from boltir.utils.progress import progress_bar
 
 
@@ -38,10 +38,7 @@ class MultiVectorSearcher(IndexSearcher):
     def __init__(
         self, index_dir: str | Path, nprobe: int = 4, ncandidates: int | None = 1024, threads: int = 1, **common: Any
     ):
-        if threads < 1:
-            raise ValueError(f"threads={threads}: search with 1 or more threads")
-        self.nprobe, self.ncandidates, self.threads = nprobe, ncandidates, threads
-        self._pool: Any = None
+        self.nprobe, self.ncandidates, self.threads = nprobe, ncandidates, check_threads(threads)
         super().__init__(index_dir, **common)
 
     def open(self) -> None:
@@ -115,16 +112,7 @@ class MultiVectorSearcher(IndexSearcher):
             sims = q @ np.asarray(self.tokens[shard][rows]).T  # [Lq, tokens of these documents]
             out[here] = np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
-        shards = np.unique(self.doc_shard[docs]).tolist()
-        if self.threads > 1 and len(shards) > 1:
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="boltir-maxsim")
-            list(self._pool.map(score_shard, shards))
-        else:
-            for shard in shards:
-                score_shard(shard)
+        self.in_threads(score_shard, np.unique(self.doc_shard[docs]).tolist())
         return out
 
     def search_tokens(

@@ -14,7 +14,7 @@ import numpy as np
 from boltir.data.runs import Run
 from boltir.index.sparse import load_postings
 from boltir.pipeline import as_queries
-from boltir.search.base import IndexSearcher
+from boltir.search.base import IndexSearcher, check_threads
 from boltir.utils.progress import progress_bar
 
 
@@ -25,16 +25,13 @@ class SparseSearcher(IndexSearcher):
     kind = "sparse"
 
     def __init__(self, index_dir: str | Path, budget: int | None = None, threads: int = 1, **common: Any):
-        if threads < 1:
-            raise ValueError(f"threads={threads}: search with 1 or more threads")
-        self.budget, self.threads = budget, threads
+        self.budget, self.threads = budget, check_threads(threads)
         super().__init__(index_dir, **common)
 
     def open(self) -> None:
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self._matrices: dict[int | None, Any] = {}
         self._parts: dict[int | None, list[tuple[int, Any]]] = {}
-        self._pool: Any = None
 
     def postings_matrix(self, budget: int | None = None):
         """The postings as a scipy CSR [vocab, documents] (built once per budget): with a budget, each term keeps
@@ -59,6 +56,8 @@ class SparseSearcher(IndexSearcher):
             full, n_docs = self.postings_matrix(budget), self.manifest["count"]
             bounds = np.linspace(0, n_docs, self.threads + 1).astype(int)
             self._parts[budget] = [(int(lo), full[:, lo:hi].tocsr()) for lo, hi in zip(bounds[:-1], bounds[1:])]
+            if budget is not None:  # a pruned matrix is a copy the parts replace (the exact one maps the files)
+                del self._matrices[budget]
         return self._parts[budget]
 
     def _search_part(self, q_mat, part: Any, first: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -77,11 +76,7 @@ class SparseSearcher(IndexSearcher):
         q_mat = q_mat.astype(np.float32)
         if self.threads == 1:
             return self._search_part(q_mat, self.postings_matrix(budget), 0, k)
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="boltir-sparse")
-        parts = list(self._pool.map(lambda p: self._search_part(q_mat, p[1], p[0], k), self.document_parts(budget)))
+        parts = self.in_threads(lambda p: self._search_part(q_mat, p[1], p[0], k), self.document_parts(budget))
         return [
             top_k(np.concatenate([p[i][0] for p in parts]), np.concatenate([p[i][1] for p in parts]), k)
             for i in range(q_mat.shape[0])
