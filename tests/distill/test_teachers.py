@@ -205,3 +205,38 @@ def test_rate_limit_spaces_requests(llm):
     t0 = time.perf_counter()
     answers = [chat.complete(msgs) for _ in range(3)]
     assert time.perf_counter() - t0 >= 0.4 and answers[0] == "[1] > [2]"
+
+
+def test_fused_and_pipeline_teachers_rank_by_reciprocal_rank_fusion(tmp_path):
+    from boltir.distill.teachers import ModelTeacher, fused_models_teacher, pipeline_teacher
+
+    docs = {
+        "a": "Cats sleep for most of the day.",
+        "b": "The stock market fell on Monday.",
+        "c": "Kittens and cats nap often, up to sixteen hours.",
+        "d": "Recipes for banana bread.",
+        "e": "A dog sleeps about twelve hours a day.",
+    }
+    query, cands = "how long do cats sleep", ["b", "d", "a", "e", "c"]
+    orders = [ModelTeacher(m).rank("q", query, cands, docs) for m in ("minilm-l6", "splade-tiny")]
+    rrf = {d: sum(1 / (60 + o.index(d) + 1) for o in orders) for d in cands}  # by hand, k = 60
+    want = sorted(rrf.values(), reverse=True)  # the fused order, as hand-computed scores (ties in any order)
+    fused = fused_models_teacher(["minilm-l6", "splade-tiny"])
+    got = fused.rank("q", query, cands, docs)
+    assert sorted(got) == sorted(cands) and [rrf[d] for d in got] == want
+    assert fused.describe() == {"type": "fusion", "method": "rrf", "models": ["minilm-l6", "splade-tiny"]}
+    config = tmp_path / "teacher.yaml"
+    config.write_text(
+        "class_path: boltir.pipeline.RerankFusion\n"
+        "init_args:\n"
+        "  rerankers:\n"
+        "    - {class_path: boltir.pipeline.Reranker, init_args: {model: minilm-l6, depth: null}}\n"
+        "    - {class_path: boltir.pipeline.Reranker, init_args: {model: splade-tiny, depth: null}}\n"
+    )
+    from_yaml = pipeline_teacher(str(config))
+    assert from_yaml.rank("q", query, cands, docs) == got
+    assert from_yaml.describe()["type"] == "pipeline" and from_yaml.describe()["config"]["init_args"]["rerankers"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("class_path: boltir.pipeline.NoSuchStage\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: not a re-ranking stage"):
+        pipeline_teacher(str(bad))

@@ -175,16 +175,17 @@ def pipeline_teacher(config: str) -> PipelineTeacher:
         - {class_path: boltir.pipeline.Reranker, init_args: {model: minilm-l6, depth: null}}
         - {class_path: boltir.pipeline.Reranker, init_args: {model: splade-tiny, depth: null}}
     """
+    import yaml
     from jsonargparse import ArgumentParser
 
     from boltir.pipeline import Reranking
 
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_argument("--stage", type=Reranking)
-    cfg = parser.parse_args(["--stage", config])
-    stage = parser.instantiate_classes(cfg).stage
-    import yaml
-
     with open(config, encoding="utf-8") as f:
         spec = yaml.safe_load(f)
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--stage", type=Reranking)
+    try:
+        stage = parser.instantiate_classes(parser.parse_object({"stage": spec})).stage
+    except Exception as e:  # jsonargparse says which key or class is wrong
+        raise ValueError(f"{config}: not a re-ranking stage ({str(e).splitlines()[0]})") from None
     return PipelineTeacher(stage, f"pipeline:{config}", {"type": "pipeline", "config": spec})
