@@ -110,6 +110,7 @@ class Reranker(Reranking):
         batch_tokens: int | None = None,
         quantize: str | None = None,
         ranks: Any = None,
+        backend: str | None = None,
         **overrides: Any,
     ):
         from boltir.search.rerank import reranker_of
@@ -124,10 +125,9 @@ class Reranker(Reranking):
         from boltir.registry import get_family
 
         self.family = get_family(self.model.config.model_type).name
-        if quantize:
-            from boltir.models.backends import quantize as quantized
+        from boltir.models.backends import prepare
 
-            quantized(self.model, quantize)
+        prepare(self.model, backend, quantize)
         self.docs, self.depth, self.batch_size, self.show_progress = docs, depth, batch_size, show_progress
         self.batch_tokens, self.ranks = batch_tokens, ranks
         if ranks is not None and ranks.device is not None:

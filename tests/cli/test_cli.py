@@ -325,3 +325,26 @@ def test_evaluate_writes_an_html_report(tmp_path):
     assert boltir(["evaluate", "trec-dl-2019:bm25", "--qrels", "trec-dl-2019", "--report", str(out)]) == 0
     page = out.read_text()
     assert "trec-dl-2019:bm25" in page and "0.5058" in page and page.count("data:image/png;base64,") == 1
+
+
+def test_rerank_command_on_the_onnx_backend_gives_the_pytorch_run(tiny_backbone, tmp_path, monkeypatch, capsys):
+    from boltir.data.sources import load_run
+    from boltir.models.base import save_model_folder
+    from boltir.models.loading import load_cross_encoder
+
+    monkeypatch.setenv("BOLTIR_CACHE", str(tmp_path / "cache"))
+    model, tok = load_cross_encoder(tiny_backbone, head_activation="tanh")
+    save_model_folder(model, tok, tmp_path / "ce")
+    runs = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / f"{backend}.run"
+        args = ["re-rank", "--model", str(tmp_path / "ce"), "--run", "trec-dl-2019:bm25", "--queries", "trec-dl-2019"]
+        args += ["--docs", "trec-dl-2019", "--output", str(out), "--depth", "5", "--backend", backend]
+        assert boltir(args) == 0
+        runs[backend] = load_run(str(out))
+        assert json.loads(out.with_name(out.name + ".meta.json").read_text())["arguments"]["backend"] == backend
+    assert "[torch.onnx]" not in capsys.readouterr().out  # the export is quiet
+    assert len(runs["onnx"]) == 43
+    for q, want in runs["torch"].items():  # the same candidates with the same scores
+        assert runs["onnx"][q].keys() == want.keys()
+        assert max(abs(runs["onnx"][q][d] - want[d]) for d in want) < 1e-4

@@ -1,4 +1,5 @@
-"""int8 dynamic quantization for CPU inference: linear layers become int8, scores stay close to fp32."""
+"""CPU inference backends: int8 dynamic quantization (linear layers become int8, scores stay close to fp32) and
+the ONNX Runtime backend (the exported backbone gives the PyTorch scores)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from boltir.models.backends import quantize
+from boltir.models.backends import prepare
 
 DOCS = ["apple orchard fruit", "motor engine part", "fresh fruit market", "the apple of my eye"]
 
@@ -17,7 +18,7 @@ def test_linear_layers_become_int8_and_scores_stay_close():
     fp32 = boltir.load_model("minilm-l6")
     want = fp32.score("apple fruit", DOCS)[0]
     model = boltir.load_model("minilm-l6")
-    quantize(model.module, "int8")
+    prepare(model.module, quantize="int8")
     layers = model.module.encoder.encoder.layer
     linear = layers[1].attention.self.query
     assert "quantized" in type(linear).__module__ and model.module.quantized == "int8"
@@ -49,7 +50,96 @@ def test_index_records_it_and_its_searcher_follows(tiny_dpr, tmp_path):
 def test_unknown_or_misplaced_quantization_is_refused(tiny_dpr):
     model, _ = tiny_dpr
     with pytest.raises(ValueError, match="choose one of int8"):
-        quantize(model, "int4")
-    assert quantize(model, None) is model and not any(
+        prepare(model, quantize="int4")
+    with pytest.raises(ValueError, match="choose one of torch, onnx"):
+        prepare(model, backend="tensorrt")
+    assert prepare(model, "torch", None) is model and not any(
         "quantized" in type(m).__module__ for m in model.modules() if isinstance(m, torch.nn.Module)
     )
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOLTIR_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "onnx"
+
+
+@pytest.mark.parametrize("family", ["dpr", "splade", "colbert", "mono"])
+def test_onnx_backend_gives_the_pytorch_scores(tiny_backbone, family, cache):
+    """Each kind of backbone output (hidden states of a dense, multi-vector or cross-encoder model; masked-LM
+    logits of SPLADE) through ONNX Runtime: the same scores as PyTorch, for batches of other sizes and lengths than
+    the export's sample."""
+    import boltir
+
+    torch_model = boltir.load_model(tiny_backbone, family=family)
+    onnx_model = boltir.load_model(tiny_backbone, family=family)
+    prepare(onnx_model.module, "onnx")
+    assert type(onnx_model.module.encoder).__name__ == "Onnx" and onnx_model.module.backend == "onnx"
+    for query, docs in (("apple fruit", DOCS), ("a much longer query about motor engines " * 6, DOCS[:1])):
+        want, got = torch_model.score(query, docs)[0], onnx_model.score(query, docs)[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(want).max())))
+    assert len(list(cache.glob("*.onnx"))) == 1  # exported once, cached by weights
+
+
+def test_onnx_int8_keeps_the_first_layer_and_the_ranking(cache):
+    import onnx
+
+    import boltir
+
+    fp32 = boltir.load_model("minilm-l6")
+    want = fp32.score("apple fruit", DOCS)[0]
+    model = boltir.load_model("minilm-l6")
+    prepare(model.module, "onnx", "int8")
+    got = model.score("apple fruit", DOCS)[0]
+    assert np.abs(got - want).max() < 0.05 and list(np.argsort(-got)) == list(np.argsort(-want))
+    (path,) = cache.glob("*-int8.onnx")
+    graph = onnx.load(str(path)).graph
+    int8 = [n for n in graph.node if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    fp32_products = [
+        n for n in graph.node if n.op_type == "MatMul" and n.input[1] in {w.name for w in graph.initializer}
+    ]
+    assert len(int8) == 5 * 6 and len(fp32_products) == 6  # layers 1-5 in int8, layer 0's six products in fp32
+
+
+def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_are_looped(
+    tiny_dpr, tiny_backbone, tmp_path, cache
+):
+    from boltir.index.build import build_index, open_searcher
+    from boltir.models.loading import load_model, load_set_encoder
+
+    model, tok = tiny_dpr
+    model.save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    (tmp_path / "docs.tsv").write_text("".join(f"d{i}\t{t}\n" for i, t in enumerate(DOCS)))
+    runs = {}
+    for backend in ("torch", "onnx"):
+        m, t = load_model(str(tmp_path / "m"))
+        manifest = build_index(
+            m, t, str(tmp_path / "docs.tsv"), tmp_path / backend, model_source=str(tmp_path / "m"), backend=backend
+        )
+        assert manifest["build"].get("backend") == (None if backend == "torch" else "onnx")
+        searcher = open_searcher(tmp_path / backend)
+        assert getattr(searcher.model, "backend", None) == (None if backend == "torch" else "onnx")
+        runs[backend] = searcher.search({"q": "apple fruit"}, 4)["q"]
+    assert list(runs["onnx"]) == list(runs["torch"])
+    np.testing.assert_allclose(list(runs["onnx"].values()), list(runs["torch"].values()), atol=1e-5)
+    set_encoder, _ = load_set_encoder(tiny_backbone)
+    with pytest.raises(ValueError, match="own loop over the backbone's layers.*--backend torch"):
+        prepare(set_encoder, "onnx")
+    twice, _ = load_model(str(tmp_path / "m"))
+    prepare(twice, quantize="int8")
+    assert prepare(twice, "torch", "int8") is twice and prepare(twice, None, None) is twice  # as it is
+    with pytest.raises(ValueError, match="already runs on torch int8, not onnx"):
+        prepare(twice, "onnx")
+
+
+def test_an_unreadable_cached_export_is_made_again(tiny_backbone, cache):
+    import boltir
+
+    want = boltir.load_model(tiny_backbone, family="dpr").score("apple fruit", DOCS)[0]
+    prepare(boltir.load_model(tiny_backbone, family="dpr").module, "onnx")
+    (path,) = cache.glob("*.onnx")
+    path.write_bytes(path.read_bytes()[:1000])  # cut short, as by a full disk outside boltir's atomic writes
+    model = boltir.load_model(tiny_backbone, family="dpr")
+    prepare(model.module, "onnx")
+    np.testing.assert_allclose(model.score("apple fruit", DOCS)[0], want, atol=1e-5)

@@ -79,3 +79,12 @@ def test_splade_tiny_reranks_dl19_at_the_reference_effectiveness():
     assert reranker.family == "splade"
     assert ev.aggregate["nDCG@10"] == pytest.approx(0.6750, abs=0.005)
     assert ev.aggregate["RR(rel=2)@10"] == pytest.approx(0.8380, abs=0.005)
+
+
+def test_a_head_drawn_for_a_backbone_without_one_follows_the_seed(tiny_backbone):
+    """A plain BERT folder has no MLM head: the one drawn for it is the same for the same seed, another for
+    another seed."""
+    heads = [
+        load_splade(tiny_backbone, seed=seed)[0].encoder.cls.predictions.transform.dense.weight for seed in (0, 0, 1)
+    ]
+    assert torch.equal(heads[0], heads[1]) and not torch.equal(heads[0], heads[2])

@@ -23,6 +23,7 @@ def parser():
         p,
         *options.DEVICES,
         "quantize",
+        "backend",
         "batch_tokens",
         "limit",
         "docs",
@@ -99,6 +100,7 @@ def _write(a, ranks) -> int:
         max_shards=a.max_shards,
         batch_tokens=a.batch_tokens,
         quantize=a.quantize,
+        backend=a.backend,
         ranks=ranks,
         **options,
     )

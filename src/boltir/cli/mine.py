@@ -18,6 +18,7 @@ def parser():
         p,
         *options.DEVICES,
         "quantize",
+        "backend",
         "batch_size",
         "batch_tokens",
         "limit",
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> int:
             if not a.docs:
                 raise ValueError("--model needs --docs to read the candidates' texts")
             ranks = options.ranks_of(a)
-            batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "ranks": ranks}
+            batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "backend": a.backend, "ranks": ranks}
             scorer = Reranker(a.model, a.docs, a.depth, a.batch_size, **batching)
             ranking = scorer.rerank({q: r for q, r in ranking.items() if q in qrels}, queries)
     tuples, report = mine_negatives(

@@ -25,6 +25,7 @@ def parser():
         p,
         *options.DEVICES,
         "quantize",
+        "backend",
         "batch_tokens",
         "limit",
         "report",
@@ -65,7 +66,7 @@ def main(argv: list[str]) -> int:
     ranks = options.ranks_of(a)
     if a.permutations and ranks.world > 1:
         raise ValueError("--permutations runs in one process: drop --devices / --num-nodes")
-    batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "ranks": ranks}
+    batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "backend": a.backend, "ranks": ranks}
     reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=family, **batching)
     t0 = time.perf_counter()
     out = reranker.rerank(run, queries)

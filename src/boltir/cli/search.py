@@ -17,6 +17,7 @@ def parser():
     options.add(
         p,
         "quantize",
+        "backend",
         "limit",
         "report",
         "queries",
@@ -61,7 +62,7 @@ def main(argv: list[str]) -> int:
     knobs = {k: (None if v == "all" else v) for k, v in knobs.items() if v is not None}
     queries = load_queries(a.queries)
     searcher = open_searcher(
-        a.index, a.model, batch_size=a.batch_size, show_progress=True, quantize=a.quantize, **knobs
+        a.index, a.model, batch_size=a.batch_size, show_progress=True, quantize=a.quantize, backend=a.backend, **knobs
     )
     t0 = time.perf_counter()
     run = searcher.search(queries, a.k)

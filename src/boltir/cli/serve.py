@@ -18,6 +18,7 @@ def parser():
         p,
         "batch_size",
         "quantize",
+        "backend",
         index=Option(str | None, None, "index folder to search"),
         model=CATALOGUE["model"].but(default=None, type=str | None, help="model for /rerank and /encode"),
         reranker=Option(str | None, None, "re-rank the index's top --depth with this model"),
@@ -41,7 +42,7 @@ def main(argv: list[str]) -> int:
 
     from boltir.serve.app import Limits, Service, create_app
 
-    service = Service(a.index, a.model, a.reranker, a.docs, a.depth, a.batch_size, a.quantize)
+    service = Service(a.index, a.model, a.reranker, a.docs, a.depth, a.batch_size, a.quantize, a.backend)
     limits = Limits(a.max_queries, a.max_query_chars, a.max_candidates)
     app = create_app(service, limits, a.max_batch, a.max_wait_ms, a.batching)
     uvicorn.run(app, host=a.host, port=a.port, log_level="info")

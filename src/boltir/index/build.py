@@ -259,6 +259,7 @@ def build_index(
     kind: str | None = None,
     batch_tokens: int | None = None,
     quantize: str | None = None,
+    backend: str | None = None,
     ranks: Ranks = SINGLE,
     **options: Any,
 ) -> dict[str, Any] | None:
@@ -303,10 +304,9 @@ def build_index(
         ranks.barrier()
         if not ranks.is_main:
             record, docs_record, writer = begin(ranks=ranks, **extra)
-        if quantize:  # after the model record: the index keeps the fingerprint of the weights it was given
-            from boltir.models.backends import quantize as quantized
+        from boltir.models.backends import prepare
 
-            quantized(model, quantize)
+        prepare(model, backend, quantize)  # after the model record: it keeps the fingerprint of the given weights
         encode = document_encoder(model, tokenizer, batch_size, None, num_workers, batch_tokens)
         seconds = encode_shards(
             writer,
@@ -334,6 +334,8 @@ def build_index(
             build["batch_tokens"] = batch_tokens
         if quantize:
             build["quantize"] = quantize
+        if backend and backend != "torch":
+            build["backend"] = backend
         if ranks.world > 1:
             build.update(ranks=ranks.world)
         files = index_files(output, writer.shards, list(impl.derived_files))

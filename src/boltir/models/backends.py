@@ -1,31 +1,78 @@
-"""Faster CPU inference, opt-in: int8 dynamic quantization of the linear layers (weights stored in int8 with a
-scale per output channel, activations quantized on the fly per batch), for any family's bi-encoder or
-cross-encoder. The first transformer layer stays in fp32: it reads the raw embeddings, whose outlier dimensions
-quantize worst (on DL19 with MiniLM-L6 every layer in int8 lost 0.008 nDCG@10; with the first in fp32, none).
-benchmarks/bench_cpu_backend.py measures throughput and DL19 effectiveness beside fp32."""
+"""Faster CPU inference, opt-in, for any family whose model runs its backbone whole (the bi-encoders and mono
+cross-encoders):
+
+- ``quantize="int8"``: int8 dynamic quantization of the linear layers (weights stored in int8 with a scale per
+  output channel, activations quantized on the fly per batch). The first transformer layer stays in fp32: it reads
+  the raw embeddings, whose outlier dimensions quantize worst (on DL19 with MiniLM-L6 every layer in int8 lost
+  0.009 nDCG@10; with the first in fp32, none).
+- ``backend="onnx"``: the backbone exported to ONNX (``torch.onnx.export``, dynamic batch and length) and run by
+  ONNX Runtime; with ``quantize="int8"`` ONNX Runtime's dynamic int8 quantization of the same linear layers. The
+  family's own layers (pooling, projections, score heads) stay in PyTorch. Exports are cached by weights.
+
+benchmarks/bench_cpu_backend.py measures throughput and DL19 effectiveness beside fp32 PyTorch."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import inspect
+import logging
+import os
 import re
+import tempfile
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 QUANTIZATIONS = ("int8",)
+BACKENDS = ("torch", "onnx")
 FIRST_LAYER = re.compile(r"(^|\.)(layer|layers|block)\.0\.")  # BERT/ELECTRA, ModernBERT-style, T5
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def quantize(model: Any, how: str | None) -> Any:
-    """``model`` with its linear layers quantized in place (``how``: None leaves it as it is, or ``int8``)."""
-    if how is None:
+def prepare(model: Any, backend: str | None = "torch", quantize: str | None = None) -> Any:
+    """``model`` set up in place for inference on ``backend`` (torch or onnx), its linear layers quantized when
+    ``quantize`` is ``int8``; ``backend="torch"`` without ``quantize`` leaves it as it is (set up or not)."""
+    backend = backend or "torch"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize={quantize!r}: choose one of {', '.join(QUANTIZATIONS)}")
+    done = (getattr(model, "backend", None) or "torch", getattr(model, "quantized", None))
+    if (backend, quantize) in (("torch", None), done):  # nothing asked, or done already (a searcher reopened)
         return model
-    if how not in QUANTIZATIONS:
-        raise ValueError(f"quantize={how!r}: choose one of {', '.join(QUANTIZATIONS)}")
+    if done != ("torch", None):
+        raise ValueError(f"{type(model).__name__} already runs on {describe(model)}, not {backend} {quantize or ''}")
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        raise ValueError(f"--backend {backend} --quantize {quantize} runs on CPU; the model is on {device}")
+    if backend == "onnx":
+        if not getattr(model, "whole_backbone", False):
+            raise ValueError(
+                f"backend=onnx: {type(model).__name__} runs its own loop over the backbone's layers, which is not "
+                "exported; use --backend torch (with --quantize int8 for faster CPU inference)"
+            )
+        model.encoder = OnnxBackbone.export(model.eval().encoder, quantize)
+    else:
+        quantize_linear(model.eval())
+    model.backend, model.quantized = backend, quantize
+    return model
+
+
+def describe(model: Any) -> str:
+    """``torch``, ``torch int8``, ``onnx`` or ``onnx int8``: how ``model`` runs."""
+    return " ".join(x for x in (getattr(model, "backend", None) or "torch", getattr(model, "quantized", None)) if x)
+
+
+def quantize_linear(model: Any) -> None:
+    """PyTorch's int8 dynamic quantization of every linear layer but the first transformer layer's, in place."""
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    device = next(model.parameters()).device
-    if device.type != "cpu":
-        raise ValueError(f"int8 dynamic quantization runs on CPU; the model is on {device}")
     with warnings.catch_warnings():  # torch marks its quantized tensors for a future move to torchao
         warnings.simplefilter("ignore")
         # one scale per output channel: per-tensor scales move MiniLM's cosine scores by up to 0.1
@@ -34,6 +81,188 @@ def quantize(model: Any, how: str | None) -> Any:
             for name, module in model.named_modules()
             if isinstance(module, torch.nn.Linear) and not FIRST_LAYER.search(name)
         }
-        quantize_dynamic(model.eval(), spec, dtype=torch.qint8, inplace=True)
-    model.quantized = how
-    return model
+        quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+
+
+def cache_dir() -> Path:
+    """Where exported ONNX backbones are kept: ``$BOLTIR_CACHE/onnx``, else ``~/.cache/boltir/onnx``."""
+    root = os.environ.get("BOLTIR_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "boltir")
+    return Path(root) / "onnx"
+
+
+def backbone_io(encoder: Any) -> tuple[list[str], str]:
+    """The named inputs ``encoder`` takes and the output field a family reads from it (``logits`` for a
+    masked-LM backbone, else ``last_hidden_state``)."""
+    accepted = inspect.signature(encoder.forward).parameters
+    inputs = [n for n in ONNX_INPUTS if n in accepted]
+    return inputs, "logits" if encoder.get_output_embeddings() is not None else "last_hidden_state"
+
+
+class OnnxBackbone:
+    """Stands in for a model's backbone: called like it (``input_ids``, ``attention_mask``, ``token_type_ids``),
+    runs the exported graph in ONNX Runtime and answers with the field the family reads (``last_hidden_state``,
+    or ``logits`` for masked-LM backbones)."""
+
+    def __init__(self, path: Path, inputs: list[str], field: str):
+        import onnxruntime as ort
+        import torch
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.path, self.inputs, self.field = path, inputs, field
+
+    @classmethod
+    def export(cls, encoder: Any, quantize: str | None) -> Any:
+        """The ONNX stand-in for ``encoder`` (exported once per weights and quantization, then read from
+        :func:`cache_dir`), wrapped as a module so the model keeps a device and a ``modules()`` tree."""
+        from boltir.models.base import weights_fingerprint
+
+        try:
+            import onnxruntime  # noqa: F401
+            import onnxscript  # noqa: F401
+        except ImportError as e:
+            raise ImportError(f"--backend onnx needs ONNX Runtime: pip install 'boltir[onnx]' ({e})") from None
+        inputs, field = backbone_io(encoder)
+        key = hashlib.sha256(f"{weights_fingerprint(encoder)} {type(encoder).__name__}".encode()).hexdigest()[:24]
+        plain = cache_dir() / f"{key}.onnx"
+        path = plain.with_name(f"{key}-{quantize}.onnx") if quantize else plain
+        for attempt in range(2):
+            if not path.exists():
+                if not plain.exists():
+                    _write_onnx(encoder, inputs, field, plain)
+                if quantize:
+                    _quantize_onnx(plain, path)
+            try:
+                return onnx_module(cls(path, inputs, field))
+            except Exception as e:  # a cached file ONNX Runtime cannot read: exported again, once
+                if attempt:
+                    raise
+                logger.warning("%s: unreadable (%s); exporting again", path, str(e).splitlines()[0][:200])
+                path.unlink(missing_ok=True)
+                plain.unlink(missing_ok=True)
+        raise AssertionError("unreachable")
+
+    def __call__(self, **given: Any) -> Any:
+        import numpy as np
+        import torch
+
+        ids = given["input_ids"]
+        feed = {}
+        for name in self.inputs:
+            value = given.get(name)
+            if value is None:  # what the backbone itself uses when the caller gives none: zeros
+                value = torch.zeros_like(ids)
+            feed[name] = np.ascontiguousarray(value.detach().cpu().numpy(), dtype=np.int64)
+        (out,) = self.session.run(None, feed)
+        return SimpleNamespace(**{self.field: torch.from_numpy(out)})
+
+
+def _write_onnx(encoder: Any, inputs: list[str], field: str, path: Path) -> None:
+    """Export ``encoder`` (its ``inputs`` in, its ``field`` out) with dynamic batch and sequence length, atomically
+    into ``path``."""
+    import torch
+
+    class Export(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+            return getattr(self.encoder(**{n: given[n] for n in inputs}), field)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vocab = int(getattr(encoder.config, "vocab_size", 100))
+    sample = {
+        "input_ids": torch.randint(min(5, vocab - 1), vocab, (3, 17)),
+        "attention_mask": torch.ones(3, 17, dtype=torch.long),
+        "token_type_ids": torch.zeros(3, 17, dtype=torch.long),
+    }
+    sample["attention_mask"][1, 9:] = 0
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), quiet_logger("torch.onnx"), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Export().eval(),
+                tuple(sample[n] for n in inputs),
+                tmp,
+                input_names=inputs,
+                output_names=[field],
+                dynamic_shapes={n: {0: batch, 1: length} for n in inputs},
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _quantize_onnx(plain: Path, path: Path) -> None:
+    """ONNX Runtime's dynamic int8 quantization (per output channel) of the weight products outside the first
+    transformer layer, as :func:`quantize_linear` does in PyTorch; atomically into ``path``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(plain)).graph
+    weights = {w.name for w in graph.initializer}
+
+    def scopes(node: Any) -> str:
+        return next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), "")
+
+    chosen = [
+        n.name
+        for n in graph.node
+        if n.op_type == "MatMul" and len(n.input) > 1 and n.input[1] in weights and not FIRST_LAYER.search(scopes(n))
+    ]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with quiet_logger():
+            quantize_dynamic(
+                str(plain),
+                tmp,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_quantize=chosen,
+            )
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str | None = None) -> Iterator[None]:
+    """Errors only from the logger ``name`` (None: the root logger, which ONNX Runtime's quantizer advises on and
+    which ``logging.warning`` would give a handler of its own; none is left behind)."""
+    root, handler = logging.getLogger(name), logging.NullHandler()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.removeHandler(handler)
+
+
+def onnx_module(backbone: OnnxBackbone) -> Any:
+    """``backbone`` inside a parameter-less ``torch.nn.Module`` with one empty CPU parameter: the model's other
+    code reads its device from ``parameters()`` and walks ``modules()``."""
+    import torch
+
+    class Onnx(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.empty(0), requires_grad=False)
+            self.onnx = backbone
+
+        def forward(self, **given: Any) -> Any:
+            return self.onnx(**given)
+
+    return Onnx()

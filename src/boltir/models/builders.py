@@ -73,12 +73,16 @@ def build_dpr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[st
 
 
 def build_splade(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
-    """From any masked-LM checkpoint (e.g. ``splade-tiny``): its MLM head becomes the vocabulary projection."""
+    """From any masked-LM checkpoint (e.g. ``splade-tiny``): its MLM head becomes the vocabulary projection (from a
+    backbone without one, the head is drawn from ``seed``)."""
+    import torch
     from transformers import AutoModelForMaskedLM
 
     from boltir.models.bi_encoders.splade import SpladeConfig, SpladeModel
 
-    backbone = AutoModelForMaskedLM.from_pretrained(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        backbone = AutoModelForMaskedLM.from_pretrained(path)
     model = SpladeModel(
         SpladeConfig(encoder=backbone.config.to_dict(), **{"skip_ids": list(tokenizer.all_special_ids), **settings})
     )

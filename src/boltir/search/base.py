@@ -28,6 +28,7 @@ class IndexSearcher(Retriever):
         batch_size: int = 32,
         show_progress: bool = False,
         quantize: str | None = None,
+        backend: str | None = None,
     ):
         from boltir.index.build import load_index_model, open_index
         from boltir.index.storage import read_doc_ids, read_manifest
@@ -40,10 +41,11 @@ class IndexSearcher(Retriever):
             try:
                 if attempt == 0:
                     self.model, self.tokenizer = load_index_model(self.index_dir, self.manifest, model, loaded)
-                    from boltir.models.backends import quantize as quantized
+                    from boltir.models.backends import prepare
 
                     # after the weights were checked against the index; by default as the index was built
-                    quantized(self.model, quantize or self.manifest.get("build", {}).get("quantize"))
+                    build = self.manifest.get("build", {})
+                    prepare(self.model, backend or build.get("backend"), quantize or build.get("quantize"))
                 self.doc_ids = np.array(read_doc_ids(self.index_dir, self.manifest), dtype=object)
                 self.deleted = deleted_positions(self.manifest, self.doc_ids)
                 self.open()

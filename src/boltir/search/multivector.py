@@ -27,10 +27,16 @@ from boltir.search.base import IndexSearcher, check_threads
 from boltir.utils.progress import progress_bar
 
 
+def maxsim_rows(sims: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per document, the sum over query tokens of the best document token: ``sims`` [tokens of the documents, one
+    after the other, Lq] (token rows: the reduction runs along contiguous rows)."""
+    return np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=0).sum(1)
+
+
 class MultiVectorSearcher(IndexSearcher):
     """``nprobe``: centroids probed per query token; ``ncandidates``: candidates kept by centroid interaction for
-    exact MaxSim (None: all); ``threads``: shards whose candidates are scored at once (numpy's products release the
-    GIL; the scores do not depend on it)."""
+    exact MaxSim (None: all); ``threads``: shards whose candidates are scored at once (centroid interaction and
+    exact MaxSim)."""
 
     kind = "multivector"
     check_shards = True
@@ -82,37 +88,48 @@ class MultiVectorSearcher(IndexSearcher):
 
     def centroid_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
         """MaxSim with each document token replaced by its centroid, for ``docs`` (all with >= 1 token)."""
-        sims = q @ self.centroids.T  # [Lq, C]
-        lengths = self.doc_end[docs] - self.doc_start[docs]
-        token_idx = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
-            lengths.sum()
-        )
-        per_token = sims[:, self.codes[token_idx]]  # [Lq, tokens of the candidates]
-        return np.maximum.reduceat(per_token, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
+        sims = np.ascontiguousarray(self.centroids @ q.T)  # [C, Lq]: a token's row is its centroid's
+
+        def score(d: np.ndarray, shard: int) -> np.ndarray:
+            return maxsim_rows(sims[self.codes[self.token_rows(d, self.global_start[d])]], self.lengths(d))
+
+        return self.by_shard(docs, score)
 
     def exact_scores(self, q: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """MaxSim of ``docs`` (all with >= 1 token): one gather and one matrix product per shard (compressed
-        indexes: over the decompressed tokens, one gather for all)."""
-        if self.nbits:
-            lengths = self.doc_end[docs] - self.doc_start[docs]
-            rows = np.repeat(self.global_start[docs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
-                lengths.sum()
-            )
-            vecs = decompress_residuals(
-                self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values, self.nbits
-            )
-            return np.maximum.reduceat(q @ vecs.T, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
+        """MaxSim of ``docs`` (all with >= 1 token) over their stored tokens (compressed indexes: decompressed)."""
+
+        def score(d: np.ndarray, shard: int) -> np.ndarray:
+            if self.nbits:
+                rows = self.token_rows(d, self.global_start[d])
+                vecs = decompress_residuals(
+                    self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values, self.nbits
+                )
+            else:
+                vecs = np.asarray(self.tokens[shard][self.token_rows(d, self.doc_start[d])])
+            sims = q @ vecs.T  # [Lq, tokens]: the product is faster this way round, the reduction along rows
+            return np.maximum.reduceat(sims, np.r_[0, np.cumsum(self.lengths(d))[:-1]], axis=1).sum(0)
+
+        return self.by_shard(docs, score)
+
+    def lengths(self, docs: np.ndarray) -> np.ndarray:
+        return self.doc_end[docs] - self.doc_start[docs]
+
+    def token_rows(self, docs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """The rows of ``docs``' tokens, one document after the other, from each one's first row ``starts``."""
+        lengths = self.lengths(docs)
+        return np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+
+    def by_shard(self, docs: np.ndarray, score: Any) -> np.ndarray:
+        """``score(docs of one shard, shard)`` for every shard ``docs`` reach, ``threads`` shards at once (numpy's
+        gathers, products and reductions release the GIL; the scores do not depend on it), in ``docs`` order."""
         out = np.empty(len(docs), dtype=np.float32)
+        shard_of = self.doc_shard[docs]
 
-        def score_shard(shard: int) -> None:  # each shard writes its own positions of ``out``
-            here = np.nonzero(self.doc_shard[docs] == shard)[0]
-            starts, ends = self.doc_start[docs[here]], self.doc_end[docs[here]]
-            lengths = ends - starts
-            rows = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-            sims = q @ np.asarray(self.tokens[shard][rows]).T  # [Lq, tokens of these documents]
-            out[here] = np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
+        def run(shard: int) -> None:  # each shard writes its own positions of ``out``
+            here = np.nonzero(shard_of == shard)[0]
+            out[here] = score(docs[here], shard)
 
-        self.in_threads(score_shard, np.unique(self.doc_shard[docs]).tolist())
+        self.in_threads(run, np.unique(shard_of).tolist())
         return out
 
     def search_tokens(

@@ -58,6 +58,7 @@ class Service:
         depth: int = 100,
         batch_size: int = 32,
         quantize: str | None = None,
+        backend: str | None = None,
     ):
         from boltir.models.api import load_model
 
@@ -65,7 +66,8 @@ class Service:
             raise ValueError("serve needs --index, --model or --reranker")
         if reranker and index and not docs:
             raise ValueError("--reranker after --index needs --docs (the texts of the indexed documents)")
-        self.index, self.depth, self.batch_size, self.quantize = index, depth, batch_size, quantize
+        self.index, self.depth, self.batch_size = index, depth, batch_size
+        self.quantize, self.backend = quantize, backend
         self.lock = threading.Lock()
         self.searcher: Any = None
         self.generation = None
@@ -75,14 +77,15 @@ class Service:
         if reranker:
             from boltir.pipeline import Reranker
 
-            self.reranker = Reranker(reranker, docs, depth, batch_size, show_progress=False, quantize=quantize)
+            self.reranker = Reranker(
+                reranker, docs, depth, batch_size, show_progress=False, quantize=quantize, backend=backend
+            )
         self.model: Any = None
         if model:
             self.model = load_model(model)
-            if quantize:
-                from boltir.models.backends import quantize as quantized
+            from boltir.models.backends import prepare
 
-                quantized(self.model.module, quantize)
+            prepare(self.model.module, backend, quantize)
         elif self.searcher is not None:
             from boltir.models.api import BiEncoder
 
@@ -94,7 +97,11 @@ class Service:
         assert self.index is not None
         loaded = (self.searcher.model, self.searcher.tokenizer) if self.searcher is not None else None
         self.searcher = open_searcher(
-            self.index, loaded=loaded, batch_size=self.batch_size, quantize=None if loaded else self.quantize
+            self.index,
+            loaded=loaded,
+            batch_size=self.batch_size,
+            quantize=None if loaded else self.quantize,
+            backend=None if loaded else self.backend,
         )
         self.generation = self.searcher.manifest.get("generation", 0)
 
@@ -164,6 +171,7 @@ class Service:
         return out
 
     def info(self) -> dict[str, Any]:
+        from boltir.models.backends import describe
         from boltir.utils.provenance import package_versions
 
         out: dict[str, Any] = {"versions": package_versions()}
@@ -177,10 +185,19 @@ class Service:
                 "model": m.get("model", {}).get("source"),
             }
         if self.model is not None:
-            out["model"] = {"source": str(self.model.config.name_or_path), "family": self.model.family.name}
+            out["model"] = {
+                "source": str(self.model.config.name_or_path),
+                "family": self.model.family.name,
+                "runs_on": describe(self.model.module),
+            }
         if self.reranker is not None:
             source = str(self.reranker.model.config.name_or_path)
-            out["reranker"] = {"source": source, "family": self.reranker.family, "depth": self.depth}
+            out["reranker"] = {
+                "source": source,
+                "family": self.reranker.family,
+                "depth": self.depth,
+                "runs_on": describe(self.reranker.model),
+            }
         return out
 
 

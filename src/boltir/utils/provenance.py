@@ -10,7 +10,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_PACKAGES = ("boltir", "torch", "transformers", "lightning", "faiss-cpu", "bm25s", "ir-measures", "numpy")
+_PACKAGES = (
+    "boltir",
+    "torch",
+    "transformers",
+    "lightning",
+    "faiss-cpu",
+    "bm25s",
+    "ir-measures",
+    "numpy",
+    "onnxruntime",
+)
 
 
 def package_versions() -> dict[str, str]:

@@ -72,6 +72,7 @@ class BiEncoderModel(BoltirPreTrainedModel):
     heads: tuple[str, ...] = ()
     batch_encoder = "encode_dense"
     term_weights = False  # learned-sparse outputs (vocabulary-sized); sparsity regularisers apply
+    whole_backbone = True  # the backbone is called whole (so it can run exported: models.backends)
 
     def __init__(self, config: BiEncoderConfig):
         super().__init__(config)

@@ -79,7 +79,7 @@ class SpladeModel(SparseModel):
             )
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if types is not None:
-            kwargs["types"] = types
+            kwargs["token_type_ids"] = types
         logits = self.encoder(**kwargs).logits  # [B, L, vocab]: the largest tensor; no full-size copies below
         pad = attention_mask.unsqueeze(-1) == 0
         if self.config.pooling == "max":  # log(1 + ReLU) is monotonic: pool first, then transform [B, vocab]

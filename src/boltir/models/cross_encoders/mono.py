@@ -20,6 +20,7 @@ class MonoModel(CrossEncoderModel):
     config_class = MonoConfig
     base_model_prefix = "mono"
     _supports_sdpa = True
+    whole_backbone = True  # the backbone is called whole (so it can run exported: models.backends)
 
     def logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
