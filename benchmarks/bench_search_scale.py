@@ -10,6 +10,11 @@ something (the noise makes neighbouring clusters overlap, so IVF misses some nei
 same distribution, k = 100. Each case runs in its own process: its peak RSS
 (ru_maxrss, which counts the memory-mapped pages it touched) is its own. "Parts" stand for the shards 4 ranks
 would write (``boltir index --devices 4``): they are combined without re-encoding.
+
+``--sparse`` adds 1M synthetic sparse documents (exact and pruned search, one part against two searched by two
+threads); ``--multivector DOCS`` adds a synthetic multi-vector index (16-48 clustered 128-d tokens per document,
+16,384-document shards, PLAID-style centroids) searched with one thread against one per core (the shards' exact
+MaxSim at once), recall@100 against exhaustive MaxSim. Both add their part to the same JSON.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 
 DIM, CENTRES, QUERIES, K, PARTS, NLIST, NPROBE = 64, 2000, 200, 100, 4, 1024, 16
 SPARSE_TERMS, BUDGETS = 16, (1000, 10_000)
+MV_DIM, MV_SHARD, MV_QUERY_TOKENS, MV_CENTRES, MV_QUERIES = 128, 16384, 32, 4096, 40
 
 
 def rss_mb() -> float:
@@ -223,6 +229,88 @@ def case_sparse_search(folder: Path) -> dict:
     return {**out, "search_peak_rss_mb": rss_mb()}
 
 
+def mv_draw(rng, centres, n: int):
+    """``n`` unit-length token embeddings around randomly chosen centres (noise overlaps neighbouring centres)."""
+    import numpy as np
+
+    t = centres[rng.integers(0, len(centres), n)] + 0.08 * rng.standard_normal((n, MV_DIM), dtype=np.float32)
+    return t / np.linalg.norm(t, axis=1, keepdims=True)
+
+
+def mv_centres():
+    import numpy as np
+
+    c = np.random.default_rng(7).standard_normal((MV_CENTRES, MV_DIM), dtype=np.float32)
+    return c / np.linalg.norm(c, axis=1, keepdims=True)
+
+
+def case_multivector_build(folder: Path, n: int) -> dict:
+    """Synthetic multi-vector documents (16-48 tokens each, 128-d, clustered) in 16,384-document shards through the
+    writers ``boltir index`` uses, then the PLAID-style centroids (``MultiVectorKind.write_derived``)."""
+    import numpy as np
+
+    from boltir.index.kinds import Generation
+    from boltir.index.multivector import MultiVectorKind
+    from boltir.index.storage import ShardedVectorWriter
+
+    t0 = time.perf_counter()
+    out = folder / "multivector"
+    writer = ShardedVectorWriter(out, {"kind": "multivector", "synthetic": n})
+    rng, centres = np.random.default_rng(0), mv_centres()
+    for start in range(0, n, MV_SHARD):
+        m = min(MV_SHARD, n - start)
+        offsets = np.r_[0, np.cumsum(rng.integers(16, 49, m))]
+        writer.add_multivector_shard(
+            mv_draw(rng, centres, int(offsets[-1])), offsets, [f"d{start + i}" for i in range(m)]
+        )
+    kind = MultiVectorKind()
+    derived = kind.write_derived(Generation(out, writer.shards, 0, 0), {"embedding_dim": MV_DIM}, dict(kind.options))
+    manifest = writer.finish({"kind": "multivector", **derived})
+    return {
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": rss_mb(),
+        "shards": len(manifest["shards"]),
+        "tokens": derived["centroids"]["tokens"],
+        "num_centroids": derived["centroids"]["num_centroids"],
+    }
+
+
+def case_multivector_search(folder: Path) -> dict:
+    """boltir's MultiVectorSearcher over the synthetic index (no model: queries are token embeddings), one thread
+    against one per core, at the default candidate cut (1,024 by centroid interaction) and with every probed
+    document scored exactly; recall@100 against exhaustive MaxSim."""
+    import numpy as np
+
+    from boltir.index.storage import read_manifest
+    from boltir.search.multivector import MultiVectorSearcher
+
+    rng = np.random.default_rng(1)
+    queries = [mv_draw(rng, mv_centres(), MV_QUERY_TOKENS) for _ in range(MV_QUERIES)]
+    settings = {"ncandidates_1024": (4, 1024), "probed_all_exact": (4, None)}
+    out: dict = {}
+    truth = None
+    for threads in (1, os.cpu_count() or 1):
+        searcher = MultiVectorSearcher.__new__(MultiVectorSearcher)  # the searcher's own search code, no model
+        searcher.index_dir, searcher.threads = folder / "multivector", threads
+        searcher.manifest = read_manifest(searcher.index_dir)
+        searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
+        searcher.nprobe, searcher.ncandidates, searcher._pool = 4, 1024, None
+        searcher.open()
+        if truth is None:  # exhaustive: every centroid probed, every document scored exactly
+            every = searcher.centroids.shape[0]
+            truth = [searcher.search_tokens(q, K, every, None)[0] for q in queries]
+        for name, (nprobe, ncand) in settings.items():
+            searcher.search_tokens(queries[0], K, nprobe, ncand)  # warm-up (pages the token files in)
+            best, found = float("inf"), []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                found = [searcher.search_tokens(q, K, nprobe, ncand)[0] for q in queries]
+                best = min(best, time.perf_counter() - t0)
+            hit = np.mean([len(set(a.tolist()) & set(b.tolist())) / len(b) for a, b in zip(found, truth)])
+            out[f"{name}_{threads}_threads"] = {"qps": MV_QUERIES / best, "recall@100": float(hit)}
+    return {**out, "search_peak_rss_mb": rss_mb()}
+
+
 def run_case(name: str, folder: Path, *extra: str) -> dict:
     cmd = [sys.executable, __file__, "--case", name, "--workdir", str(folder), *extra]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -237,14 +325,37 @@ def main() -> None:
     p.add_argument("--workdir")
     p.add_argument("--part", type=int, default=0)
     p.add_argument("--sparse", action="store_true", help="the sparse half: 1M synthetic sparse documents")
+    p.add_argument("--multivector", type=int, metavar="DOCS", help="the multi-vector part: DOCS synthetic documents")
     a = p.parse_args()
     if a.case:
         folder = Path(a.workdir)
         fn = globals()[f"case_{a.case}"]
-        if a.case in ("ivf_part", "make", "sparse_build"):
+        if a.case in ("ivf_part", "make", "sparse_build", "multivector_build"):
             print(json.dumps(fn(folder, a.part if a.case == "ivf_part" else a.vectors)))
         else:
             print(json.dumps(fn(folder)))
+        return
+    if a.multivector:  # the multi-vector part, added to the JSON the dense half wrote
+        result = json.loads(Path(a.output).read_text()) if Path(a.output).exists() else {}
+        with tempfile.TemporaryDirectory() as wd:
+            build = run_case("multivector_build", Path(wd), "--vectors", str(a.multivector))
+            search = run_case("multivector_search", Path(wd))
+        for name in [n for n in search if n.endswith("_1_threads")]:
+            for other in [n for n in search if n.startswith(name[: -len("1_threads")]) and n != name]:
+                search[other]["qps_vs_1_thread"] = round(search[other]["qps"] / search[name]["qps"], 2)
+        result["multivector"] = {
+            "docs": a.multivector,
+            "dim": MV_DIM,
+            "query_tokens": MV_QUERY_TOKENS,
+            "queries": MV_QUERIES,
+            "k": K,
+            "nprobe": 4,
+            "command": f"python benchmarks/bench_search_scale.py --multivector {a.multivector}",
+            "build": build,
+            "search": search,
+        }
+        Path(a.output).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["multivector"], indent=2))
         return
     if a.sparse:  # the sparse half, added to the JSON the dense half wrote
         result = json.loads(Path(a.output).read_text()) if Path(a.output).exists() else {}
