@@ -175,7 +175,7 @@ def _write_onnx(encoder: Any, inputs: list[str], field: str, path: Path) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     vocab = int(getattr(encoder.config, "vocab_size", 100))
     sample = {
-        "input_ids": torch.randint(min(5, vocab - 1), vocab, (3, 17)),
+        "input_ids": torch.randint(min(5, vocab - 1), vocab, (3, 17), generator=torch.Generator().manual_seed(0)),
         "attention_mask": torch.ones(3, 17, dtype=torch.long),
         "token_type_ids": torch.zeros(3, 17, dtype=torch.long),
     }
