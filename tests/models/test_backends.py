@@ -102,8 +102,9 @@ def test_onnx_int8_keeps_the_first_layer_and_the_ranking(cache):
 
 
 def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_are_looped(
-    tiny_dpr, tiny_backbone, tmp_path, cache
+    tiny_dpr, tiny_backbone, tiny_t5, tmp_path, cache
 ):
+    import boltir
     from boltir.index.build import build_index, open_searcher
     from boltir.models.loading import load_model, load_set_encoder
 
@@ -124,8 +125,10 @@ def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_a
     assert list(runs["onnx"]) == list(runs["torch"])
     np.testing.assert_allclose(list(runs["onnx"].values()), list(runs["torch"].values()), atol=1e-5)
     set_encoder, _ = load_set_encoder(tiny_backbone)
-    with pytest.raises(ValueError, match="own loop over the backbone's layers.*--backend torch"):
+    with pytest.raises(ValueError, match="SetEncoder does not call its backbone whole.*--backend torch"):
         prepare(set_encoder, "onnx")
+    with pytest.raises(ValueError, match="MonoT5 does not call its backbone whole"):  # a decoder step
+        prepare(boltir.load_model(tiny_t5).module, "onnx")
     twice, _ = load_model(str(tmp_path / "m"))
     prepare(twice, quantize="int8")
     assert prepare(twice, "torch", "int8") is twice and prepare(twice, None, None) is twice  # as it is

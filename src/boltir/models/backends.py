@@ -53,8 +53,9 @@ def prepare(model: Any, backend: str | None = "torch", quantize: str | None = No
     if backend == "onnx":
         if not getattr(model, "whole_backbone", False):
             raise ValueError(
-                f"backend=onnx: {type(model).__name__} runs its own loop over the backbone's layers, which is not "
-                "exported; use --backend torch (with --quantize int8 for faster CPU inference)"
+                f"backend=onnx: {type(model).__name__} does not call its backbone whole (it runs the layers itself "
+                "or a decoder after them), which the export does not cover; use --backend torch (with --quantize "
+                "int8 for faster CPU inference)"
             )
         model.encoder = OnnxBackbone.export(model.eval().encoder, quantize)
     else:
