@@ -19,12 +19,13 @@ import inspect
 import logging
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from boltir.utils.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -128,21 +129,23 @@ class OnnxBackbone:
         key = hashlib.sha256(f"{weights_fingerprint(encoder)} {type(encoder).__name__}".encode()).hexdigest()[:24]
         plain = cache_dir() / f"{key}.onnx"
         path = plain.with_name(f"{key}-{quantize}.onnx") if quantize else plain
-        for attempt in range(2):
+
+        def make() -> None:
             if not path.exists():
                 if not plain.exists():
                     _write_onnx(encoder, inputs, field, plain)
                 if quantize:
                     _quantize_onnx(plain, path)
-            try:
-                return onnx_module(cls(path, inputs, field))
-            except Exception as e:  # a cached file ONNX Runtime cannot read: exported again, once
-                if attempt:
-                    raise
-                logger.warning("%s: unreadable (%s); exporting again", path, str(e).splitlines()[0][:200])
-                path.unlink(missing_ok=True)
-                plain.unlink(missing_ok=True)
-        raise AssertionError("unreachable")
+
+        make()
+        try:
+            return onnx_module(cls(path, inputs, field))
+        except Exception as e:  # a cached file ONNX Runtime cannot read: exported again, once
+            logger.warning("%s: unreadable (%s); exporting again", path, str(e).splitlines()[0][:200])
+            path.unlink(missing_ok=True)
+            plain.unlink(missing_ok=True)
+        make()
+        return onnx_module(cls(path, inputs, field))
 
     def __call__(self, **given: Any) -> Any:
         import numpy as np
@@ -173,7 +176,6 @@ def _write_onnx(encoder: Any, inputs: list[str], field: str, path: Path) -> None
             given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
             return getattr(self.encoder(**{n: given[n] for n in inputs}), field)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     vocab = int(getattr(encoder.config, "vocab_size", 100))
     sample = {
         "input_ids": torch.randint(min(5, vocab - 1), vocab, (3, 17), generator=torch.Generator().manual_seed(0)),
@@ -182,15 +184,13 @@ def _write_onnx(encoder: Any, inputs: list[str], field: str, path: Path) -> None
     }
     sample["attention_mask"][1, 9:] = 0
     batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings(), quiet_logger("torch.onnx"), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 Export().eval(),
                 tuple(sample[n] for n in inputs),
-                tmp,
+                str(tmp),
                 input_names=inputs,
                 output_names=[field],
                 dynamic_shapes={n: {0: batch, 1: length} for n in inputs},
@@ -198,9 +198,6 @@ def _write_onnx(encoder: Any, inputs: list[str], field: str, path: Path) -> None
                 external_data=False,
                 verbose=False,
             )
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _quantize_onnx(plain: Path, path: Path) -> None:
@@ -220,21 +217,15 @@ def _quantize_onnx(plain: Path, path: Path) -> None:
         for n in graph.node
         if n.op_type == "MatMul" and len(n.input) > 1 and n.input[1] in weights and not FIRST_LAYER.search(scopes(n))
     ]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        with quiet_logger():
-            quantize_dynamic(
-                str(plain),
-                tmp,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-                nodes_to_quantize=chosen,
-            )
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp, quiet_logger():
+        quantize_dynamic(
+            str(plain),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=chosen,
+        )
 
 
 @contextlib.contextmanager

@@ -7,23 +7,33 @@ the registry names each family's builder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import string
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from boltir.models.loading import config_json, optional_file
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Random draws inside come from ``seed``; the global generator is left as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def around_backbone(model_cls: type, config_cls: type, path: str, name: str, seed: int, settings: dict[str, Any]):
     """A new model whose encoder holds the backbone's weights (its pooler dropped) and whose heads are drawn
     from ``seed``."""
-    import torch
     from transformers import AutoModel
 
     backbone = AutoModel.from_pretrained(path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = model_cls(config_cls(encoder=backbone.config.to_dict(), **settings))
     state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
     missing, unexpected = model.encoder.load_state_dict(state, strict=False)
@@ -75,13 +85,11 @@ def build_dpr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[st
 def build_splade(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
     """From any masked-LM checkpoint (e.g. ``splade-tiny``): its MLM head becomes the vocabulary projection (from a
     backbone without one, the head is drawn from ``seed``)."""
-    import torch
     from transformers import AutoModelForMaskedLM
 
     from boltir.models.bi_encoders.splade import SpladeConfig, SpladeModel
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         backbone = AutoModelForMaskedLM.from_pretrained(path)
     model = SpladeModel(
         SpladeConfig(encoder=backbone.config.to_dict(), **{"skip_ids": list(tokenizer.all_special_ids), **settings})
@@ -257,8 +265,6 @@ SET_ENCODER_ONLY = ("sample_missing_docs", "depth", "attention_backend")
 def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
     """From any mono source, with ``[INT]`` added to the tokenizer and the embeddings; a plain backbone gets a
     linear head without bias drawn from ``seed``."""
-    import torch
-
     from boltir.models.cross_encoders.set_encoder import INT_TOKEN, SetEncoder, SetEncoderConfig
 
     set_settings = {k: settings.pop(k) for k in SET_ENCODER_ONLY if k in settings}
@@ -271,8 +277,7 @@ def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings:
         raise ValueError(f"{name}: a two-logit classifier cannot seed a Set-Encoder head")
     tokenizer.add_special_tokens({"additional_special_tokens": [INT_TOKEN]})
     int_id = tokenizer.convert_tokens_to_ids(INT_TOKEN)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         mono.encoder.resize_token_embeddings(len(tokenizer))
     return from_mono(mono, SetEncoder, SetEncoderConfig, name, int_token_id=int_id, **set_settings), tokenizer
 
@@ -310,7 +315,6 @@ def build_mono_t5(path: str, name: str, tokenizer: Any, seed: int, settings: dic
     """From a T5 checkpoint (castorini monoT5 ``T5ForConditionalGeneration`` folders give their own scores):
     ``head`` true_false (default), token (RankT5 encoder-decoder, ``<extra_id_10>`` unless ``score_token_id``) or
     encoder (RankT5 encoder-only, a new linear head drawn from ``seed``)."""
-    import torch
     import transformers
 
     from boltir.models.cross_encoders.mono_t5 import MonoT5, MonoT5Config
@@ -323,8 +327,7 @@ def build_mono_t5(path: str, name: str, tokenizer: Any, seed: int, settings: dic
         settings["score_token_id"] = tokenizer.convert_tokens_to_ids("<extra_id_10>")
     backbone_cls = transformers.T5EncoderModel if head == "encoder" else transformers.T5ForConditionalGeneration
     backbone = backbone_cls.from_pretrained(path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = MonoT5(MonoT5Config(encoder=backbone.config.to_dict(), **settings))
     model.encoder.load_state_dict(backbone.state_dict())
     model.config.name_or_path = str(name)

@@ -306,7 +306,7 @@ def renamed(weights: dict[str, Any], model: Any, family: str) -> dict[str, Any]:
 def load(path: str, config: dict[str, Any], name: str, family: Any, overrides: dict[str, Any]):
     """``(model, tokenizer)`` of a Lightning IR folder as the boltir ``family`` it maps to; ``overrides`` change
     the settings the family lets a saved model change."""
-    import torch
+    from boltir.models.builders import seeded
 
     tokenizer = load_tokenizer(path, name)
     weights = saved_weights(path)
@@ -321,8 +321,7 @@ def load(path: str, config: dict[str, Any], name: str, family: Any, overrides: d
         )
     settings.update(overrides)
     settings = {k: v for k, v in settings.items() if v is not None or k not in ("query_length", "doc_length")}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         model = family.model_cls()(family.config_cls()(encoder=backbone_config(config).to_dict(), **settings))
     missing, unexpected = model.load_state_dict(renamed(weights, model, family.name), strict=False)
     # tied to the word embeddings, so not saved: the MLM decoder, T5's per-stack token embeddings

@@ -33,6 +33,11 @@ def maxsim_rows(sims: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=0).sum(1)
 
 
+def token_rows(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The rows of documents' tokens, one document after the other: ``lengths`` rows from each of ``starts``."""
+    return np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
+
+
 class MultiVectorSearcher(IndexSearcher):
     """``nprobe``: centroids probed per query token; ``ncandidates``: candidates kept by centroid interaction for
     exact MaxSim (None: all); ``threads``: shards whose candidates are scored at once (centroid interaction and
@@ -91,7 +96,8 @@ class MultiVectorSearcher(IndexSearcher):
         sims = np.ascontiguousarray(self.centroids @ q.T)  # [C, Lq]: a token's row is its centroid's
 
         def score(d: np.ndarray, shard: int) -> np.ndarray:
-            return maxsim_rows(sims[self.codes[self.token_rows(d, self.global_start[d])]], self.lengths(d))
+            lengths = self.doc_end[d] - self.doc_start[d]
+            return maxsim_rows(sims[self.codes[token_rows(self.global_start[d], lengths)]], lengths)
 
         return self.by_shard(docs, score)
 
@@ -99,29 +105,22 @@ class MultiVectorSearcher(IndexSearcher):
         """MaxSim of ``docs`` (all with >= 1 token) over their stored tokens (compressed indexes: decompressed)."""
 
         def score(d: np.ndarray, shard: int) -> np.ndarray:
+            lengths = self.doc_end[d] - self.doc_start[d]
             if self.nbits:
-                rows = self.token_rows(d, self.global_start[d])
+                rows = token_rows(self.global_start[d], lengths)
                 vecs = decompress_residuals(
                     self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values, self.nbits
                 )
             else:
-                vecs = np.asarray(self.tokens[shard][self.token_rows(d, self.doc_start[d])])
+                vecs = np.asarray(self.tokens[shard][token_rows(self.doc_start[d], lengths)])
             sims = q @ vecs.T  # [Lq, tokens]: the product is faster this way round, the reduction along rows
-            return np.maximum.reduceat(sims, np.r_[0, np.cumsum(self.lengths(d))[:-1]], axis=1).sum(0)
+            return np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
         return self.by_shard(docs, score)
 
-    def lengths(self, docs: np.ndarray) -> np.ndarray:
-        return self.doc_end[docs] - self.doc_start[docs]
-
-    def token_rows(self, docs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """The rows of ``docs``' tokens, one document after the other, from each one's first row ``starts``."""
-        lengths = self.lengths(docs)
-        return np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-
     def by_shard(self, docs: np.ndarray, score: Any) -> np.ndarray:
-        """``score(docs of one shard, shard)`` for every shard ``docs`` reach, ``threads`` shards at once (numpy's
-        gathers, products and reductions release the GIL; the scores do not depend on it), in ``docs`` order."""
+        """``score(docs of one shard, shard)`` for every shard ``docs`` reach, ``threads`` shards at once (the
+        scores do not depend on it), in ``docs`` order."""
         out = np.empty(len(docs), dtype=np.float32)
         shard_of = self.doc_shard[docs]
 
