@@ -53,9 +53,9 @@ def main() -> None:
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.evaluation.measures import evaluate_many
     from boltir.models.backends import prepare
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
+    from boltir.models.scoring import RerankJob, rerank_pairs
     from boltir.pipeline import Reranker
-    from boltir.search.rerank import RerankJob, rerank_pairs
 
     run = load_run("trec-dl-2019:bm25")
     queries = load_queries("trec-dl-2019")
@@ -87,7 +87,7 @@ def main() -> None:
     n_pairs = sum(len(ds) for ds in pairs.values())
     jobs = {}
     for name, (backend, how) in BACKENDS.items():
-        model, tok = load_model("minilm-l6", family="mono")
+        model, tok = load_module("minilm-l6", family="mono")
         model = prepare(model, backend, how)
         jobs[name] = RerankJob.from_run(model, tok, pair_run, queries, docs, None, show_progress=False)
     best_pairs = timed(list(jobs), lambda name: rerank_pairs(jobs[name]))

@@ -58,7 +58,7 @@ def plain_encoder():
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from boltir.models.loading import resolve_model
+    from boltir.models.sources import resolve_model
 
     path = resolve_model(MODEL)
     tok = AutoTokenizer.from_pretrained(path)
@@ -185,7 +185,7 @@ def part_search(args) -> dict:
     import faiss
     import numpy as np
 
-    from boltir.search.dense import DenseSearcher
+    from boltir.index.dense import DenseSearcher
 
     queries = bench_queries()
     qids, texts = list(queries), list(queries.values())

@@ -120,7 +120,7 @@ def main() -> None:
         folder = work / part
         shutil.rmtree(folder, ignore_errors=True)
         if part == "bm25":
-            from boltir.search.bm25 import BM25Index
+            from boltir.index.bm25 import BM25Index
 
             t0 = time.perf_counter()
             bm = BM25Index.build("trec-dl-2019", show_progress=False)
@@ -138,8 +138,8 @@ def main() -> None:
             )
         elif part == "dpr":
             from boltir.index.build import build_index
+            from boltir.index.dense import DenseSearcher
             from boltir.models.loading import load_bi_encoder
-            from boltir.search.dense import DenseSearcher
 
             model, tok = load_bi_encoder("minilm-l6")
             t0 = time.perf_counter()
@@ -164,8 +164,8 @@ def main() -> None:
             )
         elif part == "splade":
             from boltir.index.build import build_index
+            from boltir.index.sparse import SparseSearcher
             from boltir.models.loading import load_splade
-            from boltir.search.sparse import SparseSearcher
 
             model, tok = load_splade("splade-tiny")
             t0 = time.perf_counter()
@@ -197,9 +197,9 @@ def main() -> None:
             import numpy as np
 
             from boltir.index.build import build_index
+            from boltir.index.multivector import MultiVectorSearcher
             from boltir.models.bi_encoders.inference import encode_multi
             from boltir.models.loading import load_colbert
-            from boltir.search.multivector import MultiVectorSearcher
 
             if not Path(a.colbert).exists():
                 raise SystemExit(f"{a.colbert}: train it first: boltir fit --config configs/fit-minilm-colbert.yaml")
@@ -247,7 +247,7 @@ def main() -> None:
                 "recall_of_exact_top100": float(np.mean([len(e & p) / K for e, p in zip(exact, plaid)])),
             }
             # the same index with 2-bit residual compression (same centroids), against the float tokens
-            from boltir.index.update import compress_multivector
+            from boltir.index.multivector import compress_multivector
 
             t0 = time.perf_counter()
             cm = compress_multivector(folder, 2)

@@ -62,14 +62,14 @@ def main() -> None:
 
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
     from boltir.evaluation.measures import evaluate
+    from boltir.index.bm25 import BM25Index
     from boltir.index.build import build_index
+    from boltir.index.dense import DenseSearcher
+    from boltir.index.multivector import MultiVectorSearcher
+    from boltir.index.sparse import SparseSearcher
     from boltir.index.storage import iter_shards
     from boltir.models.bi_encoders.inference import encode_dense, encode_multi, encode_sparse
     from boltir.models.loading import load_bi_encoder, load_colbert, load_splade
-    from boltir.search.bm25 import BM25Index
-    from boltir.search.dense import DenseSearcher
-    from boltir.search.multivector import MultiVectorSearcher
-    from boltir.search.sparse import SparseSearcher
 
     queries, qrels = load_queries("trec-dl-2019"), load_qrels("trec-dl-2019")
     pool = {d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds}

@@ -199,8 +199,8 @@ def case_sparse_search(folder: Path) -> dict:
     two parts searched by two threads."""
     import numpy as np
 
+    from boltir.index.sparse import SparseSearcher
     from boltir.index.storage import read_manifest
-    from boltir.search.sparse import SparseSearcher
 
     queries, out, truth = sparse_queries(), {}, None
     for threads in (1, 2):
@@ -281,8 +281,8 @@ def case_multivector_search(folder: Path) -> dict:
     document scored exactly; recall@100 against exhaustive MaxSim."""
     import numpy as np
 
+    from boltir.index.multivector import MultiVectorSearcher
     from boltir.index.storage import read_manifest
-    from boltir.search.multivector import MultiVectorSearcher
 
     rng = np.random.default_rng(1)
     queries = [mv_draw(rng, mv_centres(), MV_QUERY_TOKENS) for _ in range(MV_QUERIES)]

@@ -73,7 +73,7 @@ def main() -> None:
 
     from boltir.data.sources import load_docs
     from boltir.index.build import build_index
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
     from boltir.serve.app import Service, create_app
 
     texts = queries()
@@ -87,7 +87,7 @@ def main() -> None:
         with open(docs, "w") as f:
             for _, d in zip(range(a.num_docs), load_docs("trec-dl-2019")):
                 f.write(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n")
-        model, tok = load_model("minilm-l6")
+        model, tok = load_module("minilm-l6")
         build_index(model, tok, str(docs), Path(wd) / "idx", model_source="minilm-l6", show_progress=False)
         service = Service(index=str(Path(wd) / "idx"))
         for batching in (True, False):

@@ -51,7 +51,8 @@ def indexing(device: str, n: int = 4096) -> dict:
 
     from boltir.data.sources import load_docs
     from boltir.index.build import build_index
-    from boltir.models.loading import load_model, resolve_model
+    from boltir.models.loading import load_module
+    from boltir.models.sources import resolve_model
 
     docs = [d for _, d in zip(range(n), load_docs("trec-dl-2019"))]
     texts = [d.text for d in docs]
@@ -68,7 +69,7 @@ def indexing(device: str, n: int = 4096) -> dict:
                 plain(**{k: v.to(device) for k, v in enc.items()})
             _sync(device)
             base = time.perf_counter() - t0
-        model, mtok = load_model("minilm-l6")
+        model, mtok = load_module("minilm-l6")
         model.to(device)
         row = {"plain_loop_passages_per_s": round(n / base, 1)}
         with tempfile.TemporaryDirectory() as wd:
@@ -98,13 +99,13 @@ def indexing(device: str, n: int = 4096) -> dict:
 def reranking(device: str, depth: int = 100) -> dict:
     from boltir.data.runs import candidate_ids
     from boltir.data.sources import doc_texts, load_queries, load_run
-    from boltir.models.loading import load_model
-    from boltir.search.rerank import RerankJob, rerank_pairs
+    from boltir.models.loading import load_module
+    from boltir.models.scoring import RerankJob, rerank_pairs
 
     run = load_run("trec-dl-2019:bm25")
     queries = load_queries("trec-dl-2019")
     docs = doc_texts("trec-dl-2019", candidate_ids(run, depth))
-    model, tok = load_model("minilm-l6", family="mono")
+    model, tok = load_module("minilm-l6", family="mono")
     model.to(device)
     out: dict = {}
     for name, settings in (("batch_32", {"batch_size": 32}), ("batch_tokens_8192", {"batch_tokens": 8192})):

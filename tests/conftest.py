@@ -17,7 +17,7 @@ def tiny_backbone(tmp_path_factory) -> str:
     import torch
     from transformers import BertConfig, BertModel
 
-    from boltir.models.loading import load_tokenizer, resolve_model
+    from boltir.models.sources import load_tokenizer, resolve_model
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)

@@ -45,7 +45,7 @@ class ToyModel(BiEncoderModel):
 
 
 def build_toy(path, name, tokenizer, seed, settings):
-    from boltir.models.builders import around_backbone
+    from boltir.models.building import around_backbone
 
     return around_backbone(ToyModel, ToyConfig, path, name, seed, settings), tokenizer
 
@@ -60,7 +60,7 @@ def toy_family():
             ToyConfig,
             ToyModel,
             build_toy,
-            "boltir.search.rerank:rerank_scored",
+            "boltir.models.scoring:rerank_scored",
             index_kind="dense",
             projection_setting="dim",
         )
@@ -75,7 +75,7 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
     import lightning as L
 
     from boltir.data.sources import load_run
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
     from boltir.training import BiEncoderModule, ExportBestModel, TupleDataModule
 
     L.seed_everything(0)
@@ -105,7 +105,7 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
         callbacks=[ExportBestModel(str(tmp_path / "model"))],
     ).fit(module, dm)
     assert json.loads((tmp_path / "model" / "config.json").read_text())["model_type"] == "toy-maxpool"
-    saved, _ = load_model(str(tmp_path / "model"))
+    saved, _ = load_module(str(tmp_path / "model"))
     assert type(saved) is ToyModel
 
     docs, queries = str(tiny_tuples / "docs.jsonl"), str(tiny_tuples / "val.tsv")

@@ -10,8 +10,8 @@ The public API lives on this module::
     print(boltir.evaluate({"bm25": bm25.search(queries, 100), "reranked": pipeline.search(queries, 100)}, qrels))
 
 Importing boltir is cheap: torch and transformers load only when a model or a command needs them. boltir's model
-types are registered with transformers' Auto classes as soon as transformers is imported, so
-``AutoModel.from_pretrained(folder)`` returns boltir models after ``import boltir``.
+types are registered with transformers' Auto classes whenever boltir loads a model, or explicitly with
+:func:`register_auto_classes`; after that ``AutoModel.from_pretrained(folder)`` returns boltir models.
 """
 
 from __future__ import annotations
@@ -19,11 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
-
-from boltir._hf_registration import install as _install_hf_registration
-
-_install_hf_registration()
+from boltir.version import __version__
 
 _LAZY = {
     # models
@@ -31,17 +27,17 @@ _LAZY = {
     "BiEncoder": "boltir.models.api",
     "CrossEncoder": "boltir.models.api",
     # retrieval, re-ranking and composition
-    "BM25": "boltir.search.bm25",
+    "BM25": "boltir.index.bm25",
     "Index": "boltir.index.handle",
-    "DenseSearcher": "boltir.search.dense",
-    "SparseSearcher": "boltir.search.sparse",
-    "MultiVectorSearcher": "boltir.search.multivector",
-    "CoilSearcher": "boltir.search.coil",
+    "DenseSearcher": "boltir.index.dense",
+    "SparseSearcher": "boltir.index.sparse",
+    "MultiVectorSearcher": "boltir.index.multivector",
+    "CoilSearcher": "boltir.index.coil",
     "Reranker": "boltir.pipeline",
     "Pipeline": "boltir.pipeline",
     "Fusion": "boltir.pipeline",
     "RunRetriever": "boltir.pipeline",
-    "fuse": "boltir.search.fusion",
+    "fuse": "boltir.data.fusion",
     # data
     "load_docs": "boltir.data.sources",
     "load_queries": "boltir.data.sources",
@@ -58,6 +54,9 @@ _LAZY = {
     "Family": "boltir.registry",
     "register_family": "boltir.registry",
     "families": "boltir.registry",
+    "register_index_kind": "boltir.registry",
+    "IndexKind": "boltir.registry",
+    "register_auto_classes": "boltir.models.hf_auto",
     "BoltirError": "boltir.errors",
     "DataFormatError": "boltir.errors",
     "InvalidIndexError": "boltir.errors",

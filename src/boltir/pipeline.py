@@ -54,7 +54,7 @@ class RunRetriever(Retriever):
 
 
 class Fusion(Retriever):
-    """Several retrievers fused per query (``rrf``, ``minmax`` or ``zscore``; see :func:`boltir.search.fusion.fuse`)."""
+    """Several retrievers fused per query (``rrf``, ``minmax`` or ``zscore``; see :func:`boltir.data.fusion.fuse`)."""
 
     def __init__(
         self,
@@ -66,7 +66,7 @@ class Fusion(Retriever):
         self.retrievers, self.method, self.weights, self.rrf_k = list(retrievers), method, weights, rrf_k
 
     def search(self, queries: Any, k: int = 100) -> Run:
-        from boltir.search.fusion import fuse
+        from boltir.data.fusion import fuse
 
         queries = as_queries(queries)
         return cut(fuse([r.search(queries, k) for r in self.retrievers], self.method, self.weights, self.rrf_k), k)
@@ -96,7 +96,7 @@ class Reranker(Reranking):
     ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_size``
     texts per forward pass, or ``batch_tokens`` padded tokens per pass. ``quantize="int8"``: int8 linear layers
     on CPU (:mod:`boltir.models.backends`). ``ranks``: this process's place in a job of several
-    (:func:`boltir.distributed.launch`); they share the batches and each gets the whole run.
+    (:func:`boltir.utils.distributed.launch`); they share the batches and each gets the whole run.
     """
 
     def __init__(
@@ -113,18 +113,17 @@ class Reranker(Reranking):
         backend: str | None = None,
         **overrides: Any,
     ):
-        from boltir.search.rerank import reranker_of
-
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-            from boltir.models.loading import load_model
+            from boltir.models.loading import load_module
 
-            self.model, self.tokenizer = load_model(str(model), family=family, **overrides)
+            self.model, self.tokenizer = load_module(str(model), family=family, **overrides)
         else:
             self.model = getattr(model, "module", model)
             self.tokenizer = self.model.attached_tokenizer()
-        from boltir.registry import get_family
+        from boltir.registry import family_of, reranker_of
 
-        self.family = get_family(self.model.config.model_type).name
+        family = family_of(self.model)
+        self.family = family.name
         from boltir.models.backends import prepare
 
         prepare(self.model, backend, quantize)
@@ -132,7 +131,7 @@ class Reranker(Reranking):
         self.batch_tokens, self.ranks = batch_tokens, ranks
         if ranks is not None and ranks.device is not None:
             self.model.to(ranks.device)
-        self._rerank = reranker_of(self.model)
+        self._rerank = reranker_of(family)
         self._texts: dict[str, str] = {}
 
     def texts(self, doc_ids: set[str], docs: str | Mapping[str, str] | None = None) -> dict[str, str]:
@@ -152,7 +151,7 @@ class Reranker(Reranking):
     def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
         depth = self.depth if depth == -1 else depth
         texts = self.texts(candidate_ids(run, depth), docs)
-        from boltir.search.rerank import RerankJob
+        from boltir.models.scoring import RerankJob
 
         settings = {
             "batch_size": self.batch_size,
@@ -182,7 +181,7 @@ class RerankFusion(Reranking):
         self.depth = None if None in depths or not depths else max(d for d in depths if d is not None)
 
     def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
-        from boltir.search.fusion import fuse
+        from boltir.data.fusion import fuse
 
         runs = [r.apply(run, queries, docs, depth) for r in self.rerankers]
         return fuse(runs, self.method, self.weights, self.rrf_k)

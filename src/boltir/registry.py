@@ -42,7 +42,8 @@ class Family:
     - ``builder(path, tokenizer, seed, **settings) -> model``: a new model around a backbone (or a foreign
       checkpoint of the family, e.g. a ``*ForSequenceClassification`` folder for ``mono``); a saved folder of the
       family itself is restored by the generic loader, never by the builder.
-    - ``reranker``: ``rerank(model, tokenizer, run, queries, docs, depth, batch_size, show_progress) -> Run``.
+    - ``reranker``: ``rerank(job: RerankJob) -> Run`` (:mod:`boltir.models.scoring`); None for a bi-encoder whose
+      index kind re-ranks it (``index_kind``'s ``rerank``: the same scores as its search).
     - ``overridable``: settings an override may change on a saved model (anything else is refused).
     - ``converts_from``: families whose saved folders this family's builder turns into a model of its own (a
       Set-Encoder or a sparse cross-encoder built from a mono model).
@@ -59,7 +60,7 @@ class Family:
     config_class: Any
     model_class: Any
     builder: Any
-    reranker: Any
+    reranker: Any = None
     index_kind: str | None = None
     overridable: frozenset[str] = LENGTHS
     converts_from: tuple[str, ...] = ()
@@ -81,14 +82,25 @@ class Family:
 
 @dataclass(frozen=True)
 class IndexKind:
-    """An index kind: ``implementation`` is a subclass of :class:`boltir.index.kinds.IndexKindBase` (encode a
-    shard, write the derived files of a generation, extend them after documents are added, name its searcher)."""
+    """An index kind (a representation): ``implementation`` is a subclass of
+    :class:`boltir.index.kinds.IndexKindBase`, in one module that owns the representation (encode a shard, write
+    and extend a generation's derived files, open and search, re-rank a run with its search's scores, its JSON for
+    ``serve``). ``pipeline_tag``: the Hugging Face Hub task of models whose documents go into it (model cards).
+
+    Attributes:
+        name: the kind written into index manifests.
+        implementation: the class, or its ``"module:Class"`` reference (imported on first use).
+        description: one line for listings.
+        pipeline_tag: the Hub pipeline tag of the kind's models.
+    """
 
     name: str
     implementation: Any
     description: str = ""
+    pipeline_tag: str = "feature-extraction"
 
     def impl(self) -> Any:
+        """An instance of the kind's implementation class."""
         return resolve(self.implementation)()
 
 
@@ -126,6 +138,18 @@ def unregister_family(name: str) -> None:
 
 
 def register_index_kind(kind: IndexKind, replace: bool = False) -> IndexKind:
+    """Add an index kind (a representation).
+
+    Args:
+        kind: the record.
+        replace: replace a kind of the same name instead of refusing it.
+
+    Returns:
+        The record.
+
+    Raises:
+        FamilyError: a kind of that name is already registered.
+    """
     if kind.name in INDEX_KINDS and not replace:
         raise FamilyError(f"index kind {kind.name!r} is already registered")
     INDEX_KINDS[kind.name] = kind
@@ -166,11 +190,47 @@ def families(role: str | None = None) -> list[Family]:
     return [f for f in FAMILIES.values() if role is None or f.role == role]
 
 
+def unregister_index_kind(name: str) -> None:
+    """Remove an index kind (tests that register toy kinds clean up with this)."""
+    INDEX_KINDS.pop(name)
+
+
 def get_index_kind(name: str) -> IndexKind:
+    """The record of a registered index kind.
+
+    Raises:
+        FamilyError: no kind has that name.
+    """
     try:
         return INDEX_KINDS[name]
     except KeyError:
         raise FamilyError(f"unknown index kind {name!r}; choose one of {', '.join(INDEX_KINDS)}") from None
+
+
+def family_of(model: Any) -> Family:
+    """The family of a loaded boltir model (through its config's ``model_type``).
+
+    Raises:
+        FamilyError: the model belongs to no registered family.
+    """
+    config = getattr(getattr(model, "module", model), "config", None)
+    family = family_of_model_type(getattr(config, "model_type", None))
+    if family is None:
+        raise FamilyError(
+            f"{type(model).__name__} ({getattr(config, 'model_type', None)}) belongs to no registered family; "
+            f"known families: {', '.join(FAMILIES)}"
+        )
+    return family
+
+
+def reranker_of(family: Family) -> Any:
+    """The function that re-ranks a :class:`boltir.models.scoring.RerankJob` for a family: its own ``reranker``,
+    else its index kind's ``rerank`` (so a bi-encoder re-ranks with the scores its index search gives)."""
+    if family.reranker is not None:
+        return resolve(family.reranker)
+    if family.index_kind is None:
+        raise FamilyError(f"family {family.name!r} names neither a reranker nor an index kind")
+    return get_index_kind(family.index_kind).impl().rerank
 
 
 def detect_foreign(config: dict[str, Any]) -> Family:
@@ -194,7 +254,7 @@ def _builtin(
     config: str,
     model: str,
     builder: str,
-    reranker: str,
+    reranker: str | None,
     index_kind: str | None = None,
     overridable: frozenset[str] = LENGTHS,
     aliases: tuple[str, ...] = (),
@@ -207,8 +267,8 @@ def _builtin(
             f"boltir-{name}",
             f"{module}:{config}",
             f"{module}:{model}",
-            f"boltir.models.builders:{builder}",
-            f"boltir.search.rerank:{reranker}",
+            f"{module}:{builder}",
+            f"boltir.models.scoring:{reranker}" if reranker else None,
             index_kind,
             overridable,
             **extra,
@@ -227,7 +287,7 @@ _builtin(
     "DprConfig",
     "DprModel",
     "build_dpr",
-    "rerank_dense",
+    None,
     "dense",
     aliases=("bi-encoder",),
     projection_setting="projection_dim",
@@ -240,7 +300,7 @@ _builtin(
     "SpladeConfig",
     "SpladeModel",
     "build_splade",
-    "rerank_sparse",
+    None,
     "sparse",
     LENGTHS | _PRUNING,
     detects=("architecture:ForMaskedLM",),
@@ -253,7 +313,7 @@ _builtin(
     "UniCoilConfig",
     "UniCoilModel",
     "build_unicoil",
-    "rerank_sparse",
+    None,
     "sparse",
     LENGTHS | _PRUNING,
     description="learned-sparse bi-encoder with one weight per token",
@@ -265,7 +325,7 @@ _builtin(
     "ColbertConfig",
     "ColbertModel",
     "build_colbert",
-    "rerank_multivector",
+    None,
     "multivector",
     LENGTHS | {"attend_to_expansion"},
     detects=("architecture:HF_ColBERT",),
@@ -279,7 +339,7 @@ _builtin(
     "CoilConfig",
     "CoilModel",
     "build_coil",
-    "rerank_scored",
+    None,
     "coil",
     projection_setting="token_dim",
     description="[CLS] vector + token vectors matched on the same vocabulary id",
@@ -347,13 +407,13 @@ _builtin(
     description="encoder-decoder re-ranker on T5 (monoT5 true/false logits, RankT5 score heads)",
 )
 
-for _name, _module, _cls, _desc in (
-    ("dense", "dense", "DenseKind", "FAISS over one vector (or several views) per document"),
-    ("sparse", "sparse", "SparseKind", "impact-ordered inverted index over term ids"),
-    ("multivector", "multivector", "MultiVectorKind", "token vectors with PLAID-style centroids"),
-    ("coil", "coil", "CoilKind", "token vectors inverted by vocabulary id"),
+for _name, _cls, _desc, _tag in (
+    ("dense", "DenseKind", "FAISS over one vector (or several views) per document", "sentence-similarity"),
+    ("sparse", "SparseKind", "impact-ordered inverted index over term ids", "feature-extraction"),
+    ("multivector", "MultiVectorKind", "token vectors with PLAID-style centroids", "sentence-similarity"),
+    ("coil", "CoilKind", "token vectors inverted by vocabulary id", "sentence-similarity"),
 ):
-    register_index_kind(IndexKind(_name, f"boltir.index.{_module}:{_cls}", _desc))
+    register_index_kind(IndexKind(_name, f"boltir.index.{_name}:{_cls}", _desc, _tag))
 
 __all__ = [
     "ALIASES",
@@ -364,12 +424,15 @@ __all__ = [
     "canonical",
     "detect_foreign",
     "families",
+    "family_of",
     "family_of_model_type",
     "get_family",
     "get_index_kind",
     "on_register",
     "register_family",
     "register_index_kind",
+    "reranker_of",
     "resolve",
     "unregister_family",
+    "unregister_index_kind",
 ]

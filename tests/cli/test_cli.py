@@ -221,7 +221,7 @@ def test_rerank_command_detects_a_cross_encoder(tmp_path, capsys):
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from boltir.models.loading import load_tokenizer, resolve_model
+    from boltir.models.sources import load_tokenizer, resolve_model
 
     torch.manual_seed(0)
     BertForSequenceClassification(

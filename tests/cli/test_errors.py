@@ -92,8 +92,8 @@ def test_unknown_irds_id_is_named(tmp_path, capsys):
 
 
 def test_empty_documents_are_indexed_and_counted(tiny_dpr, tmp_path, capsys, caplog):
+    from boltir.index.bm25 import BM25Index
     from boltir.index.build import build_index
-    from boltir.search.bm25 import BM25Index
 
     docs = tmp_path / "d.jsonl"
     docs.write_text(

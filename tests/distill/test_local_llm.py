@@ -6,7 +6,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from boltir.distill.backends import TransformersChat
 from boltir.distill.teachers import ListwiseLLMTeacher
-from boltir.models.loading import load_tokenizer, resolve_model
+from boltir.models.sources import load_tokenizer, resolve_model
 
 
 def test_local_causal_lm_ranks_through_prompt_generation_and_parsing(tmp_path):

@@ -175,8 +175,10 @@ def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
 
 def test_model_teacher_orders_by_the_model_scores():
     from boltir.distill.teachers import ModelTeacher
-    from boltir.models.loading import load_bi_encoder, resolve_model
-    from boltir.search.rerank import RerankJob, rerank_dense
+    from boltir.index.dense import rerank_dense
+    from boltir.models.loading import load_bi_encoder
+    from boltir.models.scoring import RerankJob
+    from boltir.models.sources import resolve_model
 
     docs = {
         "a": "Cats sleep for most of the day.",

@@ -15,7 +15,7 @@ def test_input_orders_by_hand():
 
 def test_set_encoder_is_robust_and_an_order_dependent_ranker_is_not(tiny_backbone):
     from boltir.models.loading import load_set_encoder
-    from boltir.search.rerank import RerankJob, rerank_lists
+    from boltir.models.scoring import RerankJob, rerank_lists
 
     model, tok = load_set_encoder(tiny_backbone)
     docs = {f"d{i}": f"passage {i} about topic {i % 3}" for i in range(8)}

@@ -9,8 +9,8 @@ import torch
 
 from boltir.errors import InvalidIndexError
 from boltir.index.build import build_index
+from boltir.index.coil import CoilSearcher
 from boltir.models.loading import load_coil
-from boltir.search.coil import CoilSearcher
 
 QUERIES = {"a": "apple banana", "b": "kilo lima echo kilo", "c": "golf hotel india zulu", "d": "?"}
 

@@ -5,8 +5,8 @@ import pytest
 
 from boltir.errors import InvalidIndexError
 from boltir.index.build import build_index
+from boltir.index.dense import DenseSearcher
 from boltir.index.storage import iter_shards, read_manifest
-from boltir.search.dense import DenseSearcher
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_wrong_model_is_refused(tiny_dpr, tiny_backbone, corpus, tmp_path):
 
 def test_same_weights_other_tokenizer_is_refused(tiny_dpr, tiny_backbone, corpus, tmp_path):
     from boltir.index.update import add_documents
-    from boltir.models.loading import load_tokenizer
+    from boltir.models.sources import load_tokenizer
 
     model, tok = tiny_dpr
     build(tiny_dpr, corpus, tmp_path / "idx")

@@ -8,10 +8,9 @@ import pytest
 
 from boltir.errors import InvalidIndexError
 from boltir.index.build import build_index
-from boltir.index.multivector import default_centroids
+from boltir.index.multivector import MultiVectorSearcher, default_centroids
 from boltir.models.bi_encoders.inference import encode_multi
 from boltir.models.loading import load_colbert
-from boltir.search.multivector import MultiVectorSearcher
 
 QUERIES = {"a": "apple banana", "b": "kilo lima echo", "c": "golf hotel india"}
 
@@ -226,7 +225,7 @@ def test_compressed_index_scores_decompressed_tokens_and_takes_additions(colbert
 
 
 def test_compressing_a_built_index_equals_compressing_at_build(colbert, corpus, tmp_path):
-    from boltir.index.update import compress_multivector
+    from boltir.index.multivector import compress_multivector
 
     path, _ = corpus
     build(colbert, path, tmp_path / "later", num_centroids=16)

@@ -97,8 +97,8 @@ def test_two_builds_started_together_one_succeeds_one_fails(dense_model, tmp_pat
 
 
 def test_searches_running_while_documents_are_added_never_fail(dense_model, tmp_path):
-    from boltir.models.loading import load_model
-    from boltir.search.dense import DenseSearcher
+    from boltir.index.dense import DenseSearcher
+    from boltir.models.loading import load_module
 
     idx = tmp_path / "idx"
     assert (
@@ -107,7 +107,7 @@ def test_searches_running_while_documents_are_added_never_fail(dense_model, tmp_
         )
         == 0
     )
-    loaded = load_model(dense_model)
+    loaded = load_module(dense_model)
     script = "; ".join(
         [
             "import sys",
@@ -139,7 +139,7 @@ def test_searches_running_while_documents_are_added_never_fail(dense_model, tmp_
 
 
 def test_every_flipped_byte_is_found_by_verify_and_sizes_on_open(dense_model, tmp_path, capsys):
-    from boltir.search.dense import DenseSearcher
+    from boltir.index.dense import DenseSearcher
 
     idx = tmp_path / "idx"
     assert (

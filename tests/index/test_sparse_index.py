@@ -10,9 +10,9 @@ import pytest
 from boltir.cli import main as boltir
 from boltir.errors import InvalidIndexError
 from boltir.index.build import build_index
+from boltir.index.sparse import SparseSearcher
 from boltir.models.bi_encoders.inference import encode_sparse
 from boltir.models.loading import load_splade
-from boltir.search.sparse import SparseSearcher
 
 QUERIES = {"a": "what is the boiling point of water", "b": "how do vaccines work", "c": "cost of solar panels"}
 
@@ -94,13 +94,13 @@ def test_a_query_without_terms_is_named(corpus, splade, tmp_path, monkeypatch):
         mat[1] = 0
         return mat.tocsr()
 
-    monkeypatch.setattr(inference, "encode_sparse", with_an_empty_row)
+    monkeypatch.setattr(type(model), "batch_encoder", staticmethod(with_an_empty_row))
     with pytest.warns(UserWarning, match="1 of 3 queries have no term with a non-zero weight .*: b$"):
         run = searcher.search(QUERIES, k=5)
     assert run["b"] == {} and len(run["a"]) == len(run["c"]) == 5
     # another searcher on this index names both kinds
-    from boltir.search.coil import CoilSearcher
-    from boltir.search.dense import DenseSearcher
+    from boltir.index.coil import CoilSearcher
+    from boltir.index.dense import DenseSearcher
 
     for other, kind in ((DenseSearcher, "dense"), (CoilSearcher, "coil")):
         with pytest.raises(InvalidIndexError, match=f"a 'sparse' index, not a {kind} one"):
@@ -169,7 +169,7 @@ def test_index_and_search_commands(corpus, tmp_path, capsys):
 
 
 def test_top_k_breaks_ties_by_position_also_at_the_cut_off():
-    from boltir.search.sparse import top_k
+    from boltir.index.sparse import top_positions as top_k
 
     cand = np.array([9, 3, 7, 1, 5, 2])
     vals = np.array([1.0, 2.0, 1.0, 1.0, 3.0, 1.0], dtype=np.float32)

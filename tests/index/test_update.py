@@ -50,14 +50,14 @@ def models(tiny_backbone, tmp_path):
 
 
 def search(index, k=10):
+    from boltir.index.dense import DenseSearcher
+    from boltir.index.multivector import MultiVectorSearcher
+    from boltir.index.sparse import SparseSearcher
     from boltir.index.storage import read_manifest
-    from boltir.search.dense import DenseSearcher
-    from boltir.search.multivector import MultiVectorSearcher
-    from boltir.search.sparse import SparseSearcher
 
     kind = read_manifest(index)["kind"]
     if kind == "coil":
-        from boltir.search.coil import CoilSearcher
+        from boltir.index.coil import CoilSearcher
 
         return CoilSearcher(index).search(QUERIES, k)
     if kind == "multivector":

@@ -29,9 +29,9 @@ def _perturbed(model, seed=1):
 
 
 def test_only_the_adapter_and_the_heads_train(tiny_backbone):
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, _ = load_model(tiny_backbone, family="mono")
+    model, _ = load_module(tiny_backbone, family="mono")
     attach_lora(model, LoraSettings(r=4, alpha=8, target_modules=["query", "value"]))
     trainable = {n: p.numel() for n, p in model.named_parameters() if p.requires_grad}
     # per adapted layer A [4, 32] + B [32, 4]; 2 layers x (query, value); the head: Linear(32, 1)
@@ -40,19 +40,19 @@ def test_only_the_adapter_and_the_heads_train(tiny_backbone):
 
 
 def test_default_targets_come_from_the_backbone_type(tiny_backbone):
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, _ = load_model(tiny_backbone, family="dpr")
+    model, _ = load_module(tiny_backbone, family="dpr")
     attach_lora(model, LoraSettings(r=2))
     assert model.lora_settings.target_modules and set(model.lora_settings.target_modules) == {"query", "value"}
     with pytest.raises(ValueError, match="peft"):
-        attach_lora(load_model(tiny_backbone, family="dpr")[0], LoraSettings(r=2, target_modules=["nope"]))
+        attach_lora(load_module(tiny_backbone, family="dpr")[0], LoraSettings(r=2, target_modules=["nope"]))
 
 
 def test_merged_model_gives_the_adapters_outputs(tiny_backbone):
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, _ = load_model(tiny_backbone, family="mono")
+    model, _ = load_module(tiny_backbone, family="mono")
     base = _scores(model)
     torch.manual_seed(0)  # LoRA's A is drawn from the global generator: whatever ran before must not matter
     _perturbed(attach_lora(model, LoraSettings(r=4, alpha=8)))
@@ -65,9 +65,9 @@ def test_merged_model_gives_the_adapters_outputs(tiny_backbone):
 
 def test_adapter_folder_loads_as_base_plus_adapter_and_merged(tiny_backbone, tmp_path):
     import boltir
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, _ = load_model(tiny_backbone, family="mono")
+    model, _ = load_module(tiny_backbone, family="mono")
     _perturbed(attach_lora(model, LoraSettings(r=4, alpha=8)))
     with torch.no_grad():
         model.head.out.weight.add_(0.3)  # a trained head travels with the adapter
@@ -87,9 +87,9 @@ def test_peft_reads_the_adapter_for_the_backbone(tiny_backbone, tmp_path):
     from peft import PeftModel
     from transformers import AutoModel
 
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, _ = load_model(tiny_backbone, family="dpr")
+    model, _ = load_module(tiny_backbone, family="dpr")
     _perturbed(attach_lora(model, LoraSettings(r=4, alpha=8)))
     save_adapter(model, model.tokenizer, tmp_path / "adapter", tiny_backbone)
     peft_model = PeftModel.from_pretrained(AutoModel.from_pretrained(tiny_backbone), tmp_path / "adapter")

@@ -29,15 +29,16 @@ def test_linear_layers_become_int8_and_scores_stay_close():
 
 
 def test_index_records_it_and_its_searcher_follows(tiny_dpr, tmp_path):
-    from boltir.index.build import build_index, open_searcher
+    from boltir.index.build import build_index
+    from boltir.index.open import open_searcher
 
     model, tok = tiny_dpr
     model.save_pretrained(tmp_path / "m")
     tok.save_pretrained(tmp_path / "m")
     (tmp_path / "docs.tsv").write_text("".join(f"d{i}\t{t}\n" for i, t in enumerate(DOCS)))
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    m, t = load_model(str(tmp_path / "m"))
+    m, t = load_module(str(tmp_path / "m"))
     manifest = build_index(
         m, t, str(tmp_path / "docs.tsv"), tmp_path / "idx", model_source=str(tmp_path / "m"), quantize="int8"
     )
@@ -105,8 +106,9 @@ def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_a
     tiny_dpr, tiny_backbone, tiny_t5, tmp_path, cache
 ):
     import boltir
-    from boltir.index.build import build_index, open_searcher
-    from boltir.models.loading import load_model, load_set_encoder
+    from boltir.index.build import build_index
+    from boltir.index.open import open_searcher
+    from boltir.models.loading import load_module, load_set_encoder
 
     model, tok = tiny_dpr
     model.save_pretrained(tmp_path / "m")
@@ -114,7 +116,7 @@ def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_a
     (tmp_path / "docs.tsv").write_text("".join(f"d{i}\t{t}\n" for i, t in enumerate(DOCS)))
     runs = {}
     for backend in ("torch", "onnx"):
-        m, t = load_model(str(tmp_path / "m"))
+        m, t = load_module(str(tmp_path / "m"))
         manifest = build_index(
             m, t, str(tmp_path / "docs.tsv"), tmp_path / backend, model_source=str(tmp_path / "m"), backend=backend
         )
@@ -129,7 +131,7 @@ def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_a
         prepare(set_encoder, "onnx")
     with pytest.raises(ValueError, match="MonoT5 does not call its backbone whole"):  # a decoder step
         prepare(boltir.load_model(tiny_t5).module, "onnx")
-    twice, _ = load_model(str(tmp_path / "m"))
+    twice, _ = load_module(str(tmp_path / "m"))
     prepare(twice, quantize="int8")
     assert prepare(twice, "torch", "int8") is twice and prepare(twice, None, None) is twice  # as it is
     with pytest.raises(ValueError, match="already runs on torch int8, not onnx"):

@@ -62,7 +62,7 @@ def test_stanford_checkpoint_and_round_trip(tiny_backbone, tmp_path):
     from transformers import AutoModel, BertModel
 
     from boltir.models.base import save_model_folder
-    from boltir.models.loading import load_tokenizer
+    from boltir.models.sources import load_tokenizer
 
     bert = BertModel.from_pretrained(tiny_backbone)
     linear = torch.randn(6, 32)

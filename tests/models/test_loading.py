@@ -6,7 +6,7 @@ import pytest
 
 from boltir.errors import FamilyError
 from boltir.models.base import save_model_folder, weights_fingerprint
-from boltir.models.loading import detect_family, load_model
+from boltir.models.loading import detect_family, load_module
 from boltir.registry import FAMILIES, get_family
 
 # one value per overridable setting, different from every family's default
@@ -36,7 +36,7 @@ def saved(tiny_backbone, tmp_path_factory):
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from boltir.models.loading import load_tokenizer
+    from boltir.models.sources import load_tokenizer
 
     root = tmp_path_factory.mktemp("families")
     mlm = root / "mlm"
@@ -47,7 +47,7 @@ def saved(tiny_backbone, tmp_path_factory):
     load_tokenizer(tiny_backbone).save_pretrained(mlm)
     out = {}
     for name in BUILTIN:
-        model, tok = load_model(str(mlm) if name == "splade" else tiny_backbone, family=name, **SETTINGS.get(name, {}))
+        model, tok = load_module(str(mlm) if name == "splade" else tiny_backbone, family=name, **SETTINGS.get(name, {}))
         save_model_folder(model, tok, root / name)
         out[name] = str(root / name)
     return out
@@ -63,8 +63,8 @@ def test_every_family_is_registered_once_with_its_own_model_type():
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_saved_folder_restores_exactly_and_is_detected(saved, name):
-    model, _ = load_model(saved[name])
-    again, _ = load_model(saved[name], family=name)
+    model, _ = load_module(saved[name])
+    again, _ = load_module(saved[name], family=name)
     assert detect_family(saved[name]).name == name and model.config.model_type == f"boltir-{name}"
     assert weights_fingerprint(model) == weights_fingerprint(again)
 
@@ -75,7 +75,7 @@ def test_wrong_family_folder_is_an_error_naming_both(saved, name):
         if other == name or name in FAMILIES[other].converts_from:
             continue
         with pytest.raises(FamilyError, match=rf"saved {name} model, not a {other} one"):
-            load_model(saved[name], family=other)
+            load_module(saved[name], family=other)
 
 
 @pytest.mark.parametrize("name", BUILTIN)
@@ -84,10 +84,10 @@ def test_each_allowed_override_round_trips(saved, name, tmp_path):
     for setting in sorted(family.overridable):
         value = OVERRIDE_VALUES[setting]
         value = value[name] if isinstance(value, dict) else value
-        model, tok = load_model(saved[name], family=name, **{setting: value})
+        model, tok = load_module(saved[name], family=name, **{setting: value})
         assert getattr(model.config, setting) == value, setting
         save_model_folder(model, tok, tmp_path / setting)
-        again, _ = load_model(str(tmp_path / setting))
+        again, _ = load_module(str(tmp_path / setting))
         assert getattr(again.config, setting) == value, setting
 
 
@@ -95,16 +95,16 @@ def test_each_allowed_override_round_trips(saved, name, tmp_path):
 def test_other_settings_of_a_saved_folder_are_refused(saved, name):
     setting, value = ("query_prefix", "query: ") if FAMILIES[name].role == "bi-encoder" else ("head_activation", "gelu")
     with pytest.raises(FamilyError, match=rf"cannot change {setting}"):
-        load_model(saved[name], **{setting: value})
-    model, _ = load_model(saved[name], **{setting: getattr(load_model(saved[name])[0].config, setting)})
+        load_module(saved[name], **{setting: value})
+    model, _ = load_module(saved[name], **{setting: getattr(load_module(saved[name])[0].config, setting)})
     assert model.config.model_type == f"boltir-{name}"  # giving a setting its saved value is no change
 
 
 def test_new_model_refuses_settings_its_family_lacks(tiny_backbone):
     with pytest.raises(FamilyError, match="views is not a setting of a coil model"):
-        load_model(tiny_backbone, family="coil", views=3)
+        load_module(tiny_backbone, family="coil", views=3)
     with pytest.raises(FamilyError, match="window is not a setting of a mono model"):
-        load_model(tiny_backbone, family="mono", window=2)
+        load_module(tiny_backbone, family="mono", window=2)
 
 
 def test_regression_bi_encoder_loader_on_a_splade_folder(saved):
@@ -127,10 +127,10 @@ def test_regression_coil_and_mvr_overrides_are_applied(saved, name):
 def test_regression_save_pretrained_writes_tokenizer_and_card(saved, tmp_path):
     """Before: ``model.save_pretrained(dir)`` wrote no tokenizer, and boltir's loader then failed with a
     misleading sentencepiece error."""
-    model, _ = load_model(saved["dpr"])
+    model, _ = load_module(saved["dpr"])
     model.save_pretrained(tmp_path / "m")
     assert (tmp_path / "m" / "tokenizer.json").is_file() and (tmp_path / "m" / "README.md").is_file()
-    again, _ = load_model(str(tmp_path / "m"))
+    again, _ = load_module(str(tmp_path / "m"))
     assert weights_fingerprint(again) == weights_fingerprint(model)
 
 
@@ -144,14 +144,14 @@ def test_folder_without_tokenizer_is_a_clear_error(saved, tmp_path):
         if "token" in f.name or f.name == "vocab.txt":
             f.unlink()
     with pytest.raises(ModelNotFoundError, match="no tokenizer files"):
-        load_model(str(tmp_path / "m"))
+        load_module(str(tmp_path / "m"))
 
 
 def test_unknown_model_name_lists_the_short_names():
     from boltir.errors import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match="minilm-l6, splade-tiny"):
-        load_model("minilm-l7")
+        load_module("minilm-l7")
 
 
 def test_old_family_spellings_warn_and_resolve(tiny_backbone):

@@ -3,7 +3,8 @@ import torch
 
 from boltir.data.pair_tokenizer import PairTokenizer
 from boltir.models.base import weights_fingerprint
-from boltir.models.loading import detect_family, load_cross_encoder, load_tokenizer, resolve_model
+from boltir.models.loading import detect_family, load_cross_encoder
+from boltir.models.sources import load_tokenizer, resolve_model
 
 PAIRS = [
     ("what is a cat", "a cat is a small domesticated carnivorous mammal"),

@@ -16,7 +16,8 @@ from transformers import BertConfig, BertModel
 
 from boltir.data.pair_tokenizer import SetTokenizer
 from boltir.losses.novelty import DuplicateAwareRankNet
-from boltir.models.loading import load_set_encoder, load_tokenizer, resolve_model
+from boltir.models.loading import load_set_encoder
+from boltir.models.sources import load_tokenizer, resolve_model
 
 WORDS = "apple river engine violin planet garden stone cloud".split()
 SEED = int(os.environ.get("BOLTIR_NOVELTY_SEED", "0"))

@@ -5,7 +5,8 @@ import torch
 
 from boltir.attention.patterns import SparsePattern, full_mask
 from boltir.data.pair_tokenizer import SegmentTokenizer
-from boltir.models.loading import load_sparse_cross_encoder, load_tokenizer, resolve_model
+from boltir.models.loading import load_sparse_cross_encoder
+from boltir.models.sources import load_tokenizer, resolve_model
 
 QUERIES = ["what is a cat", "capital city of france and its river"]
 DOCS = [

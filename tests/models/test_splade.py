@@ -5,7 +5,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForMaskedLM
 
-from boltir.models.loading import detect_family, load_splade, resolve_model
+from boltir.models.loading import detect_family, load_splade
+from boltir.models.sources import resolve_model
 
 TEXTS = ["what is the boiling point of water", "Water boils at 100 degrees Celsius at sea level."]
 

@@ -41,8 +41,8 @@ def test_sparse_index_serves_unicoil(tiny_backbone, tmp_path):
     import json
 
     from boltir.index.build import build_index
+    from boltir.index.sparse import SparseSearcher
     from boltir.models.base import save_model_folder
-    from boltir.search.sparse import SparseSearcher
 
     model, tok = load_unicoil(tiny_backbone, doc_length=32)
     with torch.no_grad():

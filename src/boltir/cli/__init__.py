@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     if argv[0] in ("-V", "--version"):
-        from boltir import __version__
+        from boltir.version import __version__
 
         print(f"boltir {__version__}")
         return 0

@@ -38,7 +38,7 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.sources import load_queries
     from boltir.data.writers import write_run
-    from boltir.search.bm25 import BM25Index
+    from boltir.index.bm25 import BM25Index
 
     a = parser().parse_args(argv)
 

@@ -15,7 +15,7 @@ def parser():
 
 def main(argv: list[str]) -> int:
     from boltir.data.sources import DATASETS, config_root, data_root
-    from boltir.models.loading import NAMED_MODEL_DESCRIPTIONS
+    from boltir.models.sources import NAMED_MODEL_DESCRIPTIONS
 
     parser().parse_args(argv)
     print(f"example configs: {config_root()}")

@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
     from boltir.evaluation.measures import evaluate_many
     from boltir.evaluation.report import as_json, table
     from boltir.evaluation.significance import compare_to_baseline
+    from boltir.index.bm25 import BM25Index
     from boltir.pipeline import Reranker
-    from boltir.search.bm25 import BM25Index
     from boltir.utils.atomic import atomic_open, atomic_write_json
 
     a = parser().parse_args(argv)
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
 
     if a.dense_retrieval:
         from boltir.index.build import build_index
-        from boltir.search.dense import DenseSearcher
+        from boltir.index.dense import DenseSearcher
 
         print(f"[3b] {a.model} indexes the whole pool and searches it")
         t0 = time.perf_counter()

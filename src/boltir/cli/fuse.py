@@ -29,9 +29,9 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    from boltir.data.fusion import fuse
     from boltir.data.sources import load_run, run_path
     from boltir.data.writers import write_run
-    from boltir.search.fusion import fuse
 
     a = parser().parse_args(argv)
     loaded = [load_run(spec) for spec in a.runs]  # a run named twice is fused twice (as its weights say)

@@ -71,13 +71,13 @@ def main(argv: list[str]) -> int:
 
 def _write(a, ranks) -> int:
     from boltir.index.build import build_index
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
     if a.delete or a.add:
         return _update(a)
     if not a.model or not a.docs:
         raise ValueError("--model and --docs are needed to build an index")
-    model, tokenizer = load_model(a.model, family=a.family, doc_length=a.doc_length)
+    model, tokenizer = load_module(a.model, family=a.family, doc_length=a.doc_length)
     model.to(ranks.device)
     options = {
         "factory": a.factory,
@@ -112,7 +112,7 @@ def _write(a, ranks) -> int:
 def _update(a) -> int:
     from pathlib import Path
 
-    from boltir.index.build import load_index_model
+    from boltir.index.open import load_index_model
     from boltir.index.storage import read_manifest
     from boltir.index.update import add_documents, delete_documents
 

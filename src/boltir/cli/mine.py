@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
         raise ValueError("give exactly one of --run and --index")
     queries, qrels = load_queries(a.queries), load_qrels(a.qrels)
     if a.index:
-        from boltir.index.build import open_searcher
+        from boltir.index.open import open_searcher
 
         searcher = open_searcher(a.index, a.model, show_progress=True)
         ranking = searcher.search({q: t for q, t in queries.items() if q in qrels}, a.depth)

@@ -67,7 +67,7 @@ DEVICES = ("devices", "num_nodes", "accelerator", "strategy")
 
 def ranks_of(a: Any) -> Any:
     """This process's ranks for the parsed ``a`` (launching the job's other processes when asked)."""
-    from boltir.distributed import launch
+    from boltir.utils.distributed import launch
 
     devices: Any = int(a.devices) if str(a.devices).isdigit() else a.devices
     return launch(a.accelerator, devices, a.num_nodes, a.strategy)

@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
             raise ValueError("--permutations needs --qrels")
         from boltir.data.sources import load_qrels
         from boltir.evaluation.permutation import permutation_robustness
-        from boltir.search.rerank import RerankJob, rerank_lists
+        from boltir.models.scoring import RerankJob, rerank_lists
 
         if reranker._rerank is not rerank_lists:
             raise ValueError(

@@ -44,7 +44,7 @@ def parser():
 def main(argv: list[str]) -> int:
     from boltir.data.runs import write_run
     from boltir.data.sources import load_queries
-    from boltir.index.build import open_searcher
+    from boltir.index.open import open_searcher
 
     a = parser().parse_args(argv)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.records import Doc
-from boltir.distributed import SINGLE, Ranks
 from boltir.errors import InvalidIndexError
-from boltir.index.integrity import check_checksums, check_sizes, index_files
+from boltir.index.integrity import index_files
 from boltir.index.kinds import Generation
 from boltir.index.lock import writer_lock
 from boltir.index.storage import ShardedVectorWriter, read_manifest
+from boltir.utils.distributed import SINGLE, Ranks
 from boltir.utils.log import log
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -130,41 +130,6 @@ def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, An
     return record
 
 
-def load_index_model(
-    index_dir: Path, manifest: dict[str, Any], model: str | None = None, loaded: tuple[Any, Any] | None = None
-) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` to search or extend an index with: ``loaded``, else ``model``, else the copy saved
-    beside the index, else the recorded source, loaded as the family recorded in the manifest, with the
-    document length the index was built with; its weights must be the ones that built the index."""
-    rec = manifest["model"]
-    if loaded is None:
-        from boltir.models.loading import load_model
-
-        source = model or (str(index_dir / rec["saved_copy"]) if rec.get("saved_copy") else rec["source"])
-        loaded = load_model(source, family=rec["model_type"], doc_length=rec.get("doc_length"))
-    check_model(index_dir, rec, *loaded)
-    return loaded
-
-
-def check_model(index_dir: Path, record: dict[str, Any], model: Any, tokenizer: Any) -> None:
-    """Raise a clear error unless ``model`` and ``tokenizer`` are the ones the index was built with."""
-    from boltir.models.base import tokenizer_fingerprint, weights_fingerprint
-
-    got = weights_fingerprint(model)
-    if got != record["fingerprint"]:
-        raise InvalidIndexError(
-            f"{index_dir} was built with model {record['source']!r} (weights "
-            f"{record['fingerprint']}); the given model has different weights ({got})"
-        )
-    want = record.get("tokenizer_fingerprint")  # indexes from before tokenizer fingerprints have none
-    if want is not None and tokenizer is not None and tokenizer_fingerprint(tokenizer) != want:
-        raise InvalidIndexError(
-            f"{index_dir} was built with the tokenizer of {record['source']!r}; the given "
-            "tokenizer turns text into different ids (other vocabulary, added tokens or "
-            "normalisation)"
-        )
-
-
 def start_build(
     kind: str,
     model: Any,
@@ -220,7 +185,8 @@ def reloads_identically(model: Any, source: str) -> bool:
     """Whether loading ``source`` again gives ``model``'s weights without a saved copy: a saved boltir folder does;
     a backbone does when the family drew no head of its own (heads are drawn from a seed, but a saved copy keeps
     an index searchable even if that drawing changes)."""
-    from boltir.models.loading import NAMED_MODELS, saved_family
+    from boltir.models.loading import saved_family
+    from boltir.models.sources import NAMED_MODELS
 
     if not (Path(source).is_dir() or source in NAMED_MODELS):
         return False
@@ -271,7 +237,7 @@ def build_index(
     again. By default it is saved unless ``model_source`` is a saved boltir folder or a named model whose
     family adds no layer of its own.
 
-    ``ranks``: this process's place in a job of several (:func:`boltir.distributed.launch`): each rank encodes
+    ``ranks``: this process's place in a job of several (:func:`boltir.utils.distributed.launch`): each rank encodes
     the shards ``i`` with ``i % world == rank`` (resumable per rank), then rank 0 merges them in order and writes
     the derived files and the manifest - the same index a single process builds."""
     import contextlib
@@ -352,47 +318,3 @@ def build_index(
         )
         ranks.barrier()
         return manifest
-
-
-def open_index(folder: str | Path, kind: str | None = None, check_shards: bool = False) -> dict[str, Any]:
-    """The manifest of a complete index (of ``kind`` when given) whose files all have their recorded sizes; with
-    ``check_shards`` every shard's files are read and checked too."""
-    from boltir.index.storage import check_shard
-
-    manifest = read_manifest(folder)
-    check_sizes(Path(folder), manifest)
-    from boltir.index.storage import derived_name
-    from boltir.registry import get_index_kind
-
-    g = manifest.get("generation", 0)
-    whole = get_index_kind(manifest.get("kind", "")).impl().read_whole if manifest.get("kind") else ()
-    check_checksums(Path(folder), manifest, [derived_name(n, g) for n in whole])
-    if kind is not None and manifest.get("kind") != kind:
-        raise InvalidIndexError(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
-    if check_shards:
-        for s in manifest["shards"]:
-            check_shard(Path(folder), s)
-    return manifest
-
-
-def open_searcher(
-    folder: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None, **knobs: Any
-) -> Any:
-    """The searcher of the index in ``folder``, whatever its kind (``knobs`` go to the kind's searcher)."""
-    import inspect
-
-    from boltir.registry import get_index_kind, resolve
-
-    kind = read_manifest(folder).get("kind", "")
-    searcher = resolve(get_index_kind(kind).impl().searcher)
-    from boltir.search.base import IndexSearcher
-
-    params = set(inspect.signature(searcher).parameters) | set(inspect.signature(IndexSearcher).parameters)
-    accepted = params - {"index_dir", "model", "loaded", "common"}
-    unknown = sorted(set(knobs) - accepted)
-    if unknown:
-        raise ValueError(
-            f"{', '.join(unknown)}: not a search setting of a {kind} index (its settings: "
-            f"{', '.join(sorted(accepted))})"
-        )
-    return searcher(folder, model=model, loaded=loaded, **knobs)

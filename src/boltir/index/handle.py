@@ -68,7 +68,7 @@ class Index:
     def searcher(self, model: Any = None, **knobs: Any) -> Any:
         """The retriever of this index (``search(queries, k) -> Run``); ``knobs`` are its kind's search settings
         (``search_params``, ``budget``, ``nprobe``, ``ncandidates``, ``batch_size``)."""
-        from boltir.index.build import open_searcher
+        from boltir.index.open import open_searcher
 
         if model is None or isinstance(model, (str, os.PathLike)):
             return open_searcher(self.path, None if model is None else str(model), **knobs)
@@ -80,7 +80,7 @@ class Index:
 
     def add(self, docs: str, batch_size: int = 32) -> Index:
         """Add documents (encoded with the index's own model), as a new generation."""
-        from boltir.index.build import load_index_model
+        from boltir.index.open import load_index_model
         from boltir.index.update import add_documents
 
         model, tokenizer = load_index_model(self.path, self.manifest)
@@ -100,9 +100,9 @@ class Index:
 def _loaded(model: Any, family: str | None) -> tuple[Any, Any, str]:
     """``(module, tokenizer, source name)`` of a model given by name or as a loaded boltir model."""
     if isinstance(model, (str, os.PathLike)):
-        from boltir.models.loading import load_model
+        from boltir.models.loading import load_module
 
-        module, tokenizer = load_model(str(model), family=family)
+        module, tokenizer = load_module(str(model), family=family)
         return module, tokenizer, str(model)
     module = getattr(model, "module", model)
     return module, module.attached_tokenizer(), str(module.config.name_or_path or "python")

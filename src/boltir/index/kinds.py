@@ -1,7 +1,10 @@
-"""The protocol every index kind implements; the kinds themselves live beside their storage code (dense, sparse,
-multivector, coil) and are registered in :mod:`boltir.registry`. Building (:func:`boltir.index.build.build_index`),
-adding documents (:func:`boltir.index.update.add_documents`) and opening a searcher go through these methods only,
-so a new kind is one class plus one registry entry."""
+"""The protocol every index kind (representation) implements. Each kind is one module of :mod:`boltir.index`
+(``dense``, ``sparse``, ``multivector``, ``coil``) that owns its representation end to end: encoding shards,
+writing and extending a generation's derived files, its searcher, the exact re-ranking of a run with the scores
+its search gives, and its JSON for ``boltir serve``; it is registered once in :mod:`boltir.registry`. Building
+(:func:`boltir.index.build.build_index`), adding documents (:func:`boltir.index.update.add_documents`), opening
+(:func:`boltir.index.open.open_searcher`), re-ranking and serving go through these methods only, so a new kind is
+one module plus one registry entry."""
 
 from __future__ import annotations
 
@@ -25,15 +28,36 @@ class Generation:
 
 
 class IndexKindBase:
-    """``name``: the kind written into manifests. ``options``: the build knobs the kind accepts, with defaults.
-    ``derived_files``: the files a generation's derived structures are written to (kept per generation).
-    ``searcher``: ``"module:Class"`` of the searcher (constructor ``(folder, model=None, loaded=None, **knobs)``)."""
+    """The methods and attributes of an index kind.
+
+    Attributes:
+        name: the kind written into manifests.
+        options: the build knobs the kind accepts, with their defaults.
+        derived_files: the files a generation's derived structures are written to (kept per generation).
+        read_whole: derived files a searcher reads completely (their checksums are checked on open).
+    """
 
     name: str = ""
     options: dict[str, Any] = {}
     derived_files: tuple[str, ...] = ()
-    read_whole: tuple[str, ...] = ()  # derived files a searcher reads completely: their checksums are checked on open
-    searcher: str = ""
+    read_whole: tuple[str, ...] = ()
+
+    def searcher_class(self) -> type:
+        """The kind's searcher: a :class:`boltir.index.searcher.IndexSearcher` subclass, constructed as
+        ``(folder, model=None, loaded=None, **knobs)``."""
+        raise NotImplementedError
+
+    def rerank(self, job: Any) -> dict[str, dict[str, float]]:
+        """Scores of a :class:`boltir.models.scoring.RerankJob`'s candidates with this representation, equal to the
+        scores the kind's exact search gives them."""
+        raise NotImplementedError
+
+    def to_json(self, encoded: Any, row: int) -> Any:
+        """Row ``row`` of what the model's ``encode`` returned, as JSON (``boltir serve``'s ``/encode``): a
+        list of floats unless the kind says otherwise."""
+        import numpy as np
+
+        return np.asarray(encoded[row]).tolist()
 
     def check_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         """The kind's options with defaults filled in; an option of another kind is an error."""

@@ -292,3 +292,9 @@ def read_doc_ids(folder: str | Path, manifest: dict[str, Any]) -> list[str]:
     if len(ids) != manifest.get("count", len(ids)):
         raise InvalidIndexError(f"{folder}: {len(ids)} document ids for {manifest['count']} documents in the manifest")
     return ids
+
+
+def deleted_positions(manifest: dict[str, Any], doc_ids: np.ndarray) -> np.ndarray:
+    """Boolean mask over index positions of the deleted documents."""
+    deleted = set(manifest.get("deleted", []))
+    return np.fromiter((d in deleted for d in doc_ids), dtype=bool, count=len(doc_ids))

@@ -11,8 +11,6 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from boltir.errors import InvalidIndexError
 from boltir.index.lock import writer_lock
 from boltir.index.storage import ShardedVectorWriter, derived_name, read_doc_ids, read_manifest
@@ -20,14 +18,14 @@ from boltir.utils.atomic import atomic_write_json
 from boltir.utils.progress import progress_bar
 
 
-def _now() -> str:
+def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 KEEP_GENERATIONS = 2  # the current one and the one before it
 
 
-def _publish(folder: Path, manifest: dict[str, Any], derived: list[str]) -> None:
+def publish(folder: Path, manifest: dict[str, Any], derived: list[str]) -> None:
     """Record the files of the new generation, swap the manifest in, then remove the derived files of generations
     older than the previous one (no reader can still be on its way to them)."""
     from boltir.index.integrity import index_files
@@ -41,7 +39,7 @@ def _publish(folder: Path, manifest: dict[str, Any], derived: list[str]) -> None
             (folder / derived_name(name, old)).unlink(missing_ok=True)
 
 
-def _verified(folder: Path) -> dict[str, Any]:
+def verified(folder: Path) -> dict[str, Any]:
     """The manifest of an index whose files all still have their recorded checksums (what an update builds on)."""
     from boltir.index.integrity import verify
 
@@ -64,13 +62,14 @@ def add_documents(
 ) -> dict[str, Any]:
     """Append ``docs`` to the index in ``index_dir`` (any kind); the model must have the index's weights."""
     from boltir.data.sources import load_docs
-    from boltir.index.build import check_model, chunks, document_encoder
+    from boltir.index.build import chunks, document_encoder
     from boltir.index.kinds import Generation
+    from boltir.index.open import check_model
     from boltir.registry import get_index_kind
 
     folder = Path(index_dir)
     with writer_lock(folder, "add documents"):
-        manifest = _verified(folder)
+        manifest = verified(folder)
         kind = get_index_kind(manifest["kind"]).impl()
         check_model(folder, manifest["model"], model, tokenizer)
         existing = set(read_doc_ids(folder, manifest))
@@ -94,9 +93,9 @@ def add_documents(
         g = manifest.get("generation", 0) + 1
         fields = kind.extend_derived(Generation(folder, writer.shards, g, len(tokenizer)), manifest, first_new)
         new = {**manifest, **fields, "generation": g, "shards": writer.shards, "count": writer.done_count}
-        update = {"time": _now(), "added": added, "source": docs, "generation": g}
+        update = {"time": now(), "added": added, "source": docs, "generation": g}
         new["updates"] = manifest.get("updates", []) + [update]
-        _publish(folder, new, list(kind.derived_files))
+        publish(folder, new, list(kind.derived_files))
     return new
 
 
@@ -113,42 +112,6 @@ def delete_documents(index_dir: str | Path, doc_ids: list[str]) -> dict[str, Any
             if doc_id in deleted:
                 raise InvalidIndexError(f"{folder}: document {doc_id!r} is already deleted; the index is unchanged")
         new = dict(manifest, deleted=sorted(deleted | set(doc_ids)))
-        new["updates"] = manifest.get("updates", []) + [{"time": _now(), "deleted": len(set(doc_ids))}]
+        new["updates"] = manifest.get("updates", []) + [{"time": now(), "deleted": len(set(doc_ids))}]
         atomic_write_json(folder / "manifest.json", new)
-    return new
-
-
-def deleted_positions(manifest: dict[str, Any], doc_ids: np.ndarray) -> np.ndarray:
-    """Boolean mask over index positions of the deleted documents."""
-    deleted = set(manifest.get("deleted", []))
-    return np.fromiter((d in deleted for d in doc_ids), dtype=bool, count=len(doc_ids))
-
-
-def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 262_144, seed: int = 0) -> dict[str, Any]:
-    """Add residual compression (``nbits`` per dimension) to a complete multi-vector index, keeping its
-    centroids: a new generation of codes, lists, residuals and buckets, then the manifest; search uses it next."""
-    from boltir.index.build import open_index
-    from boltir.index.multivector import (
-        CENTROIDS_FILE,
-        NBITS,
-        MultiVectorKind,
-        assign_tokens,
-        residual_buckets,
-        sample_tokens,
-    )
-
-    folder = Path(index_dir)
-    with writer_lock(folder, "compress"):
-        manifest = open_index(folder, "multivector", check_shards=True)
-        _verified(folder)
-        if nbits not in NBITS or manifest["dim"] * nbits % 8:
-            raise ValueError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
-        old_g = manifest.get("generation", 0)
-        g = old_g + 1
-        centroids = np.load(folder / derived_name(CENTROIDS_FILE, old_g))
-        buckets = residual_buckets(sample_tokens(folder, manifest["shards"], train_size, seed), centroids, nbits)
-        stats = assign_tokens(folder, manifest["shards"], centroids, g, buckets)
-        new = dict(manifest, generation=g, centroids={**manifest["centroids"], **stats})
-        new["updates"] = manifest.get("updates", []) + [{"time": _now(), "compressed": nbits, "generation": g}]
-        _publish(folder, new, list(MultiVectorKind.derived_files))
     return new

@@ -135,19 +135,29 @@ def is_adapter(path: str) -> bool:
     return (Path(path) / ADAPTER_CONFIG).is_file() and (Path(path) / HEAD_WEIGHTS).is_file()
 
 
-def load_adapter(path: str, name: str, merge: bool = False):
-    """``(model, tokenizer)``: the base model's backbone, the adapter on it (merged when ``merge``) and the heads."""
+def adapter_base(path: str) -> str:
+    """The base model (name or path) an adapter folder was trained on."""
+    return json.loads((Path(path) / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+
+
+def load_adapter(path: str, name: str, base: Any, merge: bool = False) -> Any:
+    """The model of an adapter folder: ``base``'s backbone (the loaded base model of :func:`adapter_base`), the
+    adapter on it (merged when ``merge``) and the heads saved with the adapter.
+
+    Raises:
+        FamilyError: the folder's config.json belongs to no boltir family.
+        ValueError: the adapter's weights do not fit its base.
+    """
     from safetensors.torch import load_file
 
-    from boltir.models.loading import load_model, load_tokenizer
+    from boltir.errors import FamilyError
     from boltir.registry import family_of_model_type
 
     spec = json.loads((Path(path) / ADAPTER_CONFIG).read_text())
     config = json.loads((Path(path) / "config.json").read_text())
     family = family_of_model_type(config.get("model_type"))
     if family is None:
-        raise ValueError(f"{name}: {ADAPTER_CONFIG} beside a config.json of no boltir family")
-    base, _ = load_model(spec["base_model_name_or_path"], family=family.name)
+        raise FamilyError(f"{name}: {ADAPTER_CONFIG} beside a config.json of no boltir family")
     model = family.model_cls()(family.config_cls().from_pretrained(path))
     model.encoder.load_state_dict(base.encoder.state_dict())
     settings = LoraSettings(spec["r"], spec["lora_alpha"], spec.get("lora_dropout", 0.0), spec["target_modules"])
@@ -169,7 +179,16 @@ def load_adapter(path: str, name: str, merge: bool = False):
     if merge:
         merge_lora(model)
     model.config.name_or_path = str(name)
-    return model.eval(), load_tokenizer(path, name)
+    return model.eval()
 
 
-__all__ = ["LoraSettings", "attach_lora", "has_lora", "is_adapter", "load_adapter", "merge_lora", "save_adapter"]
+__all__ = [
+    "LoraSettings",
+    "adapter_base",
+    "attach_lora",
+    "has_lora",
+    "is_adapter",
+    "load_adapter",
+    "merge_lora",
+    "save_adapter",
+]

@@ -33,16 +33,16 @@ class RetrievalModel:
     def score(self, queries: str | Sequence[str], docs: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Scores [queries, docs] of every query against every document (a Set-Encoder sees each query's
         documents as one list)."""
-        from boltir.registry import resolve
+        from boltir.registry import reranker_of
 
         queries = [queries] if isinstance(queries, str) else list(queries)
         qmap = {str(i): q for i, q in enumerate(queries)}
         dmap = {str(j): d for j, d in enumerate(docs)}
-        from boltir.search.rerank import RerankJob
+        from boltir.models.scoring import RerankJob
 
         lists = {q: list(dmap) for q in qmap}
         job = RerankJob(self.module, self.tokenizer, lists, qmap, dmap, batch_size, show_progress=False)
-        scored = resolve(self.family.reranker)(job)
+        scored = reranker_of(self.family)(job)
         return np.array([[scored[q][d] for d in dmap] for q in qmap], dtype=np.float64)
 
     def rank(
@@ -92,7 +92,7 @@ def load_model(
     """Any boltir model by short name (``minilm-l6``, ``splade-tiny``), folder or Hub id; ``family`` asks for a
     family (default: the folder's own, see :func:`boltir.models.loading.detect_family`); ``overrides`` change
     settings (a saved folder only the ones its family allows)."""
-    from boltir.models.loading import load_model as load
+    from boltir.models.loading import load_module as load
 
     module, tokenizer = load(str(name_or_path), family=family, seed=seed, **overrides)
     cls = BiEncoder if _role(module) == "bi-encoder" else CrossEncoder

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Random draws inside come from ``seed``; the global generator is left as it was.
+
+    Args:
+        seed: the seed of the draws inside the block.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def weights_fingerprint(model: torch.nn.Module) -> str:
@@ -122,8 +136,3 @@ def save_model_folder(
         if provenance:
             (tmp / "boltir_provenance.json").write_text(json.dumps(provenance, indent=2, default=str))
     return path
-
-
-from boltir.models.hf_auto import register_all  # noqa: E402
-
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -9,13 +9,6 @@ import dataclasses
 import json
 from typing import Any
 
-PIPELINE_TAGS = {
-    "dense": "sentence-similarity",
-    "multivector": "sentence-similarity",
-    "coil": "sentence-similarity",
-    "sparse": "feature-extraction",
-    None: "text-ranking",
-}
 TRAINING_KEYS = (
     "family",
     "loss",
@@ -39,7 +32,7 @@ def own_settings(config: Any) -> dict[str, Any]:
 
 
 def model_card(model: Any, provenance: dict[str, Any] | None = None) -> str:
-    from boltir.registry import family_of_model_type
+    from boltir.registry import family_of_model_type, get_index_kind
 
     cfg = model.config
     family = family_of_model_type(cfg.model_type)
@@ -52,7 +45,7 @@ def model_card(model: Any, provenance: dict[str, Any] | None = None) -> str:
     header = [
         "---",
         "library_name: boltir",
-        f"pipeline_tag: {PIPELINE_TAGS.get(kind, 'text-ranking')}",
+        f"pipeline_tag: {get_index_kind(kind).pipeline_tag if kind else 'text-ranking'}",
         f"tags: [boltir, information-retrieval, {name}, {role}" + (f", {kind}-index" if kind else "") + "]",
     ]
     if base and "/" in str(base) and not str(base).startswith(("/", ".")):

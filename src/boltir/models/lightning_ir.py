@@ -81,7 +81,7 @@ def load_tokenizer(path: str, name: str) -> Any:
         cls = getattr(transformers, candidate, None)
         if cls is not None:
             return cls.from_pretrained(path)
-    from boltir.models.loading import load_tokenizer as plain
+    from boltir.models.sources import load_tokenizer as plain
 
     log.info(f"{name}: tokenizer class {cls_name!r} unknown to transformers; loading with AutoTokenizer")
     return plain(path, name)
@@ -306,7 +306,7 @@ def renamed(weights: dict[str, Any], model: Any, family: str) -> dict[str, Any]:
 def load(path: str, config: dict[str, Any], name: str, family: Any, overrides: dict[str, Any]):
     """``(model, tokenizer)`` of a Lightning IR folder as the boltir ``family`` it maps to; ``overrides`` change
     the settings the family lets a saved model change."""
-    from boltir.models.builders import seeded
+    from boltir.models.base import seeded
 
     tokenizer = load_tokenizer(path, name)
     weights = saved_weights(path)

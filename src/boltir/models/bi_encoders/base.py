@@ -6,16 +6,16 @@ one ``score``; and ``encode`` turning texts into what an index stores (through t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
-from transformers.utils import ModelOutput
 
 from boltir.models.base import BoltirPreTrainedModel, build_backbone, encoder_states, init_linear_heads
+from boltir.models.bi_encoders.inference import encode_dense
+from boltir.models.bi_encoders.output import BiEncoderOutput
 
 
 class BiEncoderConfig(PreTrainedConfig):
@@ -41,36 +41,15 @@ class BiEncoderConfig(PreTrainedConfig):
         return self.query_length if kind == "query" else self.doc_length
 
 
-@dataclass
-class BiEncoderOutput(ModelOutput):
-    """The one output of every bi-encoder. ``embeddings``: [B, D] (one vector, or term weights), [B, V, D]
-    (views) or [B, L, D] (tokens, with ``mask`` [B, L] of the tokens that score); COIL adds ``cls`` [B, C] and
-    ``token_ids`` [B, L] (-1 where a token never matches)."""
-
-    # a field is None where a family does not produce it (typed as a tensor for the families that do)
-    embeddings: torch.Tensor = None  # type: ignore[assignment]
-    mask: torch.Tensor = None  # type: ignore[assignment]
-    cls: torch.Tensor = None  # type: ignore[assignment]
-    token_ids: torch.Tensor = None  # type: ignore[assignment]
-
-    def rows(self, start: int, end: int) -> BiEncoderOutput:
-        """The outputs of sequences ``start:end``."""
-        return BiEncoderOutput(**{k: v[start:end] for k, v in self.items()})
-
-    @property
-    def num_rows(self) -> int:
-        return 0 if self.embeddings is None else int(self.embeddings.shape[0])
-
-
 class BiEncoderModel(BoltirPreTrainedModel):
     """Base of the bi-encoder families. Subclasses set ``heads`` (attribute names of freshly initialised layers),
-    ``batch_encoder`` (the :mod:`boltir.models.bi_encoders.inference` function that turns texts into stored
-    representations), and implement ``forward`` and ``score``."""
+    ``batch_encoder`` (the :mod:`boltir.models.bi_encoders.inference` function that turns texts into what the
+    family's index kind stores), and implement ``forward`` and ``score``."""
 
     config_class = BiEncoderConfig
     backbone_auto = "AutoModel"
     heads: tuple[str, ...] = ()
-    batch_encoder = "encode_dense"
+    batch_encoder = staticmethod(encode_dense)
     term_weights = False  # learned-sparse outputs (vocabulary-sized); sparsity regularisers apply
     whole_backbone = True  # the backbone is called whole (so it can run exported: models.backends)
 
@@ -124,11 +103,9 @@ class BiEncoderModel(BoltirPreTrainedModel):
     ) -> Any:
         """Texts -> the family's stored representation (dense array, sparse matrix, token arrays, ...), in
         input order, through length-sorted batches (``batch_size`` texts, or ``batch_tokens`` padded tokens);
-        ``tokenizer`` defaults to the one loaded with the model; ``ranks`` (:mod:`boltir.distributed`) shares the
+        ``tokenizer`` defaults to the one loaded with the model; ``ranks`` (:mod:`boltir.utils.distributed`) shares the
         batches among processes, each getting the whole result."""
-        from boltir.models.bi_encoders import inference
-
-        fn = getattr(inference, self.batch_encoder) if isinstance(self.batch_encoder, str) else self.batch_encoder
+        fn = self.batch_encoder
         tokenizer = tokenizer or self.attached_tokenizer()
         batching = {"batch_size": batch_size, "progress": progress, "num_workers": num_workers}
         if ranks is not None and ranks.world > 1:
@@ -139,8 +116,3 @@ class BiEncoderModel(BoltirPreTrainedModel):
 def dot_scores(query: BiEncoderOutput, doc: BiEncoderOutput) -> torch.Tensor:
     """All-pairs dot products of one-vector outputs (embeddings or term weights)."""
     return query.embeddings @ doc.embeddings.T
-
-
-from boltir.models.hf_auto import register_all  # noqa: E402
-
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

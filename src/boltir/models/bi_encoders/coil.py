@@ -4,10 +4,14 @@ vocabulary id (query tokens without a match add nothing). Special tokens and doc
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
+from boltir.models.bi_encoders.inference import encode_coil
+from boltir.models.building import around_backbone, punctuation_ids
 
 
 class CoilConfig(BiEncoderConfig):
@@ -34,7 +38,7 @@ class CoilModel(BiEncoderModel):
     config_class = CoilConfig
     base_model_prefix = "coil"
     heads = ("cls_projection", "token_projection")
-    batch_encoder = "encode_coil"
+    batch_encoder = staticmethod(encode_coil)
 
     def build_heads(self, config: CoilConfig) -> None:
         hidden = config.encoder.hidden_size
@@ -66,6 +70,7 @@ class CoilModel(BiEncoderModel):
         return query.cls @ doc.cls.T + lexical
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def build_coil(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+    settings = {"skip_ids": sorted(set(tokenizer.all_special_ids) | set(punctuation_ids(tokenizer))), **settings}
+    return around_backbone(CoilModel, CoilConfig, path, name, seed, settings), tokenizer

@@ -5,12 +5,15 @@ score = sum over query tokens of the maximum dot product with any document token
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
+from boltir.models.bi_encoders.inference import encode_multi
+from boltir.models.building import around_backbone, punctuation_ids
 
 
 class ColbertConfig(BiEncoderConfig):
@@ -38,7 +41,7 @@ class ColbertModel(BiEncoderModel):
     config_class = ColbertConfig
     base_model_prefix = "colbert"
     heads = ("projection",)
-    batch_encoder = "encode_multi"
+    batch_encoder = staticmethod(encode_multi)
 
     def build_heads(self, config: ColbertConfig) -> None:
         self.projection = nn.Linear(config.encoder.hidden_size, config.embedding_dim, bias=config.projection_bias)
@@ -116,6 +119,60 @@ def xtr_scores(q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: t
     return total / hit.sum(1).clamp(min=1)
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def colbert_token_settings(tokenizer: Any) -> dict[str, Any]:
+    """Marker ids ([unused0] / [unused1] where the vocabulary has them), [MASK] and the punctuation skip-list."""
+    vocab = tokenizer.get_vocab()
+    return {
+        "query_marker_id": vocab.get("[unused0]"),
+        "doc_marker_id": vocab.get("[unused1]"),
+        "mask_token_id": tokenizer.mask_token_id,
+        "pad_token_id": tokenizer.pad_token_id or 0,
+        "skip_ids": punctuation_ids(tokenizer),
+    }
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+
+def stanford_colbert_state(path: str) -> dict[str, Any] | None:
+    """The state dict of a Stanford ColBERT checkpoint folder (``bert.*`` + ``linear.weight``), else None."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    folder = Path(path)
+    if (folder / "model.safetensors").is_file():
+        with safe_open(folder / "model.safetensors", framework="pt") as f:
+            if "linear.weight" not in f.keys():
+                return None
+        state = load_file(folder / "model.safetensors")
+    elif (folder / "pytorch_model.bin").is_file():
+        import torch
+
+        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        return None
+    return state if "linear.weight" in state else None
+
+
+def build_colbert(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From a Stanford ColBERT checkpoint folder (BERT + ``linear`` layer, e.g. colbert-ir/colbertv2.0 once
+    downloaded), or around a plain backbone with a fresh projection."""
+    import torch
+    from transformers import AutoConfig
+
+    settings = {**colbert_token_settings(tokenizer), **settings}
+    stanford = stanford_colbert_state(path) if Path(path).is_dir() else None
+    if stanford is None:
+        return around_backbone(ColbertModel, ColbertConfig, path, name, seed, settings), tokenizer
+    enc_cfg = AutoConfig.from_pretrained(path)
+    dim = stanford["linear.weight"].shape[0]
+    model = ColbertModel(ColbertConfig(encoder=enc_cfg.to_dict(), **{"embedding_dim": dim, **settings}))
+    enc_state = {
+        k[len("bert.") :]: v for k, v in stanford.items() if k.startswith("bert.") and not k.startswith("bert.pooler")
+    }
+    missing, unexpected = model.encoder.load_state_dict(enc_state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(
+            f"{name}: ColBERT checkpoint does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    with torch.no_grad():
+        model.projection.weight.copy_(stanford["linear.weight"])
+    model.config.name_or_path = str(name)
+    return model, tokenizer

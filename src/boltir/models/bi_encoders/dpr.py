@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
 from boltir.models.bi_encoders.pooling import POOLINGS, pool
+from boltir.models.building import around_backbone
+from boltir.models.sources import optional_file
 
 SIMILARITIES = ("dot", "cosine")
 
@@ -67,6 +72,34 @@ class DprModel(BiEncoderModel):
     score = staticmethod(dot_scores)
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def sentence_transformers_settings(name_or_path: str) -> dict[str, Any]:
+    """DprConfig settings read from a sentence-transformers folder (pooling, normalisation, dense layer)."""
+    modules_file = optional_file(name_or_path, "modules.json")
+    if modules_file is None:
+        return {}
+    settings: dict[str, Any] = {}
+    for module in json.loads(modules_file.read_text()):
+        kind = module["type"].rsplit(".", 1)[-1]
+        if kind == "Pooling":
+            cfg_file = optional_file(name_or_path, f"{module['path']}/config.json")
+            cfg = json.loads(cfg_file.read_text()) if cfg_file else {}
+            if cfg.get("pooling_mode_cls_token"):
+                settings["pooling"] = "first"
+            elif cfg.get("pooling_mode_max_tokens"):
+                settings["pooling"] = "max"
+            elif cfg.get("pooling_mode_mean_tokens", True):
+                settings["pooling"] = "mean"
+            else:
+                raise ValueError(f"{name_or_path}: unsupported sentence-transformers pooling {cfg}")
+        elif kind == "Normalize":
+            settings["normalize"] = True
+            settings["similarity"] = "cosine"
+        elif kind == "Dense":
+            raise ValueError(f"{name_or_path}: sentence-transformers Dense modules are not supported yet")
+    return settings
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+
+def build_dpr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+
+    settings = {**sentence_transformers_settings(path), **settings}
+    return around_backbone(DprModel, DprConfig, path, name, seed, settings), tokenizer

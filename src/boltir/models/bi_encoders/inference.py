@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from boltir.data.collators import TextBatcher, length_sorted_batches, token_budget_batches, token_lengths
+from boltir.models.bi_encoders.output import BiEncoderOutput
 
 
 def encoded_batches(
@@ -57,8 +58,6 @@ def encoded_batches(
 def _shared_batches(model: Any, batcher: TextBatcher, kind: str, ranks: Any, progress: Any) -> Iterator[tuple]:
     """Several ranks: each runs the batches ``b`` with ``b % world == rank`` of the one batch plan, then every rank
     gets every batch's outputs, in plan order (each text is computed in the very batch a single process uses)."""
-    from boltir.models.bi_encoders.base import BiEncoderOutput
-
     device = next(model.parameters()).device
     mine = {}
     with torch.inference_mode():

@@ -4,10 +4,14 @@ vocabulary has them) follow the document's [CLS]; each view token's output is on
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
+from boltir.models.bi_encoders.inference import encode_views
+from boltir.models.building import around_backbone
 
 
 class MvrConfig(BiEncoderConfig):
@@ -27,7 +31,7 @@ class MvrModel(BiEncoderModel):
     config_class = MvrConfig
     base_model_prefix = "mvr"
     heads = ("projection",)
-    batch_encoder = "encode_views"
+    batch_encoder = staticmethod(encode_views)
 
     def build_heads(self, config: MvrConfig) -> None:
         if not config.view_token_ids:
@@ -52,6 +56,13 @@ class MvrModel(BiEncoderModel):
         return torch.einsum("qh,dvh->qdv", query.embeddings, doc.embeddings).amax(-1)
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def build_mvr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """``views`` (default 4) view tokens taken from the vocabulary's ``[unused2]``, ``[unused3]``, ..."""
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+    settings = dict(settings)
+    views = settings.pop("views", None) or 4
+    vocab = tokenizer.get_vocab()
+    ids = [vocab[f"[unused{i}]"] for i in range(2, 2 + views) if f"[unused{i}]" in vocab]
+    if len(ids) < views:
+        raise ValueError(f"{name}: the vocabulary lacks {views} [unusedN] tokens for MVR views")
+    return around_backbone(MvrModel, MvrConfig, path, name, seed, {"view_token_ids": ids, **settings}), tokenizer

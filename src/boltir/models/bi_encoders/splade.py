@@ -5,10 +5,14 @@ documents and weights a query's terms by a static per-term table (``query_weight
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
+from boltir.models.base import seeded
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
+from boltir.models.bi_encoders.inference import encode_sparse
 
 SPLADE_POOLINGS = ("max", "sum")
 
@@ -32,7 +36,7 @@ class SparseConfig(BiEncoderConfig):
 class SparseModel(BiEncoderModel):
     """Base of the learned-sparse families: [B, vocab] term weights, dot-product scores, top-k pruning."""
 
-    batch_encoder = "encode_sparse"
+    batch_encoder = staticmethod(encode_sparse)
     term_weights = True
 
     @staticmethod
@@ -90,6 +94,18 @@ class SpladeModel(SparseModel):
         return BiEncoderOutput(embeddings=self.prune(pooled, self.config.pruning(kind)))
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def build_splade(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From any masked-LM checkpoint (e.g. ``splade-tiny``): its MLM head becomes the vocabulary projection (from a
+    backbone without one, the head is drawn from ``seed``)."""
+    from transformers import AutoModelForMaskedLM
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+    with seeded(seed):
+        backbone = AutoModelForMaskedLM.from_pretrained(path)
+    model = SpladeModel(
+        SpladeConfig(encoder=backbone.config.to_dict(), **{"skip_ids": list(tokenizer.all_special_ids), **settings})
+    )
+    missing, unexpected = model.encoder.load_state_dict(backbone.state_dict(), strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"{name}: masked-LM weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    model.config.name_or_path = str(name)
+    return model, tokenizer

@@ -4,11 +4,14 @@ dot-product scores), so the same inverted index, sparse search and re-ranking se
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from boltir.models.bi_encoders.base import BiEncoderOutput
 from boltir.models.bi_encoders.splade import SparseConfig, SparseModel
+from boltir.models.building import around_backbone
 
 
 class UniCoilConfig(SparseConfig):
@@ -46,6 +49,7 @@ class UniCoilModel(SparseModel):
         return BiEncoderOutput(embeddings=self.prune(out, self.config.pruning(kind)))
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def build_unicoil(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+    settings = {"skip_ids": list(tokenizer.all_special_ids), **settings}
+    return around_backbone(UniCoilModel, UniCoilConfig, path, name, seed, settings), tokenizer

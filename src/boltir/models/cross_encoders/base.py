@@ -96,8 +96,3 @@ class CrossEncoderModel(BoltirPreTrainedModel):
         """``(queries, lists of documents) -> model inputs`` for whole candidate lists (lists padded with empty
         documents to the longest)."""
         raise NotImplementedError
-
-
-from boltir.models.hf_auto import register_all  # noqa: E402
-
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from boltir.models.base import encoder_states
+from boltir.models.building import around_backbone, is_classifier
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel, logits_to_scores
 
 
@@ -63,6 +64,47 @@ class MonoModel(CrossEncoderModel):
         return pairs
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def classification_head(clf: Any) -> tuple[str | None, Any, Any]:
+    """``(activation, dense, out)`` of a transformers sequence-classification model's head."""
+    from torch import nn
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+    head = getattr(clf, "classifier", None)
+    base = getattr(clf, clf.base_model_prefix)
+    if isinstance(head, nn.Linear):
+        pooler = getattr(base, "pooler", None)
+        if pooler is not None and isinstance(getattr(pooler, "dense", None), nn.Linear):
+            return "tanh", pooler.dense, head  # BERT: pooler (dense + tanh) then classifier
+        return None, None, head
+    if head is not None and isinstance(getattr(head, "dense", None), nn.Linear) and hasattr(head, "out_proj"):
+        act = "gelu" if clf.config.model_type == "electra" else "tanh"
+        return act, head.dense, head.out_proj
+    raise ValueError(f"{type(clf).__name__}: unsupported classification head {type(head).__name__}")
+
+
+def build_mono(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From a ``*ForSequenceClassification`` checkpoint (same logits), or around a plain backbone."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    if not is_classifier(path):
+        return around_backbone(MonoModel, MonoConfig, path, name, seed, settings), tokenizer
+    clf = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    activation, dense, out = classification_head(clf)
+    base = getattr(clf, clf.base_model_prefix)
+    model = MonoModel(
+        MonoConfig(
+            encoder=base.config.to_dict(),
+            head_activation=activation,
+            num_outputs=clf.config.num_labels,
+            head_bias=out.bias is not None,
+            **settings,
+        )
+    )
+    state = {k: v for k, v in base.state_dict().items() if not k.startswith("pooler.")}
+    model.encoder.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        if dense is not None and model.head.dense is not None:
+            model.head.dense.load_state_dict(dense.state_dict())
+        model.head.out.load_state_dict(out.state_dict())
+    model.config.name_or_path = str(name)
+    return model, tokenizer

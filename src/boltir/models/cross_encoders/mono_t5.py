@@ -25,7 +25,7 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 from boltir.data.pair_tokenizer import pad_sequences
-from boltir.models.base import BoltirPreTrainedModel, init_linear_heads
+from boltir.models.base import BoltirPreTrainedModel, init_linear_heads, seeded
 
 HEADS = ("true_false", "token", "encoder", "decoder_linear")
 
@@ -154,6 +154,33 @@ class PromptTokenizer:
         return {"input_ids": ids, "attention_mask": mask}
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def _single_token(tokenizer: Any, word: str, name: str) -> int:
+    """The vocabulary id of ``word`` as one SentencePiece (``▁true``), as monoT5 reads it."""
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    if len(ids) == 1:
+        return int(ids[0])
+    piece = tokenizer.convert_tokens_to_ids("\u2581" + word)
+    if piece is None or piece == tokenizer.unk_token_id:
+        raise ValueError(f"{name}: {word!r} is not one token of this tokenizer; monoT5 scores with its logit")
+    return int(piece)
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+
+def build_mono_t5(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From a T5 checkpoint (castorini monoT5 ``T5ForConditionalGeneration`` folders give their own scores):
+    ``head`` true_false (default), token (RankT5 encoder-decoder, ``<extra_id_10>`` unless ``score_token_id``) or
+    encoder (RankT5 encoder-only, a new linear head drawn from ``seed``)."""
+    import transformers
+
+    head = settings.get("head", "true_false")
+    if head == "true_false":
+        settings.setdefault("true_token_id", _single_token(tokenizer, "true", name))
+        settings.setdefault("false_token_id", _single_token(tokenizer, "false", name))
+    elif head == "token" and settings.get("score_token_id") is None:
+        settings["score_token_id"] = tokenizer.convert_tokens_to_ids("<extra_id_10>")
+    backbone_cls = transformers.T5EncoderModel if head == "encoder" else transformers.T5ForConditionalGeneration
+    backbone = backbone_cls.from_pretrained(path)
+    with seeded(seed):
+        model = MonoT5(MonoT5Config(encoder=backbone.config.to_dict(), **settings))
+    model.encoder.load_state_dict(backbone.state_dict())
+    model.config.name_or_path = str(name)
+    return model, tokenizer

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 
 from boltir.attention.inter_passage import BACKENDS, attend, flex_block_mask, int_keys, inter_passage_mask
+from boltir.models.base import seeded
+from boltir.models.building import from_mono, is_classifier, mono_source
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel
 
 INT_TOKEN = "[INT]"
@@ -136,6 +138,23 @@ class SetEncoder(CrossEncoderModel):
         return out[0], out[1]
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+SET_ENCODER_ONLY = ("sample_missing_docs", "depth", "attention_backend")
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+
+def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From any mono source, with ``[INT]`` added to the tokenizer and the embeddings; a plain backbone gets a
+    linear head without bias drawn from ``seed``."""
+
+    set_settings = {k: settings.pop(k) for k in SET_ENCODER_ONLY if k in settings}
+    from boltir.models.loading import saved_family
+
+    if saved_family(path) is None and not is_classifier(path):  # a plain backbone: a new head without bias
+        settings.setdefault("head_bias", False)
+    mono, tokenizer = mono_source(path, name, seed, settings)
+    if mono.config.num_outputs != 1:
+        raise ValueError(f"{name}: a two-logit classifier cannot seed a Set-Encoder head")
+    tokenizer.add_special_tokens({"additional_special_tokens": [INT_TOKEN]})
+    int_id = tokenizer.convert_tokens_to_ids(INT_TOKEN)
+    with seeded(seed):
+        mono.encoder.resize_token_embeddings(len(tokenizer))
+    return from_mono(mono, SetEncoder, SetEncoderConfig, name, int_token_id=int_id, **set_settings), tokenizer

@@ -16,6 +16,7 @@ from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 from boltir.attention.patterns import SparsePattern, full_mask
 from boltir.attention.windowed import banded_attention
+from boltir.models.building import from_mono, mono_source
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel, logits_to_scores
 
 BACKENDS = ("banded", "mask")
@@ -209,6 +210,18 @@ class SparseCrossEncoder(CrossEncoderModel):
         return _merge(o_c), _merge(o_q), _merge(o_d)
 
 
-from boltir.models.hf_auto import register_all  # noqa: E402
+def build_sparse_ce(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
+    """From any mono source with the attention pattern given in ``settings`` as ``pattern`` (a
+    :class:`SparsePattern`) or as its fields (the published pattern by default: ``window`` 4, query tokens see
+    only the query)."""
+    from boltir.attention.patterns import SparsePattern
 
-register_all(__name__)  # see boltir.models.hf_auto: registration waits for the last model module to finish
+    fields = {k: settings.pop(k) for k in list(settings) if k in SparsePattern().as_dict()}
+    pattern = settings.pop("pattern", None)
+    if pattern is not None and fields:
+        raise ValueError(f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both")
+    pattern = pattern or SparsePattern(**fields)
+    backend = settings.pop("attention_backend", "banded")
+    mono, tokenizer = mono_source(path, name, seed, settings)
+    settings = {"attention_backend": backend, **pattern.as_dict()}
+    return from_mono(mono, SparseCrossEncoder, SparseCrossEncoderConfig, name, **settings), tokenizer

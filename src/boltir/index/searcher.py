@@ -30,9 +30,8 @@ class IndexSearcher(Retriever):
         quantize: str | None = None,
         backend: str | None = None,
     ):
-        from boltir.index.build import load_index_model, open_index
-        from boltir.index.storage import read_doc_ids, read_manifest
-        from boltir.index.update import deleted_positions
+        from boltir.index.open import load_index_model, open_index
+        from boltir.index.storage import deleted_positions, read_doc_ids, read_manifest
 
         self.index_dir = Path(index_dir)
         self.batch_size, self.show_progress = batch_size, show_progress

@@ -2,7 +2,7 @@ import pytest
 
 from boltir.data.sources import load_qrels, load_queries
 from boltir.evaluation.measures import evaluate
-from boltir.search.bm25 import BM25Index
+from boltir.index.bm25 import BM25Index
 
 
 def test_vaswani_matches_reference_numbers(tmp_path):

@@ -1,6 +1,10 @@
-"""Re-rank candidate runs with any boltir model. Every function here takes one :class:`RerankJob` and returns a
-run, and each family names its own in the registry: bi-encoders encode each candidate document once and score it
-against its query; cross-encoders score each (query, document) pair, or, for the Set-Encoder, each whole list."""
+"""The scoring core: what every re-ranker (the pipeline's :class:`boltir.pipeline.Reranker`, the model objects of
+:func:`boltir.load_model`, ``boltir serve`` and ``boltir re-rank``) calls to score a run's candidates. Every
+re-ranking function takes one :class:`RerankJob` and returns a run; a family names its own in the registry:
+cross-encoders score each (query, document) pair (:func:`rerank_pairs`), each query's documents in segments
+(:func:`rerank_segments`) or each whole list (:func:`rerank_lists`, the Set-Encoder); bi-encoders re-rank through
+their index kind (:mod:`boltir.index`), which encodes each candidate once (:func:`encode_candidates_once`), or
+through their own ``score`` (:func:`rerank_scored`)."""
 
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ class RerankJob:
     batch_size: int = 32
     show_progress: bool = True
     batch_tokens: int | None = None  # batch by padded tokens instead of by count (bi-encoders, point-wise pairs)
-    ranks: Any = None  # several processes (boltir.distributed.Ranks) share the work; every rank gets the whole run
+    ranks: Any = (
+        None  # several processes (boltir.utils.distributed.Ranks) share the work; every rank gets the whole run
+    )
 
     def __post_init__(self) -> None:
         missing_q = [q for q in self.lists if q not in self.queries]
@@ -93,48 +99,6 @@ def encode_candidates_once(job: RerankJob):
     queries = [job.queries[q] for q in qids]
     q_out = job.model.encode(queries, "query", job.batch_size, tokenizer=job.tokenizer, ranks=job.ranks)
     return {d: i for i, d in enumerate(doc_ids)}, d_out, qids, q_out
-
-
-def rerank_dense(job: RerankJob) -> Run:
-    """Single-vector bi-encoders: dot products of each query's vector with its candidates' vectors."""
-    position, doc_vecs, qids, q_vecs = encode_candidates_once(job)
-    out: Run = {}
-    for qid, qv in zip(qids, q_vecs):
-        cand = job.lists[qid]
-        scores = doc_vecs[[position[d] for d in cand]] @ qv
-        out[qid] = dict(zip(cand, np.asarray(scores, dtype=np.float64).tolist()))
-    return out
-
-
-def rerank_sparse(job: RerankJob) -> Run:
-    """Learned-sparse bi-encoders: sparse dot products of term weights."""
-    position, d_mat, qids, q_mat = encode_candidates_once(job)
-    out = {}
-    for i, q in enumerate(qids):
-        rows = [position[d] for d in job.lists[q]]
-        scores = (d_mat[rows] @ q_mat[i].T).toarray().ravel()
-        out[q] = {d: float(s) for d, s in zip(job.lists[q], scores)}
-    return out
-
-
-def rerank_multivector(job: RerankJob) -> Run:
-    """Multi-vector (ColBERT) bi-encoders: MaxSim, per query one matrix product over its candidates' tokens and
-    one segmented max (a document without tokens scores 0)."""
-    position, d_emb, qids, q_emb = encode_candidates_once(job)
-    lengths = np.array([len(e) for e in d_emb])
-    starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    tokens = np.concatenate(d_emb) if lengths.sum() else np.zeros((0, job.model.config.embedding_dim), np.float32)
-    out = {}
-    for q, qe in zip(qids, q_emb):
-        cand = np.array([position[d] for d in job.lists[q]], dtype=np.int64)
-        scores = np.zeros(len(cand), dtype=np.float64)
-        has = lengths[cand] > 0
-        if has.any():
-            c, n = cand[has], lengths[cand[has]]
-            rows = np.repeat(starts[c] - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(n.sum())
-            scores[has] = np.maximum.reduceat(qe @ tokens[rows].T, np.r_[0, np.cumsum(n)[:-1]], axis=1).sum(0)
-        out[q] = dict(zip(job.lists[q], scores.tolist()))
-    return out
 
 
 @by_query
@@ -290,13 +254,3 @@ def rerank_lists(job: RerankJob) -> Run:
     """List-wise cross-encoders (Set-Encoder): each query's whole list in one forward pass, in the order given
     (the list is never split: the scores depend on the other passages; ``batch_size`` does not apply)."""
     return _score_chunks(job, None)
-
-
-def reranker_of(model: Any) -> Callable[..., Run]:
-    """The re-ranking function of a loaded model's family (from the registry)."""
-    from boltir.registry import family_of_model_type, resolve
-
-    family = family_of_model_type(model.config.model_type)
-    if family is None:
-        raise ValueError(f"{type(model).__name__} ({model.config.model_type}) belongs to no registered family")
-    return resolve(family.reranker)

@@ -29,9 +29,9 @@ def inputs(tmp_path_factory):
 
 @pytest.mark.parametrize("family", ["mono", "dpr", "set-encoder", "colbert"])
 def test_two_ranks_write_the_single_process_run(inputs, tiny_backbone, family):
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, tok = load_model(tiny_backbone, family=family)
+    model, tok = load_module(tiny_backbone, family=family)
     folder = inputs / family
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -48,9 +48,9 @@ def test_two_ranks_write_the_single_process_run(inputs, tiny_backbone, family):
 
 def test_two_ranks_build_the_same_distillation_data_and_tuples(inputs, tiny_backbone):
     """distill build (a model teacher) and mine (model scoring) share their scoring the same way."""
-    from boltir.models.loading import load_model
+    from boltir.models.loading import load_module
 
-    model, tok = load_model(tiny_backbone, family="mono")
+    model, tok = load_module(tiny_backbone, family="mono")
     model.save_pretrained(inputs / "teacher")
     tok.save_pretrained(inputs / "teacher")
     (inputs / "qrels").write_text("".join(f"q{q} 0 d{(q * 7) % 40} 1\n" for q in range(5)))

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from boltir.cli import main as boltir
-from boltir.search.fusion import fuse
+from boltir.data.fusion import fuse
 
 A = {"q": {"d1": 3.0, "d2": 2.0, "d3": 1.0}}
 B = {"q": {"d2": 10.0, "d4": 4.0, "d1": 1.0}}

@@ -1,8 +1,9 @@
 import numpy as np
 
 from boltir.data.runs import top_k
+from boltir.index.dense import rerank_dense
 from boltir.models.bi_encoders.inference import encode_dense
-from boltir.search.rerank import RerankJob, rerank_dense
+from boltir.models.scoring import RerankJob
 
 
 def test_rerank_equals_direct_scores(tiny_dpr):
@@ -28,7 +29,7 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
 
     from boltir.data.pair_tokenizer import PairTokenizer
     from boltir.models.loading import load_cross_encoder
-    from boltir.search.rerank import RerankJob, rerank_pairs
+    from boltir.models.scoring import RerankJob, rerank_pairs
 
     model, tok = load_cross_encoder(tiny_backbone, head_activation="tanh")
     docs = {f"d{i}": f"document {i} " + "word " * i for i in range(10)}
@@ -62,7 +63,7 @@ def test_sparse_rerank_equals_pairwise_scores(tiny_backbone):
     from boltir.attention.patterns import SparsePattern
     from boltir.data.pair_tokenizer import SegmentTokenizer
     from boltir.models.loading import load_sparse_cross_encoder
-    from boltir.search.rerank import RerankJob, rerank_segments
+    from boltir.models.scoring import RerankJob, rerank_segments
 
     model, tok = load_sparse_cross_encoder(tiny_backbone, pattern=SparsePattern(window=2), head_activation="tanh")
     docs = {f"d{i}": f"document {i} " + "word " * i for i in range(7)}
@@ -80,7 +81,7 @@ def test_token_budget_batches_give_the_same_scores(tiny_backbone, tiny_dpr):
     import numpy as np
 
     from boltir.models.loading import load_cross_encoder
-    from boltir.search.rerank import RerankJob, rerank_pairs
+    from boltir.models.scoring import RerankJob, rerank_pairs
 
     docs = {f"d{i}": f"document {i} " + "word " * (3 * i) for i in range(12)}
     run = {"q1": {f"d{i}": float(-i) for i in range(12)}}
