@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.boltir-installed
 
-.PHONY: venv demo test test-fast lint bench wheel clean
+.PHONY: venv demo test test-fast repro lint bench wheel clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ demo: $(STAMP)
 	$(BIN)/boltir demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=20
+	$(BIN)/python -m pytest -q -m "not repro" --durations=20
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not repro"
+
+# the long tier: DL19 reproductions, training curves, the README experiment, every multi-process case (CI runs it)
+repro: $(STAMP)
+	$(BIN)/python -m pytest -q -m repro --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -112,3 +114,34 @@ def tiny_tuples(tmp_path):
         "".join(f"v{q} Q0 d{d} {r} {10 - r} bm25\n" for q in (1, 2) for r, d in enumerate(range(8), start=1))
     )
     return tmp_path
+
+
+class LiveServer:
+    """A uvicorn server for an ASGI app on a free loopback port, in a thread, for the duration of a ``with``."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                break
+            time.sleep(0.05)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_server():
+    """``with live_server(app) as s:`` serves ``app`` on loopback at ``s.url``."""
+    pytest.importorskip("uvicorn")
+    return LiveServer

@@ -40,6 +40,7 @@ def test_python_blocks_of_the_docs_run(path, tmp_path, monkeypatch):
     run_python_blocks(path, tmp_path)
 
 
+@pytest.mark.repro
 def test_readme_python_runs_and_equals_the_command_line(tmp_path, monkeypatch, capsys):
     from boltir.cli import main as boltir
     from boltir.data.sources import load_qrels, load_run

@@ -84,10 +84,10 @@ def _same_index(a: Path, b: Path) -> None:
 @pytest.mark.parametrize(
     "kind, model, family",
     [
-        ("dense", "tiny", "dpr"),
-        ("sparse", "splade-tiny", None),
-        ("multivector", "tiny", "colbert"),
-        ("coil", "tiny", "coil"),
+        ("dense", "tiny", "dpr"),  # the mechanism, in the fast tier; every other kind in the repro tier
+        pytest.param("sparse", "splade-tiny", None, marks=pytest.mark.repro),
+        pytest.param("multivector", "tiny", "colbert", marks=pytest.mark.repro),
+        pytest.param("coil", "tiny", "coil", marks=pytest.mark.repro),
     ],
 )
 def test_two_ranks_build_the_single_process_index(corpus, tiny_backbone, kind, model, family):
@@ -98,6 +98,7 @@ def test_two_ranks_build_the_single_process_index(corpus, tiny_backbone, kind, m
     _same_index(corpus / f"{kind}-1", corpus / f"{kind}-2")
 
 
+@pytest.mark.repro
 def test_a_killed_rank_and_a_rerun_give_the_same_index(corpus, tiny_backbone):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "boltir"]
     _index(corpus, "killed-1", tiny_backbone, "dpr")

@@ -41,11 +41,15 @@ def test_save_load_round_trip_with_auto_model(tiny_dpr, tmp_path):
 
 @pytest.mark.slow
 def test_auto_model_after_plain_import_boltir(tiny_dpr, tmp_path):
-    """In a fresh interpreter: `import boltir` is light, and AutoModel then knows boltir's types."""
+    """In a fresh interpreter: `import boltir` is light (no torch, no transformers), and after the explicit
+    registration AutoModel knows every boltir type."""
     model, tok = tiny_dpr
     model.save_pretrained(tmp_path / "m")
     code = (
-        "import sys, boltir; assert 'torch' not in sys.modules; "
+        "import sys, boltir; assert 'torch' not in sys.modules and 'transformers' not in sys.modules; "
+        "boltir.register_auto_classes(); "
+        "from transformers.models.auto.configuration_auto import CONFIG_MAPPING; "
+        "assert all(f'boltir-{f.name}' in CONFIG_MAPPING for f in boltir.families()); "
         "from transformers import AutoModel; m = AutoModel.from_pretrained(sys.argv[1]); "
         "print(type(m).__name__)"
     )

@@ -27,7 +27,9 @@ def inputs(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("family", ["mono", "dpr", "set-encoder", "colbert"])
+@pytest.mark.parametrize(
+    "family", ["mono", *(pytest.param(f, marks=pytest.mark.repro) for f in ("dpr", "set-encoder", "colbert"))]
+)
 def test_two_ranks_write_the_single_process_run(inputs, tiny_backbone, family):
     from boltir.models.loading import load_module
 
@@ -46,6 +48,7 @@ def test_two_ranks_write_the_single_process_run(inputs, tiny_backbone, family):
     assert outs[0] == outs[1] and len(outs[0].splitlines()) == 5 * 16
 
 
+@pytest.mark.repro
 def test_two_ranks_build_the_same_distillation_data_and_tuples(inputs, tiny_backbone):
     """distill build (a model teacher) and mine (model scoring) share their scoring the same way."""
     from boltir.models.loading import load_module

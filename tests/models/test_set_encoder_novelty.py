@@ -44,7 +44,7 @@ def win_rate(scores: list[torch.Tensor], clusters: list[list[int]]) -> float:
     return wins / total
 
 
-@pytest.mark.slow
+@pytest.mark.repro
 def test_set_encoder_learns_to_demote_an_exact_duplicate(tmp_path):
     torch.manual_seed(SEED)
     # a tiny backbone with a wider initialisation than BERT's 0.02: with near-uniform attention at the start

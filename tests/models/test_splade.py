@@ -65,7 +65,7 @@ def test_inference_free_queries_are_weighted_bags_of_tokens():
     assert nz == {"water": 2.5, "boiling": 1.0}  # no [CLS]/[SEP], each term once
 
 
-@pytest.mark.slow
+@pytest.mark.repro
 def test_splade_tiny_reranks_dl19_at_the_reference_effectiveness():
     from boltir.data.runs import candidate_ids
     from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run

@@ -4,7 +4,6 @@ generation is picked up without restart, and shutdown answers what is in flight.
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,26 +15,6 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 
 TOPICS = ["apple", "engine", "river", "music"]
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        for _ in range(200):
-            if self.server.started:
-                break
-            time.sleep(0.05)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +41,7 @@ def _app(folder: Path, **kwargs):
     return create_app(service, **kwargs)
 
 
-def test_search_equals_boltir_search_and_info(corpus, tmp_path):
+def test_search_equals_boltir_search_and_info(corpus, tmp_path, live_server):
     from boltir.cli import main as boltir
     from boltir.data.sources import load_run
 
@@ -71,7 +50,7 @@ def test_search_equals_boltir_search_and_info(corpus, tmp_path):
     args = ["search", "--index", str(corpus / "idx"), "--queries", str(tmp_path / "q.tsv"), "--k", "5"]
     assert boltir(args + ["--output", str(tmp_path / "s.run")]) == 0
     expected = load_run(str(tmp_path / "s.run"))
-    with LiveServer(_app(corpus)) as s:
+    with live_server(_app(corpus)) as s:
         assert httpx.get(s.url + "/health").json() == {"status": "ok"}
         info = httpx.get(s.url + "/info").json()
         assert info["index"]["kind"] == "dense" and info["index"]["count"] == 40
@@ -84,8 +63,8 @@ def test_search_equals_boltir_search_and_info(corpus, tmp_path):
         assert "/search" in httpx.get(s.url + "/openapi.json").json()["paths"]
 
 
-def test_concurrent_clients_get_no_errors_and_are_batched(corpus):
-    with LiveServer(_app(corpus, max_batch=32, max_wait_ms=10)) as s:
+def test_concurrent_clients_get_no_errors_and_are_batched(corpus, live_server):
+    with live_server(_app(corpus, max_batch=32, max_wait_ms=10)) as s:
 
         def client(c: int) -> list[int]:
             with httpx.Client(base_url=s.url, timeout=60) as http:
@@ -112,8 +91,8 @@ def test_concurrent_clients_get_no_errors_and_are_batched(corpus):
         ({"queries": [], "k": 3}, "at least one"),
     ],
 )
-def test_malformed_requests_get_a_4xx_and_the_server_lives(corpus, body, message):
-    with LiveServer(_app(corpus)) as s:
+def test_malformed_requests_get_a_4xx_and_the_server_lives(corpus, body, message, live_server):
+    with live_server(_app(corpus)) as s:
         r = httpx.post(s.url + "/search", json=body)
         assert 400 <= r.status_code < 500 and message in r.text
         assert (
@@ -126,14 +105,14 @@ def test_malformed_requests_get_a_4xx_and_the_server_lives(corpus, body, message
         assert httpx.get(s.url + "/health").status_code == 200
 
 
-def test_rerank_and_encode_equal_the_models_own(tiny_backbone, corpus):
+def test_rerank_and_encode_equal_the_models_own(tiny_backbone, corpus, live_server):
     import numpy as np
 
     import boltir
     from boltir.serve.app import Service, create_app
 
     docs = ["apple passage", "engine passage about rivers", "music"]
-    with LiveServer(create_app(Service(model=tiny_backbone))) as s:
+    with live_server(create_app(Service(model=tiny_backbone))) as s:
         local = boltir.load_model(tiny_backbone)
         got = httpx.post(s.url + "/rerank", json={"query": "apple", "documents": docs}).json()
         assert np.allclose(got["scores"], local.score("apple", docs)[0], atol=1e-5)
@@ -142,14 +121,14 @@ def test_rerank_and_encode_equal_the_models_own(tiny_backbone, corpus):
         assert np.allclose(enc, local.encode_documents(docs), atol=1e-5)
 
 
-def test_a_new_generation_is_picked_up_without_restart(corpus, tmp_path):
+def test_a_new_generation_is_picked_up_without_restart(corpus, tmp_path, live_server):
     import shutil
 
     from boltir.index.update import add_documents
     from boltir.models.loading import load_bi_encoder
 
     shutil.copytree(corpus, tmp_path / "c")
-    with LiveServer(_app(tmp_path / "c")) as s:
+    with live_server(_app(tmp_path / "c")) as s:
         before = httpx.post(s.url + "/search", json={"queries": ["zebra zebra"], "k": 50}).json()["results"][0]
         (tmp_path / "new.tsv").write_text("d99\tzebra zebra zebra\n")
         model, tok = load_bi_encoder(str(tmp_path / "c" / "model"))
@@ -159,7 +138,7 @@ def test_a_new_generation_is_picked_up_without_restart(corpus, tmp_path):
         assert httpx.get(s.url + "/info").json()["index"]["generation"] == 1
 
 
-def test_shutdown_answers_requests_in_flight(corpus):
+def test_shutdown_answers_requests_in_flight(corpus, live_server):
     app = _app(corpus, max_wait_ms=1)
     service = app.state.service
     slow = service.search_batch
@@ -170,7 +149,7 @@ def test_shutdown_answers_requests_in_flight(corpus):
 
     service.search_batch = search_batch
     app.state.batchers["search"].fn = search_batch
-    with LiveServer(app) as s:
+    with live_server(app) as s:
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(httpx.post, s.url + "/search", json={"queries": [t]}, timeout=30) for t in TOPICS]
             time.sleep(0.2)
