@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from boltir.models.base import weights_fingerprint
-from boltir.models.bi_encoders.pooling import pool
 from boltir.models.bi_encoders.dpr import sentence_transformers_settings
+from boltir.models.bi_encoders.pooling import pool
 from boltir.models.loading import load_bi_encoder
 from boltir.models.sources import resolve_model
 
