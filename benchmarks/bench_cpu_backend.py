@@ -49,15 +49,15 @@ def main() -> None:
     os.environ["BOLTIR_NO_PROGRESS"] = "1"
     import torch
 
-    from boltir.data.runs import candidate_ids
-    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
+    from boltir.data.runs import candidate_ids, read_run
+    from boltir.data.sources import doc_texts, load_qrels, load_queries
     from boltir.evaluation.measures import evaluate_many
     from boltir.models.backends import prepare
     from boltir.models.loading import load_module
     from boltir.models.scoring import RerankJob, rerank_pairs
     from boltir.pipeline import Reranker
 
-    run = load_run("trec-dl-2019:bm25")
+    run = read_run("trec-dl-2019:bm25")
     queries = load_queries("trec-dl-2019")
     docs = doc_texts("trec-dl-2019", candidate_ids(run, 100))
     qrels = load_qrels("trec-dl-2019")

@@ -46,7 +46,7 @@ def queries_and_qrels():
 
 def measure(name: str, search, queries, qrels, extra: dict) -> dict:
     """Quality per year, batch-1 latency (query by query) and batched QPS of ``search(dict) -> run``."""
-    from boltir.data.writers import write_run
+    from boltir.data.writers import write_trec_run
     from boltir.evaluation.measures import evaluate
 
     everything = {q: t for year in YEARS for q, t in queries[year].items()}
@@ -73,7 +73,7 @@ def measure(name: str, search, queries, qrels, extra: dict) -> dict:
         yr_run = {q: run[q] for q in queries[year] if q in run}
         ev = evaluate(yr_run, qrels[year], ["nDCG@10", "R(rel=2)@100"])
         out[year] = {m: round(v, 4) for m, v in ev.aggregate.items()}
-        write_run(RESULTS / "runs" / f"retrieval.{name}.{year}.run", yr_run, tag=f"boltir-{name}")
+        write_trec_run(RESULTS / "runs" / f"retrieval.{name}.{year}.run", yr_run, tag=f"boltir-{name}")
     return out
 
 

@@ -60,7 +60,8 @@ def main() -> None:
     )
     parts = set(ap.parse_args().only)
 
-    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import doc_texts, load_qrels, load_queries
     from boltir.evaluation.measures import evaluate
     from boltir.index.bm25 import BM25Index
     from boltir.index.build import build_index
@@ -72,7 +73,7 @@ def main() -> None:
     from boltir.models.loading import load_bi_encoder, load_colbert, load_splade
 
     queries, qrels = load_queries("trec-dl-2019"), load_qrels("trec-dl-2019")
-    pool = {d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in load_run(spec).values() for d in ds}
+    pool = {d for spec in ("trec-dl-2019:bm25", "trec-dl-2019:tasb") for ds in read_run(spec).values() for d in ds}
     texts = doc_texts("trec-dl-2019", pool)
     qids = sorted(queries)
     out_path = Path(__file__).parent / "results" / "search-cpu.json"

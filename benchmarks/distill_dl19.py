@@ -165,18 +165,19 @@ def main() -> None:
 
 
 def evaluate(results: dict) -> None:
-    from boltir.data.sources import load_qrels, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_qrels
     from boltir.evaluation.measures import evaluate_many
 
     qrels = load_qrels("trec-dl-2019")
-    runs = {r: load_run(r) for r in REFERENCES}
+    runs = {r: read_run(r) for r in REFERENCES}
     for name, entry in results["variants"].items():
         path = ROOT / entry["dl19_run"]
         if not entry["dl19_run"].startswith("benchmarks/"):  # an older version of this script left it in runs/
             kept = ROOT / "benchmarks" / "results" / "runs" / f"distill.{name}.dl19.run"
             kept.write_bytes((OUT / name / "dl19.run").read_bytes())
             entry["dl19_run"], path = str(kept.relative_to(ROOT)), kept
-        runs[name] = load_run(str(path))
+        runs[name] = read_run(str(path))
     for ev in evaluate_many(runs, qrels, ["nDCG@10", "RR(rel=2)@10"]):
         name, agg = ev.name, {m: round(v, 4) for m, v in ev.aggregate.items()}
         if name in results["variants"]:

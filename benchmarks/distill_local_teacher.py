@@ -87,8 +87,8 @@ def teacher_lists(log: Path, timings: dict[str, float]) -> Path:
 
 def list_file(name: str, depth: int, log: Path, timings: dict[str, float]) -> Path:
     """The teacher run a variant trains on (queries chosen, order cut to the BM25 top ``depth``)."""
-    from boltir.data.runs import write_run
-    from boltir.data.sources import load_queries, load_run
+    from boltir.data.runs import read_run, write_run
+    from boltir.data.sources import load_queries
     from boltir.distill.build import sample_queries, subsample_depth
 
     path = OUT / "lists" / f"{name}.top{depth}.run"
@@ -104,9 +104,9 @@ def list_file(name: str, depth: int, log: Path, timings: dict[str, float]) -> Pa
         if not (folder / "teacher.run").exists():
             cmd = ["distill", "build", "--teacher", TEACHER, "--first-stage", "trec-dl-2020:bm25", "--depth", "50"]
             timings["teacher_dl20_seconds"] = run(BOLTIR + cmd + ["--batch-size", "64", "--output", rel(folder)], log)
-        first, teacher = load_run("trec-dl-2020:bm25"), load_run(str(folder / "teacher.run"))
+        first, teacher = read_run("trec-dl-2020:bm25"), read_run(str(folder / "teacher.run"))
     else:
-        first, teacher = load_run(str(OUT / "bm25.run")), load_run(str(teacher_lists(log, timings)))
+        first, teacher = read_run(str(OUT / "bm25.run")), read_run(str(teacher_lists(log, timings)))
         dl20 = set(load_queries("trec-dl-2020"))
         pool = [q for q in teacher if q not in dl20]
         if name.startswith("sample"):
@@ -182,10 +182,10 @@ class DL19:
     """The DL19 BM25 top-100 with texts, re-ranked in this process so every model's cost is measured alike."""
 
     def __init__(self) -> None:
-        from boltir.data.runs import candidate_ids
-        from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
+        from boltir.data.runs import candidate_ids, read_run
+        from boltir.data.sources import doc_texts, load_qrels, load_queries
 
-        self.run = load_run("trec-dl-2019:bm25")
+        self.run = read_run("trec-dl-2019:bm25")
         self.qrels = load_qrels("trec-dl-2019")
         self.queries = {q: t for q, t in load_queries("trec-dl-2019").items() if q in self.run}
         self.docs = doc_texts("trec-dl-2019", candidate_ids(self.run, 100))
@@ -251,13 +251,14 @@ def permutations(reranker: Any, dl19: DL19) -> dict[str, float]:
 def evaluate(results: dict[str, Any], runs: dict[str, str]) -> None:
     """Aggregates, and paired t-tests (Holm over the runs in each family of tests) against BM25, the zero-shot
     bi-encoder and the teacher."""
-    from boltir.data.sources import load_qrels, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_qrels
     from boltir.evaluation.measures import evaluate_many
     from boltir.evaluation.significance import compare_to_baseline
 
-    loaded = {"bm25": load_run("trec-dl-2019:bm25"), "trec-dl-2019:rankvicuna-7b.bm25": None}
-    loaded["trec-dl-2019:rankvicuna-7b.bm25"] = load_run("trec-dl-2019:rankvicuna-7b.bm25")
-    loaded.update({name: load_run(path) for name, path in runs.items()})
+    loaded = {"bm25": read_run("trec-dl-2019:bm25"), "trec-dl-2019:rankvicuna-7b.bm25": None}
+    loaded["trec-dl-2019:rankvicuna-7b.bm25"] = read_run("trec-dl-2019:rankvicuna-7b.bm25")
+    loaded.update({name: read_run(path) for name, path in runs.items()})
     evals = {ev.name: ev for ev in evaluate_many(loaded, load_qrels("trec-dl-2019"), METRICS)}
     for name, ev in evals.items():
         where = results["variants"] if name in results["variants"] else results["references"]

@@ -21,14 +21,15 @@ MADE_BY = {
 
 
 def main() -> None:
-    from boltir.data.sources import load_qrels, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_qrels
     from boltir.evaluation.measures import evaluate_many
     from boltir.evaluation.report import as_json, table
     from boltir.evaluation.significance import compare_to_baseline
 
-    runs = {"bm25": load_run("trec-dl-2019:bm25")}
+    runs = {"bm25": read_run("trec-dl-2019:bm25")}
     for path in sorted((HERE / "runs").glob("*.dl19.run")):
-        runs[path.name[: -len(".dl19.run")]] = load_run(str(path))
+        runs[path.name[: -len(".dl19.run")]] = read_run(str(path))
     evals = evaluate_many(runs, load_qrels("trec-dl-2019"), ["nDCG@10", "RR(rel=2)@10"])
     comps = compare_to_baseline(evals)
     print(table(evals, comps))

@@ -97,12 +97,12 @@ def indexing(device: str, n: int = 4096) -> dict:
 
 
 def reranking(device: str, depth: int = 100) -> dict:
-    from boltir.data.runs import candidate_ids
-    from boltir.data.sources import doc_texts, load_queries, load_run
+    from boltir.data.runs import candidate_ids, read_run
+    from boltir.data.sources import doc_texts, load_queries
     from boltir.models.loading import load_module
     from boltir.models.scoring import RerankJob, rerank_pairs
 
-    run = load_run("trec-dl-2019:bm25")
+    run = read_run("trec-dl-2019:bm25")
     queries = load_queries("trec-dl-2019")
     docs = doc_texts("trec-dl-2019", candidate_ids(run, depth))
     model, tok = load_module("minilm-l6", family="mono")

@@ -43,7 +43,8 @@ def test_python_blocks_of_the_docs_run(path, tmp_path, monkeypatch):
 @pytest.mark.repro
 def test_readme_python_runs_and_equals_the_command_line(tmp_path, monkeypatch, capsys):
     from boltir.cli import main as boltir
-    from boltir.data.sources import load_qrels, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_qrels
     from boltir.evaluation.measures import evaluate
 
     monkeypatch.chdir(tmp_path)
@@ -57,7 +58,7 @@ def test_readme_python_runs_and_equals_the_command_line(tmp_path, monkeypatch, c
     files = {"bm25": "bm25.run", "dense": "dense.run", "sparse": "sparse.run", "rrf(dense, sparse)": "rrf.run"}
     for name, file in files.items():
         ours = evaluate(namespace["runs"][name], qrels, ["nDCG@10", "RR(rel=2)@10"]).aggregate
-        cli = evaluate(load_run(file), qrels, ["nDCG@10", "RR(rel=2)@10"]).aggregate
+        cli = evaluate(read_run(file), qrels, ["nDCG@10", "RR(rel=2)@10"]).aggregate
         assert {m: round(v, 4) for m, v in ours.items()} == {m: round(v, 4) for m, v in cli.items()}, name
         assert f"{ours['nDCG@10']:.4f}" in python_table
 

@@ -74,7 +74,7 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
 ):
     import lightning as L
 
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
     from boltir.models.loading import load_module
     from boltir.training import BiEncoderModule, ExportBestModel, TupleDataModule
 
@@ -147,7 +147,7 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
         )
         == 0
     )
-    searched, reranked = load_run(str(tmp_path / "search.run")), load_run(str(tmp_path / "rerank.run"))
+    searched, reranked = read_run(str(tmp_path / "search.run")), read_run(str(tmp_path / "rerank.run"))
     assert searched.keys() == reranked.keys() and searched
     for qid in searched:  # exact search and re-ranking score with the same model: same documents, same scores
         assert searched[qid].keys() == reranked[qid].keys()

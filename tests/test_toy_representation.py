@@ -109,7 +109,7 @@ def test_a_kind_defined_here_goes_through_index_search_rerank_serve_and_a_card(
 ):
     import httpx
 
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
     from boltir.models.loading import load_module
 
     model, tok = load_module(tiny_backbone, family="toy-bits", projection_dim=16)
@@ -125,7 +125,7 @@ def test_a_kind_defined_here_goes_through_index_search_rerank_serve_and_a_card(
     assert manifest["kind"] == "toy-binary" and manifest["count"] == 24 and len(manifest["shards"]) == 3
     search = ["search", "--index", str(tmp_path / "idx"), "--queries", queries, "--k", "6"]
     assert boltir(search + ["--output", str(tmp_path / "search.run")]) == 0
-    searched = load_run(str(tmp_path / "search.run"))
+    searched = read_run(str(tmp_path / "search.run"))
 
     # the search by hand: sign codes of the model's own vectors
     loaded, _ = load_module(m)
@@ -139,7 +139,7 @@ def test_a_kind_defined_here_goes_through_index_search_rerank_serve_and_a_card(
 
     rerank = ["re-rank", "--model", m, "--run", str(tmp_path / "search.run"), "--queries", queries, "--docs", docs]
     assert boltir(rerank + ["--output", str(tmp_path / "rerank.run"), "--depth", "6"]) == 0
-    reranked = load_run(str(tmp_path / "rerank.run"))
+    reranked = read_run(str(tmp_path / "rerank.run"))
     assert {q: dict(d) for q, d in reranked.items()} == {q: dict(d) for q, d in searched.items()}
 
     from boltir.serve.app import Service, create_app

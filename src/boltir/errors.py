@@ -1,6 +1,7 @@
 """boltir's error types. Every error the package raises on purpose derives from :class:`BoltirError`, so a
-caller can catch the package's own errors in one place; each also keeps the built-in base its callers expect
-(``ValueError`` for bad input, ``RuntimeError`` for a broken index)."""
+caller can catch the package's own errors in one place (and the command line tells them from bugs: any other
+exception is shown as a bug, with its traceback); each also keeps the built-in base its callers expect
+(``ValueError`` for bad input, ``KeyError`` for a missing name, ``RuntimeError`` for a broken index)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,23 @@ class OutputError(BoltirError, OSError):
 
 class TeacherError(BoltirError, RuntimeError):
     """A teacher (LLM back-end) failed to give a usable answer."""
+
+
+class ConfigError(BoltirError, ValueError):
+    """A setting, option or argument has a value boltir cannot use; the message names it and what is allowed."""
+
+
+class MissingDataError(BoltirError, KeyError):
+    """Something named is not in the data: a dataset, a run, a metric's run, or texts for ids of a run."""
+
+    def __str__(self) -> str:  # the message as written (KeyError would quote it)
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(BoltirError, RuntimeError):
+    """A checkpoint's weights do not fit the model built for them (missing or unexpected tensors)."""
+
+
+class UnsupportedError(BoltirError, TypeError):
+    """An object boltir cannot work with: a tokenizer without a fast backend, a stage that is neither a retriever
+    nor a re-ranker."""

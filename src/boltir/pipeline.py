@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from boltir.data.runs import Run, candidate_ids, cut
+from boltir.errors import ConfigError
 
 
 def as_queries(queries: Any) -> dict[str, str]:
@@ -122,8 +123,8 @@ class Reranker(Reranking):
             self.tokenizer = self.model.attached_tokenizer()
         from boltir.registry import family_of, reranker_of
 
-        family = family_of(self.model)
-        self.family = family.name
+        record = family_of(self.model)
+        self.family = record.name
         from boltir.models.backends import prepare
 
         prepare(self.model, backend, quantize)
@@ -131,14 +132,14 @@ class Reranker(Reranking):
         self.batch_tokens, self.ranks = batch_tokens, ranks
         if ranks is not None and ranks.device is not None:
             self.model.to(ranks.device)
-        self._rerank = reranker_of(family)
+        self._rerank = reranker_of(record)
         self._texts: dict[str, str] = {}
 
     def texts(self, doc_ids: set[str], docs: str | Mapping[str, str] | None = None) -> dict[str, str]:
         """Texts of ``doc_ids`` from ``docs`` (or the constructor's), read once and kept."""
         source = docs if docs is not None else self.docs
         if source is None:
-            raise ValueError("Reranker needs document texts: give docs= to the constructor or to rerank()")
+            raise ConfigError("Reranker needs document texts: give docs= to the constructor or to rerank()")
         if isinstance(source, Mapping):
             return {d: source[d] for d in doc_ids}
         missing = doc_ids - self._texts.keys()
@@ -200,7 +201,7 @@ class Pipeline(Retriever, Reranking):
 
     def search(self, queries: Any, k: int = 100) -> Run:
         if self.first is None:
-            raise ValueError("this pipeline has no first stage: use rerank(run, queries)")
+            raise ConfigError("this pipeline has no first stage: use rerank(run, queries)")
         queries = as_queries(queries)
         depth = self.rerankers[0].depth if self.rerankers else None
         run = self.first.search(queries, max(k, depth or 0))

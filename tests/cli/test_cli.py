@@ -303,20 +303,21 @@ def test_rerank_command_with_a_set_encoder_and_permutations(tiny_backbone, tmp_p
 
 
 def test_limit_reads_the_first_documents_and_queries(tmp_path, capsys):
-    from boltir.data.sources import load_docs, load_queries, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_docs, load_queries
 
     first_docs = {d.doc_id for _, d in zip(range(300), load_docs("trec-dl-2019"))}
     out = tmp_path / "bm25.run"
     args = ["bm25", "--docs", "trec-dl-2019", "--queries", "trec-dl-2019", "--output", str(out), "--limit", "300"]
     assert boltir(args) == 0
-    run = load_run(str(out))
+    run = read_run(str(out))
     assert {d for r in run.values() for d in r} <= first_docs
     assert sum(1 for _ in load_docs("trec-dl-2019")) == 24884  # the limit ended with the command
     rerank = ["re-rank", "--model", "minilm-l6", "--run", "trec-dl-2019:bm25", "--queries", "trec-dl-2019"]
     rerank += ["--docs", "trec-dl-2019", "--output", str(tmp_path / "r.run"), "--depth", "5", "--limit", "2"]
     capsys.readouterr()
     assert boltir(rerank + ["--qrels", "trec-dl-2019"]) == 0
-    assert set(load_run(str(tmp_path / "r.run"))) == set(list(load_queries("trec-dl-2019"))[:2])
+    assert set(read_run(str(tmp_path / "r.run"))) == set(list(load_queries("trec-dl-2019"))[:2])
     assert "0.0000" not in capsys.readouterr().out  # judged on the 2 queries it ran, not 41 missing ones
 
 
@@ -328,7 +329,7 @@ def test_evaluate_writes_an_html_report(tmp_path):
 
 
 def test_rerank_command_on_the_onnx_backend_gives_the_pytorch_run(tiny_backbone, tmp_path, monkeypatch, capsys):
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
     from boltir.models.base import save_model_folder
     from boltir.models.loading import load_cross_encoder
 
@@ -341,7 +342,7 @@ def test_rerank_command_on_the_onnx_backend_gives_the_pytorch_run(tiny_backbone,
         args = ["re-rank", "--model", str(tmp_path / "ce"), "--run", "trec-dl-2019:bm25", "--queries", "trec-dl-2019"]
         args += ["--docs", "trec-dl-2019", "--output", str(out), "--depth", "5", "--backend", backend]
         assert boltir(args) == 0
-        runs[backend] = load_run(str(out))
+        runs[backend] = read_run(str(out))
         assert json.loads(out.with_name(out.name + ".meta.json").read_text())["arguments"]["backend"] == backend
     assert "[torch.onnx]" not in capsys.readouterr().out  # the export is quiet
     assert len(runs["onnx"]) == 43

@@ -3,8 +3,7 @@
 import json
 
 from boltir.cli import main as boltir
-from boltir.data.runs import top_k
-from boltir.data.sources import load_run
+from boltir.data.runs import read_run, top_k
 
 
 def test_distill_build_and_subsample(tmp_path, capsys):
@@ -34,7 +33,7 @@ def test_distill_build_and_subsample(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["teacher"] == {"type": "run", "run": "trec-dl-2020:rankvicuna-7b.bm25"}
     assert (manifest["first_stage"], manifest["depth"], manifest["seed"]) == ("trec-dl-2020:bm25", 30, 1)
-    built = load_run(str(out / "teacher.run"))
+    built = read_run(str(out / "teacher.run"))
     assert sorted(built) == manifest["query_ids"] and all(len(v) == 30 for v in built.values())
     assert [ln.split("\t")[0] for ln in (out / "queries.tsv").read_text().splitlines()] == manifest["query_ids"]
 
@@ -57,9 +56,9 @@ def test_distill_build_and_subsample(tmp_path, capsys):
         == 0
     )
     sub, teacher, bm25 = (
-        load_run(str(tmp_path / "top10.run")),
-        load_run("trec-dl-2020:rankvicuna-7b.bm25"),
-        top_k(load_run("trec-dl-2020:bm25"), 10),
+        read_run(str(tmp_path / "top10.run")),
+        read_run("trec-dl-2020:rankvicuna-7b.bm25"),
+        top_k(read_run("trec-dl-2020:bm25"), 10),
     )
     for qid, scores in sub.items():
         assert set(scores) == set(bm25[qid]) & set(teacher[qid])

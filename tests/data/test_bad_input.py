@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
+from boltir.data.readers import read_docs, read_qrels, read_queries, read_trec_run, read_tuples
 from boltir.data.runs import write_run
 from boltir.errors import DataFormatError
 
@@ -45,7 +45,7 @@ def test_ids_are_checked_in_queries_qrels_and_runs(tmp_path):
     with pytest.raises(DataFormatError, match=r"r\.qrels:1: document id"):
         read_qrels(write(tmp_path, "r.qrels", "q 0 d\x00x 1\n"))
     with pytest.raises(DataFormatError, match=r"x\.run:2: document id"):
-        read_run(write(tmp_path, "x.run", "q Q0 d 1 1.0 t\nq Q0 e\x00 2 0.5 t\n"))
+        read_trec_run(write(tmp_path, "x.run", "q Q0 d 1 1.0 t\nq Q0 e\x00 2 0.5 t\n"))
 
 
 def test_write_run_refuses_ids_its_reader_would_reject(tmp_path):
@@ -57,7 +57,7 @@ def test_write_run_refuses_ids_its_reader_would_reject(tmp_path):
 def test_byte_order_mark_is_not_part_of_the_first_id(tmp_path):
     qrels = read_qrels(write(tmp_path, "bom.qrels", "\ufeffq1 0 d1 2\nq1 0 d2 0\n"))
     assert list(qrels) == ["q1"]
-    run = read_run(write(tmp_path, "bom.run", "\ufeffq1 Q0 d1 1 3.0 t\n"))
+    run = read_trec_run(write(tmp_path, "bom.run", "\ufeffq1 Q0 d1 1 3.0 t\n"))
     assert list(run) == ["q1"]
 
 
@@ -79,12 +79,12 @@ def test_truncated_gzip_and_a_directory_name_the_input(tmp_path):
         list(read_docs(p))
     (tmp_path / "adir.run").mkdir()
     with pytest.raises(DataFormatError, match=r"adir\.run: is a directory"):
-        read_run(tmp_path / "adir.run")
+        read_trec_run(tmp_path / "adir.run")
 
 
 def test_duplicate_run_line_names_its_line(tmp_path):
     with pytest.raises(DataFormatError, match=r"d\.run:3: document 'a' appears twice"):
-        read_run(write(tmp_path, "d.run", "q Q0 a 1 2 t\nq Q0 b 2 1 t\nq Q0 a 3 0 t\n"))
+        read_trec_run(write(tmp_path, "d.run", "q Q0 a 1 2 t\nq Q0 b 2 1 t\nq Q0 a 3 0 t\n"))
 
 
 def test_unwritable_outputs_are_one_clear_error(tmp_path):

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from boltir.data.errors import DataFormatError
-from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
-from boltir.data.writers import write_run
+from boltir.data.readers import read_docs, read_qrels, read_queries, read_trec_run, read_tuples
+from boltir.data.writers import write_trec_run
 
 
 def write(tmp_path, name, content, mode="w"):
@@ -40,7 +40,7 @@ def test_missing_column_names_file_and_line(tmp_path):
 def test_non_numeric_score(tmp_path):
     p = write(tmp_path, "r.run", "1 Q0 a 1 2.5 t\n1 Q0 b 2 high t\n")
     with pytest.raises(DataFormatError, match=r"r\.run:2: score 'high' is not a number"):
-        read_run(p)
+        read_trec_run(p)
 
 
 def test_non_numeric_grade(tmp_path):
@@ -91,19 +91,19 @@ def test_invalid_json_and_missing_id(tmp_path):
 def test_run_round_trip_sorted_and_atomic(tmp_path):
     run = {"q1": {"a": 0.5, "b": 2.0, "c": 1.0}, "q2": {"x": -1.0}}
     path = tmp_path / "out.run"
-    write_run(path, run, tag="t")
+    write_trec_run(path, run, tag="t")
     lines = path.read_text().splitlines()
     assert lines[0] == "q1 Q0 b 1 2.000000 t" and lines[2].startswith("q1 Q0 a 3 ")
-    assert read_run(path) == run
+    assert read_trec_run(path) == run
     assert [p.name for p in tmp_path.iterdir()] == ["out.run"]  # no temp file left behind
 
 
 def test_failed_write_keeps_old_file(tmp_path):
     path = tmp_path / "out.run"
-    write_run(path, {"q": {"a": 1.0}})
+    write_trec_run(path, {"q": {"a": 1.0}})
     with pytest.raises(TypeError):
-        write_run(path, {"q": {"a": "not a number"}})
-    assert read_run(path) == {"q": {"a": 1.0}}
+        write_trec_run(path, {"q": {"a": "not a number"}})
+    assert read_trec_run(path) == {"q": {"a": 1.0}}
     assert [p.name for p in tmp_path.iterdir()] == ["out.run"]
 
 
@@ -131,7 +131,7 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     import stat
 
     path = tmp_path / "perm.run"
-    write_run(path, {"q": {"a": 1.0}})
+    write_trec_run(path, {"q": {"a": 1.0}})
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

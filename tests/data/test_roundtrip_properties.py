@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from boltir.data.ids import id_problem
-from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
+from boltir.data.readers import read_docs, read_qrels, read_queries, read_trec_run, read_tuples
 from boltir.data.records import TrainingTuple
 from boltir.data.runs import write_run
 from boltir.data.writers import write_qrels, write_tuples
@@ -28,7 +28,7 @@ scores = st.floats(allow_nan=False, allow_infinity=False, width=32, min_value=-1
 @given(run=st.dictionaries(ids, st.dictionaries(ids, scores, min_size=1, max_size=5), min_size=1, max_size=4))
 def test_runs_read_back_as_written(tmp_path, run):
     write_run(tmp_path / "r.run", run, tag="t")
-    back = read_run(tmp_path / "r.run")
+    back = read_trec_run(tmp_path / "r.run")
     assert back.keys() == run.keys()
     for q, docs in run.items():
         assert back[q].keys() == docs.keys()
@@ -95,7 +95,7 @@ VALID = {
     "t.jsonl": '{"query_id": "q1", "query": "a", "positives": ["d1"], "negatives": ["d2"]}\n',
 }
 READERS = {
-    "r.run": read_run,
+    "r.run": read_trec_run,
     "j.qrels": read_qrels,
     "d.jsonl": lambda p: list(read_docs(p)),
     "q.tsv": lambda p: list(read_queries(p)),

@@ -1,4 +1,5 @@
-from boltir.data.sources import DATASETS, doc_texts, load_docs, load_qrels, load_queries, load_run, load_tuples
+from boltir.data.runs import read_run
+from boltir.data.sources import DATASETS, doc_texts, load_docs, load_qrels, load_queries, load_tuples
 
 
 def test_trec_dl_splits_are_separate():
@@ -12,10 +13,10 @@ def test_trec_dl_splits_are_separate():
 
 
 def test_dataset_runs_and_counts():
-    run = load_run("trec-dl-2019:bm25")
+    run = read_run("trec-dl-2019:bm25")
     assert len(run) == 43 and all(len(d) == 100 for d in run.values())
     assert len(DATASETS["trec-dl-2019"].runs()) == 19
-    assert len(load_run("trec-dl-2020:rankvicuna-7b.bm25")) == 54
+    assert len(read_run("trec-dl-2020:rankvicuna-7b.bm25")) == 54
     assert sum(1 for _ in load_docs("vaswani")) == 11429
     assert len(load_queries("vaswani")) == 93
     tuples = list(load_tuples("msmarco-devsmall-sample"))
@@ -23,7 +24,7 @@ def test_dataset_runs_and_counts():
 
 
 def test_every_run_doc_has_text():
-    run = load_run("trec-dl-2019:bm25")
+    run = read_run("trec-dl-2019:bm25")
     wanted = {d for ds in run.values() for d in ds}
     assert len(doc_texts("trec-dl-2019", wanted)) == len(wanted)
 

@@ -145,11 +145,11 @@ def test_interrupted_build_resumes_from_the_cache(llm, tmp_path):
 
 
 def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
-    from boltir.data.runs import top_k
-    from boltir.data.sources import doc_texts, load_queries, load_run
+    from boltir.data.runs import read_run, top_k
+    from boltir.data.sources import doc_texts, load_queries
 
-    first = load_run("trec-dl-2020:bm25")
-    teacher_run = load_run("trec-dl-2020:rankvicuna-7b.bm25")
+    first = read_run("trec-dl-2020:bm25")
+    teacher_run = read_run("trec-dl-2020:rankvicuna-7b.bm25")
     queries = load_queries("trec-dl-2020")
     docs = doc_texts("trec-dl-2020", {d for ds in top_k(first, 20).values() for d in ds})
     m = build_distillation_data(
@@ -163,7 +163,7 @@ def test_run_teacher_reproduces_the_bundled_rankvicuna_order(tmp_path):
         seed=3,
         show_progress=False,
     )
-    out = load_run(str(tmp_path / "teacher.run"))
+    out = read_run(str(tmp_path / "teacher.run"))
     assert len(out) == 5 and m["query_ids"] == sorted(out)
     for qid, scores in out.items():
         cands = top_k(first, 20)[qid]

@@ -2,20 +2,21 @@ import math
 
 import pytest
 
-from boltir.data.sources import load_qrels, load_run
+from boltir.data.runs import read_run
+from boltir.data.sources import load_qrels
 from boltir.evaluation.measures import evaluate, evaluate_many
 from boltir.evaluation.significance import compare_to_baseline, holm
 
 
 @pytest.mark.parametrize("ds,ndcg,rr", [("trec-dl-2019", 0.5058, 0.7024), ("trec-dl-2020", 0.4796, 0.6533)])
 def test_bm25_run_reproduces_published_numbers(ds, ndcg, rr):
-    agg = evaluate(load_run(f"{ds}:bm25"), load_qrels(ds), ["nDCG@10", "RR(rel=2)@10"]).aggregate
+    agg = evaluate(read_run(f"{ds}:bm25"), load_qrels(ds), ["nDCG@10", "RR(rel=2)@10"]).aggregate
     assert round(agg["nDCG@10"], 4) == ndcg
     assert round(agg["RR(rel=2)@10"], 4) == rr
 
 
 def test_combined_qrels_pitfall_is_reported():
-    ev = evaluate(load_run("trec-dl-2019:bm25"), load_qrels("data/msmarco-trecdl-pool/qrels.txt"), ["nDCG@10"])
+    ev = evaluate(read_run("trec-dl-2019:bm25"), load_qrels("data/msmarco-trecdl-pool/qrels.txt"), ["nDCG@10"])
     assert ev.judged_queries == 97 and len(ev.missing_queries) == 54
     assert round(ev.aggregate["nDCG@10"], 3) == 0.224
 
@@ -42,7 +43,7 @@ def test_t_test_matches_scipy():
 
     qrels = load_qrels("trec-dl-2019")
     evs = evaluate_many(
-        {"bm25": load_run("trec-dl-2019:bm25"), "rv": load_run("trec-dl-2019:rankvicuna-7b.bm25")}, qrels, ["nDCG@10"]
+        {"bm25": read_run("trec-dl-2019:bm25"), "rv": read_run("trec-dl-2019:rankvicuna-7b.bm25")}, qrels, ["nDCG@10"]
     )
     (c,) = compare_to_baseline(evs)
     qids = sorted(qrels)

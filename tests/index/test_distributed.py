@@ -41,7 +41,7 @@ def _index(corpus: Path, out: str, model: str, family: str | None, *extra: str, 
 def _same_index(a: Path, b: Path) -> None:
     """Same shard and derived files byte for byte, same shard records, same search results."""
     from boltir.cli import main as boltir
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
 
     ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
     assert ma["count"] == mb["count"] and ma["shards"] == mb["shards"]
@@ -77,7 +77,7 @@ def _same_index(a: Path, b: Path) -> None:
             )
             == 0
         )
-        runs.append(load_run(str(out)))
+        runs.append(read_run(str(out)))
     assert runs[0] == runs[1]
 
 

@@ -79,20 +79,20 @@ def _write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 @pytest.mark.parametrize("name", sorted(FAMILY))
 def test_rerank_command_gives_lightning_irs_scores(name, tmp_path):
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
 
     queries, docs, run = _write_inputs(tmp_path)
     out = tmp_path / "out.run"
     args = ["re-rank", "--model", str(FIXTURES / name), "--run", str(run), "--queries", str(queries)]
     assert boltir(args + ["--docs", str(docs), "--output", str(out)]) == 0
-    scored = load_run(str(out))
+    scored = read_run(str(out))
     got = np.array([[scored[f"q{i}"][f"q{i}d{j}"] for j in range(len(ds))] for i, ds in enumerate(REFERENCE["docs"])])
     assert close(got, np.array(REFERENCE["models"][name]["scores"]))
 
 
 @pytest.mark.parametrize("name", ["dpr", "splade", "col"])
 def test_index_and_search_with_a_lightning_ir_folder(name, tmp_path):
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
 
     queries, docs, _ = _write_inputs(tmp_path)
     model = str(FIXTURES / name)
@@ -100,7 +100,7 @@ def test_index_and_search_with_a_lightning_ir_folder(name, tmp_path):
     out = tmp_path / "s.run"
     args = ["search", "--index", str(tmp_path / "idx"), "--queries", str(queries), "--output", str(out)]
     assert boltir(args + ["--k", "12"]) == 0
-    found = load_run(str(out))
+    found = read_run(str(out))
     for i, ds in enumerate(REFERENCE["docs"]):
         got = np.array([found[f"q{i}"][f"q{i}d{j}"] for j in range(len(ds))])
         assert close(got, np.array(REFERENCE["models"][name]["scores"][i]))

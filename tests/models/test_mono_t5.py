@@ -94,12 +94,12 @@ def test_a_short_fit_lowers_the_loss(tiny_t5):
 
 def test_rerank_command_detects_monot5(tiny_t5, tmp_path):
     from boltir.cli import main as boltir
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
 
     (tmp_path / "q.tsv").write_text(f"q1\t{QUERY}\n")
     (tmp_path / "docs.tsv").write_text("".join(f"d{i}\t{d}\n" for i, d in enumerate(DOCS)))
     (tmp_path / "first.run").write_text("".join(f"q1 Q0 d{i} {i + 1} {-i} bm25\n" for i in range(len(DOCS))))
     args = ["re-rank", "--model", tiny_t5, "--run", str(tmp_path / "first.run"), "--queries", str(tmp_path / "q.tsv")]
     assert boltir(args + ["--docs", str(tmp_path / "docs.tsv"), "--output", str(tmp_path / "out.run")]) == 0
-    got = load_run(str(tmp_path / "out.run"))["q1"]
+    got = read_run(str(tmp_path / "out.run"))["q1"]
     assert np.allclose([got[f"d{i}"] for i in range(len(DOCS))], transformers_scores(tiny_t5, "true_false"), atol=1e-5)

@@ -67,12 +67,12 @@ def test_inference_free_queries_are_weighted_bags_of_tokens():
 
 @pytest.mark.repro
 def test_splade_tiny_reranks_dl19_at_the_reference_effectiveness():
-    from boltir.data.runs import candidate_ids
-    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
+    from boltir.data.runs import candidate_ids, read_run
+    from boltir.data.sources import doc_texts, load_qrels, load_queries
     from boltir.evaluation.measures import evaluate
     from boltir.pipeline import Reranker
 
-    run = load_run("trec-dl-2019:bm25")
+    run = read_run("trec-dl-2019:bm25")
     docs = doc_texts("trec-dl-2019", candidate_ids(run, 100))
     reranker = Reranker("splade-tiny", docs, depth=100, show_progress=False)
     out = reranker.rerank(run, load_queries("trec-dl-2019"))

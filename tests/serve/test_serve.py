@@ -43,13 +43,13 @@ def _app(folder: Path, **kwargs):
 
 def test_search_equals_boltir_search_and_info(corpus, tmp_path, live_server):
     from boltir.cli import main as boltir
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run
 
     queries = {f"q{i}": f"{t} passage" for i, t in enumerate(TOPICS)}
     (tmp_path / "q.tsv").write_text("".join(f"{q}\t{t}\n" for q, t in queries.items()))
     args = ["search", "--index", str(corpus / "idx"), "--queries", str(tmp_path / "q.tsv"), "--k", "5"]
     assert boltir(args + ["--output", str(tmp_path / "s.run")]) == 0
-    expected = load_run(str(tmp_path / "s.run"))
+    expected = read_run(str(tmp_path / "s.run"))
     with live_server(_app(corpus)) as s:
         assert httpx.get(s.url + "/health").json() == {"status": "ok"}
         info = httpx.get(s.url + "/info").json()

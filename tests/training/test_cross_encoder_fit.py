@@ -114,11 +114,10 @@ def test_dl19_is_refused_for_training(tiny_backbone):
 
 
 def test_dl19_queries_in_a_run_file_are_refused(tmp_path):
-    from boltir.data.runs import write_run
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run, write_run
     from boltir.training.list_data import ListDataModule
 
-    run = {q: ds for q, ds in list(load_run("trec-dl-2019:bm25").items())[:2]}  # DL19 lists under a file name
+    run = {q: ds for q, ds in list(read_run("trec-dl-2019:bm25").items())[:2]}  # DL19 lists under a file name
     write_run(tmp_path / "teacher.run", run)
     dm = ListDataModule(
         train_run=str(tmp_path / "teacher.run"), train_queries="trec-dl-2019", train_docs="trec-dl-2019"
@@ -128,11 +127,10 @@ def test_dl19_queries_in_a_run_file_are_refused(tmp_path):
 
 
 def test_validation_queries_are_left_out_of_training(tmp_path):
-    from boltir.data.runs import write_run
-    from boltir.data.sources import load_run
+    from boltir.data.runs import read_run, write_run
     from boltir.training.list_data import ListDataModule
 
-    dl20 = load_run("trec-dl-2020:bm25")
+    dl20 = read_run("trec-dl-2020:bm25")
     write_run(tmp_path / "train.run", dl20)
     kept = sorted(dl20)[:10]
     write_run(tmp_path / "val.run", {q: dl20[q] for q in kept})

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from boltir.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class SparsePattern:
@@ -24,7 +26,7 @@ class SparsePattern:
 
     def __post_init__(self):
         if self.window is not None and self.window < 0:
-            raise ValueError(f"window={self.window}: must be >= 0 or None (no window)")
+            raise ConfigError(f"window={self.window}: must be >= 0 or None (no window)")
 
     @classmethod
     def dense(cls) -> SparsePattern:

@@ -44,7 +44,21 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _version() -> str:
+    from boltir.version import __version__
+
+    return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run ``boltir <command> [options]``.
+
+    Args:
+        argv: the arguments after ``boltir`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 done, 1 a user error (named on stderr), 2 a usage error, 3 a bug in boltir.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
@@ -64,10 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:  # in a context of its own, so what a command sets (e.g. --limit) ends with it
         return int(contextvars.copy_context().run(module.main, argv[1:]) or 0)
-    except (BoltirError, OSError, KeyError, ValueError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"boltir {name}: error: {msg}", file=sys.stderr)
+    except (BoltirError, OSError) as e:  # boltir's own errors name the input; the OS's name the file
+        print(f"boltir {name}: error: {e}", file=sys.stderr)
         return 1
+    except Exception:  # anything else is a bug in boltir, not a mistake of the user's: say so, with the traceback
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"boltir {name}: internal error: the traceback above is a bug in boltir {_version()}; please report it "
+            "with the command that caused it",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

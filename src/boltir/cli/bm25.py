@@ -7,6 +7,7 @@ import time
 from boltir.cli import options
 from boltir.cli.common import evaluate_and_print, new_parser, run_meta
 from boltir.cli.options import CATALOGUE, Option
+from boltir.errors import ConfigError
 
 
 def parser():
@@ -37,7 +38,7 @@ def parser():
 
 def main(argv: list[str]) -> int:
     from boltir.data.sources import load_queries
-    from boltir.data.writers import write_run
+    from boltir.data.writers import write_trec_run
     from boltir.index.bm25 import BM25Index
 
     a = parser().parse_args(argv)
@@ -53,12 +54,12 @@ def main(argv: list[str]) -> int:
     elif a.index_dir:
         index = BM25Index.load(a.index_dir)
     else:
-        raise ValueError("give --docs to index, or --index-dir of a saved index")
+        raise ConfigError("give --docs to index, or --index-dir of a saved index")
     t1 = time.perf_counter()
     queries = load_queries(a.queries)
     run = index.search(queries, a.k)
     t2 = time.perf_counter()
-    write_run(
+    write_trec_run(
         a.output,
         run,
         tag=a.tag,

@@ -31,9 +31,9 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.runs import candidate_ids
-    from boltir.data.sources import doc_texts, load_qrels, load_queries, load_run
-    from boltir.data.writers import write_run
+    from boltir.data.runs import candidate_ids, read_run
+    from boltir.data.sources import doc_texts, load_qrels, load_queries
+    from boltir.data.writers import write_trec_run
     from boltir.evaluation.measures import evaluate_many
     from boltir.evaluation.report import as_json, table
     from boltir.evaluation.significance import compare_to_baseline
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     runs: dict[str, dict] = {}
     cost: dict[str, dict[str, str]] = {}
 
-    runs["BM25 (pyserini, full corpus)"] = load_run(f"{ds}:bm25")
+    runs["BM25 (pyserini, full corpus)"] = read_run(f"{ds}:bm25")
     cost["BM25 (pyserini, full corpus)"] = {"time": "bundled", "throughput": ""}
 
     print("[2/4] BM25 (bm25s) over the passage pool")
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     runs["BM25 (boltir bm25s, pool)"] = bm25.search(queries, k=1000)
     t2 = time.perf_counter()
     cost["BM25 (boltir bm25s, pool)"] = {"time": f"{t2 - t0:.1f}s", "throughput": f"{len(queries) / (t2 - t1):.0f} q/s"}
-    write_run(out / "bm25s-pool.run", runs["BM25 (boltir bm25s, pool)"], tag="boltir-bm25")
+    write_trec_run(out / "bm25s-pool.run", runs["BM25 (boltir bm25s, pool)"], tag="boltir-bm25")
 
     print(f"[3/4] {a.model} scores the BM25 top-{a.depth}")
     first = runs["BM25 (pyserini, full corpus)"]
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
     runs[name] = reranker.rerank(first, queries)
     dt = time.perf_counter() - t0
     cost[name] = {"time": f"{dt:.1f}s", "throughput": f"{len(wanted) / dt:.0f} passages/s"}
-    write_run(out / "bm25-minilm-rerank.run", runs[name], tag=f"boltir-{a.model}")
+    write_trec_run(out / "bm25-minilm-rerank.run", runs[name], tag=f"boltir-{a.model}")
 
     if a.dense_retrieval:
         from boltir.index.build import build_index
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
             "time": f"{t2 - t0:.1f}s",
             "throughput": f"{count / (t1 - t0):.0f} passages/s, {len(queries) / (t2 - t1):.0f} q/s",
         }
-        write_run(out / "minilm-dense.run", runs[dname], tag=f"boltir-{a.model}-dense")
+        write_trec_run(out / "minilm-dense.run", runs[dname], tag=f"boltir-{a.model}-dense")
 
     print(f"[4/4] evaluation on {ds}")
     metrics = ["nDCG@10", "RR(rel=2)@10", "R(rel=2)@100"]

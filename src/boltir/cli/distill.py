@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from boltir.cli import options
 from boltir.cli.common import new_parser
 from boltir.cli.options import CATALOGUE, REQUIRED, Option
+from boltir.errors import ConfigError
 
 USAGE = """usage: boltir distill build [options]       teacher ranking of first-stage candidates -> teacher run +
                                             manifest
@@ -81,7 +83,7 @@ def make_teacher(a, cache):
 
     kind, _, name = a.teacher.partition(":")
     if not name:
-        raise ValueError(
+        raise ConfigError(
             f"--teacher {a.teacher!r}: use run:<spec>, model:<model>, rrf:<model>,<model>, "
             "pipeline:<yaml>, hf:<causal LM> or openai:<model>"
         )
@@ -93,6 +95,7 @@ def make_teacher(a, cache):
         return fused_models_teacher(name.split(","), kind, a.batch_size)
     if kind == "pipeline":
         return pipeline_teacher(name)
+    backend: Any
     if kind == "hf":
         backend = TransformersChat(name, a.max_new_tokens)
     elif kind == "openai":
@@ -106,7 +109,7 @@ def make_teacher(a, cache):
             max_tokens=a.max_new_tokens,
         )
     else:
-        raise ValueError(
+        raise ConfigError(
             f"--teacher {a.teacher!r}: unknown kind {kind!r} (run, model, rrf, minmax, zscore, pipeline, hf, openai)"
         )
     return ListwiseLLMTeacher(backend, a.window, a.stride, a.max_words, cache)
@@ -115,8 +118,8 @@ def make_teacher(a, cache):
 def build(argv: list[str]) -> int:
     from pathlib import Path
 
-    from boltir.data.runs import candidate_ids
-    from boltir.data.sources import doc_texts, load_queries, load_run
+    from boltir.data.runs import candidate_ids, read_run
+    from boltir.data.sources import doc_texts, load_queries
     from boltir.distill.build import build_distillation_data
     from boltir.distill.cache import ResponseCache
 
@@ -124,8 +127,8 @@ def build(argv: list[str]) -> int:
     dataset = a.first_stage.split(":", 1)[0] if ":" in a.first_stage else None
     queries_spec, docs_spec = a.queries or dataset, a.docs or dataset
     if not queries_spec or not docs_spec:
-        raise ValueError("--queries and --docs are needed when --first-stage is a file")
-    first_stage = load_run(a.first_stage)
+        raise ConfigError("--queries and --docs are needed when --first-stage is a file")
+    first_stage = read_run(a.first_stage)
     queries = load_queries(queries_spec)
     docs = doc_texts(docs_spec, candidate_ids(first_stage, a.depth))
     ranks = options.ranks_of(a)
@@ -134,7 +137,7 @@ def build(argv: list[str]) -> int:
         teacher = make_teacher(a, cache)
         if ranks.world > 1:
             if not hasattr(teacher, "share"):
-                raise ValueError("--devices / --num-nodes share model and pipeline teachers, not LLM or run teachers")
+                raise ConfigError("--devices / --num-nodes share model and pipeline teachers, not LLM or run teachers")
             teacher.share(ranks)
         m = build_distillation_data(
             teacher,
@@ -162,13 +165,13 @@ def build(argv: list[str]) -> int:
 
 
 def subsample(argv: list[str]) -> int:
-    from boltir.data.sources import load_run
-    from boltir.data.writers import write_run
+    from boltir.data.runs import read_run
+    from boltir.data.writers import write_trec_run
     from boltir.distill.build import subsample_depth
 
     a = subsample_parser().parse_args(argv)
-    out = subsample_depth(load_run(a.teacher_run), load_run(a.first_stage), a.depth)
-    write_run(a.output, out, tag=f"teacher-top{a.depth}")
+    out = subsample_depth(read_run(a.teacher_run), read_run(a.first_stage), a.depth)
+    write_trec_run(a.output, out, tag=f"teacher-top{a.depth}")
     print(f"wrote {a.output}: {len(out)} queries, teacher order within the first-stage top {a.depth}")
     return 0
 

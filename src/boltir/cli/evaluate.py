@@ -52,11 +52,12 @@ def split_metrics(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.sources import load_qrels, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_qrels
 
     args = parser().parse_args(split_metrics(argv))
     metrics = list(args.metrics) if args.metrics else None
     qrels = load_qrels(args.qrels)  # first: a wrong qrels name fails before any run is read
-    runs = unique_names(args.runs, [load_run(spec) for spec in args.runs])
+    runs = unique_names(args.runs, [read_run(spec) for spec in args.runs])
     evaluate_and_print(runs, qrels, metrics, json_out=args.json, report=args.report, qrels_name=args.qrels)
     return 0

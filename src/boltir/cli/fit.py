@@ -12,8 +12,8 @@ HELP = """usage: boltir fit --config CONFIG [--config MORE] [--section.key VALUE
 Fine-tune a model with Lightning from a YAML config (LightningCLI). The config has three sections:
   trainer:  lightning.Trainer arguments (max_epochs, max_steps, accelerator, devices, precision, callbacks:
             boltir.training.ExportBestModel writes the best model as a Hugging Face folder)
-  model:    class_path boltir.training.BiEncoderModule (dpr, splade, unicoil, colbert, coil, mvr) or
-            boltir.training.CrossEncoderModule (mono, set-encoder, sparse-ce, mono-t5), with init_args: model
+  model:    class_path boltir.training.BiEncoderModule ({bi}) or
+            boltir.training.CrossEncoderModule ({cross}), with init_args: model
             (short name, folder or Hub id), family, loss, lengths, lr, warmup_steps, seed, and
             peft: {{r: 8, alpha: 16, target_modules: [query, value]}} to train a LoRA adapter
   data:     class_path boltir.training.TupleDataModule (training tuples) or boltir.training.ListDataModule
@@ -37,7 +37,14 @@ def short_help() -> str:
 
     root = config_root()
     names = sorted(p.name for p in root.glob("*.yaml")) if root.is_dir() else []
-    return HELP.format(configs=root, examples="\n".join(f"  {n}" for n in names) or "  (none found)")
+    from boltir.registry import families
+
+    return HELP.format(
+        configs=root,
+        examples="\n".join(f"  {n}" for n in names) or "  (none found)",
+        bi=", ".join(f.name for f in families("bi-encoder")),
+        cross=", ".join(f.name for f in families("cross-encoder")),
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -30,14 +30,15 @@ def parser():
 
 def main(argv: list[str]) -> int:
     from boltir.data.fusion import fuse
-    from boltir.data.sources import load_run, run_path
-    from boltir.data.writers import write_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import run_path
+    from boltir.data.writers import write_trec_run
 
     a = parser().parse_args(argv)
-    loaded = [load_run(spec) for spec in a.runs]  # a run named twice is fused twice (as its weights say)
+    loaded = [read_run(spec) for spec in a.runs]  # a run named twice is fused twice (as its weights say)
     out = fuse(loaded, a.method, a.weights, a.k, a.depth)
     runs = unique_names(a.runs, loaded)
-    write_run(
+    write_trec_run(
         a.output,
         out,
         tag=a.tag,

@@ -10,6 +10,8 @@ import time
 from boltir.cli import options
 from boltir.cli.common import new_parser
 from boltir.cli.options import Option
+from boltir.errors import ConfigError
+from boltir.registry import families
 
 
 def parser():
@@ -35,7 +37,12 @@ def parser():
         add=Option(bool, False, "add --docs to the index in --output (new shards, recorded in the manifest)"),
         delete=Option(str | None, None, "file of document ids (one per line) to delete from --output"),
         shard_size=Option(int, 16384, "documents per shard (the unit of resuming)"),
-        family=Option(str | None, None, "family of a model that is not a saved boltir folder (default dpr)"),
+        family=Option(
+            str | None,
+            None,
+            "family of a model that is not a saved boltir folder (default dpr): "
+            + ", ".join(f.name for f in families("bi-encoder")),
+        ),
         factory=Option(str | None, None, "dense indexes: FAISS factory string (default Flat), e.g. IVF1024,PQ32"),
         train_size=Option(int | None, None, "vectors (dense) or tokens (multi-vector) to train IVF/PQ or centroids"),
         ondisk=Option(bool, False, "dense IVF indexes: inverted lists merged shard by shard into a memory-mapped file"),
@@ -56,14 +63,14 @@ def main(argv: list[str]) -> int:
     if a.verify:
         return _verify(a.verify)
     if not a.output:
-        raise ValueError("--output (the index folder) is required")
+        raise ConfigError("--output (the index folder) is required")
     import contextlib
 
     from boltir.index.lock import writer_lock
 
     ranks = options.ranks_of(a)
     if ranks.world > 1 and (a.delete or a.add):
-        raise ValueError("--add and --delete run in one process: drop --devices / --num-nodes")
+        raise ConfigError("--add and --delete run in one process: drop --devices / --num-nodes")
     # rank 0 locks the folder before loading the model: a second writer fails at once
     with writer_lock(a.output, "boltir index") if ranks.is_main else contextlib.nullcontext():
         return _write(a, ranks)
@@ -76,7 +83,7 @@ def _write(a, ranks) -> int:
     if a.delete or a.add:
         return _update(a)
     if not a.model or not a.docs:
-        raise ValueError("--model and --docs are needed to build an index")
+        raise ConfigError("--model and --docs are needed to build an index")
     model, tokenizer = load_module(a.model, family=a.family, doc_length=a.doc_length)
     model.to(ranks.device)
     options = {
@@ -122,7 +129,7 @@ def _update(a) -> int:
         print(f"deleted {len(ids)} documents from {a.output} ({m['count'] - len(m['deleted'])} remain searchable)")
     if a.add:
         if not a.docs:
-            raise ValueError("--add needs --docs")
+            raise ConfigError("--add needs --docs")
         model, tokenizer = load_index_model(Path(a.output), read_manifest(a.output), a.model)
         m = add_documents(a.output, model, tokenizer, a.docs, a.batch_size, a.shard_size, batch_tokens=a.batch_tokens)
         print(f"added {m['updates'][-1]['added']} documents to {a.output} ({m['count']} in all)")

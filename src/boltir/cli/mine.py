@@ -5,6 +5,7 @@ from __future__ import annotations
 from boltir.cli import options
 from boltir.cli.common import new_parser
 from boltir.cli.options import CATALOGUE, REQUIRED, Option
+from boltir.errors import ConfigError
 
 
 def parser():
@@ -45,12 +46,13 @@ def main(argv: list[str]) -> int:
     from boltir.data.sources import set_limit
 
     set_limit(a.limit)
-    from boltir.data.sources import load_qrels, load_queries, load_run
+    from boltir.data.runs import read_run
+    from boltir.data.sources import load_qrels, load_queries
     from boltir.data.writers import write_tuples
     from boltir.training.mining import mine_negatives
 
     if (a.run is None) == (a.index is None):
-        raise ValueError("give exactly one of --run and --index")
+        raise ConfigError("give exactly one of --run and --index")
     queries, qrels = load_queries(a.queries), load_qrels(a.qrels)
     if a.index:
         from boltir.index.open import open_searcher
@@ -58,12 +60,12 @@ def main(argv: list[str]) -> int:
         searcher = open_searcher(a.index, a.model, show_progress=True)
         ranking = searcher.search({q: t for q, t in queries.items() if q in qrels}, a.depth)
     else:
-        ranking = load_run(a.run)
+        ranking = read_run(a.run)
         if a.model:
             from boltir.pipeline import Reranker
 
             if not a.docs:
-                raise ValueError("--model needs --docs to read the candidates' texts")
+                raise ConfigError("--model needs --docs to read the candidates' texts")
             ranks = options.ranks_of(a)
             batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "backend": a.backend, "ranks": ranks}
             scorer = Reranker(a.model, a.docs, a.depth, a.batch_size, **batching)

@@ -7,12 +7,20 @@ import time
 from boltir.cli import options
 from boltir.cli.common import evaluate_and_print, new_parser, run_meta
 from boltir.cli.options import CATALOGUE, REQUIRED, Option
+from boltir.errors import ConfigError
 
-FAMILY_HELP = (
-    "auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, *ForMaskedLM ones "
-    "splade, other backbones dpr) or a family: dpr, splade, unicoil, colbert, coil, mvr, mono, set-encoder, "
-    "sparse-ce (--kind is the old name of this option)"
-)
+
+def family_help() -> str:
+    """The help of --family, listing the registered families (the registry imports no torch)."""
+    from boltir.registry import families
+
+    return (
+        "auto (a saved boltir folder's own family; *ForSequenceClassification checkpoints mono, *ForMaskedLM ones "
+        f"splade, other backbones dpr) or a family: {', '.join(f.name for f in families())} (--kind is the old "
+        "name of this option)"
+    )
+
+
 PERMUTATIONS_HELP = (
     "list-wise families: also re-rank the candidates fed in ideal, inverse-ideal, random and original order and "
     "print the first metric for each (needs --qrels)"
@@ -40,15 +48,15 @@ def parser():
         docs=CATALOGUE["docs"].but(type=str, default=REQUIRED),
         depth=CATALOGUE["depth"].but(help="candidates per query to re-rank"),
         tag=CATALOGUE["tag"].but(default="boltir-rerank"),
-        family=Option(str, "auto", FAMILY_HELP, aliases=("--kind",)),
+        family=Option(str, "auto", family_help(), aliases=("--kind",)),
         permutations=Option(bool, False, PERMUTATIONS_HELP),
     )
     return p
 
 
 def main(argv: list[str]) -> int:
-    from boltir.data.runs import candidate_ids, write_run
-    from boltir.data.sources import doc_texts, load_queries, load_run, run_path
+    from boltir.data.runs import candidate_ids, read_run, write_run
+    from boltir.data.sources import doc_texts, load_queries, run_path
     from boltir.pipeline import Reranker
 
     a = parser().parse_args(argv)
@@ -56,7 +64,7 @@ def main(argv: list[str]) -> int:
     from boltir.data.sources import set_limit
 
     set_limit(a.limit)
-    run = load_run(a.run)
+    run = read_run(a.run)
     queries = load_queries(a.queries)
     if a.limit:  # the first --limit queries only
         run = {q: r for q, r in run.items() if q in queries}
@@ -65,20 +73,20 @@ def main(argv: list[str]) -> int:
     family = None if a.family == "auto" else a.family
     ranks = options.ranks_of(a)
     if a.permutations and ranks.world > 1:
-        raise ValueError("--permutations runs in one process: drop --devices / --num-nodes")
+        raise ConfigError("--permutations runs in one process: drop --devices / --num-nodes")
     batching = {"batch_tokens": a.batch_tokens, "quantize": a.quantize, "backend": a.backend, "ranks": ranks}
     reranker = Reranker(a.model, docs, a.depth, a.batch_size, family=family, **batching)
     t0 = time.perf_counter()
     out = reranker.rerank(run, queries)
     if a.permutations:
         if not a.qrels:
-            raise ValueError("--permutations needs --qrels")
+            raise ConfigError("--permutations needs --qrels")
         from boltir.data.sources import load_qrels
         from boltir.evaluation.permutation import permutation_robustness
         from boltir.models.scoring import RerankJob, rerank_lists
 
         if reranker._rerank is not rerank_lists:
-            raise ValueError(
+            raise ConfigError(
                 f"--permutations feeds whole candidate lists in other orders: it applies to list-wise "
                 f"families (set-encoder), not {reranker.family}"
             )

@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from boltir.errors import ConfigError
+
 
 class TextBatcher:
     """Tokenise a fixed list of texts batch by batch; item ``i`` of this dataset is batch ``i``.
@@ -55,7 +57,7 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[i
     (``len(batch) * longest <= max_tokens``; a text longer than the budget travels alone): short texts travel in
     large batches instead of the same count as long ones."""
     if max_tokens <= 0:
-        raise ValueError(f"batch_tokens={max_tokens}: give a positive token budget")
+        raise ConfigError(f"batch_tokens={max_tokens}: give a positive token budget")
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     for i in order:

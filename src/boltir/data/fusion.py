@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from boltir.errors import ConfigError
+
 Run = dict[str, dict[str, float]]
 METHODS = ("rrf", "minmax", "zscore")
 
@@ -39,12 +41,12 @@ def fuse(
       retrieve gets that run's lowest normalised score for the query, so missing never beats retrieved.
     """
     if method not in METHODS:
-        raise ValueError(f"method={method!r}: choose one of {', '.join(METHODS)}")
+        raise ConfigError(f"method={method!r}: choose one of {', '.join(METHODS)}")
     if not runs:
-        raise ValueError("nothing to fuse: give at least one run")
+        raise ConfigError("nothing to fuse: give at least one run")
     weights = list(weights) if weights is not None else [1.0] * len(runs)
     if len(weights) != len(runs):
-        raise ValueError(f"{len(weights)} weights for {len(runs)} runs")
+        raise ConfigError(f"{len(weights)} weights for {len(runs)} runs")
     cut = [{q: {d: s[d] for d in _ranked(s)[:depth]} if depth else dict(s) for q, s in run.items()} for run in runs]
     out: Run = {}
     for qid in sorted({q for run in cut for q in run}):

@@ -13,12 +13,16 @@ from typing import Any
 
 import torch
 
+from boltir.errors import ConfigError, UnsupportedError
+
 
 class PairTokenizer:
     def __init__(self, tokenizer: Any, query_length: int, doc_length: int):
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:
-            raise TypeError(f"{type(tokenizer).__name__} has no fast (Rust) backend; pair tokenisation needs one")
+            raise UnsupportedError(
+                f"{type(tokenizer).__name__} has no fast (Rust) backend; pair tokenisation needs one"
+            )
         self.backend = copy.deepcopy(backend)
         self.backend.no_truncation()
         self.backend.no_padding()
@@ -64,7 +68,7 @@ class SegmentTokenizer:
     def __init__(self, tokenizer: Any, query_length: int, doc_length: int):
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-            raise TypeError("the sparse cross-encoder needs a fast tokenizer with [CLS] and [SEP] tokens")
+            raise UnsupportedError("the sparse cross-encoder needs a fast tokenizer with [CLS] and [SEP] tokens")
         self.backend = copy.deepcopy(backend)
         self.backend.no_truncation()
         self.backend.no_padding()
@@ -79,7 +83,7 @@ class SegmentTokenizer:
     def __call__(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, Any]:
         per_query = {len(d) for d in docs}
         if len(per_query) != 1:
-            raise ValueError(f"every query needs the same number of documents, got {sorted(per_query)}")
+            raise ConfigError(f"every query needs the same number of documents, got {sorted(per_query)}")
         q_ids, q_mask = self._block(queries, self.query_length)
         d_ids, d_mask = self._block([d for ds in docs for d in ds], self.doc_length)
         return {

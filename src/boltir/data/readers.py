@@ -180,7 +180,7 @@ def _numbered_run_rows(path: Path) -> Iterator[tuple[int, RunRow]]:
         yield lineno, RunRow(qid, docid, rank_i, score_f, tag)
 
 
-def read_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
+def read_trec_run(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     """A TREC run as ``{qid: {docid: score}}``; a doc listed twice for one query is an error."""
     run: dict[str, dict[str, float]] = {}
     for lineno, row in _numbered_run_rows(Path(path)):

@@ -37,10 +37,25 @@ def cut(run: Mapping[str, Mapping[str, float]], depth: int | None) -> Run:
 
 
 def read_run(spec: str | os.PathLike) -> Run:
-    """A run from a TREC file, a bundled ``<dataset>:<run>`` or ``irds:<id>``."""
-    from boltir.data.sources import load_run
+    """A run ``{qid: {docid: score}}``: the one way boltir reads runs.
 
-    return load_run(os.fspath(spec))
+    Args:
+        spec: a TREC run file, a bundled ``<dataset>:<run>`` or ``irds:<id>`` (its scoreddocs).
+
+    Returns:
+        The run.
+
+    Raises:
+        DataFormatError: a line of the file is not a run line (named with its file and line).
+        MissingDataError: the dataset has no such run.
+    """
+    from boltir.data.readers import read_trec_run
+    from boltir.data.sources import IRDS_PREFIX, irds_table, run_path
+
+    spec = os.fspath(spec)
+    if spec.startswith(IRDS_PREFIX):
+        return irds_table(spec, "scoreddocs", "score")
+    return read_trec_run(run_path(spec))
 
 
 def write_run(
@@ -50,11 +65,22 @@ def write_run(
     depth: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> None:
-    """Write a TREC run atomically; ``meta`` goes into the ``<path>.meta.json`` sidecar with the versions and time
-    (the same sidecar the CLI writes)."""
-    from boltir.data.writers import write_run as _write
+    """Write a TREC run atomically: the one way boltir writes runs.
 
-    _write(path, run, tag=tag, depth=depth, meta=meta if meta is not None else {"command": "python"})
+    Args:
+        path: the run file.
+        run: ``{qid: {docid: score}}``; each query is written by descending score, ties by doc id.
+        tag: the run tag (last column).
+        depth: keep each query's first ``depth`` documents (None: all).
+        meta: what goes into the ``<path>.meta.json`` sidecar with the versions, the time and the run file's
+            checksum (the same sidecar the CLI writes).
+
+    Raises:
+        DataFormatError: an id a TREC reader would refuse (whitespace, control characters, empty).
+    """
+    from boltir.data.writers import write_trec_run
+
+    write_trec_run(path, run, tag=tag, depth=depth, meta=meta if meta is not None else {"command": "python"})
 
 
 __all__ = ["Qrels", "Run", "candidate_ids", "cut", "ranked", "read_run", "top_k", "write_run"]

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.ids import check_id
-from boltir.data.readers import read_docs, read_qrels, read_queries, read_run, read_tuples
+from boltir.data.readers import read_docs, read_qrels, read_queries, read_tuples
 from boltir.data.records import Doc, TrainingTuple
-from boltir.errors import BoltirError, DataFormatError
+from boltir.errors import BoltirError, ConfigError, DataFormatError, MissingDataError
 
 IRDS_PREFIX = "irds:"
 
@@ -182,7 +182,7 @@ def get_dataset(name: str) -> NamedDataset:
     try:
         return DATASETS[name]
     except KeyError:
-        raise KeyError(
+        raise MissingDataError(
             f"unknown dataset {name!r}; bundled: {', '.join(DATASETS)} "
             f"(or give a file path, or an ir_datasets id as 'irds:<id>')"
         ) from None
@@ -238,7 +238,7 @@ def _component(spec: str, what: str) -> Path:
     ds = get_dataset(spec)
     rel = getattr(ds, what)
     if rel is None:
-        raise ValueError(f"dataset {spec!r} has no {what}")
+        raise ConfigError(f"dataset {spec!r} has no {what}")
     return ds.path(rel)
 
 
@@ -249,7 +249,7 @@ def set_limit(n: int | None) -> None:
     """Read only the first ``n`` documents and queries (a small trial: ``--limit``) in the current context;
     lookups of documents by id (re-ranking, training) still see them all."""
     if n is not None and n <= 0:
-        raise ValueError(f"--limit {n}: give a positive number")
+        raise ConfigError(f"--limit {n}: give a positive number")
     LIMIT.set(n)
 
 
@@ -338,7 +338,7 @@ def companion(given: str | None, run_spec: str, field: str) -> str:
     for a run given as a file the companion must be given (the error names the config ``field``)."""
     given = given or dataset_of_run(run_spec)
     if given is None:
-        raise ValueError(f"{field} is required when the run is a file ({run_spec})")
+        raise ConfigError(f"{field} is required when the run is a file ({run_spec})")
     return given
 
 
@@ -353,16 +353,9 @@ def run_path(spec: str) -> Path:
         name, run = spec.split(":", 1)
         runs = get_dataset(name).runs()
         if run not in runs:
-            raise KeyError(f"dataset {name!r} has no run {run!r}; it has: {', '.join(sorted(runs))}")
+            raise MissingDataError(f"dataset {name!r} has no run {run!r}; it has: {', '.join(sorted(runs))}")
         return runs[run]
     return Path(spec)
-
-
-def load_run(spec: str) -> dict[str, dict[str, float]]:
-    """A run ``{qid: {docid: score}}`` from a file, ``<dataset>:<run>`` or ``irds:<id>`` (its scoreddocs)."""
-    if spec.startswith(IRDS_PREFIX):
-        return _irds_table(_irds_records(spec, "scoreddocs"), "score")
-    return read_run(run_path(spec))
 
 
 def load_tuples(spec: str) -> Iterator[TrainingTuple]:
@@ -378,5 +371,10 @@ def doc_texts(spec: str, wanted: set[str] | None = None) -> dict[str, str]:
             out[d.doc_id] = d.text
     if wanted is not None and (missing := wanted - out.keys()):
         example = ", ".join(sorted(missing)[:5])
-        raise KeyError(f"{len(missing)} document ids are not in {spec!r} (e.g. {example})")
+        raise MissingDataError(f"{len(missing)} document ids are not in {spec!r} (e.g. {example})")
     return out
+
+
+def irds_table(spec: str, what: str, value: str) -> dict[str, Any]:
+    """``{qid: {docid: value}}`` from an ``irds:<id>`` dataset's ``what`` records (qrels, scoreddocs)."""
+    return _irds_table(_irds_records(spec, what), value)

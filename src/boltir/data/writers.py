@@ -12,7 +12,7 @@ from boltir.data.records import RunRow, TrainingTuple
 from boltir.utils.atomic import atomic_open, atomic_write_json
 
 
-def write_run(
+def write_trec_run(
     path: str | os.PathLike,
     run: Mapping[str, Mapping[str, float]],
     tag: str = "boltir",

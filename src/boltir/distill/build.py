@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.runs import top_k
-from boltir.data.writers import write_run
+from boltir.data.writers import write_trec_run
+from boltir.errors import ConfigError, MissingDataError
 from boltir.utils.atomic import atomic_open, atomic_write_json
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import provenance
@@ -46,11 +47,11 @@ def build_distillation_data(
     ``write=False``: compute only (the ranks of a multi-process job other than rank 0)."""
     candidates = {q: ds for q, ds in top_k(first_stage, depth).items() if q in queries}
     if not candidates:
-        raise ValueError(f"first stage {first_stage_name or ''}: no query with text has candidates")
+        raise ConfigError(f"first stage {first_stage_name or ''}: no query with text has candidates")
     chosen = sample_queries(list(candidates), num_queries, seed)
     missing = sorted({d for q in chosen for d in candidates[q] if d not in docs})
     if missing:
-        raise KeyError(f"{len(missing)} candidate passages have no text (e.g. {missing[:5]})")
+        raise MissingDataError(f"{len(missing)} candidate passages have no text (e.g. {missing[:5]})")
     run: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     if hasattr(teacher, "rank_all"):  # model and pipeline teachers rank every query in one pass
@@ -65,7 +66,7 @@ def build_distillation_data(
     out = Path(output_dir)
     if write:
         out.mkdir(parents=True, exist_ok=True)
-        write_run(out / "teacher.run", run, tag=teacher.name.replace(" ", "_")[:60])
+        write_trec_run(out / "teacher.run", run, tag=teacher.name.replace(" ", "_")[:60])
         with atomic_open(out / "queries.tsv") as f:
             for qid in chosen:
                 f.write(f"{qid}\t{queries[qid]}\n")

@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from boltir.errors import ConfigError
+
 
 def cache_key(teacher: str, prompt: Any) -> str:
     return hashlib.sha256(json.dumps([teacher, prompt], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -25,7 +27,7 @@ class ResponseCache:
             self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, teacher TEXT, answer TEXT)")
             self.db.commit()
         except sqlite3.DatabaseError as e:
-            raise ValueError(f"{self.path}: not a boltir teacher cache ({e})") from e
+            raise ConfigError(f"{self.path}: not a boltir teacher cache ({e})") from e
         self.hits = self.misses = 0
 
     def get(self, teacher: str, prompt: Any) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from boltir.errors import ConfigError
+
 SYSTEM = (
     "You rank passages for a search engine. Judge each passage only by how well it answers the query, and "
     "reply with identifiers only."
@@ -63,7 +65,7 @@ def sliding_windows(n: int, window: int = 20, stride: int = 10) -> list[tuple[in
     """The ``(start, end)`` windows of a back-to-front pass over ``n`` candidates: the last ``window`` first,
     then moving ``stride`` towards the top, so strong passages bubble up to the first positions."""
     if window < 1 or stride < 1:
-        raise ValueError(f"window={window}, stride={stride}: both must be >= 1")
+        raise ConfigError(f"window={window}, stride={stride}: both must be >= 1")
     out = []
     end = n
     while True:

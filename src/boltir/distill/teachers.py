@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from boltir.distill.backends import TeacherError
 from boltir.distill.cache import ResponseCache
 from boltir.distill.prompts import listwise_messages, parse_permutation, sliding_windows
+from boltir.errors import ConfigError
 
 
 class Teacher(Protocol):
@@ -89,9 +90,9 @@ class RunTeacher:
     candidates; candidates it did not rank follow in their first-stage order."""
 
     def __init__(self, spec: str):
-        from boltir.data.sources import load_run
+        from boltir.data.runs import read_run
 
-        self.spec, self.run = spec, load_run(spec)
+        self.spec, self.run = spec, read_run(spec)
         self.name = f"run:{spec}"
 
     def describe(self) -> dict[str, Any]:
@@ -187,5 +188,5 @@ def pipeline_teacher(config: str) -> PipelineTeacher:
     try:
         stage = parser.instantiate_classes(parser.parse_object({"stage": spec})).stage
     except Exception as e:  # jsonargparse says which key or class is wrong
-        raise ValueError(f"{config}: not a re-ranking stage ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"{config}: not a re-ranking stage ({str(e).splitlines()[0]})") from None
     return PipelineTeacher(stage, f"pipeline:{config}", {"type": "pipeline", "config": spec})

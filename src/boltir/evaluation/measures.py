@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from boltir.errors import ConfigError
+
 DEFAULT_METRICS = ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000", "AP(rel=2)@1000")
 BINARY_METRICS = ("nDCG@10", "RR@10", "R@1000", "AP@1000")
 
@@ -65,7 +67,7 @@ def parse_metrics(metrics: Iterable[str]):
         try:
             parsed.append(ir_measures.parse_measure(m))
         except (ValueError, NameError, SyntaxError) as e:
-            raise ValueError(f"unknown metric {m!r} ({e}); examples: {', '.join(DEFAULT_METRICS)}") from None
+            raise ConfigError(f"unknown metric {m!r} ({e}); examples: {', '.join(DEFAULT_METRICS)}") from None
     return parsed
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from boltir.errors import MissingDataError
 from boltir.evaluation.measures import Evaluation, evaluate_many
 from boltir.evaluation.significance import Comparison, compare_to_baseline
 
@@ -27,7 +28,9 @@ class Results:
         for ev in self.evaluations:
             if ev.name == run:
                 return ev
-        raise KeyError(run)
+        raise MissingDataError(
+            f"no run named {run!r}; these results hold {', '.join(e.name for e in self.evaluations)}"
+        )
 
     def significant(self, run: str, metric: str) -> bool:
         return any(c.run == run and c.metric == metric and c.significant for c in self.comparisons)

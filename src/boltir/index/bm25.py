@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from boltir.data.runs import Run
-from boltir.errors import InvalidIndexError
+from boltir.errors import ConfigError, InvalidIndexError
 from boltir.pipeline import Retriever, as_queries
 from boltir.utils.progress import progress_bar
 from boltir.utils.provenance import input_fingerprint, provenance
@@ -137,6 +137,6 @@ def BM25(source: str | Path, show_progress: bool = True, **analysis: Any) -> BM2
     ``stemmer``, ``stopwords``)."""
     if (Path(source) / MANIFEST).is_file():
         if analysis:
-            raise ValueError(f"{source} is a saved BM25 index: its {', '.join(analysis)} are fixed")
+            raise ConfigError(f"{source} is a saved BM25 index: its {', '.join(analysis)} are fixed")
         return BM25Index.load(source, show_progress)
     return BM25Index.build(str(source), show_progress=show_progress, **analysis)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.records import Doc
-from boltir.errors import InvalidIndexError
+from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.integrity import index_files
 from boltir.index.kinds import Generation
 from boltir.index.lock import writer_lock
@@ -169,15 +169,12 @@ def start_build(
 
 def index_kind_of_model(model: Any) -> str:
     """The index kind a loaded model's documents go into (from its family's registry record)."""
-    from boltir.registry import family_of_model_type
+    from boltir.registry import families, family_of
 
-    family = family_of_model_type(model.config.model_type)
-    if family is None or family.index_kind is None:
-        name = family.name if family else model.config.model_type
-        raise ValueError(
-            f"a {name} model cannot build an index: index needs a bi-encoder (families with an "
-            "index kind in boltir.registry)"
-        )
+    family = family_of(model)
+    if family.index_kind is None:
+        kinds = ", ".join(f.name for f in families("bi-encoder"))
+        raise ConfigError(f"a {family.name} model cannot build an index: index needs a bi-encoder ({kinds})")
     return family.index_kind
 
 

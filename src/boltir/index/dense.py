@@ -16,7 +16,7 @@ import numpy as np
 
 from boltir.data.records import Doc
 from boltir.data.runs import Run
-from boltir.errors import InvalidIndexError
+from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.searcher import IndexSearcher
 from boltir.index.storage import derived_name, iter_shards
@@ -54,7 +54,7 @@ class DenseKind(IndexKindBase):
     def check_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         options = super().check_options(model, options)
         if options["ondisk"] and not options["factory"].startswith("IVF"):
-            raise ValueError(
+            raise ConfigError(
                 f"ondisk keeps IVF inverted lists on disk; factory {options['factory']!r} has none "
                 "(use e.g. IVF4096,Flat, or --mmap at search time for a Flat index)"
             )
@@ -204,7 +204,7 @@ class DenseSearcher(IndexSearcher):
         try:
             faiss.ParameterSpace().set_index_parameters(self.index, params)  # type: ignore[arg-type]
         except RuntimeError as e:
-            raise ValueError(
+            raise ConfigError(
                 f"search parameters {params!r} for a {self.manifest['factory']} index: {str(e).splitlines()[0]}"
             ) from None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from boltir.data.records import Doc
+from boltir.errors import ConfigError
 
 
 @dataclass
@@ -64,7 +65,7 @@ class IndexKindBase:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             known = ", ".join(self.options) or "none"
-            raise ValueError(f"{', '.join(unknown)}: not an option of a {self.name} index (its options: {known})")
+            raise ConfigError(f"{', '.join(unknown)}: not an option of a {self.name} index (its options: {known})")
         return {**self.options, **options}
 
     def build_config(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:

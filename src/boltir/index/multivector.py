@@ -23,7 +23,7 @@ import numpy as np
 
 from boltir.data.records import Doc
 from boltir.data.runs import Run
-from boltir.errors import InvalidIndexError
+from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.searcher import IndexSearcher, check_threads
 from boltir.index.storage import derived_name
@@ -99,9 +99,9 @@ class MultiVectorKind(IndexKindBase):
         options = super().check_options(model, options)
         nbits = options["nbits"]
         if nbits is not None and nbits not in NBITS:
-            raise ValueError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
+            raise ConfigError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
         if nbits is not None and model.config.embedding_dim * nbits % 8:
-            raise ValueError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
+            raise ConfigError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
         return options
 
     def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:
@@ -381,7 +381,7 @@ def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 26
         manifest = open_index(folder, "multivector", check_shards=True)
         verified(folder)
         if nbits not in NBITS or manifest["dim"] * nbits % 8:
-            raise ValueError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
+            raise ConfigError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
         old_g = manifest.get("generation", 0)
         g = old_g + 1
         centroids = np.load(folder / derived_name(CENTROIDS_FILE, old_g))

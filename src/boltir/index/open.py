@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from boltir.errors import InvalidIndexError
+from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.integrity import check_checksums, check_sizes
 from boltir.index.storage import read_manifest
 
@@ -81,7 +81,7 @@ def open_searcher(
     accepted = params - {"index_dir", "model", "loaded", "common", "self", "args", "kwargs"}
     unknown = sorted(set(knobs) - accepted)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{', '.join(unknown)}: not a search setting of a {kind} index (its settings: "
             f"{', '.join(sorted(accepted))})"
         )

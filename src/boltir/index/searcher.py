@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from boltir.errors import InvalidIndexError
+from boltir.errors import ConfigError, InvalidIndexError
 from boltir.pipeline import Retriever
 
 
@@ -75,5 +75,5 @@ class IndexSearcher(Retriever):
 def check_threads(threads: int) -> int:
     """A searcher's ``threads`` knob, refused below 1."""
     if threads < 1:
-        raise ValueError(f"threads={threads}: search with 1 or more threads")
+        raise ConfigError(f"threads={threads}: search with 1 or more threads")
     return threads

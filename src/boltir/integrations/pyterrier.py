@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pyterrier as pt
 
+from boltir.errors import ConfigError, UnsupportedError
 from boltir.pipeline import Reranking, Retriever
 
 
@@ -33,7 +34,7 @@ def _frame(run: dict[str, dict[str, float]], queries: dict[str, str]) -> pd.Data
 
 def _topics(frame: pd.DataFrame) -> dict[str, str]:
     if "qid" not in frame.columns or "query" not in frame.columns:
-        raise ValueError(f"a PyTerrier frame with qid and query columns is needed, got {list(frame.columns)}")
+        raise ConfigError(f"a PyTerrier frame with qid and query columns is needed, got {list(frame.columns)}")
     return dict(zip(frame["qid"].astype(str), frame["query"].astype(str)))
 
 
@@ -63,7 +64,7 @@ class BoltirReranker(pt.Transformer):
 
     def transform(self, ranking: pd.DataFrame) -> pd.DataFrame:
         if "docno" not in ranking.columns:
-            raise ValueError(f"a PyTerrier ranking frame with a docno column is needed, got {list(ranking.columns)}")
+            raise ConfigError(f"a PyTerrier ranking frame with a docno column is needed, got {list(ranking.columns)}")
         queries = _topics(ranking.drop_duplicates("qid"))
         scores = ranking["score"] if "score" in ranking.columns else -ranking.groupby("qid").cumcount()
         run: dict[str, dict[str, float]] = {}
@@ -82,7 +83,7 @@ def to_pyterrier(stage: Any, k: int = 1000) -> pt.Transformer:
         return BoltirRetriever(stage, k)
     if isinstance(stage, Reranking):
         return BoltirReranker(stage)
-    raise TypeError(f"{type(stage).__name__} is neither a boltir retriever nor a re-ranker")
+    raise UnsupportedError(f"{type(stage).__name__} is neither a boltir retriever nor a re-ranker")
 
 
 __all__ = ["BoltirReranker", "BoltirRetriever", "to_pyterrier"]

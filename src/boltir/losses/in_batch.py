@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from boltir.errors import ConfigError
+
 
 class _GatherWithGrad(torch.autograd.Function):
     """All processes' rows, concatenated in rank order; the gradient of each process's rows is the sum of what
@@ -44,7 +46,7 @@ class InBatchCrossEntropy(nn.Module):
     def __init__(self, temperature: float = 1.0, gather_across_devices: bool = True):
         super().__init__()
         if temperature <= 0:
-            raise ValueError("temperature must be positive")
+            raise ConfigError("temperature must be positive")
         self.temperature = temperature
         self.gather_across_devices = gather_across_devices
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from boltir.errors import ConfigError
+
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 HEAD_WEIGHTS = "heads.safetensors"
@@ -38,7 +40,7 @@ def _targets(backbone: Any, settings: LoraSettings) -> list[str]:
 
     kind = backbone.config.model_type
     if kind not in DEFAULTS:
-        raise ValueError(f"no default LoRA target modules for a {kind} backbone: set peft.target_modules")
+        raise ConfigError(f"no default LoRA target modules for a {kind} backbone: set peft.target_modules")
     return list(DEFAULTS[kind])
 
 
@@ -50,13 +52,13 @@ def attach_lora(model: Any, settings: LoraSettings) -> Any:
     except ImportError:
         raise ImportError("LoRA adapters need peft: pip install 'boltir[peft]'") from None
     if settings.r <= 0:
-        raise ValueError(f"peft.r={settings.r}: the LoRA rank must be positive")
+        raise ConfigError(f"peft.r={settings.r}: the LoRA rank must be positive")
     targets = _targets(model.encoder, settings)
     config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
     try:
         inject_adapter_in_model(config, model.encoder)
     except ValueError as e:  # e.g. target modules the backbone does not have
-        raise ValueError(f"peft: {e}") from None
+        raise ConfigError(f"peft: {e}") from None
     for name, p in model.encoder.named_parameters():
         p.requires_grad = "lora_" in name
     model.lora_settings = LoraSettings(settings.r, settings.alpha, settings.dropout, targets)
@@ -172,7 +174,7 @@ def load_adapter(path: str, name: str, base: Any, merge: bool = False) -> Any:
     head_missing, head_unexpected = model.load_state_dict(heads, strict=False)
     head_missing = [k for k in head_missing if not k.startswith("encoder.")]
     if missing or unexpected or head_missing or head_unexpected:
-        raise ValueError(
+        raise ConfigError(
             f"{name}: the adapter does not fit its base {spec['base_model_name_or_path']!r} "
             f"(missing {(missing + head_missing)[:5]}, unexpected {(unexpected + head_unexpected)[:5]})"
         )

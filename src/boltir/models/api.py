@@ -16,11 +16,11 @@ class RetrievalModel:
     """A boltir model of any family; ``family`` is its registry record."""
 
     def __init__(self, module: Any, tokenizer: Any):
-        from boltir.registry import get_family
+        from boltir.registry import family_of
 
         self.module, self.tokenizer = module, tokenizer
         module.tokenizer = tokenizer
-        self.family = get_family(module.config.model_type)
+        self.family = family_of(module)
 
     @property
     def config(self) -> Any:
@@ -100,6 +100,6 @@ def load_model(
 
 
 def _role(module: Any) -> str:
-    from boltir.registry import get_family
+    from boltir.registry import family_of
 
-    return get_family(module.config.model_type).role
+    return family_of(module).role

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from boltir.errors import ConfigError
 from boltir.utils.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -40,20 +41,20 @@ def prepare(model: Any, backend: str | None = "torch", quantize: str | None = No
     ``quantize`` is ``int8``; ``backend="torch"`` without ``quantize`` leaves it as it is (set up or not)."""
     backend = backend or "torch"
     if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
     if quantize is not None and quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize={quantize!r}: choose one of {', '.join(QUANTIZATIONS)}")
+        raise ConfigError(f"quantize={quantize!r}: choose one of {', '.join(QUANTIZATIONS)}")
     done = (getattr(model, "backend", None) or "torch", getattr(model, "quantized", None))
     if (backend, quantize) in (("torch", None), done):  # nothing asked, or done already (a searcher reopened)
         return model
     if done != ("torch", None):
-        raise ValueError(f"{type(model).__name__} already runs on {describe(model)}, not {backend} {quantize or ''}")
+        raise ConfigError(f"{type(model).__name__} already runs on {describe(model)}, not {backend} {quantize or ''}")
     device = next(model.parameters()).device
     if device.type != "cpu":
-        raise ValueError(f"--backend {backend} --quantize {quantize} runs on CPU; the model is on {device}")
+        raise ConfigError(f"--backend {backend} --quantize {quantize} runs on CPU; the model is on {device}")
     if backend == "onnx":
         if not getattr(model, "whole_backbone", False):
-            raise ValueError(
+            raise ConfigError(
                 f"backend=onnx: {type(model).__name__} does not call its backbone whole (it runs the layers itself "
                 "or a decoder after them), which the export does not cover; use --backend torch (with --quantize "
                 "int8 for faster CPU inference)"

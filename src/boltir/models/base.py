@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from boltir.errors import ConfigError
+
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
@@ -59,7 +61,7 @@ class BoltirPreTrainedModel(PreTrainedModel):
 
     def attached_tokenizer(self) -> Any:
         if self.tokenizer is None:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} has no tokenizer attached: load it with boltir's loaders "
                 "(boltir.load_model) or set model.tokenizer"
             )
@@ -91,7 +93,7 @@ def build_backbone(config: Any, auto_class: str = "AutoModel", needs_layers: boo
     if getattr(encoder, "pooler", None) is not None:
         encoder.pooler = None
     if needs_layers and not (hasattr(encoder, "encoder") and hasattr(encoder.encoder, "layer")):
-        raise ValueError(f"{config.encoder.model_type}: this model runs its own loop over BERT-style layers")
+        raise ConfigError(f"{config.encoder.model_type}: this model runs its own loop over BERT-style layers")
     return encoder
 
 

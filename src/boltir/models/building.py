@@ -9,6 +9,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
+from boltir.errors import CheckpointError
 from boltir.models.base import seeded
 from boltir.models.sources import config_json
 
@@ -24,7 +25,9 @@ def around_backbone(model_cls: type, config_cls: type, path: str, name: str, see
     state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("pooler.")}
     missing, unexpected = model.encoder.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise RuntimeError(f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise CheckpointError(
+            f"{name}: backbone weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     model.config.name_or_path = str(name)
     return model
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from boltir.data.runs import Run, top_k
+from boltir.errors import MissingDataError
 from boltir.utils.progress import progress_bar
 
 
@@ -40,10 +41,10 @@ class RerankJob:
     def __post_init__(self) -> None:
         missing_q = [q for q in self.lists if q not in self.queries]
         if missing_q:
-            raise KeyError(f"{len(missing_q)} run queries have no text (e.g. {missing_q[:5]})")
+            raise MissingDataError(f"{len(missing_q)} run queries have no text (e.g. {missing_q[:5]})")
         missing_d = sorted({d for ds in self.lists.values() for d in ds if d not in self.docs})
         if missing_d:
-            raise KeyError(f"{len(missing_d)} candidate documents have no text (e.g. {missing_d[:5]})")
+            raise MissingDataError(f"{len(missing_d)} candidate documents have no text (e.g. {missing_d[:5]})")
 
     @classmethod
     def from_run(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
+from boltir.errors import ConfigError
 from boltir.serve.batching import DynamicBatcher
 
 
@@ -63,9 +64,9 @@ class Service:
         from boltir.models.api import load_model
 
         if not index and not model and not reranker:
-            raise ValueError("serve needs --index, --model or --reranker")
+            raise ConfigError("serve needs --index, --model or --reranker")
         if reranker and index and not docs:
-            raise ValueError("--reranker after --index needs --docs (the texts of the indexed documents)")
+            raise ConfigError("--reranker after --index needs --docs (the texts of the indexed documents)")
         self.index, self.depth, self.batch_size = index, depth, batch_size
         self.quantize, self.backend = quantize, backend
         self.lock = threading.Lock()

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from boltir.errors import ConfigError
 from boltir.losses.in_batch import InBatchCrossEntropy, gather_outputs
 from boltir.models.adapters import LoraSettings, attach_lora
 from boltir.training.base import RankingModule
@@ -78,12 +79,12 @@ class BiEncoderModule(RankingModule):
         }
         if projection_dim is not None:
             if fam.projection_setting is None:
-                raise ValueError(f"projection_dim does not apply to the {fam.name} family")
+                raise ConfigError(f"projection_dim does not apply to the {fam.name} family")
             settings[fam.projection_setting] = projection_dim
         self.family = fam.name
         self.model, self.tokenizer = load_module(model, fam.name, seed, **settings)
         if (query_regularizer is not None or doc_regularizer is not None) and not self.model.term_weights:
-            raise ValueError(f"sparsity regularisers apply to learned-sparse families, not {fam.name}")
+            raise ConfigError(f"sparsity regularisers apply to learned-sparse families, not {fam.name}")
         if peft is not None:
             attach_lora(self.model, peft)
         self.model.train()  # loaders return eval-mode models; Lightning keeps the mode it finds

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from boltir.data.records import TrainingTuple
+from boltir.errors import ConfigError
 
 
 class TupleDataset(Dataset):
@@ -19,7 +20,7 @@ class TupleDataset(Dataset):
     def __init__(self, tuples: list[TrainingTuple], docs: dict[str, str], num_negatives: int, seed: int = 0):
         self.tuples = [t for t in tuples if t.positives]
         if not self.tuples:
-            raise ValueError("no training tuple has a positive")
+            raise ConfigError("no training tuple has a positive")
         self.docs = docs
         self.doc_ids = sorted(docs)
         self.num_negatives = num_negatives
@@ -137,7 +138,7 @@ class RankingDataModule(L.LightningDataModule):
     def refuse_test_set(*specs: str | None) -> None:
         for spec in specs:
             if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
-                raise ValueError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
+                raise ConfigError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
 
     def training_queries(self, run: dict[str, dict[str, float]], spec: str) -> dict[str, dict[str, float]]:
         """The queries of a training run that may be trained on: a DL19 test query is an error (named); a query
@@ -147,7 +148,7 @@ class RankingDataModule(L.LightningDataModule):
 
         test = sorted(set(run) & set(load_queries("trec-dl-2019")))
         if test:
-            raise ValueError(
+            raise ConfigError(
                 f"{spec}: {len(test)} queries are TREC DL 2019 test queries (e.g. {test[0]}); "
                 "trec-dl-2019 is the test set: train on other queries"
             )
@@ -157,18 +158,18 @@ class RankingDataModule(L.LightningDataModule):
             log.info(f"{spec}: {len(held)} training queries are validation queries; left out of training")
             run = {q: ds for q, ds in run.items() if q not in val}
             if not run:
-                raise ValueError(f"{spec}: every training query is a validation query")
+                raise ConfigError(f"{spec}: every training query is a validation query")
         return run
 
     def setup_validation(self) -> None:
         """Validation lists: the top ``val_depth`` candidates of ``val_run`` with their texts and qrels."""
-        from boltir.data.runs import candidate_ids
-        from boltir.data.sources import companion, doc_texts, load_qrels, load_queries, load_run
+        from boltir.data.runs import candidate_ids, read_run
+        from boltir.data.sources import companion, doc_texts, load_qrels, load_queries
 
         h: Any = self.hparams
         if not h.val_run or self.val_set is not None:
             return
-        run = load_run(h.val_run)
+        run = read_run(h.val_run)
         qrels = load_qrels(companion(h.val_qrels, h.val_run, "data.val_qrels"))
         # the validation queries are those of the validation run: judged queries it lacks are not counted as 0
         self.val_qrels = {q: qrels[q] for q in run if q in qrels}
@@ -250,6 +251,6 @@ class TupleDataModule(RankingDataModule):
             tuples = list(load_tuples(h.train))
             docs_spec = h.docs or (h.train if h.train in DATASETS else None)
             if docs_spec is None:
-                raise ValueError("data.docs is required when data.train is a file")
+                raise ConfigError("data.docs is required when data.train is a file")
             self.train_set = TupleDataset(tuples, doc_texts(docs_spec), h.num_negatives, h.seed)
         self.setup_validation()

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
+from boltir.data.runs import read_run
+from boltir.errors import ConfigError
 from boltir.training.data import RankingDataModule, RerankListCollator, TupleDataset
 
 SAMPLINGS = ("top", "single_relevant", "random", "log_random")
@@ -43,7 +45,7 @@ def sample_list(
             return None
         non = [d for d in ranked if not relevant or d not in relevant]
         return [rng.choice(rel)] + non[: size - 1]
-    raise ValueError(f"sampling={how!r}: choose one of {', '.join(SAMPLINGS)}")
+    raise ConfigError(f"sampling={how!r}: choose one of {', '.join(SAMPLINGS)}")
 
 
 class RunListDataset(Dataset):
@@ -64,11 +66,11 @@ class RunListDataset(Dataset):
         from boltir.data.runs import top_k
 
         if sampling not in SAMPLINGS:
-            raise ValueError(f"sampling={sampling!r}: choose one of {', '.join(SAMPLINGS)}")
+            raise ConfigError(f"sampling={sampling!r}: choose one of {', '.join(SAMPLINGS)}")
         if targets not in TARGETS:
-            raise ValueError(f"targets={targets!r}: choose one of {', '.join(TARGETS)}")
+            raise ConfigError(f"targets={targets!r}: choose one of {', '.join(TARGETS)}")
         if targets == "relevance" and qrels is None:
-            raise ValueError("targets='relevance' needs qrels")
+            raise ConfigError("targets='relevance' needs qrels")
         self.ranked = {q: ds for q, ds in top_k(run, depth).items() if q in queries}
         self.run, self.queries, self.docs, self.qrels = run, queries, docs, qrels or {}
         self.depth, self.sample_size, self.sampling, self.targets, self.seed = (
@@ -191,7 +193,7 @@ class ListDataModule(RankingDataModule):
         if self.train_set is None:
             parts: list[Dataset] = []
             if h.train_run:
-                run = self.training_queries(src.load_run(h.train_run), h.train_run)
+                run = self.training_queries(read_run(h.train_run), h.train_run)
                 wanted = candidate_ids(run, h.depth)
                 qrels_spec = h.train_qrels or src.dataset_of_run(h.train_run)
                 qrels = src.load_qrels(qrels_spec) if qrels_spec else None
@@ -211,7 +213,7 @@ class ListDataModule(RankingDataModule):
             if h.train_tuples:
                 docs_spec = h.tuple_docs or (h.train_tuples if h.train_tuples in src.DATASETS else None)
                 if docs_spec is None:
-                    raise ValueError("data.tuple_docs is required when data.train_tuples is a file")
+                    raise ConfigError("data.tuple_docs is required when data.train_tuples is a file")
                 parts.append(
                     TupleListDataset(
                         TupleDataset(
@@ -220,5 +222,5 @@ class ListDataModule(RankingDataModule):
                     )
                 )
             if not parts:
-                raise ValueError("give data.train_run and/or data.train_tuples")
+                raise ConfigError("give data.train_run and/or data.train_tuples")
             self.train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)

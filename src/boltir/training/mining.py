@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass, field
 
 from boltir.data.records import TrainingTuple
+from boltir.errors import ConfigError, MissingDataError
 
 SAMPLINGS = ("random", "top")
 
@@ -36,12 +37,12 @@ def mine_negatives(
     rest; ``sampling``: ``random`` (seeded per query) or ``top`` (the highest ranked). ``keep_scores`` stores the
     ranking's scores of positives and negatives (for Margin-MSE / KL distillation)."""
     if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling={sampling!r}: choose one of {', '.join(SAMPLINGS)}")
+        raise ConfigError(f"sampling={sampling!r}: choose one of {', '.join(SAMPLINGS)}")
     report = MiningReport()
     tuples = []
     for qid in sorted(ranking):
         if qid not in queries:
-            raise KeyError(f"query {qid} of the ranking has no text")
+            raise MissingDataError(f"query {qid} of the ranking has no text")
         judged = qrels.get(qid, {})
         positives = sorted(d for d, r in judged.items() if r >= min_relevance)
         if not positives:

@@ -13,6 +13,8 @@ from typing import Any
 
 import lightning as L
 
+from boltir.errors import ConfigError
+
 SHAPES = ("linear", "quadratic", "constant")
 
 
@@ -46,7 +48,7 @@ class ValueScheduler(L.Callback):
         shape: str = "quadratic",
     ):
         if shape not in SHAPES:
-            raise ValueError(f"shape={shape!r}: choose one of {', '.join(SHAPES)}")
+            raise ConfigError(f"shape={shape!r}: choose one of {', '.join(SHAPES)}")
         self.target, self.start_value, self.end_value = target, start_value, end_value
         self.warmup_steps, self.delay_steps, self.shape = warmup_steps, delay_steps, shape
 

@@ -5,7 +5,7 @@ one ``score``; and ``encode`` turning texts into what an index stores (through t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from boltir.errors import ConfigError
 from boltir.models.base import BoltirPreTrainedModel, build_backbone, encoder_states, init_linear_heads
 from boltir.models.bi_encoders.inference import encode_dense
 from boltir.models.bi_encoders.output import BiEncoderOutput
@@ -49,7 +50,7 @@ class BiEncoderModel(BoltirPreTrainedModel):
     config_class = BiEncoderConfig
     backbone_auto = "AutoModel"
     heads: tuple[str, ...] = ()
-    batch_encoder = staticmethod(encode_dense)
+    batch_encoder: Callable[..., Any] = staticmethod(encode_dense)
     term_weights = False  # learned-sparse outputs (vocabulary-sized); sparsity regularisers apply
     whole_backbone = True  # the backbone is called whole (so it can run exported: models.backends)
 
@@ -87,7 +88,7 @@ class BiEncoderModel(BoltirPreTrainedModel):
     def training_scores(self, query: BiEncoderOutput, doc: BiEncoderOutput, **options: Any) -> torch.Tensor:
         """Scores used by the in-batch loss; families with training-only scoring options override this."""
         if any(v is not None for v in options.values()):
-            raise ValueError(f"{type(self).__name__} has no training scoring options ({', '.join(options)})")
+            raise ConfigError(f"{type(self).__name__} has no training scoring options ({', '.join(options)})")
         return self.score(query, doc)
 
     def encode(

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from boltir.errors import CheckpointError
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 from boltir.models.bi_encoders.inference import encode_multi
 from boltir.models.building import around_backbone, punctuation_ids
@@ -169,7 +170,7 @@ def build_colbert(path: str, name: str, tokenizer: Any, seed: int, settings: dic
     }
     missing, unexpected = model.encoder.load_state_dict(enc_state, strict=False)
     if missing or unexpected:
-        raise RuntimeError(
+        raise CheckpointError(
             f"{name}: ColBERT checkpoint does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
         )
     with torch.no_grad():

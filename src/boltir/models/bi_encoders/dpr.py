@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from boltir.errors import ConfigError
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
 from boltir.models.bi_encoders.pooling import POOLINGS, pool
 from boltir.models.building import around_backbone
@@ -38,11 +39,11 @@ class DprConfig(BiEncoderConfig):
 
 def check_config(config: DprConfig) -> None:
     if config.pooling not in POOLINGS:
-        raise ValueError(f"pooling={config.pooling!r}: choose one of {', '.join(POOLINGS)}")
+        raise ConfigError(f"pooling={config.pooling!r}: choose one of {', '.join(POOLINGS)}")
     if config.similarity not in SIMILARITIES:
-        raise ValueError(f"similarity={config.similarity!r}: choose one of {', '.join(SIMILARITIES)}")
+        raise ConfigError(f"similarity={config.similarity!r}: choose one of {', '.join(SIMILARITIES)}")
     if config.projection_dim is not None and config.projection_dim <= 0:
-        raise ValueError(f"projection_dim={config.projection_dim}: must be positive or null")
+        raise ConfigError(f"projection_dim={config.projection_dim}: must be positive or null")
 
 
 class DprModel(BiEncoderModel):
@@ -90,12 +91,12 @@ def sentence_transformers_settings(name_or_path: str) -> dict[str, Any]:
             elif cfg.get("pooling_mode_mean_tokens", True):
                 settings["pooling"] = "mean"
             else:
-                raise ValueError(f"{name_or_path}: unsupported sentence-transformers pooling {cfg}")
+                raise ConfigError(f"{name_or_path}: unsupported sentence-transformers pooling {cfg}")
         elif kind == "Normalize":
             settings["normalize"] = True
             settings["similarity"] = "cosine"
         elif kind == "Dense":
-            raise ValueError(f"{name_or_path}: sentence-transformers Dense modules are not supported yet")
+            raise ConfigError(f"{name_or_path}: sentence-transformers Dense modules are not supported yet")
     return settings
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from boltir.errors import ConfigError
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput
 from boltir.models.bi_encoders.inference import encode_views
 from boltir.models.building import around_backbone
@@ -35,7 +36,7 @@ class MvrModel(BiEncoderModel):
 
     def build_heads(self, config: MvrConfig) -> None:
         if not config.view_token_ids:
-            raise ValueError("MVR needs view_token_ids (set from the tokenizer at load time)")
+            raise ConfigError("MVR needs view_token_ids (set from the tokenizer at load time)")
         self.projection = (
             nn.Linear(config.encoder.hidden_size, config.projection_dim) if config.projection_dim else None
         )
@@ -64,5 +65,5 @@ def build_mvr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[st
     vocab = tokenizer.get_vocab()
     ids = [vocab[f"[unused{i}]"] for i in range(2, 2 + views) if f"[unused{i}]" in vocab]
     if len(ids) < views:
-        raise ValueError(f"{name}: the vocabulary lacks {views} [unusedN] tokens for MVR views")
+        raise ConfigError(f"{name}: the vocabulary lacks {views} [unusedN] tokens for MVR views")
     return around_backbone(MvrModel, MvrConfig, path, name, seed, {"view_token_ids": ids, **settings}), tokenizer

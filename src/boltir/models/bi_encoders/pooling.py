@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from boltir.errors import ConfigError
+
 POOLINGS = ("mean", "first", "max", "sum")
 
 
@@ -18,4 +20,4 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
         return (hidden * m).sum(1)
     if how == "max":
         return hidden.masked_fill(m == 0, torch.finfo(hidden.dtype).min).amax(1)
-    raise ValueError(f"unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}")
+    raise ConfigError(f"unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}")

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from boltir.errors import CheckpointError, ConfigError
 from boltir.models.base import seeded
 from boltir.models.bi_encoders.base import BiEncoderConfig, BiEncoderModel, BiEncoderOutput, dot_scores
 from boltir.models.bi_encoders.inference import encode_sparse
@@ -69,7 +70,7 @@ class SpladeModel(SparseModel):
 
     def build_heads(self, config: SpladeConfig) -> None:
         if config.pooling not in SPLADE_POOLINGS:
-            raise ValueError(f"pooling={config.pooling!r}: choose one of {', '.join(SPLADE_POOLINGS)}")
+            raise ConfigError(f"pooling={config.pooling!r}: choose one of {', '.join(SPLADE_POOLINGS)}")
         self.query_weights = nn.Parameter(torch.ones(config.encoder.vocab_size)) if config.inference_free else None
 
     def represent(self, input_ids: Tensor, attention_mask: Tensor, types: Tensor | None, kind: str) -> BiEncoderOutput:
@@ -106,6 +107,8 @@ def build_splade(path: str, name: str, tokenizer: Any, seed: int, settings: dict
     )
     missing, unexpected = model.encoder.load_state_dict(backbone.state_dict(), strict=False)
     if missing or unexpected:
-        raise RuntimeError(f"{name}: masked-LM weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise CheckpointError(
+            f"{name}: masked-LM weights do not fit (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     model.config.name_or_path = str(name)
     return model, tokenizer

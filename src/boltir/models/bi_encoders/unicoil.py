@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from boltir.errors import ConfigError
 from boltir.models.bi_encoders.base import BiEncoderOutput
 from boltir.models.bi_encoders.splade import SparseConfig, SparseModel
 from boltir.models.building import around_backbone
@@ -43,7 +44,7 @@ class UniCoilModel(SparseModel):
             later = torch.ones_like(same[0]).triu(1)
             w = w.masked_fill((same & later).any(-1), 0.0)
         elif self.config.repeated_terms != "max":
-            raise ValueError(f"repeated_terms={self.config.repeated_terms!r}: choose max or last")
+            raise ConfigError(f"repeated_terms={self.config.repeated_terms!r}: choose max or last")
         out = torch.zeros(input_ids.shape[0], self.config.embedding_dim, device=w.device, dtype=w.dtype)
         out = out.scatter_reduce(1, input_ids, w, reduce="amax", include_self=True)
         return BiEncoderOutput(embeddings=self.prune(out, self.config.pruning(kind)))

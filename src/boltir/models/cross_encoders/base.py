@@ -12,6 +12,7 @@ from torch import nn
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from boltir.errors import ConfigError
 from boltir.models.base import BoltirPreTrainedModel, build_backbone, init_linear_heads
 
 HIDDEN_ACTIVATIONS = (None, "tanh", "gelu")
@@ -39,9 +40,9 @@ class ScoreHead(nn.Module):
     def __init__(self, hidden: int, activation: str | None, num_outputs: int, bias: bool):
         super().__init__()
         if activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(f"head_activation={activation!r}: choose one of {HIDDEN_ACTIVATIONS}")
+            raise ConfigError(f"head_activation={activation!r}: choose one of {HIDDEN_ACTIVATIONS}")
         if num_outputs not in (1, 2):
-            raise ValueError(f"num_outputs={num_outputs}: 1 (a score) or 2 (not relevant / relevant)")
+            raise ConfigError(f"num_outputs={num_outputs}: 1 (a score) or 2 (not relevant / relevant)")
         self.dense = nn.Linear(hidden, hidden) if activation else None
         self.activation = activation
         self.out = nn.Linear(hidden, num_outputs, bias=bias)
@@ -62,7 +63,7 @@ def logits_to_scores(logits: torch.Tensor, two_logit_score: str = "difference") 
     if two_logit_score == "log_softmax":
         return torch.log_softmax(logits, dim=-1)[:, 1]
     if two_logit_score != "difference":
-        raise ValueError(f"two_logit_score={two_logit_score!r}: choose one of {', '.join(TWO_LOGIT_SCORES)}")
+        raise ConfigError(f"two_logit_score={two_logit_score!r}: choose one of {', '.join(TWO_LOGIT_SCORES)}")
     return logits[:, 1] - logits[:, 0]
 
 
@@ -85,9 +86,9 @@ class CrossEncoderModel(BoltirPreTrainedModel):
     def check_config(self, config: Any) -> None:
         """Refuse settings the family cannot run (before any weights are built)."""
         if self.backends and config.attention_backend not in self.backends:
-            raise ValueError(f"attention_backend={config.attention_backend!r}: one of {', '.join(self.backends)}")
+            raise ConfigError(f"attention_backend={config.attention_backend!r}: one of {', '.join(self.backends)}")
         if config.two_logit_score not in TWO_LOGIT_SCORES:
-            raise ValueError(f"two_logit_score={config.two_logit_score!r}: one of {', '.join(TWO_LOGIT_SCORES)}")
+            raise ConfigError(f"two_logit_score={config.two_logit_score!r}: one of {', '.join(TWO_LOGIT_SCORES)}")
 
     def _init_weights(self, module: nn.Module) -> None:
         init_linear_heads(self, module, ("head",))

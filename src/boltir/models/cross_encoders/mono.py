@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from boltir.errors import ConfigError
 from boltir.models.base import encoder_states
 from boltir.models.building import around_backbone, is_classifier
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel, logits_to_scores
@@ -78,7 +79,7 @@ def classification_head(clf: Any) -> tuple[str | None, Any, Any]:
     if head is not None and isinstance(getattr(head, "dense", None), nn.Linear) and hasattr(head, "out_proj"):
         act = "gelu" if clf.config.model_type == "electra" else "tanh"
         return act, head.dense, head.out_proj
-    raise ValueError(f"{type(clf).__name__}: unsupported classification head {type(head).__name__}")
+    raise ConfigError(f"{type(clf).__name__}: unsupported classification head {type(head).__name__}")
 
 
 def build_mono(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):

@@ -25,6 +25,7 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 from boltir.data.pair_tokenizer import pad_sequences
+from boltir.errors import ConfigError
 from boltir.models.base import BoltirPreTrainedModel, init_linear_heads, seeded
 
 HEADS = ("true_false", "token", "encoder", "decoder_linear")
@@ -60,13 +61,13 @@ class MonoT5(BoltirPreTrainedModel):
         import transformers
 
         if config.head not in HEADS:
-            raise ValueError(f"head={config.head!r}: choose one of {', '.join(HEADS)}")
+            raise ConfigError(f"head={config.head!r}: choose one of {', '.join(HEADS)}")
         if config.head == "true_false" and (config.true_token_id is None or config.false_token_id is None):
-            raise ValueError("head='true_false' needs true_token_id and false_token_id")
+            raise ConfigError("head='true_false' needs true_token_id and false_token_id")
         if config.head == "token" and config.score_token_id is None:
-            raise ValueError("head='token' needs score_token_id")
+            raise ConfigError("head='token' needs score_token_id")
         if config.num_outputs not in (1, 2):
-            raise ValueError(f"num_outputs={config.num_outputs}: 1 (a score) or 2 (false / true)")
+            raise ConfigError(f"num_outputs={config.num_outputs}: 1 (a score) or 2 (false / true)")
         super().__init__(config)
         self.encoder: Any
         self.head: nn.Linear | None
@@ -161,7 +162,7 @@ def _single_token(tokenizer: Any, word: str, name: str) -> int:
         return int(ids[0])
     piece = tokenizer.convert_tokens_to_ids("\u2581" + word)
     if piece is None or piece == tokenizer.unk_token_id:
-        raise ValueError(f"{name}: {word!r} is not one token of this tokenizer; monoT5 scores with its logit")
+        raise ConfigError(f"{name}: {word!r} is not one token of this tokenizer; monoT5 scores with its logit")
     return int(piece)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from boltir.attention.inter_passage import BACKENDS, attend, flex_block_mask, int_keys, inter_passage_mask
+from boltir.errors import ConfigError
 from boltir.models.base import seeded
 from boltir.models.building import from_mono, is_classifier, mono_source
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel
@@ -56,7 +57,7 @@ class SetEncoder(CrossEncoderModel):
     def check_config(self, config: SetEncoderConfig) -> None:
         super().check_config(config)
         if config.num_outputs != 1:
-            raise ValueError("a Set-Encoder scores with one logit (num_outputs=1)")
+            raise ConfigError("a Set-Encoder scores with one logit (num_outputs=1)")
 
     def list_inputs(self, tokenizer: Any) -> Any:
         from boltir.data.pair_tokenizer import SetTokenizer
@@ -74,10 +75,10 @@ class SetEncoder(CrossEncoderModel):
     ) -> torch.Tensor:
         p, length = input_ids.shape
         if p % list_size:
-            raise ValueError(f"{p} sequences are not whole lists of {list_size}")
+            raise ConfigError(f"{p} sequences are not whole lists of {list_size}")
         int_pos = 0 if self.config.int_token_id is None else 1
         if int_pos and not bool((input_ids[:, 1] == self.config.int_token_id).all()):
-            raise ValueError("every sequence must hold [INT] at position 1 (use SetTokenizer)")
+            raise ConfigError("every sequence must hold [INT] at position 1 (use SetTokenizer)")
         list_mask = (
             torch.ones(p // list_size, list_size, dtype=torch.bool, device=input_ids.device)
             if list_mask is None
@@ -152,7 +153,7 @@ def build_set_encoder(path: str, name: str, tokenizer: Any, seed: int, settings:
         settings.setdefault("head_bias", False)
     mono, tokenizer = mono_source(path, name, seed, settings)
     if mono.config.num_outputs != 1:
-        raise ValueError(f"{name}: a two-logit classifier cannot seed a Set-Encoder head")
+        raise ConfigError(f"{name}: a two-logit classifier cannot seed a Set-Encoder head")
     tokenizer.add_special_tokens({"additional_special_tokens": [INT_TOKEN]})
     int_id = tokenizer.convert_tokens_to_ids(INT_TOKEN)
     with seeded(seed):

@@ -16,6 +16,7 @@ from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 from boltir.attention.patterns import SparsePattern, full_mask
 from boltir.attention.windowed import banded_attention
+from boltir.errors import ConfigError
 from boltir.models.building import from_mono, mono_source
 from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderModel, logits_to_scores
 
@@ -95,7 +96,7 @@ class SparseCrossEncoder(CrossEncoderModel):
         n_q, nq_len = query_ids.shape
         n_p, nd_len = doc_ids.shape
         if n_p != n_q * docs_per_query:
-            raise ValueError(f"{n_p} documents for {n_q} queries x {docs_per_query} docs per query")
+            raise ConfigError(f"{n_p} documents for {n_q} queries x {docs_per_query} docs per query")
         dev = query_ids.device
         owner = torch.arange(n_p, device=dev) // docs_per_query
         q_len = query_mask.sum(1)
@@ -219,7 +220,7 @@ def build_sparse_ce(path: str, name: str, tokenizer: Any, seed: int, settings: d
     fields = {k: settings.pop(k) for k in list(settings) if k in SparsePattern().as_dict()}
     pattern = settings.pop("pattern", None)
     if pattern is not None and fields:
-        raise ValueError(f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both")
+        raise ConfigError(f"{name}: give the attention pattern as pattern= or as {', '.join(fields)}, not both")
     pattern = pattern or SparsePattern(**fields)
     backend = settings.pop("attention_backend", "banded")
     mono, tokenizer = mono_source(path, name, seed, settings)
