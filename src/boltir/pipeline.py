@@ -34,6 +34,15 @@ class Retriever:
     """Anything with ``search(queries, k) -> Run``; ``retriever >> reranker`` re-ranks what it retrieves."""
 
     def search(self, queries: Any, k: int = 100) -> Run:
+        """The top ``k`` documents of each query.
+
+        Args:
+            queries: ``{qid: text}``, a list of texts (ids "0", "1", ...) or a query source (a file, a bundled
+                dataset, ``irds:<id>``).
+            k: documents per query.
+
+        Returns:
+            The run ``{qid: {docid: score}}``."""
         raise NotImplementedError
 
     def __rshift__(self, other: Reranker) -> Pipeline:
@@ -50,6 +59,7 @@ class RunRetriever(Retriever):
         self.run = read_run(run) if isinstance(run, str) else {q: dict(d) for q, d in run.items()}
 
     def search(self, queries: Any, k: int = 100) -> Run:
+        """The run's top ``k`` documents of each query asked for (see :meth:`Retriever.search`)."""
         wanted = as_queries(queries)
         return cut({q: d for q, d in self.run.items() if q in wanted}, k)
 
@@ -67,6 +77,7 @@ class Fusion(Retriever):
         self.retrievers, self.method, self.weights, self.rrf_k = list(retrievers), method, weights, rrf_k
 
     def search(self, queries: Any, k: int = 100) -> Run:
+        """Each retriever's top ``k``, fused per query, cut to ``k`` (see :meth:`Retriever.search`)."""
         from boltir.data.fusion import fuse
 
         queries = as_queries(queries)
@@ -86,6 +97,16 @@ class Reranking:
         return self.apply({q: dict(d) for q, d in run.items()}, as_queries(queries), docs, depth)
 
     def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
+        """Scores of each query's top ``depth`` candidates (:meth:`rerank` calls it with normalised inputs).
+
+        Args:
+            run: the candidates, ``{qid: {docid: score}}``.
+            queries: ``{qid: text}``.
+            docs: a document source or ``{docid: text}`` (None: the stage's own).
+            depth: candidates per query (-1: the stage's own; None: all).
+
+        Returns:
+            The re-scored run."""
         raise NotImplementedError
 
 
@@ -150,6 +171,7 @@ class Reranker(Reranking):
         return {d: self._texts[d] for d in doc_ids}
 
     def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
+        """The model's scores of each query's top ``depth`` candidates (see :meth:`Reranking.apply`)."""
         depth = self.depth if depth == -1 else depth
         texts = self.texts(candidate_ids(run, depth), docs)
         from boltir.models.scoring import RerankJob
@@ -182,6 +204,7 @@ class RerankFusion(Reranking):
         self.depth = None if None in depths or not depths else max(d for d in depths if d is not None)
 
     def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
+        """Every re-ranker's scores of the same candidates, fused per query (see :meth:`Reranking.apply`)."""
         from boltir.data.fusion import fuse
 
         runs = [r.apply(run, queries, docs, depth) for r in self.rerankers]
@@ -200,6 +223,10 @@ class Pipeline(Retriever, Reranking):
         self.first, self.rerankers = first, list(rerankers)
 
     def search(self, queries: Any, k: int = 100) -> Run:
+        """The first stage's ``max(k, first re-ranker's depth)`` candidates, re-ranked by each stage, cut to ``k``.
+
+        Raises:
+            ConfigError: the pipeline has no first stage."""
         if self.first is None:
             raise ConfigError("this pipeline has no first stage: use rerank(run, queries)")
         queries = as_queries(queries)
@@ -208,6 +235,7 @@ class Pipeline(Retriever, Reranking):
         return cut(self.rerank(run, queries), k)
 
     def apply(self, run: Run, queries: dict[str, str], docs: Any, depth: int | None) -> Run:
+        """Each re-ranker in turn (``depth`` applies to the first; later ones use their own)."""
         for i, r in enumerate(self.rerankers):
             run = r.apply(run, queries, docs, depth if i == 0 else -1)
         return run

@@ -74,9 +74,11 @@ class Family:
             raise FamilyError(f"family {self.name!r}: role {self.role!r} is not one of {', '.join(ROLES)}")
 
     def config_cls(self) -> Any:
+        """The family's config class (imported on first use)."""
         return resolve(self.config_class)
 
     def model_cls(self) -> Any:
+        """The family's model class (imported on first use)."""
         return resolve(self.model_class)
 
 

@@ -22,6 +22,7 @@ class Index:
 
     @property
     def kind(self) -> str:
+        """The index kind (representation) recorded in the manifest."""
         return self.manifest["kind"]
 
     def __len__(self) -> int:
@@ -29,6 +30,10 @@ class Index:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Index:
+        """The complete index in ``path``.
+
+        Raises:
+            InvalidIndexError: the folder holds no complete index, or its files are not as recorded."""
         return cls(path)
 
     @classmethod
@@ -76,6 +81,7 @@ class Index:
         return open_searcher(self.path, loaded=(module, tokenizer), **knobs)
 
     def search(self, queries: Any, k: int = 100, **knobs: Any) -> Run:
+        """``searcher(**knobs).search(queries, k)``: the top ``k`` documents of each query."""
         return self.searcher(**knobs).search(queries, k)
 
     def add(self, docs: str, batch_size: int = 32) -> Index:
@@ -88,6 +94,7 @@ class Index:
         return self
 
     def delete(self, doc_ids: Sequence[str]) -> Index:
+        """Mark documents deleted (a new generation; searches no longer return them); returns the index."""
         from boltir.index.update import delete_documents
 
         self.manifest = delete_documents(self.path, list(doc_ids))

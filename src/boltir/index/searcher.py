@@ -57,6 +57,7 @@ class IndexSearcher(Retriever):
         """Read the kind's own structures (postings, FAISS file, centroids, ...) and check them."""
 
     def encode_queries(self, texts: list[str]) -> Any:
+        """What the index's model encodes the query texts into (the representation the kind searches with)."""
         return self.model.encode(texts, "query", self.batch_size, tokenizer=self.tokenizer)
 
     def in_threads(self, fn: Any, items: list[Any]) -> list[Any]:

@@ -19,6 +19,7 @@ from boltir.utils.progress import progress_bar
 
 
 def now() -> str:
+    """The current UTC time, as an update record writes it."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 

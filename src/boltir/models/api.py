@@ -24,9 +24,11 @@ class RetrievalModel:
 
     @property
     def config(self) -> Any:
+        """The model's config (a Hugging Face ``PreTrainedConfig``)."""
         return self.module.config
 
     def to(self, device: Any) -> RetrievalModel:
+        """Move the model to ``device``; returns the model."""
         self.module.to(device)
         return self
 
@@ -72,9 +74,11 @@ class BiEncoder(RetrievalModel):
     vectors, sparse term weights, token vectors, ...)."""
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> Any:
+        """What the model's index kind stores for each query text (e.g. float32 [n, dim] for a dense model)."""
         return self.module.encode(list(texts), "query", batch_size, tokenizer=self.tokenizer)
 
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> Any:
+        """What the model's index kind stores for each document text (e.g. float32 [n, dim] for a dense model)."""
         return self.module.encode(list(texts), "doc", batch_size, tokenizer=self.tokenizer)
 
 

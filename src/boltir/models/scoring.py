@@ -61,6 +61,7 @@ class RerankJob:
         return cls(model, tokenizer, top_k(run, depth), queries, docs, **settings)
 
     def device(self) -> Any:
+        """The device the model's parameters are on."""
         return next(self.model.parameters()).device
 
 
@@ -133,6 +134,7 @@ def rerank_scored(job: RerankJob) -> Run:
 
 
 def query_progress(job: RerankJob, what: str) -> Any:
+    """A progress bar over the job's queries (off unless the job shows progress)."""
     return progress_bar(total=len(job.lists), desc=what, unit="query", disable=not job.show_progress)
 
 
