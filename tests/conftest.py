@@ -145,3 +145,22 @@ def live_server():
     """``with live_server(app) as s:`` serves ``app`` on loopback at ``s.url``."""
     pytest.importorskip("uvicorn")
     return LiveServer
+
+
+@pytest.fixture
+def fit_trainer():
+    """``fit_trainer(**settings)``: a quiet CPU ``lightning.Trainer`` (no logger, checkpoints, progress bar or model
+    summary) with the test's own settings on top."""
+    import lightning as L
+
+    def make(**settings):
+        quiet = {
+            "accelerator": "cpu",
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        }
+        return L.Trainer(**{**quiet, **settings})
+
+    return make

@@ -70,7 +70,7 @@ def toy_family():
 
 
 def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
-    toy_family, tiny_backbone, tiny_tuples, tmp_path
+    toy_family, tiny_backbone, tiny_tuples, tmp_path, fit_trainer
 ):
     import lightning as L
 
@@ -94,16 +94,9 @@ def test_a_family_defined_here_goes_through_fit_index_search_and_rerank(
         val_docs=str(tiny_tuples / "docs.jsonl"),
         val_depth=8,
     )
-    L.Trainer(
-        max_epochs=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        callbacks=[ExportBestModel(str(tmp_path / "model"))],
-    ).fit(module, dm)
+    fit_trainer(max_epochs=2, num_sanity_val_steps=0, callbacks=[ExportBestModel(str(tmp_path / "model"))]).fit(
+        module, dm
+    )
     assert json.loads((tmp_path / "model" / "config.json").read_text())["model_type"] == "toy-maxpool"
     saved, _ = load_module(str(tmp_path / "model"))
     assert type(saved) is ToyModel

@@ -11,7 +11,7 @@ from boltir.cli import main as boltir
 
 @pytest.mark.parametrize("family", ["coil", "mvr"])
 @pytest.mark.slow
-def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, tiny_backbone, tiny_tuples):
+def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, tiny_backbone, tiny_tuples, fit_trainer):
     import lightning as L
 
     from boltir.training.bi_encoder import BiEncoderModule
@@ -64,16 +64,7 @@ def test_training_lowers_the_loss_and_validation_uses_the_models_score(family, t
         with torch.no_grad():
             start = loss().item()
         module.model.train()
-        L.Trainer(
-            max_epochs=10,
-            accelerator="cpu",
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-        ).fit(module, dm)
+        fit_trainer(max_epochs=10, num_sanity_val_steps=0, limit_val_batches=0).fit(module, dm)
         module.model.eval()
         with torch.no_grad():
             assert loss().item() < 0.7 * start

@@ -8,7 +8,7 @@ from boltir.cli import main as boltir
 
 
 @pytest.mark.slow
-def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples, tmp_path):
+def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples, tmp_path, fit_trainer):
     import lightning as L
 
     from boltir.models.bi_encoders.colbert import ColbertModel
@@ -35,14 +35,7 @@ def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples
 
     start = loss()
     module.model.train()
-    L.Trainer(
-        max_epochs=10,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    ).fit(module, dm)
+    fit_trainer(max_epochs=10).fit(module, dm)
     assert loss() < 0.7 * start
 
     cfg = {

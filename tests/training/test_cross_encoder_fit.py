@@ -53,7 +53,7 @@ def test_collator_keeps_lists_whole_and_masks_padding(tiny_backbone):
 
 @pytest.mark.parametrize("family", ["mono", "set-encoder", "sparse-ce"])
 @pytest.mark.slow
-def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
+def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family, fit_trainer):
     import lightning as L
 
     from boltir.losses import RankNet
@@ -92,16 +92,7 @@ def test_cross_encoder_learns_a_run(tiny_backbone, tmp_path, family):
         val_docs=str(tmp_path / "docs.tsv"),
         val_depth=16,
     )
-    trainer = L.Trainer(
-        max_epochs=12,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=-1,
-        check_val_every_n_epoch=12,
-    )
+    trainer = fit_trainer(max_epochs=12, num_sanity_val_steps=-1, check_val_every_n_epoch=12)
     trainer.fit(module, dm)
     assert trainer.callback_metrics["val/nDCG@10"] > 0.95
 

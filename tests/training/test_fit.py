@@ -87,7 +87,7 @@ def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, 
 
 
 @pytest.mark.slow
-def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
+def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples, fit_trainer):
     import lightning as L
 
     from boltir.training.bi_encoder import BiEncoderModule
@@ -110,13 +110,6 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples):
 
     start = loss()
     module.model.train()
-    trainer = L.Trainer(
-        max_epochs=15,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = fit_trainer(max_epochs=15)
     trainer.fit(module, dm)
     assert loss() < 0.7 * start

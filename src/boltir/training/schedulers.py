@@ -24,12 +24,12 @@ def resolve_attribute(root: Any, dotted: str) -> tuple[Any, str]:
     obj = root
     for i, part in enumerate(parts[:-1]):
         if not hasattr(obj, part):
-            raise AttributeError(
+            raise ConfigError(
                 f"ValueScheduler target {dotted!r}: {'.'.join(parts[:i]) or 'the module'} has no attribute {part!r}"
             )
         obj = getattr(obj, part)
     if not hasattr(obj, parts[-1]):
-        raise AttributeError(f"ValueScheduler target {dotted!r}: no attribute {parts[-1]!r}")
+        raise ConfigError(f"ValueScheduler target {dotted!r}: no attribute {parts[-1]!r}")
     return obj, parts[-1]
 
 
