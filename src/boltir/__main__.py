@@ -1,3 +1,5 @@
+"""``python -m boltir``: the ``boltir`` command."""
+
 import sys
 
 from boltir.cli import main

@@ -16,6 +16,12 @@ from boltir.errors import ConfigError
 
 @dataclass(frozen=True)
 class SparsePattern:
+    """Which segment of a ``[CLS | query | document]`` input attends to which, and the document window.
+
+    Each ``a_to_b`` flag lets the tokens of segment ``a`` attend to segment ``b``; ``window`` lets a document token
+    see the document tokens at most that far away (None: all of them). The default is the published pattern.
+    """
+
     cls_to_query: bool = True
     cls_to_doc: bool = True
     query_to_cls: bool = False
@@ -39,6 +45,7 @@ class SparsePattern:
         return not (self.query_to_cls or self.query_to_doc)
 
     def as_dict(self) -> dict:
+        """The pattern's fields as a dict (what a sparse cross-encoder's config stores)."""
         return asdict(self)
 
 

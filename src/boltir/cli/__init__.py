@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def usage() -> str:
+    """The text of ``boltir --help``: every command with its one-line description."""
     width = max(map(len, COMMANDS))
     lines = [
         "usage: boltir <command> [options]   (boltir <command> --help for a command's options)",

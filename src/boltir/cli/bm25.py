@@ -11,6 +11,7 @@ from boltir.errors import ConfigError
 
 
 def parser():
+    """The options of ``boltir bm25``."""
     p = new_parser(
         "bm25",
         "BM25 with bm25s: index the documents (or load a saved index) and search the queries into a TREC run; "
@@ -37,6 +38,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir bm25``: index (or load) a BM25 index, search the queries, write the run."""
     from boltir.data.sources import load_queries
     from boltir.data.writers import write_trec_run
     from boltir.index.bm25 import BM25Index

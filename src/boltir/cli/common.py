@@ -8,6 +8,15 @@ from typing import Any
 
 
 def new_parser(prog: str, description: str):
+    """A command's argument parser: ``--config`` YAML files, no abbreviations, ``boltir <prog>`` in usage.
+
+    Args:
+        prog: the command's name.
+        description: what the command does (its ``--help``).
+
+    Returns:
+        A jsonargparse ``ArgumentParser``.
+    """
     from jsonargparse import ActionConfigFile, ArgumentParser
 
     p = ArgumentParser(
@@ -56,6 +65,7 @@ def evaluate_and_print(
 
 
 def err(msg: str) -> None:
+    """Print a message on stderr."""
     print(msg, file=sys.stderr)
 
 

@@ -6,6 +6,7 @@ from boltir.cli.common import new_parser
 
 
 def parser():
+    """The options of ``boltir datasets``."""
     return new_parser(
         "datasets",
         "List bundled datasets (usable wherever docs, queries, qrels or runs are "
@@ -14,6 +15,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir datasets``: list the bundled datasets, their runs and the short model names."""
     from boltir.data.sources import DATASETS, config_root, data_root
     from boltir.models.sources import NAMED_MODEL_DESCRIPTIONS
 

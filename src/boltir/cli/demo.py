@@ -17,6 +17,7 @@ from boltir.cli.options import CATALOGUE, Option
 
 
 def parser():
+    """The options of ``boltir demo``."""
     p = new_parser("demo", "BM25 then MiniLM dense scoring on TREC DL 2019, evaluated against BM25.")
     options.add(
         p,
@@ -31,6 +32,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir demo``: BM25, then MiniLM-L6 scoring of its candidates on TREC DL 2019, evaluated."""
     from boltir.data.runs import candidate_ids, read_run
     from boltir.data.sources import doc_texts, load_qrels, load_queries
     from boltir.data.writers import write_trec_run

@@ -23,6 +23,7 @@ TEACHER_HELP = (
 
 
 def build_parser():
+    """The options of ``boltir distill build``."""
     p = new_parser(
         "distill build",
         "Sample training queries, take their first-stage candidates to --depth, let a teacher rank them and write "
@@ -56,6 +57,7 @@ def build_parser():
 
 
 def subsample_parser():
+    """The options of ``boltir distill subsample``."""
     p = new_parser(
         "distill subsample",
         "Restrict a teacher run to each query's first-stage top --depth, keeping the teacher's order (scores become "
@@ -72,6 +74,12 @@ def subsample_parser():
 
 
 def make_teacher(a, cache):
+    """The teacher a ``--teacher`` spec names (``run:``, ``model:``, ``rrf:`` / ``minmax:`` / ``zscore:``,
+    ``pipeline:``, ``hf:``, ``openai:``), LLM teachers answering through ``cache``.
+
+    Raises:
+        ConfigError: the spec names no known kind of teacher.
+    """
     from boltir.distill.backends import OpenAIChat, TransformersChat
     from boltir.distill.teachers import (
         ListwiseLLMTeacher,
@@ -116,6 +124,7 @@ def make_teacher(a, cache):
 
 
 def build(argv: list[str]) -> int:
+    """Run ``boltir distill build``: the teacher ranks sampled queries' first-stage candidates."""
     from pathlib import Path
 
     from boltir.data.runs import candidate_ids, read_run
@@ -165,6 +174,7 @@ def build(argv: list[str]) -> int:
 
 
 def subsample(argv: list[str]) -> int:
+    """Run ``boltir distill subsample``: a teacher run cut to each query's first-stage top ``--depth``."""
     from boltir.data.runs import read_run
     from boltir.data.writers import write_trec_run
     from boltir.distill.build import subsample_depth
@@ -177,6 +187,7 @@ def subsample(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir distill build|subsample``."""
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         raise SystemExit(0)

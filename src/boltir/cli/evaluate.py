@@ -11,6 +11,7 @@ from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
 def parser():
+    """The options of ``boltir evaluate``."""
     p = new_parser(
         "evaluate",
         "Evaluate TREC runs against qrels (trec_eval-exact through ir_measures). With several runs, each is "
@@ -52,6 +53,7 @@ def split_metrics(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir evaluate``: the metrics of each run, each compared with the first (paired t-test, Holm)."""
     from boltir.data.runs import read_run
     from boltir.data.sources import load_qrels
 

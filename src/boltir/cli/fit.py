@@ -33,6 +33,7 @@ example configs (in {configs}):
 
 
 def short_help() -> str:
+    """``boltir fit --help``, written without importing Lightning (families listed from the registry)."""
     from boltir.data.sources import config_root
 
     root = config_root()
@@ -48,6 +49,7 @@ def short_help() -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir fit``: LightningCLI over the YAML config's trainer, model and data sections."""
     if argv in (["--help"], ["-h"]):
         print(short_help(), end="")
         return 0

@@ -8,6 +8,7 @@ from boltir.cli.options import CATALOGUE, REQUIRED, Option
 
 
 def parser():
+    """The options of ``boltir fuse``."""
     p = new_parser(
         "fuse",
         "Fuse runs: reciprocal rank fusion (rrf) or weighted sums of per-query min-max / z-score normalised scores.",
@@ -29,6 +30,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir fuse``: fuse the runs per query and write the fused run."""
     from boltir.data.fusion import fuse
     from boltir.data.runs import read_run
     from boltir.data.sources import run_path

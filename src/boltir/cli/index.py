@@ -15,6 +15,7 @@ from boltir.registry import families
 
 
 def parser():
+    """The options of ``boltir index``."""
     p = new_parser(
         "index",
         "Encode documents with a bi-encoder into shards plus a FAISS index (single-vector and MVR models), an "
@@ -56,6 +57,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir index``: build (or resume), add to, delete from or verify an index."""
     a = parser().parse_args(argv)
     from boltir.data.sources import set_limit
 

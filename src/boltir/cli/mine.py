@@ -9,6 +9,7 @@ from boltir.errors import ConfigError
 
 
 def parser():
+    """The options of ``boltir mine``."""
     p = new_parser(
         "mine",
         "Mine hard negatives: rank candidates with --run (optionally re-scored by --model) or by searching --index, "
@@ -42,6 +43,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir mine``: hard negatives from a run, a model or an index, written as training tuples."""
     a = parser().parse_args(argv)  # before the heavy imports: --help stays fast
     from boltir.data.sources import set_limit
 

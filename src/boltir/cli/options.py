@@ -13,6 +13,8 @@ SOURCE = "a file, a bundled dataset name or irds:<id>"
 
 @dataclass(frozen=True)
 class Option:
+    """One command-line option: its type, default (``REQUIRED`` for none), help, ``nargs`` and other spellings."""
+
     type: Any
     default: Any = None
     help: str = ""

@@ -28,6 +28,7 @@ PERMUTATIONS_HELP = (
 
 
 def parser():
+    """The options of ``boltir re-rank``."""
     p = new_parser("re-rank", "Re-rank the top candidates of a TREC run with a bi-encoder or a cross-encoder.")
     options.add(
         p,
@@ -55,6 +56,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir re-rank``: score a run's top candidates with a model and write the re-ranked run."""
     from boltir.data.runs import candidate_ids, read_run, write_run
     from boltir.data.sources import doc_texts, load_queries, run_path
     from boltir.pipeline import Reranker

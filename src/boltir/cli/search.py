@@ -11,6 +11,7 @@ from boltir.cli.options import REQUIRED, Option
 
 
 def parser():
+    """The options of ``boltir search``."""
     p = new_parser(
         "search", "Search any boltir index (dense, MVR, sparse, ColBERT, COIL) with its model and write a TREC run."
     )
@@ -42,6 +43,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir search``: search an index of any kind with its model and write the run."""
     from boltir.data.runs import write_run
     from boltir.data.sources import load_queries
     from boltir.index.open import open_searcher

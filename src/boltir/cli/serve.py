@@ -8,6 +8,7 @@ from boltir.cli.options import CATALOGUE, Option
 
 
 def parser():
+    """The options of ``boltir serve``."""
     p = new_parser(
         "serve",
         "Serve an index (any kind; --reranker re-scores its top --depth with --docs' texts) or a model: POST "
@@ -37,6 +38,7 @@ def parser():
 
 
 def main(argv: list[str]) -> int:
+    """Run ``boltir serve``: the HTTP service over an index, a re-ranker or a model, until interrupted."""
     a = parser().parse_args(argv)
     import uvicorn
 

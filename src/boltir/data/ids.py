@@ -40,6 +40,11 @@ def check_id(value: Any, where: object, line: int | None, what: str = "id") -> s
 
 
 def check_ids(values: Any, where: object, line: int | None, what: str) -> list[str]:
+    """A list of ids, each checked as :func:`check_id` does.
+
+    Raises:
+        DataFormatError: ``values`` is not a list, or an id is empty or holds whitespace or control characters.
+    """
     if not isinstance(values, list):
         raise DataFormatError(where, line, f"{what} must be a list of ids")
     return [check_id(v, where, line, what[:-1] if what.endswith("s") else what) for v in values]

@@ -17,6 +17,13 @@ from boltir.errors import ConfigError, UnsupportedError
 
 
 class PairTokenizer:
+    """Tokenises (query, document) pairs for a point-wise cross-encoder: query and document are truncated
+    separately on token ids (``query_length``, ``doc_length``), never by decoding and re-encoding.
+
+    Raises:
+        UnsupportedError: the tokenizer has no fast (Rust) backend.
+    """
+
     def __init__(self, tokenizer: Any, query_length: int, doc_length: int):
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:

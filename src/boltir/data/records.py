@@ -7,18 +7,24 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Doc:
+    """A document: its id and text."""
+
     doc_id: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
+    """A query: its id and text."""
+
     query_id: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class RunRow:
+    """One line of a TREC run: query id, document id, rank, score and tag."""
+
     query_id: str
     doc_id: str
     rank: int

@@ -51,6 +51,8 @@ def config_root() -> Path:
 
 @dataclass(frozen=True)
 class NamedDataset:
+    """A bundled dataset: where its documents, queries, qrels, runs and training data are."""
+
     name: str
     description: str
     folder: str
@@ -65,6 +67,7 @@ class NamedDataset:
     union_queries: bool = True
 
     def path(self, rel: str) -> Path:
+        """The path of a file of this dataset."""
         return data_root() / self.folder / rel
 
     def runs(self) -> dict[str, Path]:
@@ -179,6 +182,11 @@ DATASETS: dict[str, NamedDataset] = {
 
 
 def get_dataset(name: str) -> NamedDataset:
+    """The bundled dataset of a name.
+
+    Raises:
+        MissingDataError: no bundled dataset has that name (the message lists them).
+    """
     try:
         return DATASETS[name]
     except KeyError:

@@ -46,12 +46,14 @@ def write_trec_run(
 
 
 def write_run_rows(path: str | os.PathLike, rows: Iterable[RunRow]) -> None:
+    """Write run rows as they are (ranks and tags included), atomically."""
     with atomic_open(path) as f:
         for r in rows:
             f.write(f"{r.query_id} Q0 {r.doc_id} {r.rank} {r.score:.6f} {r.tag}\n")
 
 
 def write_qrels(path: str | os.PathLike, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """Write qrels ``{qid: {docid: grade}}`` in TREC format, atomically."""
     with atomic_open(path) as f:
         for qid, docs in qrels.items():
             for docid, rel in docs.items():

@@ -50,6 +50,11 @@ class OpenAIChat:
             return json.loads(resp.read().decode("utf-8"))
 
     def complete(self, messages: list[dict[str, str]]) -> str:
+        """The model's answer to a chat.
+
+        Raises:
+            TeacherError: the server answered with an error or no answer.
+        """
         body = {
             "model": self.model,
             "messages": messages,
@@ -94,11 +99,13 @@ class TransformersChat:
         self.name = f"hf:{model}"
 
     def prompt(self, messages: list[dict[str, str]]) -> str:
+        """The chat as one prompt: the tokenizer's chat template when it has one, else the turns joined."""
         if getattr(self.tokenizer, "chat_template", None):
             return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return "\n\n".join(m["content"] for m in messages) + "\n\n"
 
     def complete(self, messages: list[dict[str, str]]) -> str:
+        """The model's greedy answer to a chat (at most ``max_new_tokens`` tokens)."""
         import torch
 
         enc = self.tokenizer(self.prompt(messages), return_tensors="pt", add_special_tokens=False).to(self.device)

@@ -26,6 +26,7 @@ def sample_queries(qids: list[str], num_queries: int | None, seed: int) -> list[
 
 
 def rank_scores(order: list[str]) -> dict[str, float]:
+    """Scores that keep an order: the first of ``n`` documents gets ``n``, the last 1."""
     n = len(order)
     return {d: float(n - i) for i, d in enumerate(order)}
 

@@ -15,10 +15,18 @@ from boltir.errors import ConfigError
 
 
 def cache_key(teacher: str, prompt: Any) -> str:
+    """The cache key of a (teacher, prompt) pair: a SHA-256 of both."""
     return hashlib.sha256(json.dumps([teacher, prompt], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 class ResponseCache:
+    """Teachers' answers by (teacher, prompt), in SQLite, so an interrupted build resumes and a rerun asks
+    nothing again.
+
+    Raises:
+        ConfigError: the file exists but is not a boltir teacher cache.
+    """
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,6 +39,7 @@ class ResponseCache:
         self.hits = self.misses = 0
 
     def get(self, teacher: str, prompt: Any) -> str | None:
+        """The cached answer, or None (counted as a hit or a miss)."""
         row = self.db.execute("SELECT answer FROM answers WHERE key = ?", (cache_key(teacher, prompt),)).fetchone()
         if row is None:
             self.misses += 1
@@ -39,6 +48,7 @@ class ResponseCache:
         return row[0]
 
     def put(self, teacher: str, prompt: Any, answer: str) -> None:
+        """Store an answer (committed at once)."""
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (cache_key(teacher, prompt), teacher, answer)
@@ -48,4 +58,5 @@ class ResponseCache:
         return self.db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
 
     def close(self) -> None:
+        """Close the database."""
         self.db.close()

@@ -15,6 +15,7 @@ SYSTEM = (
 
 
 def truncate_words(text: str, max_words: int) -> str:
+    """The first ``max_words`` words of a text."""
     words = text.split()
     return " ".join(words[:max_words])
 

@@ -13,11 +13,17 @@ from boltir.errors import ConfigError
 
 
 class Teacher(Protocol):
+    """What every teacher does: order a query's candidates, and describe itself for the data's manifest."""
+
     name: str
 
-    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]: ...
+    def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        """The candidates of query ``qid`` (text ``query``), best first; ``docs`` holds their texts."""
+        ...
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self) -> dict[str, Any]:
+        """The teacher's settings, as the distillation manifest records them."""
+        ...
 
 
 class ListwiseLLMTeacher:
@@ -42,6 +48,7 @@ class ListwiseLLMTeacher:
         self.stats = {"calls": 0, "cached": 0, "windows": 0, "repaired": 0, "malformed_retried": 0}
 
     def describe(self) -> dict[str, Any]:
+        """The teacher's settings, as the distillation manifest records them."""
         return {
             "type": "listwise-llm",
             "backend": self.name,
@@ -75,6 +82,7 @@ class ListwiseLLMTeacher:
         )
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        """The candidates in the LLM's order, window by window from the back of the list to the front."""
         order = list(candidates)
         for start, end in sliding_windows(len(order), self.window, self.stride):
             part = order[start:end]
@@ -96,9 +104,11 @@ class RunTeacher:
         self.name = f"run:{spec}"
 
     def describe(self) -> dict[str, Any]:
+        """The teacher's settings, as the distillation manifest records them."""
         return {"type": "run", "run": self.spec}
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        """The candidates in the run's order; candidates the run lacks follow, in their first-stage order."""
         scores = self.run.get(qid, {})
         ranked = sorted((d for d in candidates if d in scores), key=lambda d: (-scores[d], d))
         return ranked + [d for d in candidates if d not in scores]
@@ -115,6 +125,7 @@ class PipelineTeacher:
         self.description = description or {"type": "pipeline", "pipeline": name}
 
     def describe(self) -> dict[str, Any]:
+        """The teacher's settings, as the distillation manifest records them."""
         return dict(self.description)
 
     def share(self, ranks: Any) -> PipelineTeacher:
@@ -144,6 +155,7 @@ class PipelineTeacher:
         return out
 
     def rank(self, qid: str, query: str, candidates: list[str], docs: dict[str, str]) -> list[str]:
+        """The candidates in the order the re-ranking stage scores them."""
         return self.rank_all({qid: candidates}, {qid: query}, docs)[qid]
 
 

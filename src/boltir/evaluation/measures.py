@@ -13,6 +13,7 @@ BINARY_METRICS = ("nDCG@10", "RR@10", "R@1000", "AP@1000")
 
 
 def max_grade(qrels: Mapping[str, Mapping[str, int]]) -> int:
+    """The highest relevance grade in the qrels (0 for none)."""
     return max((g for docs in qrels.values() for g in docs.values()), default=0)
 
 
@@ -56,10 +57,16 @@ class Evaluation:
 
     @property
     def aggregate(self) -> dict[str, float]:
+        """``{metric: mean over the judged queries}``."""
         return {m: (sum(v.values()) / len(v) if v else 0.0) for m, v in self.per_query.items()}
 
 
 def parse_metrics(metrics: Iterable[str]):
+    """ir_measures measures from their names.
+
+    Raises:
+        ConfigError: a name ir_measures cannot parse (named in the message, with examples).
+    """
     import ir_measures
 
     parsed = []
@@ -101,6 +108,17 @@ def evaluate_many(
     qrels: Mapping[str, Mapping[str, int]],
     metrics: Iterable[str] | None = None,
 ) -> list[Evaluation]:
+    """One :class:`Evaluation` per run, over every judged query of the qrels (a judged query a run lacks scores
+    0, as ``trec_eval -c``); a run that lacks judged queries is named in a warning.
+
+    Args:
+        runs: ``{name: run}``.
+        qrels: ``{qid: {docid: grade}}``.
+        metrics: ir_measures names (default: nDCG@10, RR@10, R@1000, AP@1000, graded at 2 where grades go that high).
+
+    Returns:
+        The evaluations, in the order of ``runs``.
+    """
     import warnings
 
     metrics = list(metrics) if metrics is not None else default_metrics(qrels)

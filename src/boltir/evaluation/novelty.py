@@ -10,6 +10,7 @@ _TOKEN = re.compile(r"\w+")
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
+    """The Jaccard similarity of two sets (1 for two empty sets)."""
     return len(a & b) / len(a | b) if a or b else 1.0
 
 

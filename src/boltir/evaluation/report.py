@@ -57,6 +57,7 @@ def table(
 def as_json(
     evaluations: list[Evaluation], comparisons: list[Comparison] | None = None, per_query: bool = True
 ) -> dict[str, Any]:
+    """Evaluations and comparisons as one JSON object (with per-query values unless ``per_query`` is False)."""
     out: dict[str, Any] = {"runs": []}
     for ev in evaluations:
         entry: dict[str, Any] = {

@@ -33,14 +33,17 @@ class Results:
         )
 
     def significant(self, run: str, metric: str) -> bool:
+        """Whether ``run`` differs significantly from the first run on ``metric``."""
         return any(c.run == run and c.metric == metric and c.significant for c in self.comparisons)
 
     def table(self) -> str:
+        """The results as a text table, significant differences marked ``*``."""
         from boltir.evaluation.report import table
 
         return table(self.evaluations, self.comparisons)
 
     def to_json(self, per_query: bool = True) -> dict[str, Any]:
+        """The results as a JSON object (per-query values unless ``per_query`` is False)."""
         from boltir.evaluation.report import as_json
 
         return as_json(self.evaluations, self.comparisons, per_query)

@@ -9,6 +9,9 @@ from boltir.evaluation.measures import Evaluation
 
 @dataclass(frozen=True)
 class Comparison:
+    """A run against the baseline on one metric: the mean difference, the p-value and whether it is significant after
+    Holm's correction."""
+
     run: str
     baseline: str
     metric: str

@@ -46,6 +46,11 @@ class BM25Index(Retriever):
         stopwords: str | None = "en",
         show_progress: bool = True,
     ) -> BM25Index:
+        """A BM25 index of ``docs`` (bm25s; ``k1``, ``b``, a PyStemmer ``stemmer`` and a ``stopwords`` list).
+
+        Raises:
+            InvalidIndexError: the corpus is empty or has no text.
+        """
         import bm25s
 
         from boltir.data.sources import count_docs, load_docs
@@ -92,6 +97,11 @@ class BM25Index(Retriever):
 
     @classmethod
     def load(cls, folder: str | Path, show_progress: bool = True) -> BM25Index:
+        """A saved BM25 index.
+
+        Raises:
+            InvalidIndexError: the folder holds no complete BM25 index.
+        """
         import bm25s
 
         folder = Path(folder)

@@ -23,6 +23,7 @@ from boltir.utils.provenance import input_fingerprint, provenance
 
 
 def chunks(docs: Iterator[Doc], size: int) -> Iterator[list[Doc]]:
+    """Documents in lists of ``size`` (the last may be shorter)."""
     chunk: list[Doc] = []
     for d in docs:
         chunk.append(d)

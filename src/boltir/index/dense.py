@@ -124,6 +124,7 @@ class DenseKind(IndexKindBase):
 
 
 def write_faiss_file(output: Path, index: Any, generation: int, name: str = FAISS_FILE) -> None:
+    """Write a FAISS index as generation ``generation``'s file, atomically."""
     import faiss
 
     with atomic_path(output / derived_name(name, generation)) as tmp:

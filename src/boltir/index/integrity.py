@@ -13,6 +13,7 @@ from boltir.utils.provenance import file_fingerprint
 
 
 def file_record(path: Path) -> dict[str, Any]:
+    """A file's size and checksum, as a manifest records them."""
     return {"bytes": path.stat().st_size, "checksum": file_fingerprint(path)}
 
 
@@ -25,6 +26,7 @@ def shard_files(shard: dict[str, Any]) -> list[str]:
 
 
 def records(folder: Path, rels: list[str]) -> dict[str, dict[str, Any]]:
+    """The records of files of a folder, by relative path."""
     return {rel: file_record(folder / rel) for rel in rels}
 
 

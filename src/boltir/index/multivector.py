@@ -277,6 +277,7 @@ class MultiVectorSearcher(IndexSearcher):
         self.global_start = shard_base[self.doc_shard] + self.doc_start  # into the concatenated codes
 
     def candidates(self, q: np.ndarray, nprobe: int) -> np.ndarray:
+        """The documents holding a token of one of the ``nprobe`` centroids nearest each query token."""
         sims = q @ self.centroids.T
         nprobe = min(nprobe, sims.shape[1])
         probe = np.unique(np.argpartition(-sims, nprobe - 1, axis=1)[:, :nprobe])
@@ -325,6 +326,10 @@ class MultiVectorSearcher(IndexSearcher):
     def search_tokens(
         self, q: np.ndarray, k: int, nprobe: int | None = None, ncandidates: int | None = -1
     ) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``k`` (document positions, MaxSim scores) of one query's token vectors ``q`` [Lq, dim].
+
+        ``nprobe`` / ``ncandidates``: this call's probe count and centroid-interaction cut (-1: the searcher's own).
+        """
         nprobe = nprobe or self.nprobe
         ncandidates = self.ncandidates if ncandidates == -1 else ncandidates
         docs = self.candidates(q, nprobe)

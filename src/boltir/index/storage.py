@@ -104,6 +104,7 @@ class ShardedVectorWriter:
 
     @property
     def done_count(self) -> int:
+        """How many documents the complete shards hold."""
         return sum(s["count"] for s in self.shards)
 
     def _commit(self, entry: dict[str, Any], ids: list[str]) -> None:
@@ -181,6 +182,7 @@ class ShardedVectorWriter:
         return sum(s.get("empty", 0) for s in self.shards)
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Write the manifest (the index is complete from then on) and drop the progress file; returns the manifest."""
         manifest = {
             "format_version": FORMAT_VERSION,
             **manifest,
@@ -241,6 +243,11 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a complete index.
+
+    Raises:
+        InvalidIndexError: the folder holds no manifest (an unfinished build says so) or an unreadable one.
+    """
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():

@@ -46,6 +46,7 @@ class BoltirRetriever(pt.Transformer):
         self.retriever, self.k = retriever, k
 
     def transform(self, topics: pd.DataFrame) -> pd.DataFrame:
+        """A topics frame (``qid``, ``query``) to a ranking frame (``qid``, ``docno``, ``score``, ``rank``)."""
         queries = _topics(topics.drop_duplicates("qid"))
         return _frame(self.retriever.search(queries, self.k), queries)
 
@@ -63,6 +64,11 @@ class BoltirReranker(pt.Transformer):
         self.reranker, self.depth = reranker, depth
 
     def transform(self, ranking: pd.DataFrame) -> pd.DataFrame:
+        """A ranking frame re-scored by the boltir re-ranker.
+
+        Raises:
+            ConfigError: the frame has no ``docno`` column.
+        """
         if "docno" not in ranking.columns:
             raise ConfigError(f"a PyTerrier ranking frame with a docno column is needed, got {list(ranking.columns)}")
         queries = _topics(ranking.drop_duplicates("qid"))

@@ -36,11 +36,13 @@ def target_ranks(targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def dcg_gains(targets: torch.Tensor, exponential: bool) -> torch.Tensor:
+    """DCG gains of graded targets: ``2**t - 1`` (exponential) or ``t``; negative targets gain 0."""
     t = targets.clamp(min=0)
     return torch.pow(2.0, t) - 1.0 if exponential else t
 
 
 def ideal_dcg(gains: torch.Tensor, mask: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    """The ideal DCG (at ``k``) of each list's gains."""
     g = gains.masked_fill(~mask, 0.0).sort(dim=-1, descending=True).values
     disc = 1.0 / torch.log2(torch.arange(2, g.shape[-1] + 2, device=g.device, dtype=g.dtype))
     if k is not None:
@@ -58,7 +60,18 @@ class ListLoss(nn.Module):
         self.temperature = temperature
 
     def forward(self, scores: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss of scored lists.
+
+        Args:
+            scores: [queries, list size] model scores.
+            targets: [queries, list size] labels or teacher scores (higher is better).
+            mask: [queries, list size] True where a list has an item (default: wherever ``targets`` is finite).
+
+        Returns:
+            The mean loss over the lists.
+        """
         return self.loss(scores, targets, valid_mask(scores, mask))
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """The loss of scored lists given the valid-item mask ``m`` (what subclasses implement)."""
         raise NotImplementedError

@@ -16,6 +16,7 @@ class ApproxNDCG(ListLoss):
         self.exponential_gain = exponential_gain
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """1 - nDCG computed with approximate (sigmoid-smoothed) ranks."""
         ranks = approx_ranks(scores, m, self.temperature)
         gains = dcg_gains(targets, self.exponential_gain).masked_fill(~m, 0.0)
         dcg = (gains / torch.log2(1.0 + ranks)).sum(-1)
@@ -28,6 +29,7 @@ class ApproxMRR(ListLoss):
     """``1 - mean_{i relevant} 1 / r_i``; relevant = the entries with the list's highest positive target."""
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """1 - the reciprocal of the best item's approximate rank."""
         ranks = approx_ranks(scores, m, self.temperature)
         top = targets.masked_fill(~m, float("-inf")).amax(-1, keepdim=True)
         rel = m & (targets == top) & (targets > 0)
@@ -41,6 +43,7 @@ class ADRMSE(ListLoss):
     ``R_i`` the teacher's rank (1 = highest target) and ``r_i`` the approximate rank of the scores."""
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """(approximate rank - teacher rank)^2 / log2(teacher rank + 1), averaged over the items."""
         ranks = approx_ranks(scores, m, self.temperature)
         teacher = target_ranks(targets, m)
         per_item = (ranks - teacher) ** 2 / torch.log2(teacher + 1.0)
@@ -57,6 +60,7 @@ class LambdaLoss(ListLoss):
         self.exponential_gain, self.k = exponential_gain, k
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """RankNet weighted by each pair's change in NDCG (LambdaLoss, NDCG-Loss2++)."""
         gains = dcg_gains(targets, self.exponential_gain).masked_fill(~m, 0.0)
         idcg = ideal_dcg(gains, m, self.k).clamp(min=1e-12)
         with torch.no_grad():

@@ -51,6 +51,17 @@ class InBatchCrossEntropy(nn.Module):
         self.gather_across_devices = gather_across_devices
 
     def forward(self, query_emb: torch.Tensor, doc_emb: torch.Tensor, docs_per_query: int) -> torch.Tensor:
+        """Cross-entropy of each query against its own documents and every other query's documents (gathered
+        from every device when several train together).
+
+        Args:
+            query_emb: the queries' outputs.
+            doc_emb: ``docs_per_query`` documents per query, the positive first.
+            docs_per_query: documents per query.
+
+        Returns:
+            The mean loss.
+        """
         offset = 0
         if (
             self.gather_across_devices

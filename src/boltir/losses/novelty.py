@@ -42,6 +42,15 @@ class DuplicateAwareRankNet(nn.Module):
         mask: torch.Tensor | None = None,
         clusters: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """RankNet where, within each cluster of near-duplicates, only the member the model scores highest keeps
+        its target (the others get the lowest).
+
+        Args:
+            scores: [queries, list size] model scores.
+            targets: [queries, list size] labels.
+            mask: valid items.
+            clusters: [queries, list size] cluster ids (-1: no cluster).
+        """
         if clusters is not None:
             targets = novelty_targets(scores, targets, clusters)
         return self.ranknet(scores, targets, mask)

@@ -15,6 +15,7 @@ class RankNet(ListLoss):
     """
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Logistic loss of every pair whose targets differ, the better one meant to score higher."""
         pairs = pair_mask(targets, m)
         diff = (scores.unsqueeze(-1) - scores.unsqueeze(-2)) / self.temperature
         return nn.functional.softplus(-diff[pairs]).mean()
@@ -32,6 +33,7 @@ class MarginMSE(ListLoss):
         self.margin = margin
 
     def loss(self, scores: torch.Tensor, targets: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Squared error between the model's and the targets' score margins of every pair."""
         pairs = pair_mask(targets, m)
         diff = scores.unsqueeze(-1) - scores.unsqueeze(-2)
         if self.margin is None:

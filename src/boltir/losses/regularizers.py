@@ -16,6 +16,7 @@ class FLOPS(nn.Module):
         self.weight = weight
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        """``weight * sum over terms of (mean |weight| over the batch)^2``: the FLOPS regulariser."""
         return self.weight * weights.abs().mean(0).pow(2).sum()
 
 
@@ -27,4 +28,5 @@ class L1(nn.Module):
         self.weight = weight
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
+        """``weight * mean over the batch of sum |weight|``: the L1 regulariser."""
         return self.weight * weights.abs().sum(1).mean()

@@ -134,6 +134,7 @@ def save_adapter(model: Any, tokenizer: Any, path: str | Path, base: str) -> Pat
 
 
 def is_adapter(path: str) -> bool:
+    """Whether a folder holds a boltir LoRA adapter (adapter config and head weights)."""
     return (Path(path) / ADAPTER_CONFIG).is_file() and (Path(path) / HEAD_WEIGHTS).is_file()
 
 

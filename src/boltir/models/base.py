@@ -60,6 +60,11 @@ class BoltirPreTrainedModel(PreTrainedModel):
     tokenizer: Any = None
 
     def attached_tokenizer(self) -> Any:
+        """The tokenizer boltir loaded with this model.
+
+        Raises:
+            ConfigError: the model was not loaded by boltir (no tokenizer attached).
+        """
         if self.tokenizer is None:
             raise ConfigError(
                 f"{type(self).__name__} has no tokenizer attached: load it with boltir's loaders "
@@ -68,6 +73,7 @@ class BoltirPreTrainedModel(PreTrainedModel):
         return self.tokenizer
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        """Save as a Hugging Face folder, with the attached tokenizer and a model card."""
         out = super().save_pretrained(save_directory, *args, **kwargs)
         folder = Path(save_directory)
         if self.tokenizer is not None and not (folder / "tokenizer_config.json").exists():

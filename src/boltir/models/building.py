@@ -33,11 +33,13 @@ def around_backbone(model_cls: type, config_cls: type, path: str, name: str, see
 
 
 def punctuation_ids(tokenizer: Any) -> list[int]:
+    """The vocabulary ids of ASCII punctuation characters."""
     vocab = tokenizer.get_vocab()
     return sorted({vocab[c] for c in string.punctuation if c in vocab})
 
 
 def is_classifier(path: str) -> bool:
+    """Whether a folder's config names a ``*ForSequenceClassification`` architecture."""
     return any(a.endswith("ForSequenceClassification") for a in config_json(path).get("architectures") or [])
 
 

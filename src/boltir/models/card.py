@@ -32,6 +32,7 @@ def own_settings(config: Any) -> dict[str, Any]:
 
 
 def model_card(model: Any, provenance: dict[str, Any] | None = None) -> str:
+    """The model card (``README.md``) of a model: what it is, how it was made, how to load it."""
     from boltir.registry import family_of_model_type, get_index_kind
 
     cfg = model.config

@@ -278,6 +278,7 @@ SETTINGS: dict[str, Callable[[dict[str, Any], Any, str, dict[str, Any]], dict[st
 
 
 def saved_weights(path: str) -> dict[str, Any]:
+    """The state dict saved in a Lightning IR folder (safetensors or a PyTorch file)."""
     import torch
 
     folder = Path(path)

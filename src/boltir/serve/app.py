@@ -33,16 +33,22 @@ class Limits:
 
 
 class SearchRequest(BaseModel):
+    """``POST /search``: query texts and the number of documents per query."""
+
     queries: list[str] = Field(description="query texts, one result list each")
     k: int = Field(10, ge=1, description="documents per query")
 
 
 class RerankRequest(BaseModel):
+    """``POST /rerank``: one query and its candidate texts."""
+
     query: str
     documents: list[str] = Field(description="candidate texts, scored in the order given")
 
 
 class EncodeRequest(BaseModel):
+    """``POST /encode``: texts and whether they are queries or documents."""
+
     texts: list[str]
     kind: Literal["query", "doc"] = "query"
 
@@ -115,6 +121,7 @@ class Service:
             self._open_index()
 
     def search_batch(self, items: list[tuple[str, int]]) -> list[list[tuple[str, float]]]:
+        """The hits (doc id, score) of a batch of (query, k) requests, re-ranked when the service has a re-ranker."""
         if self.searcher is None:
             raise HTTPException(404, "this server has no index: start it with --index")
         self._current()
@@ -137,6 +144,7 @@ class Service:
         raise HTTPException(404, "this server has no model to score with: start it with --model or --reranker")
 
     def rerank_batch(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        """The scores of a batch of (query, candidates) requests, in the candidates' order."""
         from boltir.models.scoring import RerankJob
         from boltir.registry import family_of, reranker_of
 
@@ -149,6 +157,7 @@ class Service:
         return [[scored[str(i)][f"{i}:{j}"] for j in range(len(ds))] for i, (_, ds) in enumerate(items)]
 
     def encode_batch(self, items: list[tuple[str, str]]) -> list[Any]:
+        """What the model encodes each (text, query or doc) into, as its index kind's JSON."""
         from boltir.registry import get_index_kind
 
         if self.model is None or not hasattr(self.model, "encode_queries"):
@@ -167,6 +176,7 @@ class Service:
         return out
 
     def info(self) -> dict[str, Any]:
+        """Versions, the index manifest and how each model runs (``GET /info``)."""
         from boltir.models.backends import describe
         from boltir.utils.provenance import package_versions
 

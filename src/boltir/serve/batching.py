@@ -30,6 +30,7 @@ class DynamicBatcher:
         self.calls = 0  # how many times fn ran (batches), for /info and the tests
 
     async def start(self) -> None:
+        """Start the batching worker (when batching is on)."""
         if self.enabled and self.worker is None:
             self.queue = asyncio.Queue()
             self.worker = asyncio.create_task(self._run())

@@ -15,6 +15,7 @@ class RankingModule(L.LightningModule):
     """Base class; subclasses set ``self.model``/``self.tokenizer`` and implement ``validation_scores``."""
 
     def on_validation_epoch_start(self) -> None:
+        """Start collecting the validation run."""
         self._val_scores: dict[str, dict[str, float]] = {}
 
     def validation_scores(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -22,11 +23,13 @@ class RankingModule(L.LightningModule):
         raise NotImplementedError
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """Score one batch of validation lists into the validation run."""
         scores = self.validation_scores(batch).view(batch["mask"].shape).float().cpu()
         for b, (qid, doc_ids) in enumerate(zip(batch["query_ids"], batch["doc_ids"])):
             self._val_scores.setdefault(qid, {}).update(zip(doc_ids, scores[b, : len(doc_ids)].tolist()))
 
     def on_validation_epoch_end(self) -> None:
+        """Evaluate the validation run against the validation qrels and log the metrics (``val/<metric>``)."""
         h: Any = self.hparams
         from boltir.evaluation.measures import evaluate
 
@@ -54,11 +57,13 @@ class RankingModule(L.LightningModule):
         self.log(f"val/{metric}", value, prog_bar=True, sync_dist=False)
 
     def setup(self, stage: str) -> None:
+        """Give the data module the model's tokenizer (its collators tokenise in the workers)."""
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and hasattr(dm, "attach_tokenizer"):
             dm.attach_tokenizer(self.tokenizer, self.model)
 
     def configure_optimizers(self):
+        """AdamW (no weight decay on biases and norms) with linear warm-up and decay."""
         h: Any = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]

@@ -93,6 +93,7 @@ class BiEncoderModule(RankingModule):
         self.score_options = {"xtr_top_k": xtr_top_k} if xtr_top_k else {}
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """The loss of one batch of tuples (in-batch cross-entropy or a list loss, plus regularisers)."""
         q = self.model(**batch["queries"], kind="query")
         d = self.model(**batch["docs"], kind="doc")
         d_all, offset = gather_outputs(d) if self.loss.gather_across_devices else (d, 0)

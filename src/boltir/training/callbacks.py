@@ -26,6 +26,7 @@ class ExportBestModel(L.Callback):
         self.adapter_dirpath = adapter_dirpath
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Write the best model (by the validation metric, else the last) as a Hugging Face folder."""
         from boltir.models.base import save_model_folder
         from boltir.utils.provenance import provenance
 

@@ -70,6 +70,7 @@ class CrossEncoderModule(RankingModule):
         self.loss = loss if loss is not None else InfoNCE()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        """The list loss of one batch of candidate lists."""
         scores = self.model(**batch["inputs"]).view(batch["targets"].shape)
         loss = self.loss(scores, batch["targets"], batch["mask"])
         self.log("train/loss", loss, prog_bar=True, batch_size=scores.shape[0])

@@ -90,6 +90,8 @@ class RerankListDataset(Dataset):
 
 
 class RerankListCollator:
+    """Tokenises batches of candidate lists for validation by re-ranking (in the DataLoader workers)."""
+
     def __init__(self, encode: Any):
         self.encode = encode
 
@@ -136,6 +138,11 @@ class RankingDataModule(L.LightningDataModule):
 
     @staticmethod
     def refuse_test_set(*specs: str | None) -> None:
+        """Refuse training or validating on TREC DL 2019, the test set.
+
+        Raises:
+            ConfigError: the run or its queries are DL19's.
+        """
         for spec in specs:
             if spec and (spec == "trec-dl-2019" or spec.startswith("trec-dl-2019:")):
                 raise ConfigError("trec-dl-2019 is the test set: train and validate on trec-dl-2020 or dev-small")
@@ -178,6 +185,7 @@ class RankingDataModule(L.LightningDataModule):
         self.val_set = RerankListDataset(run, queries, docs, h.val_depth)
 
     def train_dataloader(self) -> DataLoader:
+        """The training batches."""
         h: Any = self.hparams
         assert self.collator is not None, "the module attaches its tokenizer before training"
         assert self.train_set is not None, "setup('fit') reads the training data first"
@@ -192,6 +200,7 @@ class RankingDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader | list:
+        """The validation lists (none when no validation run is set)."""
         h: Any = self.hparams
         if self.val_set is None:
             return []
@@ -236,6 +245,7 @@ class TupleDataModule(RankingDataModule):
         self.save_hyperparameters()
 
     def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
+        """Take the model's tokenizer and settings for the collators."""
         config = model.config
         self.collator = PairCollator(
             tokenizer, config.query_length, config.doc_length, config.query_prefix, config.doc_prefix
@@ -243,6 +253,11 @@ class TupleDataModule(RankingDataModule):
         self.val_collator = RerankListCollator(bi_encoder_lists(self.collator))
 
     def setup(self, stage: str | None = None) -> None:
+        """Read the training tuples and the validation run.
+
+        Raises:
+            ConfigError: a tuple file without ``data.docs``.
+        """
         from boltir.data.sources import DATASETS, doc_texts, load_tuples
 
         h: Any = self.hparams

@@ -90,6 +90,7 @@ class RunListDataset(Dataset):
         return len(self.qids)
 
     def target(self, qid: str, doc: str) -> float:
+        """The targets of a query's list (relevance grades or teacher order)."""
         if self.targets == "relevance":
             return float(self.qrels.get(qid, {}).get(doc, 0))
         if self.targets == "rank":
@@ -180,10 +181,16 @@ class ListDataModule(RankingDataModule):
         self.save_hyperparameters()
 
     def attach_tokenizer(self, tokenizer: Any, model: Any) -> None:
+        """Take the model's tokenizer and settings for the collators."""
         encode = model.list_inputs(tokenizer)
         self.collator, self.val_collator = ListCollator(encode), RerankListCollator(encode)
 
     def setup(self, stage: str | None = None) -> None:
+        """Read the training lists (from a run and/or tuples) and the validation run.
+
+        Raises:
+            ConfigError: no training data, or a tuple file without ``data.tuple_docs``.
+        """
         from boltir.data import sources as src
         from boltir.data.runs import candidate_ids
 

@@ -15,6 +15,8 @@ SAMPLINGS = ("random", "top")
 
 @dataclass
 class MiningReport:
+    """What mining did: queries with tuples, queries skipped (no positive, no negative), negatives per query."""
+
     written: int = 0
     no_positive: list[str] = field(default_factory=list)
     too_few_negatives: list[str] = field(default_factory=list)

@@ -53,6 +53,7 @@ class ValueScheduler(L.Callback):
         self.warmup_steps, self.delay_steps, self.shape = warmup_steps, delay_steps, shape
 
     def value(self, step: int) -> float:
+        """The target's value at a step (linear or quadratic from ``start_value`` to ``end_value``)."""
         if self.shape == "constant":
             return self.end_value
         if step < self.delay_steps:
@@ -65,11 +66,13 @@ class ValueScheduler(L.Callback):
         return self.start_value + (self.end_value - self.start_value) * frac
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Check that the target exists on the module."""
         resolve_attribute(pl_module, self.target)  # fail before training, not at the first step
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        """Set the target to this step's value."""
         obj, name = resolve_attribute(pl_module, self.target)
         v = self.value(trainer.global_step)
         setattr(obj, name, v)

@@ -108,6 +108,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write an object as indented JSON, atomically."""
     with atomic_open(path) as f:
         json.dump(obj, f, indent=2, sort_keys=False)
         f.write("\n")

@@ -22,6 +22,7 @@ class Ranks:
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0 (the rank that writes shared files)."""
         return self.rank == 0
 
     def mine(self, i: int) -> bool:
@@ -29,6 +30,7 @@ class Ranks:
         return i % self.world == self.rank
 
     def barrier(self) -> None:
+        """Wait until every rank gets here (nothing with one process)."""
         if self.world > 1:
             import torch.distributed as dist
 

@@ -9,6 +9,7 @@ from typing import Any
 def progress_bar(
     total: int | None = None, desc: str = "", unit: str = "it", disable: bool = False, initial: int = 0
 ) -> Any:
+    """A tqdm progress bar on stderr, off when ``disable`` or ``BOLTIR_NO_PROGRESS`` is set."""
     from tqdm.auto import tqdm
 
     disable = disable or os.environ.get("BOLTIR_NO_PROGRESS") == "1"

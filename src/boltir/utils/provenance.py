@@ -24,6 +24,7 @@ _PACKAGES = (
 
 
 def package_versions() -> dict[str, str]:
+    """The versions of Python, boltir and the packages boltir runs on."""
     out = {}
     for name in _PACKAGES:
         try:

@@ -36,9 +36,11 @@ class BiEncoderConfig(PreTrainedConfig):
         return self.encoder.hidden_size
 
     def text_prefix(self, kind: str) -> str:
+        """The prefix prepended to query (``kind=query``) or document texts."""
         return self.query_prefix if kind == "query" else self.doc_prefix
 
     def text_length(self, kind: str) -> int:
+        """The token length queries (``kind=query``) or documents are cut to."""
         return self.query_length if kind == "query" else self.doc_length
 
 
@@ -69,6 +71,7 @@ class BiEncoderModel(BoltirPreTrainedModel):
     def hidden_states(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """The backbone's last hidden states [batch, length, hidden]."""
         return encoder_states(self.encoder, input_ids, attention_mask, token_type_ids)
 
     def forward(

@@ -71,6 +71,6 @@ class CoilModel(BiEncoderModel):
 
 
 def build_coil(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
-
+    """A new COIL model around a backbone (special tokens and punctuation never match)."""
     settings = {"skip_ids": sorted(set(tokenizer.all_special_ids) | set(punctuation_ids(tokenizer))), **settings}
     return around_backbone(CoilModel, CoilConfig, path, name, seed, settings), tokenizer

@@ -38,6 +38,11 @@ class DprConfig(BiEncoderConfig):
 
 
 def check_config(config: DprConfig) -> None:
+    """Refuse a DPR config with an unknown pooling or similarity or a non-positive projection.
+
+    Raises:
+        ConfigError: naming the setting and what is allowed.
+    """
     if config.pooling not in POOLINGS:
         raise ConfigError(f"pooling={config.pooling!r}: choose one of {', '.join(POOLINGS)}")
     if config.similarity not in SIMILARITIES:
@@ -101,6 +106,6 @@ def sentence_transformers_settings(name_or_path: str) -> dict[str, Any]:
 
 
 def build_dpr(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
-
+    """A new DPR model around a backbone; a sentence-transformers folder's pooling and normalisation are kept."""
     settings = {**sentence_transformers_settings(path), **settings}
     return around_backbone(DprModel, DprConfig, path, name, seed, settings), tokenizer

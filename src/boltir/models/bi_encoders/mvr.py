@@ -16,6 +16,8 @@ from boltir.models.building import around_backbone
 
 
 class MvrConfig(BiEncoderConfig):
+    """MVR settings: the view tokens prepended to documents and the projection."""
+
     model_type = "boltir-mvr"
 
     view_token_ids: list[int] | None = None

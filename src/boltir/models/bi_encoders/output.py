@@ -26,4 +26,5 @@ class BiEncoderOutput(ModelOutput):
 
     @property
     def num_rows(self) -> int:
+        """The number of sequences the output holds."""
         return 0 if self.embeddings is None else int(self.embeddings.shape[0])

@@ -31,6 +31,7 @@ class SparseConfig(BiEncoderConfig):
         return self.encoder.vocab_size
 
     def pruning(self, kind: str) -> int | None:
+        """How many top terms queries (``kind=query``) or documents keep (None: all)."""
         return self.query_top_k if kind == "query" else self.doc_top_k
 
 
@@ -42,6 +43,7 @@ class SparseModel(BiEncoderModel):
 
     @staticmethod
     def prune(weights: torch.Tensor, k: int | None) -> torch.Tensor:
+        """Term weights with all but each row's ``k`` largest set to 0 (``k`` None: unchanged)."""
         if not k or k >= weights.shape[1]:
             return weights
         top = weights.topk(k, dim=1)

@@ -51,6 +51,6 @@ class UniCoilModel(SparseModel):
 
 
 def build_unicoil(path: str, name: str, tokenizer: Any, seed: int, settings: dict[str, Any]):
-
+    """A new uniCOIL model around a backbone (special tokens get no weight)."""
     settings = {"skip_ids": list(tokenizer.all_special_ids), **settings}
     return around_backbone(UniCoilModel, UniCoilConfig, path, name, seed, settings), tokenizer

@@ -37,6 +37,8 @@ class CrossEncoderConfig(PreTrainedConfig):
 
 
 class ScoreHead(nn.Module):
+    """The score head of every cross-encoder: optional dense + activation, then a linear layer to 1 or 2 logits."""
+
     def __init__(self, hidden: int, activation: str | None, num_outputs: int, bias: bool):
         super().__init__()
         if activation not in HIDDEN_ACTIVATIONS:
@@ -48,6 +50,7 @@ class ScoreHead(nn.Module):
         self.out = nn.Linear(hidden, num_outputs, bias=bias)
 
     def forward(self, first: torch.Tensor) -> torch.Tensor:
+        """Logits [batch, outputs] from the first token's states [batch, hidden]."""
         x = first
         if self.dense is not None:
             x = self.dense(x)

@@ -13,6 +13,8 @@ from boltir.models.cross_encoders.base import CrossEncoderConfig, CrossEncoderMo
 
 
 class MonoConfig(CrossEncoderConfig):
+    """Mono cross-encoder settings: lengths, head activation, outputs and bias."""
+
     model_type = "boltir-mono"
 
 
@@ -27,6 +29,7 @@ class MonoModel(CrossEncoderModel):
     def logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """The head's logits [pairs, outputs] of tokenised (query, document) pairs."""
         return self.head(encoder_states(self.encoder, input_ids, attention_mask, token_type_ids)[:, 0])
 
     def forward(

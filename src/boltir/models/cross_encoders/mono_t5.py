@@ -98,6 +98,8 @@ class MonoT5(BoltirPreTrainedModel):
         return self._first_step(input_ids, attention_mask).logits[:, 0]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> torch.Tensor:
+        """One score per (query, document) input: the true/false logit difference, the score token's logit, or the
+        encoder head's output."""
         cfg = self.config
         if cfg.head == "encoder":
             states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -73,6 +73,22 @@ class SetEncoder(CrossEncoderModel):
         list_mask: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
+        """Scores of whole candidate lists, one per passage.
+
+        Args:
+            input_ids: [passages, length] ``[CLS] [INT] query [SEP] passage [SEP]`` sequences, ``list_size`` per query.
+            attention_mask: [passages, length].
+            list_size: passages per query (lists padded to it).
+            token_type_ids: [passages, length] segment ids.
+            list_mask: [passages] False for padding passages.
+            generator: draws the pseudo-``[INT]`` states of padding passages when ``sample_missing_docs`` is on.
+
+        Returns:
+            [passages] scores.
+
+        Raises:
+            ConfigError: the batch is not whole lists or lacks ``[INT]`` at position 1.
+        """
         p, length = input_ids.shape
         if p % list_size:
             raise ConfigError(f"{p} sequences are not whole lists of {list_size}")

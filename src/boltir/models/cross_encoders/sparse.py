@@ -24,6 +24,8 @@ BACKENDS = ("banded", "mask")
 
 
 class SparseCrossEncoderConfig(CrossEncoderConfig):
+    """Sparse cross-encoder settings: the attention pattern's links and window, and the attention backend."""
+
     model_type = "boltir-sparse-ce"
 
     cls_to_query: bool = True
@@ -37,6 +39,7 @@ class SparseCrossEncoderConfig(CrossEncoderConfig):
 
     @property
     def pattern(self) -> SparsePattern:
+        """The attention pattern these settings describe."""
         return SparsePattern(
             self.cls_to_query,
             self.cls_to_doc,
@@ -92,6 +95,21 @@ class SparseCrossEncoder(CrossEncoderModel):
         cls_id: int,
         return_query_states: bool = False,
     ):
+        """Scores of ``docs_per_query`` documents per query, the query block encoded once per query when the
+        pattern keeps the query from attending to documents.
+
+        Args:
+            query_ids: [queries, query length] query tokens (with their ``[SEP]``).
+            query_mask: [queries, query length].
+            doc_ids: [documents, document length] document tokens (with their ``[SEP]``).
+            doc_mask: [documents, document length].
+            docs_per_query: documents per query.
+            cls_id: the ``[CLS]`` token id.
+            return_query_states: also return the query block's states (tests use them).
+
+        Returns:
+            [documents] scores (and the query states).
+        """
         pat = self.config.pattern
         n_q, nq_len = query_ids.shape
         n_p, nd_len = doc_ids.shape
