@@ -103,10 +103,15 @@ def test_empty_documents_are_indexed_and_counted(tiny_dpr, tmp_path, capsys, cap
     )
     bm25 = BM25Index.build(str(docs), show_progress=False)
     assert bm25.settings["empty_documents"] == 3 and "d0" not in bm25.search({"q": "cats"}, k=9)["q"]
+    assert "they have no term, so BM25 never returns them" in caplog.text
     model, tok = tiny_dpr
     m = build_index(model, tok, str(docs), tmp_path / "idx", model_source="tiny", show_progress=False)
     assert m["count"] == 9 and m["empty_documents"] == 3
-    assert "3 of 9 documents have empty text" in caplog.text
+    assert "3 of 9 documents have empty text (indexed; they get the vector of an empty text, so dense" in caplog.text
+    from boltir.index.open import open_searcher
+
+    found = open_searcher(tmp_path / "idx", loaded=tiny_dpr).search({"q": "cats"}, k=9)["q"]
+    assert {"d0", "d3", "d6"} <= found.keys()  # what the warning says: dense search returns them
     allempty = tmp_path / "e.jsonl"
     allempty.write_text(json.dumps({"doc_id": "x", "text": ""}) + "\n")
     assert boltir(["bm25", "--docs", str(allempty), "--queries", "vaswani", "--output", str(tmp_path / "r")]) == 1
@@ -118,3 +123,45 @@ def test_option_abbreviations_do_not_swallow_arguments(flag, capsys):
     with pytest.raises(SystemExit):
         boltir(["evaluate", "--qrels", "trec-dl-2019", flag, "nDCG@10", "trec-dl-2019:bm25"])
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_boolean_flag_never_takes_the_next_token(capsys):
+    """``--json RUN`` keeps RUN a run; ``--no-json`` and ``--json false`` turn the flag off."""
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", "--json", "trec-dl-2019:bm25"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["name"] == "trec-dl-2019:bm25"
+    for off in (["--no-json"], ["--json", "false"]):
+        assert boltir(["evaluate", "--qrels", "trec-dl-2019", *off, "trec-dl-2019:bm25"]) == 0
+        assert capsys.readouterr().out.startswith("run ")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["bm25", "--docs", "vaswani", "--queries", "vaswani", "--output", "r", "--k", "0"],
+            "--k 0: must be at least 1",
+        ),
+        (["index", "--model", "m", "--docs", "d", "--output", "o", "--batch-size", "0"], "--batch-size 0: must be at"),
+        (["index", "--model", "m", "--docs", "d", "--output", "o", "--shard-size", "0"], "--shard-size 0: must be at"),
+        (
+            ["re-rank", "--model", "m", "--run", "r", "--queries", "q", "--docs", "d", "--output", "o", "--depth", "0"],
+            "--depth 0",
+        ),
+        (["serve", "--model", "m", "--port", "70000"], "--port 70000: must be 0 to 65535"),
+        (["bm25", "--docs", "d", "--queries", "q", "--output", "r", "--b", "1.5"], "--b 1.5: must be 0 to 1"),
+    ],
+)
+def test_numeric_options_outside_their_range_are_refused_by_name(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        boltir(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()  # refused before anything is written
+
+
+def test_a_misspelt_metric_and_a_folder_of_documents_are_named(capsys, tmp_path):
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", "trec-dl-2019:bm25", "--metrics", "nDCG@ten"]) == 1
+    assert "unknown metric 'nDCG@ten'" in one_line_error(capsys, "evaluate")
+    argv = ["bm25", "--docs", str(tmp_path), "--queries", "vaswani", "--output", str(tmp_path / "r")]
+    assert boltir(argv) == 1
+    assert f"{tmp_path}: a folder, not a documents file" in one_line_error(capsys, "bm25")

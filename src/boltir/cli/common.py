@@ -23,7 +23,59 @@ def new_parser(prog: str, description: str):
         prog=f"boltir {prog}", description=description, env_prefix="BOLTIR", default_env=False, allow_abbrev=False
     )
     p.add_argument("--config", action=ActionConfigFile, help="YAML file with any of these options")
+    p.boltir_flags = set()  # the boolean options (options.add fills it): bare flags, see bare_flags
+    p.boltir_ranges = {}  # numeric options' ranges (options.add fills it), checked after parsing
+    parse = p.parse_args
+
+    def parse_args(args: Any = None, **kwargs: Any) -> Any:
+        from boltir.cli.options import out_of_range
+
+        argv = list(sys.argv[1:] if args is None else args)
+        parsed = parse(bare_flags(argv, p.boltir_flags), **kwargs)
+        for name, (flag, bounds) in p.boltir_ranges.items():
+            problem = out_of_range(flag, getattr(parsed, name, None), bounds)
+            if problem:
+                p.error(problem)
+        return parsed
+
+    p.parse_args = parse_args
     return p
+
+
+BOOLEAN_WORDS = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "true", "0": "false"}
+
+
+def bare_flags(argv: list[str], flags: set[str]) -> list[str]:
+    """``argv`` with every boolean option written ``--flag=value``, so a flag never takes the next token.
+
+    ``--json`` is ``--json=true`` and ``--no-json`` is ``--json=false``; a following ``true`` / ``false`` (also
+    yes / no / 1 / 0) is read as the flag's value, as the README's ``--add true`` always did, but any other
+    next token (``--json trec-dl-2019:bm25``) stays an argument of its own.
+
+    Args:
+        argv: the command's arguments.
+        flags: the boolean options' spellings (``--json``, ...).
+
+    Returns:
+        The rewritten arguments.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        negated = arg.startswith("--no-") and "--" + arg[5:] in flags
+        if arg in flags or negated:
+            flag = "--" + arg[5:] if negated else arg
+            value = "false" if negated else "true"
+            nxt = argv[i + 1].lower() if i + 1 < len(argv) else None
+            if not negated and nxt in BOOLEAN_WORDS:
+                value = BOOLEAN_WORDS[nxt]
+                i += 1
+            out.append(f"{flag}={value}")
+        else:
+            out.append(arg)
+        i += 1
+    return out
 
 
 def evaluate_and_print(

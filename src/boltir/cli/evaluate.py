@@ -33,9 +33,15 @@ def parser():
 _METRIC = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\([^()]*\))?(@\d+)?$")
 
 
+def _is_run(token: str) -> bool:
+    """Whether a token after ``--metrics`` names a run rather than a metric."""
+    return Path(token).exists() or (":" in token and "(" not in token and not _METRIC.match(token))
+
+
 def split_metrics(argv: list[str]) -> list[str]:
     """Let runs follow ``--metrics m1 m2 ...`` as in ``--metrics nDCG@10 'RR(rel=2)@10' RUN ...``: the tokens
-    after --metrics that are not metric names (nor option flags) are moved to the front as runs."""
+    after --metrics that are runs (an existing file, or ``<dataset>:<run>`` / ``irds:<id>``) are moved to the
+    front; every other token stays a metric name, so a misspelt one (``nDCG@ten``) is named by ir_measures."""
     out: list[str] = []
     runs: list[str] = []
     i = 0
@@ -45,7 +51,7 @@ def split_metrics(argv: list[str]) -> list[str]:
             i += 1
             while i < len(argv) and not argv[i].startswith("--"):
                 tok = argv[i]
-                (out if _METRIC.match(tok) and not Path(tok).exists() else runs).append(tok)
+                (runs if _is_run(tok) else out).append(tok)
                 i += 1
             continue
         i += 1

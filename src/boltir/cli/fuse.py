@@ -22,7 +22,7 @@ def parser():
         runs=Option(str, REQUIRED, "run files or <dataset>:<run>", nargs="+"),
         method=Option(str, "rrf", "rrf, minmax or zscore"),
         weights=Option(float | None, None, "one weight per run (default 1)", nargs="+"),
-        k=Option(int, 60, "RRF constant"),
+        k=Option(int, 60, "RRF constant", range={"min": 0}),
         depth=Option(int | None, None, "cut each run to its top depth first"),
         output_depth=Option(int, 1000, "documents per query written"),
     )

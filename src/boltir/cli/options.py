@@ -1,6 +1,6 @@
 """Every command-line option of boltir, declared once: a command names the options it takes (and declares its own
 few with :class:`Option`), so ``--queries``, ``--docs``, ``--batch-size``, ... mean the same everywhere. Boolean
-options are bare flags (``--json``; ``--json false`` also works)."""
+options are bare flags (``--json``, ``--no-json``; ``--json false`` also works) that never take the next token."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Option:
     help: str = ""
     nargs: str | None = None
     aliases: tuple[str, ...] = ()
+    range: dict[str, float] | None = None  # a command's own range for this option (else RANGES by name)
 
     def but(self, **changes: Any) -> Option:
         """This option with other settings (a command's own default or help)."""
@@ -64,6 +65,46 @@ CATALOGUE: dict[str, Option] = {
 }
 
 
+# The range of every numeric option, by name (a name means the same in every command): (lowest, highest), with
+# "above" for a bound the value must exceed. The parser refuses a value outside it, naming the option.
+RANGES: dict[str, dict[str, float]] = {
+    **{
+        name: {"min": 1}
+        for name in (
+            "k",
+            "depth",
+            "batch_size",
+            "batch_tokens",
+            "num_nodes",
+            "limit",
+            "shard_size",
+            "train_size",
+            "num_centroids",
+            "doc_length",
+            "max_shards",
+            "budget",
+            "threads",
+            "nprobe",
+            "max_batch",
+            "max_queries",
+            "max_query_chars",
+            "max_candidates",
+            "num_negatives",
+            "num_queries",
+            "window",
+            "stride",
+            "max_words",
+            "max_new_tokens",
+            "output_depth",
+        )
+    },
+    **{name: {"min": 0} for name in ("num_workers", "ncandidates", "skip_top", "retries", "max_wait_ms", "k1")},
+    "port": {"min": 0, "max": 65535},
+    "b": {"min": 0, "max": 1},
+    "timeout": {"above": 0},
+    "requests_per_minute": {"above": 0},
+}
+
 DEVICES = ("devices", "num_nodes", "accelerator", "strategy")
 
 
@@ -82,6 +123,34 @@ def add(p: Any, *names: str, **own: Option) -> None:
         kwargs.update({"required": True} if opt.default is REQUIRED else {"default": opt.default})
         if opt.nargs:
             kwargs["nargs"] = opt.nargs
-        if opt.type is bool:
-            kwargs.update(nargs="?", const=True)
-        p.add_argument("--" + name.replace("_", "-"), *opt.aliases, **kwargs)
+        flag = "--" + name.replace("_", "-")
+        bounds = opt.range if opt.range is not None else RANGES.get(name)
+        if bounds:
+            getattr(p, "boltir_ranges", {})[name] = (flag, bounds)
+            kwargs["help"] = f"{opt.help} ({range_text(bounds)})"
+        if opt.type is bool:  # a bare flag: --x, --no-x (or --x true / false); never takes another token
+            kwargs["help"] = f"{opt.help} (a flag: {flag} / --no-{flag[2:]})"
+            getattr(p, "boltir_flags", set()).update({flag, *opt.aliases})
+        p.add_argument(flag, *opt.aliases, **kwargs)
+
+
+def range_text(bounds: dict[str, float]) -> str:
+    """An option's range in words: ``at least 1``, ``0 to 65535``, ``above 0``."""
+    if "above" in bounds:
+        return f"above {bounds['above']:g}"
+    if "max" in bounds:
+        return f"{bounds['min']:g} to {bounds['max']:g}"
+    return f"at least {bounds['min']:g}"
+
+
+def out_of_range(flag: str, value: Any, bounds: dict[str, float]) -> str | None:
+    """Why ``value`` is outside ``bounds`` (None when it is inside, or unset)."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if ("min" in bounds and v < bounds["min"]) or ("max" in bounds and v > bounds["max"]):
+            return f"{flag} {v:g}: must be {range_text(bounds)}"
+        if "above" in bounds and v <= bounds["above"]:
+            return f"{flag} {v:g}: must be {range_text(bounds)}"
+    return None

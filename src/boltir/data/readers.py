@@ -63,6 +63,12 @@ def read_docs(path: str | os.PathLike, check_duplicates: bool = True) -> Iterato
         records = _read_jsonl_docs(path)
     elif kind in ("tsv", "txt"):
         records = _read_tsv_docs(path)
+    elif path.is_dir():
+        raise DataFormatError(
+            path,
+            None,
+            "a folder, not a documents file (give a .jsonl, .jsonl.gz or .tsv file, a bundled dataset or irds:<id>)",
+        )
     else:
         raise DataFormatError(path, None, f"unknown document format {kind!r} (expected .jsonl, .jsonl.gz or .tsv)")
     for lineno, doc in records:

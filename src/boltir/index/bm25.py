@@ -64,7 +64,7 @@ class BM25Index(Retriever):
                 texts.append(d.text)
                 bar.update(1)
             empty = sum(1 for t in texts if not t.strip())
-            check_empty(docs, len(ids), empty)
+            check_empty(docs, len(ids), empty, "they have no term, so BM25 never returns them")
             bar.set_postfix_str("tokenising and indexing")
             tokens = bm25s.tokenize(texts, stopwords=stopwords, stemmer=_stemmer(stemmer), show_progress=False)
             retriever = bm25s.BM25(k1=k1, b=b)

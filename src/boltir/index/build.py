@@ -78,6 +78,7 @@ def encode_shards(
     max_shards: int | None,
     show_progress: bool,
     add_chunk: Callable[[list[Doc], Any], None],
+    empty_fate: str = "a text match never finds them",
 ) -> float | None:
     """The shard loop of every index kind: ``add_chunk(documents, progress)`` encodes and writes each shard the
     (resumed) build still needs. Returns the seconds it took, or None when ``max_shards`` stopped it early."""
@@ -94,19 +95,24 @@ def encode_shards(
             add_chunk(chunk, bar)
             _crash_hook(writer)
     if writer.world == 1:  # several ranks: checked on rank 0 once their shards are merged
-        check_empty(docs, writer.done_count, writer.empty_count)
+        check_empty(docs, writer.done_count, writer.empty_count, empty_fate)
     return time.perf_counter() - started
 
 
-def check_empty(docs: str, count: int, empty: int) -> None:
+def check_empty(docs: str, count: int, empty: int, fate: str = "a text match never finds them") -> None:
     """A corpus with no document, or with no document that has text, is an error; empty documents among others are
-    indexed (they score as an empty text and are never matched by a term) and counted in one warning."""
+    indexed and counted in one warning that says what the index kind does with them (``fate``: its
+    ``empty_documents``).
+
+    Raises:
+        InvalidIndexError: the corpus is empty, or every document's text is.
+    """
     if count == 0:
         raise InvalidIndexError(f"{docs}: the corpus is empty; nothing to index")
     if empty == count:
         raise InvalidIndexError(f"{docs}: all {count} documents have empty text; nothing to index")
     if empty:
-        log.warning(f"{docs}: {empty} of {count} documents have empty text (indexed; a text match never finds them)")
+        log.warning(f"{docs}: {empty} of {count} documents have empty text (indexed; {fate})")
 
 
 def model_record(model: Any, source: str, tokenizer: Any = None) -> dict[str, Any]:
@@ -280,6 +286,7 @@ def build_index(
             max_shards,
             show_progress and ranks.is_main,
             lambda chunk, bar: impl.encode_shard(writer, model, chunk, functools.partial(encode, progress=bar)),
+            impl.empty_documents,
         )
         if any(s is None for s in ranks.gather(seconds)):  # a rank stopped at --max-shards: all stop, resumable
             return None
@@ -290,7 +297,7 @@ def build_index(
                 ranks.barrier()  # rank 0 writes the derived files and the manifest
                 return read_manifest(output)
             writer.merge_ranks()
-            check_empty(docs, writer.done_count, writer.empty_count)
+            check_empty(docs, writer.done_count, writer.empty_count, impl.empty_documents)
         fields = impl.write_derived(Generation(output, writer.shards, 0, len(tokenizer)), record, options)
         build: dict[str, Any] = {"batch_size": batch_size, "shard_size": shard_size}
         build["encode_seconds_this_run"] = round(seconds, 3)

@@ -34,6 +34,7 @@ class CoilKind(IndexKindBase):
     file over vocabulary ids."""
 
     name = "coil"
+    empty_documents = "their [CLS] vector still scores, so search can return them"
     derived_files = (POSTINGS_FILE,)
     read_whole = (POSTINGS_FILE,)
 

@@ -41,6 +41,7 @@ class DenseKind(IndexKindBase):
     ``k * views`` vectors."""
 
     name = "dense"
+    empty_documents = "they get the vector of an empty text, so dense search can still return them"
     options = {"factory": "Flat", "train_size": 100_000, "ondisk": False}
     derived_files = (FAISS_FILE, IVFDATA_FILE, TRAINED_FILE)
     read_whole = (FAISS_FILE,)

@@ -36,12 +36,15 @@ class IndexKindBase:
         options: the build knobs the kind accepts, with their defaults.
         derived_files: the files a generation's derived structures are written to (kept per generation).
         read_whole: derived files a searcher reads completely (their checksums are checked on open).
+        empty_documents: what the kind's search does with documents whose text is empty (the build's warning
+            says it).
     """
 
     name: str = ""
     options: dict[str, Any] = {}
     derived_files: tuple[str, ...] = ()
     read_whole: tuple[str, ...] = ()
+    empty_documents: str = "search can return them"
 
     def searcher_class(self) -> type:
         """The kind's searcher: a :class:`boltir.index.searcher.IndexSearcher` subclass, constructed as

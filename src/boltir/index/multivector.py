@@ -85,6 +85,7 @@ class MultiVectorKind(IndexKindBase):
     uses instead of the float tokens."""
 
     name = "multivector"
+    empty_documents = "they keep only the special tokens' vectors, so search can still return them"
     options = {"num_centroids": None, "train_size": 262_144, "kmeans_iterations": 20, "seed": 0, "nbits": None}
     derived_files = (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE)
     read_whole = derived_files

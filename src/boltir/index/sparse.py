@@ -35,6 +35,7 @@ class SparseKind(IndexKindBase):
     """CSR shards of term weights, then term-major impact-ordered postings over all of them."""
 
     name = "sparse"
+    empty_documents = "they have no term, so sparse search never returns them"
     derived_files = POSTINGS_FILES
     read_whole = (POSTINGS_FILES[0],)  # the term pointers; documents and weights are memory-mapped
 
