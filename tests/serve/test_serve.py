@@ -4,41 +4,16 @@ generation is picked up without restart, and shutdown answers what is in flight.
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+from serve_fixtures import TOPICS, _app
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
-
-TOPICS = ["apple", "engine", "river", "music"]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, tiny_backbone):
-    from boltir.index.build import build_index
-    from boltir.models.loading import load_bi_encoder
-
-    folder = tmp_path_factory.mktemp("serve")
-    model, tok = load_bi_encoder(tiny_backbone, pooling="mean", projection_dim=16, similarity="cosine", doc_length=64)
-    model.save_pretrained(folder / "model")
-    tok.save_pretrained(folder / "model")
-    (folder / "docs.tsv").write_text(
-        "".join(f"d{i}\t{TOPICS[i % 4]} passage number {i} about {TOPICS[(i * 7) % 4]}\n" for i in range(40))
-    )
-    model, tok = load_bi_encoder(str(folder / "model"))
-    build_index(model, tok, str(folder / "docs.tsv"), folder / "idx", model_source=str(folder / "model"))
-    return folder
-
-
-def _app(folder: Path, **kwargs):
-    from boltir.serve.app import Service, create_app
-
-    service = Service(index=str(folder / "idx"), docs=str(folder / "docs.tsv"), **kwargs.pop("service", {}))
-    return create_app(service, **kwargs)
 
 
 def test_search_equals_boltir_search_and_info(corpus, tmp_path, live_server):
@@ -89,12 +64,15 @@ def test_concurrent_clients_get_no_errors_and_are_batched(corpus, live_server):
         ({"queries": ["apple"], "k": 5000}, "k: 5000"),
         ({"queries": "apple"}, "list"),
         ({"queries": [], "k": 3}, "at least one"),
+        ({"queries": ["apple"], "top_k": 3}, "top_k: Extra inputs are not permitted"),
+        ({"queries": ["apple\ud800"], "k": 3}, "queries[0]: not valid Unicode"),
+        ({"queries": ["apple"], "k": 2.5}, "k: Input should be a valid integer"),
     ],
 )
 def test_malformed_requests_get_a_4xx_and_the_server_lives(corpus, body, message, live_server):
     with live_server(_app(corpus)) as s:
-        r = httpx.post(s.url + "/search", json=body)
-        assert 400 <= r.status_code < 500 and message in r.text
+        r = httpx.post(s.url + "/search", content=json.dumps(body), headers=JSON)  # ASCII: lone surrogates escaped
+        assert 400 <= r.status_code < 500 and message in r.json()["detail"]
         assert (
             httpx.post(
                 s.url + "/search", content=b"{not json", headers={"content-type": "application/json"}
@@ -156,3 +134,61 @@ def test_shutdown_answers_requests_in_flight(corpus, live_server):
             s.server.should_exit = True
             codes = [f.result().status_code for f in futures]
     assert codes == [200] * 4
+
+
+def test_every_error_has_one_shape_and_nan_is_a_422(corpus, live_server):
+    with live_server(_app(corpus)) as s:
+        answers = [
+            httpx.post(s.url + "/search", content=b'{"queries": ["apple"], "k": NaN}', headers=JSON),
+            httpx.post(s.url + "/search", content=b"{not json", headers=JSON),
+            httpx.post(s.url + "/search", json={"queries": ["apple"], "k": 5000}),
+            httpx.post(s.url + "/rerank", json={"query": "apple", "documents": ["a"]}),  # no re-ranker: 404
+            httpx.post(s.url + "/encode", json={"texts": ["a"], "kind": "passage"}),
+        ]
+        assert [r.status_code for r in answers] == [422, 422, 422, 200, 422]
+        for r in answers[:3] + answers[4:]:
+            body = r.json()
+            assert set(body) == {"detail", "errors"} and body["errors"][0]["message"] in body["detail"]
+        assert answers[0].json()["errors"][0]["field"] == "k"
+
+
+def test_a_failing_request_fails_alone_and_its_batch_is_answered(corpus, live_server, monkeypatch):
+    """16 valid queries and 1 that breaks the model inside the shared batch (and 1 that validation refuses):
+    the valid ones get 200 with boltir's own results, the others their own errors."""
+    import threading
+
+    from boltir.index.open import open_searcher
+
+    app = _app(corpus, max_batch=64, max_wait_ms=200)
+    service = app.state.service
+    real = service.searcher.search
+
+    def search(queries, k):
+        if any("poison" in q for q in queries.values()):
+            raise RuntimeError("the model broke on this text")
+        return real(queries, k)
+
+    monkeypatch.setattr(service.searcher, "search", search)
+    expected = open_searcher(corpus / "idx").search({f"q{i}": f"{TOPICS[i % 4]} {i}" for i in range(16)}, 3)
+    bodies = [{"queries": [f"{TOPICS[i % 4]} {i}"], "k": 3} for i in range(16)]
+    bodies += [{"queries": ["poison pill"], "k": 3}, {"queries": ["bad\ud800"], "k": 3}]
+    with live_server(app) as s:
+        start = threading.Barrier(len(bodies))
+
+        def send(body):
+            start.wait()
+            return httpx.post(s.url + "/search", content=json.dumps(body), headers=JSON, timeout=60)
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = list(pool.map(send, bodies))
+        calls = httpx.get(s.url + "/info").json()["batching"]["calls"]["search"]
+    assert [r.status_code for r in answers[:16]] == [200] * 16
+    for i, r in enumerate(answers[:16]):
+        hits = r.json()["results"][0]
+        assert [h["doc_id"] for h in hits] == list(expected[f"q{i}"])
+    assert answers[16].status_code == 500 and "internal error (RuntimeError)" in answers[16].json()["detail"]
+    assert answers[17].status_code == 422 and "not valid Unicode" in answers[17].json()["detail"]
+    assert calls < 17 + 17  # the valid ones shared batches (a failed batch is rerun request by request)
+
+
+JSON = {"content-type": "application/json"}

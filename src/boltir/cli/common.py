@@ -19,7 +19,7 @@ def new_parser(prog: str, description: str):
     """
     from jsonargparse import ActionConfigFile, ArgumentParser
 
-    p = ArgumentParser(
+    p: Any = ArgumentParser(
         prog=f"boltir {prog}", description=description, env_prefix="BOLTIR", default_env=False, allow_abbrev=False
     )
     p.add_argument("--config", action=ActionConfigFile, help="YAML file with any of these options")

@@ -130,7 +130,8 @@ def add(p: Any, *names: str, **own: Option) -> None:
             kwargs["help"] = f"{opt.help} ({range_text(bounds)})"
         if opt.type is bool:  # a bare flag: --x, --no-x (or --x true / false); never takes another token
             kwargs["help"] = f"{opt.help} (a flag: {flag} / --no-{flag[2:]})"
-            getattr(p, "boltir_flags", set()).update({flag, *opt.aliases})
+            flags: set[str] = getattr(p, "boltir_flags", set())
+            flags.update({flag, *opt.aliases})
         p.add_argument(flag, *opt.aliases, **kwargs)
 
 

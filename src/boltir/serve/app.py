@@ -5,6 +5,11 @@
 ``POST /encode`` ``{"texts": [...], "kind": "query"}`` -> ``{"embeddings": [...]}``; ``GET /health``; ``GET /info``.
 Concurrent requests of each endpoint are batched together (:mod:`boltir.serve.batching`); a new index generation
 (after ``boltir index --add``) is picked up at the next search; shutdown finishes the requests in flight.
+
+Every request is validated on its own before it joins a batch (unknown fields, empty or overlong texts, text that
+is not valid Unicode, numbers out of range: a 422 naming the field), and a request that still fails inside a batch
+gets its own error while the rest of the batch is answered. Every error has one body shape,
+``{"detail": "<field>: <problem>", "errors": [{"field": ..., "message": ...}, ...]}``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from boltir.errors import ConfigError
 from boltir.serve.batching import DynamicBatcher
@@ -32,9 +39,13 @@ class Limits:
     max_k: int = 1000
 
 
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # unknown fields and NaN / infinity are refused
+
+
 class SearchRequest(BaseModel):
     """``POST /search``: query texts and the number of documents per query."""
 
+    model_config = STRICT
     queries: list[str] = Field(description="query texts, one result list each")
     k: int = Field(10, ge=1, description="documents per query")
 
@@ -42,6 +53,7 @@ class SearchRequest(BaseModel):
 class RerankRequest(BaseModel):
     """``POST /rerank``: one query and its candidate texts."""
 
+    model_config = STRICT
     query: str
     documents: list[str] = Field(description="candidate texts, scored in the order given")
 
@@ -49,8 +61,26 @@ class RerankRequest(BaseModel):
 class EncodeRequest(BaseModel):
     """``POST /encode``: texts and whether they are queries or documents."""
 
+    model_config = STRICT
     texts: list[str]
     kind: Literal["query", "doc"] = "query"
+
+
+def error_body(status: int, errors: list[tuple[str, str]]) -> JSONResponse:
+    """The one shape of every error answer: ``detail`` (``field: problem``, the first) and every ``errors`` item."""
+    items = [{"field": f, "message": m} for f, m in errors] or [{"field": "", "message": "error"}]
+    first = items[0]
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return JSONResponse({"detail": detail, "errors": items}, status_code=status)
+
+
+def field_name(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the request field it names: ``("body", "queries", 0)`` -> ``queries[0]``."""
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    name = ""
+    for p in parts:
+        name += f"[{p}]" if isinstance(p, int) else (f".{p}" if name else str(p))
+    return name or "body"
 
 
 class Service:
@@ -234,6 +264,25 @@ def create_app(
     app = FastAPI(title="boltir", version=__version__, lifespan=lifespan)
     app.state.service, app.state.batchers, app.state.limits = service, batchers, limits
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the client's own input is never echoed back (it may not even be serialisable: NaN, lone surrogates)
+        return error_body(422, [(field_name(tuple(e.get("loc", ()))), str(e.get("msg", ""))) for e in exc.errors()])
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = str(exc.detail)
+        field, sep, message = detail.partition(": ")
+        return error_body(exc.status_code, [(field, message)] if sep and " " not in field else [("", detail)])
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        from boltir.errors import BoltirError
+
+        if isinstance(exc, BoltirError):  # boltir refused this request's input
+            return error_body(422, [("", str(exc))])
+        return error_body(500, [("", f"internal error ({type(exc).__name__}); the server log has the traceback")])
+
     def check_texts(field: str, texts: list[str], most: int) -> None:
         if not texts:
             raise HTTPException(422, f"{field}: give at least one text")
@@ -244,6 +293,10 @@ def create_app(
                 raise HTTPException(422, f"{field}[{i}]: empty text")
             if len(t) > limits.max_query_chars:
                 raise HTTPException(422, f"{field}[{i}]: {len(t)} characters, at most {limits.max_query_chars}")
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise HTTPException(422, f"{field}[{i}]: not valid Unicode ({e.reason} at {e.start})") from None
 
     @app.get("/health")
     async def health() -> dict[str, str]:

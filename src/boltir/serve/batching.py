@@ -1,6 +1,7 @@
 """Dynamic batching: concurrent requests are gathered (up to ``max_batch`` items or ``max_wait_ms`` after the
 first) into one call of a batch function, which runs in one worker thread (the model is never used by two threads
-at once); each request gets its own slice of the results back."""
+at once); each request gets its own slice of the results back. A batch that fails is run again request by
+request, so one bad request gets its own error and the others of its batch their answers."""
 
 from __future__ import annotations
 
@@ -75,16 +76,33 @@ class DynamicBatcher:
             try:
                 self.calls += 1
                 results = list(await loop.run_in_executor(self.executor, self.fn, items))
-            except Exception as e:  # every request of the batch gets the error
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(e)
+            except Exception as e:
+                if len(pending) == 1:
+                    self._settle(pending[0][1], error=e)
+                else:  # isolate the failure: each request alone, so only the bad one gets an error
+                    for request, future in pending:
+                        try:
+                            self.calls += 1
+                            alone = list(await loop.run_in_executor(self.executor, self.fn, request))
+                        except Exception as own:
+                            self._settle(future, error=own)
+                        else:
+                            self._settle(future, result=alone)
             else:
                 start = 0
                 for request, future in pending:
-                    if not future.done():
-                        future.set_result(results[start : start + len(request)])
+                    self._settle(future, result=results[start : start + len(request)])
                     start += len(request)
             finally:
                 for _ in pending:
                     self.queue.task_done()
+
+    @staticmethod
+    def _settle(future: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
+        """Answer a request's future (unless its client went away)."""
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
