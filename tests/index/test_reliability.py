@@ -169,6 +169,8 @@ def test_every_flipped_byte_is_found_by_verify_and_sizes_on_open(dense_model, tm
         path.write_bytes(bytes(flipped))
         assert boltir(["index", "--verify", str(idx)]) == 1
         assert f"{rel}: checksum differs" in capsys.readouterr().err
+        with pytest.raises(InvalidIndexError, match=rf"{rel}: its content differs from the manifest"):
+            DenseSearcher(idx)  # every file of this small index is hashed whole on open
         path.write_bytes(original[:-1])  # one byte short: found on open, before any search
         with pytest.raises(InvalidIndexError, match=rf"{rel}: {len(original) - 1} bytes, the manifest says"):
             DenseSearcher(idx)
@@ -218,3 +220,94 @@ def test_stale_temporary_files_of_a_killed_writer_are_removed(dense_model, tmp_p
     leftover.write_bytes(b"half a shard")
     assert boltir(["index", "--output", str(idx), "--add", "--docs", str(docs_file(tmp_path / "m.jsonl", 5, 20))]) == 0
     assert not leftover.exists()
+
+
+def _index(model, tmp_path, *extra, n=40):
+    idx = tmp_path / "idx"
+    argv = ["index", "--model", model, "--docs", str(docs_file(tmp_path / "d.jsonl", n)), "--output", str(idx)]
+    assert boltir([*argv, "--shard-size", "16", *extra]) == 0
+    return idx
+
+
+def _search(idx, tmp_path) -> int:
+    (tmp_path / "q.tsv").write_text("q1\ttopic 3\n")
+    argv = ["search", "--index", str(idx), "--queries", str(tmp_path / "q.tsv"), "--output", str(tmp_path / "r")]
+    return boltir([*argv, "--k", "5"])
+
+
+def test_two_ids_swapped_in_an_ids_file_are_refused_on_the_search_path(dense_model, tmp_path, capsys):
+    idx = _index(dense_model, tmp_path)
+    ids = idx / "shards" / "ids-00001.txt"
+    lines = ids.read_text().split("\n")
+    lines[0], lines[1] = lines[1], lines[0]  # d16 <-> d17: same size, other documents
+    ids.write_text("\n".join(lines))
+    assert _search(idx, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"{ids}: its content differs from the manifest's checksum" in err and not (tmp_path / "r").exists()
+
+
+def test_a_broken_id_file_and_manifest_are_named(dense_model, tmp_path, capsys):
+    from boltir.index.storage import read_id_file
+
+    idx = _index(dense_model, tmp_path)
+    ids = idx / "shards" / "ids-00000.txt"
+    raw = bytearray(ids.read_bytes())
+    raw[1] = 0xFF  # no longer UTF-8
+    ids.write_bytes(bytes(raw))
+    with pytest.raises(InvalidIndexError, match=rf"{ids}: not UTF-8 at byte 1"):
+        read_id_file(ids)
+    manifest_path = idx / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for key, broken in [
+        ("files", {k: v for k, v in manifest.items() if k != "files"}),
+        ("model", {k: v for k, v in manifest.items() if k != "model"}),
+        ("model.fingerprint", {**manifest, "model": {"source": "x", "model_type": "boltir-dpr"}}),
+    ]:
+        manifest_path.write_text(json.dumps(broken))
+        assert _search(idx, tmp_path) == 1
+        assert f"the manifest lacks '{key}'" in one_error(capsys)
+        assert boltir(["index", "--verify", str(idx)]) == 1
+        assert f"the manifest lacks '{key}'" in one_error(capsys)
+
+
+def one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and " error: " in err[-1] and not any(line.startswith("Traceback") for line in err), err
+    return err[-1]
+
+
+@pytest.mark.parametrize("kind", ["sparse", "ondisk-ivf"])
+def test_a_flipped_byte_in_memory_mapped_data_is_refused(kind, dense_model, tmp_path, capsys, monkeypatch):
+    """Sparse postings and on-disk IVF lists are memory-mapped, never read whole: a small one is hashed whole on
+    open, a large one by sampled blocks (a flip inside a sampled block is refused on open; ``--verify`` finds any)."""
+    from boltir.index import integrity
+    from boltir.utils.provenance import sampled_fingerprint
+
+    if kind == "sparse":
+        idx, target = _index("splade-tiny", tmp_path), "postings-docs.npy"
+    else:
+        idx, target = (
+            _index(dense_model, tmp_path, "--factory", "IVF4,Flat", "--train-size", "40", "--ondisk"),
+            "faiss.ivfdata",
+        )
+    path = idx / target
+    assert target in read_manifest(idx)["files"]
+    original = path.read_bytes()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0xFF
+    path.write_bytes(bytes(flipped))
+    assert _search(idx, tmp_path) == 1
+    assert f"{path}: its content differs from the manifest's checksum" in one_error(capsys)
+    assert boltir(["index", "--verify", str(idx)]) == 1
+    assert f"{target}: checksum differs" in capsys.readouterr().err
+    # the same file recorded as large: only sampled blocks are read on open
+    path.write_bytes(original)
+    manifest = json.loads((idx / "manifest.json").read_text())
+    manifest["files"][target]["sampled"] = sampled_fingerprint(path)
+    (idx / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(integrity, "SMALL_FILE", 0)
+    flipped = bytearray(original)
+    flipped[3] ^= 0xFF  # inside the first sampled block
+    path.write_bytes(bytes(flipped))
+    assert _search(idx, tmp_path) == 1
+    assert f"{path}: its content differs" in one_error(capsys)

@@ -1,7 +1,9 @@
 """What an index consists of, and whether it is still that: every file of a generation (shard files and derived
-structures) is listed in the manifest with its size and a blake2b checksum. Opening an index compares sizes
-(cheap, catches truncated and replaced files); ``boltir index --verify`` recomputes every checksum; adding
-documents verifies the files it builds on."""
+structures) is listed in the manifest with its size and a blake2b checksum, and a large file also with a
+checksum of sampled blocks. Opening an index (every search) checks every file's size, the whole checksum of every
+small file (ids, offsets, small postings: at most ``SMALL_FILE`` bytes) and of the files a searcher reads whole,
+and the sampled checksum of every large, memory-mapped file; ``boltir index --verify`` recomputes every checksum;
+adding documents verifies the files it builds on."""
 
 from __future__ import annotations
 
@@ -9,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from boltir.errors import InvalidIndexError
-from boltir.utils.provenance import file_fingerprint
+from boltir.utils.provenance import file_fingerprint, sampled_fingerprint
+
+SMALL_FILE = 4 << 20  # files up to this size are hashed whole on every open; larger ones by sampled blocks
 
 
 def file_record(path: Path) -> dict[str, Any]:
-    """A file's size and checksum, as a manifest records them."""
-    return {"bytes": path.stat().st_size, "checksum": file_fingerprint(path)}
+    """A file's size and checksum, as a manifest records them (a large file also its sampled checksum)."""
+    size = path.stat().st_size
+    record: dict[str, Any] = {"bytes": size, "checksum": file_fingerprint(path)}
+    if size > SMALL_FILE:
+        record["sampled"] = sampled_fingerprint(path)
+    return record
 
 
 def shard_files(shard: dict[str, Any]) -> list[str]:
@@ -54,14 +62,26 @@ def check_sizes(folder: Path, manifest: dict[str, Any]) -> None:
             )
 
 
-def check_checksums(folder: Path, manifest: dict[str, Any], rels: list[str]) -> None:
-    """The files ``rels`` (those a searcher reads whole anyway) still have their recorded checksums."""
+def check_contents(folder: Path, manifest: dict[str, Any], whole: list[str]) -> None:
+    """What an open checks: every small file's whole checksum, the whole checksum of the files ``whole`` (a
+    searcher reads them completely anyway), and every other large file's sampled checksum.
+
+    Raises:
+        InvalidIndexError: a file's content is not what the manifest records (naming the file).
+    """
     files = manifest.get("files") or {}
-    for rel in rels:
-        if rel in files and file_fingerprint(folder / rel) != files[rel]["checksum"]:
+    for rel, rec in files.items():
+        path = folder / rel
+        if rec["bytes"] <= SMALL_FILE or rel in whole:
+            same = file_fingerprint(path) == rec["checksum"]
+        elif "sampled" in rec:
+            same = sampled_fingerprint(path) == rec["sampled"]
+        else:  # a large file recorded before sampled checksums: its size was checked
+            continue
+        if not same:
             raise InvalidIndexError(
-                f"{folder / rel}: its checksum differs from the manifest's (modified or "
-                f"corrupted; boltir index --verify {folder} checks every file)"
+                f"{path}: its content differs from the manifest's checksum (modified or corrupted; "
+                f"boltir index --verify {folder} checks every file)"
             )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from boltir.errors import ConfigError, InvalidIndexError
-from boltir.index.integrity import check_checksums, check_sizes
+from boltir.index.integrity import check_contents, check_sizes
 from boltir.index.storage import read_manifest
 
 
@@ -47,8 +47,14 @@ def check_model(index_dir: Path, record: dict[str, Any], model: Any, tokenizer: 
 
 
 def open_index(folder: str | Path, kind: str | None = None, check_shards: bool = False) -> dict[str, Any]:
-    """The manifest of a complete index (of ``kind`` when given) whose files all have their recorded sizes; with
-    ``check_shards`` every shard's files are read and checked too."""
+    """The manifest of a complete index (of ``kind`` when given) whose files are as recorded: every size, the
+    content of every small file and of the files its kind reads whole, sampled blocks of every large file
+    (:func:`boltir.index.integrity.check_contents`); with ``check_shards`` every shard's arrays are read and
+    checked too.
+
+    Raises:
+        InvalidIndexError: no complete index, an index of another kind, or a file not as recorded (named).
+    """
     from boltir.index.storage import check_shard
 
     manifest = read_manifest(folder)
@@ -58,7 +64,7 @@ def open_index(folder: str | Path, kind: str | None = None, check_shards: bool =
 
     g = manifest.get("generation", 0)
     whole = get_index_kind(manifest.get("kind", "")).impl().read_whole if manifest.get("kind") else ()
-    check_checksums(Path(folder), manifest, [derived_name(n, g) for n in whole])
+    check_contents(Path(folder), manifest, [derived_name(n, g) for n in whole])
     if kind is not None and manifest.get("kind") != kind:
         raise InvalidIndexError(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
     if check_shards:

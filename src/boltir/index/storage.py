@@ -242,11 +242,16 @@ def check_shard(folder: Path, shard: dict[str, Any]) -> None:
         )
 
 
+MANIFEST_KEYS = ("kind", "count", "shards", "files", "model")  # what every complete index's manifest holds
+MODEL_KEYS = ("source", "model_type", "fingerprint")  # what its model record holds
+
+
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     """The manifest of a complete index.
 
     Raises:
-        InvalidIndexError: the folder holds no manifest (an unfinished build says so) or an unreadable one.
+        InvalidIndexError: the folder holds no manifest (an unfinished build says so), an unreadable one, or one
+            that lacks a key every manifest has (named).
     """
     folder = Path(folder)
     path = folder / MANIFEST
@@ -262,6 +267,15 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         version = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise InvalidIndexError(f"{path}: index format {version} is not {FORMAT_VERSION}")
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
+    missing += [f"model.{k}" for k in MODEL_KEYS if k not in (manifest.get("model") or {})]
+    if missing:
+        raise InvalidIndexError(
+            f"{path}: the manifest lacks {', '.join(repr(k) for k in missing)} (every index manifest records "
+            f"{', '.join(MANIFEST_KEYS)}); the index cannot be checked or opened"
+        )
+    if not isinstance(manifest["files"], dict) or not manifest["files"]:
+        raise InvalidIndexError(f"{path}: the manifest's 'files' lists no file; the index cannot be checked")
     return manifest
 
 
@@ -286,7 +300,10 @@ def iter_sparse_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator
 def read_id_file(path: Path) -> list[str]:
     """The ids of a shard's id file: one per line, lines ending at ``\n`` only (never ``str.splitlines``, which
     would also split at U+2028, U+0085, ... and shift every later id)."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidIndexError(f"{path}: not UTF-8 at byte {e.start} (a corrupted id file)") from None
     return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
 
 
