@@ -91,11 +91,21 @@ def _same_index(a: Path, b: Path) -> None:
     ],
 )
 def test_two_ranks_build_the_single_process_index(corpus, tiny_backbone, kind, model, family):
+    """Rank 1 reports its shards 2 s late (as a busy node would): rank 0 waits for them, whatever the timing."""
     model = tiny_backbone if model == "tiny" else model
     _index(corpus, f"{kind}-1", model, family)
-    _index(corpus, f"{kind}-2", model, family, "--devices", "2", "--accelerator", "cpu")
+    late = {"BOLTIR_TEST_DELAY": "1:2"}
+    _index(corpus, f"{kind}-2", model, family, "--devices", "2", "--accelerator", "cpu", env=late)
     assert json.loads((corpus / f"{kind}-1" / "manifest.json").read_text())["kind"] == kind
     _same_index(corpus / f"{kind}-1", corpus / f"{kind}-2")
+
+
+def test_a_rank_that_owns_no_shard_finishes_the_build(corpus, tiny_backbone):
+    """60 documents in one shard: rank 1 owns none. It used to write no progress file, and rank 0 failed on the
+    missing file (then rank 1 in the barrier); now every rank reports, shards or not."""
+    _index(corpus, "one-shard-1", tiny_backbone, "dpr", "--shard-size", "100")
+    _index(corpus, "one-shard-2", tiny_backbone, "dpr", "--shard-size", "100", "--devices", "2", "--accelerator", "cpu")
+    _same_index(corpus / "one-shard-1", corpus / "one-shard-2")
 
 
 @pytest.mark.repro

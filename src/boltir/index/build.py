@@ -292,6 +292,7 @@ def build_index(
             return None
         assert seconds is not None
         if ranks.world > 1:
+            writer.finish_rank()  # atomically, before the barrier; rank 0 also waits for each file to show
             ranks.barrier()  # every rank's shards are written
             if not ranks.is_main:
                 ranks.barrier()  # rank 0 writes the derived files and the manifest

@@ -31,6 +31,19 @@ def derived_name(name: str, generation: int) -> str:
     return f"{stem}.g{generation}{dot}{ext}"
 
 
+def _delay_hook(rank: int) -> None:
+    """Test hook: ``BOLTIR_TEST_DELAY="RANK:SECONDS"`` makes rank RANK report its shards late (a slow or busy
+    node), so the tests can check that the merge waits for it."""
+    import os
+    import time
+
+    spec = os.environ.get("BOLTIR_TEST_DELAY")
+    if spec:
+        who, seconds = spec.split(":")
+        if int(who) == rank:
+            time.sleep(float(seconds))
+
+
 def rank_progress(rank: int, world: int) -> str:
     """The progress file of one rank of a ``world``-process build (one process: the plain progress file)."""
     return PROGRESS if world == 1 else f"progress-rank{rank}-of-{world}.json"
@@ -79,12 +92,38 @@ class ShardedVectorWriter:
         """The shard numbers this writer has written (older progress files number them by position)."""
         return {s.get("index", i) for i, s in enumerate(self.shards)}
 
-    def merge_ranks(self) -> None:
-        """Rank 0, after every rank finished: all ranks' shards, in shard order, as this writer's."""
+    def finish_rank(self) -> None:
+        """This rank has written every shard it owns: say so in its progress file (written atomically, also when
+        the rank owned no shard), which rank 0 waits for before merging."""
+        _delay_hook(self.rank)
+        progress = {"build_config": self.build_config, "shards": self.shards, "finished": True}
+        atomic_write_json(self.folder / rank_progress(self.rank, self.world), progress)
+
+    def merge_ranks(self, timeout: float = 600.0) -> None:
+        """Rank 0, after every rank finished: all ranks' shards, in shard order, as this writer's. Each rank's
+        finished progress file is waited for (up to ``timeout`` seconds: a shared filesystem may show it late),
+        so the merge never depends on how fast the other ranks were.
+
+        Raises:
+            InvalidIndexError: a rank's progress never said it finished, or a shard is missing.
+        """
+        import time
+
         merged: dict[int, dict[str, Any]] = {}
         for r in range(self.world):
             path = self.folder / rank_progress(r, self.world)
-            progress = json.loads(path.read_text()) if r != self.rank else {"shards": self.shards}
+            progress: dict[str, Any] = {"shards": self.shards, "finished": True} if r == self.rank else {}
+            deadline = time.monotonic() + timeout
+            while not progress.get("finished"):
+                if path.is_file():
+                    progress = json.loads(path.read_text())
+                if progress.get("finished"):
+                    break
+                if time.monotonic() > deadline:
+                    raise InvalidIndexError(
+                        f"{path}: rank {r} of {self.world} never reported its shards finished ({timeout:.0f} s)"
+                    )
+                time.sleep(0.05)
             for s in progress["shards"]:
                 merged[s["index"]] = s
         missing = sorted(set(range(len(merged))) ^ set(merged))
