@@ -80,25 +80,165 @@ def load_tokenizer(path: str, name: str) -> Any:
     for candidate in candidates:
         cls = getattr(transformers, candidate, None)
         if cls is not None:
-            return cls.from_pretrained(path)
+            return _as_saved(cls.from_pretrained(path), Path(path))
     from boltir.models.sources import load_tokenizer as plain
 
     log.info(f"{name}: tokenizer class {cls_name!r} unknown to transformers; loading with AutoTokenizer")
     return plain(path, name)
 
 
-def _refuse(name: str, config: dict[str, Any], key: str, allowed: tuple[Any, ...]) -> None:
-    value = config.get(key)
-    if value not in allowed:
-        raise FamilyError(
-            f"{name}: Lightning IR {config['model_type']} setting {key}={value!r} is not supported by boltir "
-            f"(supported: {', '.join(repr(a) for a in allowed)})"
-        )
+def _as_saved(tokenizer: Any, folder: Path) -> Any:
+    """A T5 tokenizer with the pre-tokenizer its ``tokenizer.json`` was saved with: transformers 5 rebuilds T5's as
+    whitespace split + Metaspace, which drops a lone space between special tokens (``caf<unk> <unk>``) where the
+    saved one (and Lightning IR, on transformers 4) keeps it as ``▁``; Lightning IR re-encodes decoded text, so
+    such spaces reach the model."""
+    saved = folder / "tokenizer.json"
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not saved.is_file() or "T5" not in type(tokenizer).__name__:
+        return tokenizer
+    from tokenizers import Tokenizer
+
+    backend.pre_tokenizer = Tokenizer.from_file(str(saved)).pre_tokenizer
+    return tokenizer
+
+
+ANY = None  # a key whose every value boltir reproduces (it maps the value, or the value does not change scores)
+# keys every Lightning IR config may hold: adapters (refused when in use), lengths, the backbone's type
+COMMON_KEYS: dict[str, tuple[Any, ...] | None] = {
+    "backbone_model_type": ANY,
+    "query_length": ANY,
+    "doc_length": ANY,
+    "use_adapter": (False, None),
+    "adapter_config": ANY,  # used only with use_adapter
+    "pretrained_adapter_name_or_path": ANY,  # used only with use_adapter
+    "position_embedding_type": ("absolute", None),  # a BERT key transformers 4 wrote; other values change scores
+    "decoder_start_token_id": ANY,  # T5's
+    "k_train": ANY,  # training only
+}
+_BI_COMMON = {"similarity_function": ("dot",), "normalization_strategy": (None,), "sparsification_strategy": (None,)}
+# Per Lightning IR model type: every key its 0.0.6 config writes, with the values boltir reproduces (ANY: all).
+# A key not listed, or a value not allowed, refuses the folder naming both (tests/models/test_lightning_ir_matrix.py
+# checks the table against folders Lightning IR built with every non-default value; docs/lightning-ir.md shows it).
+KEYS: dict[str, dict[str, tuple[Any, ...] | None]] = {
+    "lir-dpr": {
+        **_BI_COMMON,
+        "similarity_function": ("dot", "cosine"),
+        "normalization_strategy": ANY,  # written, but DPR normalises by normalize
+        "normalize": ANY,
+        "sparsification": ANY,  # written, but the sparsifier reads sparsification_strategy
+        "add_marker_tokens": (False, None),
+        "pooling_strategy": ("first", "mean", "max", "sum"),
+        "query_pooling_strategy": ANY,  # written, but DPR pools by pooling_strategy
+        "doc_pooling_strategy": ANY,
+        "projection": (None, "linear", "linear_no_bias"),
+        "embedding_dim": ANY,
+    },
+    "col": {
+        **_BI_COMMON,
+        "normalization_strategy": (None, "l2"),
+        "sparsification_strategy": ANY,  # written, but ColBERT's embeddings are not sparsified
+        "add_marker_tokens": ANY,
+        "query_expansion": ANY,
+        "attend_to_query_expanded_tokens": ANY,
+        "doc_expansion": (False, None),
+        "attend_to_doc_expanded_tokens": ANY,  # used only with doc_expansion
+        "query_mask_scoring_tokens": (None,),
+        "doc_mask_scoring_tokens": ANY,
+        "query_aggregation_function": ("sum",),
+        "doc_aggregation_function": ("max",),
+        "projection": ("linear", "linear_no_bias"),
+        "embedding_dim": ANY,
+    },
+    "splade": {
+        **_BI_COMMON,
+        "normalization_strategy": ANY,  # written, but SPLADE's weights are not normalised
+        "sparsification_strategy": ("relu_log",),
+        "pooling_strategy": ("max", "sum"),
+        "query_weighting": ("contextualized",),
+        "doc_weighting": ("contextualized",),
+        "query_expansion": (True,),
+        "doc_expansion": (True,),
+        "add_marker_tokens": (False, None),
+        "backbone_model_type": ("bert",),  # the masked-LM head layout the weights are mapped from
+    },
+    "unicoil": {
+        **_BI_COMMON,
+        "normalization_strategy": ANY,  # written, but uniCOIL's weights are not normalised
+        "sparsification_strategy": ANY,  # written, but uniCOIL applies its own ReLU
+        "pooling_strategy": ("mean",),
+        "projection": ("linear",),
+        "add_marker_tokens": (False, None),
+    },
+    "coil": {
+        **_BI_COMMON,
+        "add_marker_tokens": (False, None),
+        "query_aggregation_function": ("sum", None),
+        "doc_aggregation_function": ("max", None),
+        "query_mask_scoring_tokens": (None,),
+        "doc_mask_scoring_tokens": (None,),
+        "projection": ("linear",),
+        "cls_embedding_dim": ANY,
+        "token_embedding_dim": ANY,
+    },
+    "mvr": {
+        **_BI_COMMON,
+        "add_marker_tokens": (False, None),
+        "query_aggregation_function": ("sum", None),
+        "doc_aggregation_function": ("max", None),
+        "query_mask_scoring_tokens": (None,),
+        "doc_mask_scoring_tokens": (None,),
+        "projection": ("linear", None),
+        "num_viewer_tokens": ANY,
+        "embedding_dim": ANY,
+    },
+    "mono": {
+        "pooling_strategy": ("first",),
+        "_bert_pool": ANY,
+        "linear_bias": ANY,
+        "scoring_strategy": ("mono", "rank"),
+        "tokenizer_pattern": (None,),
+    },
+    "set-encoder": {
+        "pooling_strategy": ("first",),
+        "_bert_pool": ANY,
+        "linear_bias": ANY,
+        "scoring_strategy": ("rank", None),
+        "tokenizer_pattern": (None,),
+        "add_extra_token": ANY,
+        "depth": ANY,
+        "sample_missing_docs": ANY,  # off in boltir (random padding), said in a log line
+    },
+}
+
+
+def check_keys(name: str, config: dict[str, Any]) -> None:
+    """Refuse a Lightning IR folder whose config holds a key, or a value of a key, that boltir does not reproduce.
+
+    Raises:
+        FamilyError: naming the key and value, and the values boltir reproduces.
+    """
+    from transformers import AutoConfig, PreTrainedConfig
+
+    kind = config["model_type"]
+    known = {**COMMON_KEYS, **KEYS[kind]}
+    ignore = set(PreTrainedConfig().to_dict()) | set(AutoConfig.for_model(config["backbone_model_type"]).to_dict())
+    for key, value in config.items():
+        if key in known:
+            allowed = known[key]
+            if allowed is not ANY and value not in allowed:
+                raise FamilyError(
+                    f"{name}: Lightning IR {kind} setting {key}={value!r} is not supported by boltir "
+                    f"(supported: {', '.join(repr(a) for a in allowed)})"
+                )
+        elif key not in ignore:
+            raise FamilyError(
+                f"{name}: Lightning IR {kind} setting {key}={value!r} is unknown to boltir, which cannot tell whether "
+                "it changes the scores; the folder is refused"
+            )
 
 
 def _projection(name: str, config: dict[str, Any]) -> tuple[bool, bool]:
     """(has a projection layer, with bias) from Lightning IR's ``projection``."""
-    _refuse(name, config, "projection", (None, "linear", "linear_no_bias"))
     return config.get("projection") is not None, config.get("projection") == "linear"
 
 
@@ -118,9 +258,6 @@ def _projection_dim(weights: dict[str, Any], key: str = "projection.weight") -> 
 def _dpr(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
     # the model pools by pooling_strategy (query_/doc_pooling_strategy are written but unused) and normalises
     # by normalize; a sparsifier boltir's DPR has not
-    _refuse(name, config, "sparsification", (None,))
-    _refuse(name, config, "sparsification_strategy", (None,))
-    _refuse(name, config, "similarity_function", ("dot", "cosine"))
     has, bias = _projection(name, config)
     return {
         "pooling": config.get("pooling_strategy", "mean"),
@@ -132,12 +269,6 @@ def _dpr(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, A
 
 
 def _colbert(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "similarity_function", ("dot",))
-    _refuse(name, config, "query_aggregation_function", ("sum",))
-    _refuse(name, config, "doc_aggregation_function", ("max",))
-    _refuse(name, config, "query_mask_scoring_tokens", (None,))
-    _refuse(name, config, "doc_expansion", (False, None))
-    _refuse(name, config, "normalization_strategy", (None, "l2"))
     has, bias = _projection(name, config)
     if not has:
         raise FamilyError(f"{name}: a Lightning IR ColBERT without projection is not supported by boltir")
@@ -164,31 +295,15 @@ def _colbert(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[st
 
 
 def _splade(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "sparsification_strategy", ("relu_log",))
-    _refuse(name, config, "pooling_strategy", ("max", "sum"))
-    _refuse(name, config, "query_weighting", ("contextualized",))
-    _refuse(name, config, "doc_weighting", ("contextualized",))
-    _refuse(name, config, "query_expansion", (True,))
-    _refuse(name, config, "doc_expansion", (True,))
-    _refuse(name, config, "backbone_model_type", ("bert",))  # the masked-LM head layout mapped below
     return {"pooling": config.get("pooling_strategy", "max"), "skip_ids": None}
 
 
 def _unicoil(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "projection", ("linear",))
-    _refuse(name, config, "similarity_function", ("dot",))
     # every token counts (special ones too) and a repeated term keeps its last occurrence's weight
     return {"skip_ids": None, "repeated_terms": "last"}
 
 
 def _coil(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "projection", ("linear",))
-    _refuse(name, config, "similarity_function", ("dot",))
-    _refuse(name, config, "add_marker_tokens", (False, None))
-    _refuse(name, config, "query_aggregation_function", ("sum", None))
-    _refuse(name, config, "doc_aggregation_function", ("max", None))
-    _refuse(name, config, "doc_mask_scoring_tokens", (None,))
-    _refuse(name, config, "query_mask_scoring_tokens", (None,))
     # tokens after [CLS] match ([SEP] too); a query token without a positive match scores 0
     return {
         "cls_dim": _projection_dim(weights, "cls_projection.weight"),
@@ -199,10 +314,6 @@ def _coil(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, 
 
 
 def _mvr(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "projection", ("linear", None))
-    _refuse(name, config, "normalization_strategy", (None,))
-    _refuse(name, config, "similarity_function", ("dot",))
-    _refuse(name, config, "add_marker_tokens", (False, None))
     views = config.get("num_viewer_tokens") or 0
     has, _ = _projection(name, config)
     return {
@@ -213,8 +324,6 @@ def _mvr(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, A
 
 
 def _cross_encoder(config: dict[str, Any], name: str) -> dict[str, Any]:
-    _refuse(name, config, "pooling_strategy", ("first",))
-    _refuse(name, config, "tokenizer_pattern", (None,))
     return {
         "head_activation": "tanh" if config.get("_bert_pool") else None,
         "head_bias": bool(config.get("linear_bias")),
@@ -224,12 +333,10 @@ def _cross_encoder(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _mono(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "scoring_strategy", ("mono", "rank"))
     return _cross_encoder(config, name)
 
 
 def _set_encoder(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "scoring_strategy", ("rank", None))
     settings = _cross_encoder(config, name)
     if config.get("sample_missing_docs"):
         log.info(
@@ -252,15 +359,13 @@ T5_TEMPLATE = {
 
 
 def _mono_t5(config: dict[str, Any], tokenizer: Any, name: str, weights: dict[str, Any]) -> dict[str, Any]:
-    _refuse(name, config, "scoring_strategy", ("mono", "rank"))
-    _refuse(name, config, "pooling_strategy", ("first",))
-    _refuse(name, config, "tokenizer_pattern", (None,))
     template = T5_TEMPLATE[config["scoring_strategy"]]
     return {
         "head": "decoder_linear",
         "num_outputs": 2 if config["scoring_strategy"] == "mono" else 1,
         "head_bias": bool(config.get("linear_bias")),
         "template_ids": [_token_ids(tokenizer, part, name) for part in template],
+        "truncate_by_decoding": True,  # Lightning IR cuts, decodes and re-encodes each text
     }
 
 
@@ -309,6 +414,7 @@ def load(path: str, config: dict[str, Any], name: str, family: Any, overrides: d
     the settings the family lets a saved model change."""
     from boltir.models.base import seeded
 
+    check_keys(name, config)
     tokenizer = load_tokenizer(path, name)
     weights = saved_weights(path)
     settings = SETTINGS[family.name](config, tokenizer, name, weights)

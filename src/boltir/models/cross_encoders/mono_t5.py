@@ -49,6 +49,9 @@ class MonoT5Config(PreTrainedConfig):
     doc_length: int = 256
     template: Sequence[str] = ("Query:", "Document:", "Relevant:")
     template_ids: list[list[int]] | None = None
+    # Lightning IR's truncation: cut each text on token ids, decode the ids back to text and encode that again
+    # (a character outside the vocabulary comes back as the literal "<unk>"); off: cut on token ids only
+    truncate_by_decoding: bool = False
 
 
 class MonoT5(BoltirPreTrainedModel):
@@ -119,7 +122,9 @@ class MonoT5(BoltirPreTrainedModel):
     def list_inputs(self, tokenizer: Any) -> Any:
         """``(queries, lists of documents) -> {input_ids, attention_mask}`` of every pair, lists flattened."""
         cfg = self.config
-        template = PromptTokenizer(tokenizer, cfg.query_length, cfg.doc_length, cfg.template, cfg.template_ids)
+        template = PromptTokenizer(
+            tokenizer, cfg.query_length, cfg.doc_length, cfg.template, cfg.template_ids, cfg.truncate_by_decoding
+        )
 
         def pairs(queries: Sequence[str], docs: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:
             return template([q for q, ds in zip(queries, docs) for _ in ds], [d for ds in docs for d in ds])
@@ -138,8 +143,10 @@ class PromptTokenizer:
         doc_length: int,
         template: Sequence[str],
         template_ids: Sequence[Sequence[int]] | None = None,
+        truncate_by_decoding: bool = False,
     ):
         self.tokenizer, self.query_length, self.doc_length = tokenizer, query_length, doc_length
+        self.truncate_by_decoding = truncate_by_decoding
         self.parts = [list(p) for p in template_ids] if template_ids else [self._ids([t])[0] for t in template]
         self.eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.pad = tokenizer.pad_token_id or 0
@@ -147,12 +154,18 @@ class PromptTokenizer:
     def _ids(self, texts: Sequence[str]) -> list[list[int]]:
         return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
 
+    def _decoded(self, texts: Sequence[str], length: int) -> list[list[int]]:
+        """Lightning IR's truncation: the ids of the text that the first ``length`` ids decode to."""
+        cut = [ids[:length] for ids in self._ids(texts)]
+        return self._ids(self.tokenizer.batch_decode(cut))
+
     def __call__(self, queries: Sequence[str], docs: Sequence[str]) -> dict[str, torch.Tensor]:
-        q_ids, d_ids = self._ids(queries), self._ids(docs)
-        seqs = [
-            self.parts[0] + q[: self.query_length] + self.parts[1] + d[: self.doc_length] + self.parts[2] + self.eos
-            for q, d in zip(q_ids, d_ids)
-        ]
+        if self.truncate_by_decoding:
+            q_ids, d_ids = self._decoded(queries, self.query_length), self._decoded(docs, self.doc_length)
+        else:
+            q_ids = [ids[: self.query_length] for ids in self._ids(queries)]
+            d_ids = [ids[: self.doc_length] for ids in self._ids(docs)]
+        seqs = [self.parts[0] + q + self.parts[1] + d + self.parts[2] + self.eos for q, d in zip(q_ids, d_ids)]
         ids, mask = pad_sequences(seqs, self.pad)
         return {"input_ids": ids, "attention_mask": mask}
 
