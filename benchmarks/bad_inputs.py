@@ -93,6 +93,34 @@ def main() -> None:
         data[len(data) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
 
+    def swap_ids(d: Path) -> None:
+        ids = d / "shards" / "ids-00000.txt"
+        lines = ids.read_text().split("\n")
+        lines[0], lines[1] = lines[1], lines[0]  # same size, other documents
+        ids.write_text("\n".join(lines))
+
+    def manifest_without(key: str):
+        def damage(d: Path) -> None:
+            m = json.loads((d / "manifest.json").read_text())
+            m.pop(key)
+            (d / "manifest.json").write_text(json.dumps(m))
+
+        return damage
+
+    def not_utf8_ids(d: Path) -> None:
+        ids = d / "shards" / "ids-00000.txt"
+        data = bytearray(ids.read_bytes())
+        data[1] = 0xFF
+        ids.write_bytes(bytes(data))
+
+    assert boltir("index", "--model", "splade-tiny", "--docs", str(docs), "--output", str(w("sparse"))).returncode == 0
+    shutil.copytree(w("sparse"), w("sparseflip"))
+    flip(w("sparseflip") / "postings-docs.npy")
+    ivf = ["--factory", "IVF4,Flat", "--train-size", "60", "--ondisk"]
+    assert boltir("index", "--model", "minilm-l6", "--docs", str(docs), "--output", str(w("ivf")), *ivf).returncode == 0
+    shutil.copytree(w("ivf"), w("ivfflip"))
+    flip(w("ivfflip") / "faiss.ivfdata")
+
     def bm25_cut() -> str:
         dst = w("bmcut")
         shutil.copytree(w("bm25"), dst)
@@ -316,6 +344,73 @@ def main() -> None:
             ],
         ),
         ("flipped bytes in faiss.index (verify)", ["index", "--verify", str(w("flip"))]),
+        # same-size damage and stripped manifests (found on the search path, not only by --verify)
+        *(
+            (
+                f"{what} (search)",
+                ["search", "--index", index_copy(name, damage), "--queries", str(queries), "--output", str(w("s.run"))],
+            )
+            for what, name, damage in [
+                ("two ids swapped in an ids file", "swap", swap_ids),
+                ("manifest without files", "nofiles", manifest_without("files")),
+                ("manifest without model", "nomodel", manifest_without("model")),
+                ("ids file not UTF-8", "notutf8", not_utf8_ids),
+            ]
+        ),
+        (
+            "flipped byte in sparse postings (search)",
+            ["search", "--index", str(w("sparseflip")), "--queries", str(queries), "--output", str(w("s.run"))],
+        ),
+        ("flipped byte in sparse postings (verify)", ["index", "--verify", str(w("sparseflip"))]),
+        (
+            "flipped byte in on-disk IVF lists (search)",
+            ["search", "--index", str(w("ivfflip")), "--queries", str(queries), "--output", str(w("s.run"))],
+        ),
+        ("flipped byte in on-disk IVF lists (verify)", ["index", "--verify", str(w("ivfflip"))]),
+        # numeric options out of range, a misspelt metric, a folder as documents
+        ("bm25 --k 0", [*bm25, "--docs", str(docs), "--k", "0"]),
+        (
+            "index --batch-size 0",
+            ["index", "--model", "minilm-l6", "--docs", str(docs), "--output", str(w("b0")), "--batch-size", "0"],
+        ),
+        (
+            "index --shard-size 0",
+            ["index", "--model", "minilm-l6", "--docs", str(docs), "--output", str(w("s0")), "--shard-size", "0"],
+        ),
+        (
+            "re-rank --depth 0",
+            [
+                "re-rank",
+                "--model",
+                "minilm-l6",
+                "--run",
+                str(run),
+                "--queries",
+                str(queries),
+                "--docs",
+                str(docs),
+                "--output",
+                str(w("d0.run")),
+                "--depth",
+                "0",
+            ],
+        ),
+        (
+            "search --threads 0",
+            [
+                "search",
+                "--index",
+                str(w("sparse")),
+                "--queries",
+                str(queries),
+                "--output",
+                str(w("s.run")),
+                "--threads",
+                "0",
+            ],
+        ),
+        ("evaluate --metrics nDCG@ten", [*evaluate, str(run), "--metrics", "nDCG@ten"]),
+        ("--docs given a folder", [*bm25, "--docs", str(work)]),
         (
             "truncated vector shard",
             [
@@ -448,6 +543,11 @@ def main() -> None:
             "documents with one empty text",
             [*bm25, "--docs", text("oneempty.jsonl", docs.read_text() + '{"doc_id": "e", "text": ""}\n')],
             None,
+        ),
+        (
+            "--json before a run (a bare flag)",
+            [*evaluate, "--json", str(run)],
+            lambda out: json.loads(out)["runs"][0]["name"].endswith("ok.run"),
         ),
         (
             "binary qrels (default metrics)",
