@@ -47,6 +47,11 @@ _LAZY = {
     "top_k": "boltir.data.runs",
     "Run": "boltir.data.runs",
     "Qrels": "boltir.data.runs",
+    "run_to_frame": "boltir.data.frames",
+    "run_from_frame": "boltir.data.frames",
+    "qrels_to_frame": "boltir.data.frames",
+    "qrels_from_frame": "boltir.data.frames",
+    "topics_frame": "boltir.data.frames",
     # evaluation
     "evaluate": "boltir.evaluation.results",
     "Results": "boltir.evaluation.results",

@@ -122,7 +122,8 @@ def test_empty_documents_are_indexed_and_counted(tiny_dpr, tmp_path, capsys, cap
 def test_option_abbreviations_do_not_swallow_arguments(flag, capsys):
     with pytest.raises(SystemExit):
         boltir(["evaluate", "--qrels", "trec-dl-2019", flag, "nDCG@10", "trec-dl-2019:bm25"])
-    assert "unrecognized arguments" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unrecognized option --me" in err and "(did you mean '--metrics'?)" in err
 
 
 def test_a_boolean_flag_never_takes_the_next_token(capsys):
@@ -165,3 +166,48 @@ def test_a_misspelt_metric_and_a_folder_of_documents_are_named(capsys, tmp_path)
     argv = ["bm25", "--docs", str(tmp_path), "--queries", "vaswani", "--output", str(tmp_path / "r")]
     assert boltir(argv) == 1
     assert f"{tmp_path}: a folder, not a documents file" in one_line_error(capsys, "bm25")
+
+
+def test_names_a_user_mistypes_get_the_closest_one(capsys):
+    assert boltir(["evalute"]) == 2
+    assert "unknown command 'evalute' (did you mean 'evaluate'?)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        boltir(["bm25", "--doc", "vaswani", "--queries", "vaswani", "--output", "r"])
+    assert "unrecognized option --doc (did you mean '--docs'?)" in capsys.readouterr().err
+    assert boltir(["bm25", "--docs", "trec-dl-2018", "--queries", "vaswani", "--output", "r"]) == 1
+    assert "unknown dataset 'trec-dl-2018' (did you mean 'trec-dl-2019'?)" in one_line_error(capsys, "bm25")
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", "trec-dl-2019:bm26"]) == 1
+    assert "has no run 'bm26' (did you mean 'bm25'?)" in one_line_error(capsys, "evaluate")
+    assert boltir(["evaluate", "--qrels", "trec-dl-2019", "trec-dl-2019:bm25", "--metrics", "nDGC@10"]) == 1
+    assert "unknown metric 'nDGC@10' (did you mean 'nDCG'?)" in one_line_error(capsys, "evaluate")
+
+
+def test_a_mistyped_model_name_is_refused_before_torch_is_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from boltir.cli import main; "
+        "rc = main(['re-rank', '--model', 'minilm-l7', '--run', 'trec-dl-2019:bm25', '--queries', 'trec-dl-2019', "
+        "'--docs', 'trec-dl-2019', '--output', 'x.run']); print(rc, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1", "False"], out.stderr[-500:]
+    assert "model 'minilm-l7' not found (did you mean 'minilm-l6'?)" in out.stderr
+
+
+def test_a_missing_optional_dependency_names_its_extra(capsys, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_uvicorn(name, *args, **kwargs):
+        if name == "uvicorn":
+            raise ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
+    assert boltir(["serve", "--model", "minilm-l6"]) == 1
+    assert "uvicorn is not installed; this command needs it: pip install 'boltir[serve]'" in one_line_error(
+        capsys, "serve"
+    )

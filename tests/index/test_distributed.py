@@ -100,6 +100,7 @@ def test_two_ranks_build_the_single_process_index(corpus, tiny_backbone, kind, m
     _same_index(corpus / f"{kind}-1", corpus / f"{kind}-2")
 
 
+@pytest.mark.repro
 def test_a_rank_that_owns_no_shard_finishes_the_build(corpus, tiny_backbone):
     """60 documents in one shard: rank 1 owns none. It used to write no progress file, and rank 0 failed on the
     missing file (then rank 1 in the barrier); now every rank reports, shards or not."""

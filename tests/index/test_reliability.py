@@ -80,6 +80,7 @@ def test_second_writer_fails_at_once_and_a_killed_holders_lock_is_taken_over(den
             holder.wait()
 
 
+@pytest.mark.repro
 def test_two_builds_started_together_one_succeeds_one_fails(dense_model, tmp_path):
     idx = tmp_path / "idx"
     a_docs, b_docs = docs_file(tmp_path / "a.jsonl", 3000), docs_file(tmp_path / "b.jsonl", 3000, prefix="b")

@@ -82,6 +82,7 @@ def test_onnx_backend_gives_the_pytorch_scores(tiny_backbone, family, cache):
     assert len(list(cache.glob("*.onnx"))) == 1  # exported once, cached by weights
 
 
+@pytest.mark.repro
 def test_onnx_int8_keeps_the_first_layer_and_the_ranking(cache):
     import onnx
 
@@ -138,6 +139,7 @@ def test_onnx_backend_reaches_index_and_search_and_is_refused_where_the_layers_a
         prepare(twice, "onnx")
 
 
+@pytest.mark.repro
 def test_an_unreadable_cached_export_is_made_again(tiny_backbone, cache):
     import boltir
 

@@ -192,3 +192,32 @@ def test_a_failing_request_fails_alone_and_its_batch_is_answered(corpus, live_se
 
 
 JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "page, rendered", [("/docs", "opblock"), pytest.param("/redoc", "operation", marks=pytest.mark.repro)]
+)
+def test_api_docs_render_offline_in_a_browser(corpus, live_server, page, rendered):
+    """Headless Chromium, with every host but this machine unreachable, renders the operations of /docs (Swagger
+    UI) and /redoc from assets the server itself serves; the schema carries response models and examples."""
+    import os
+    import shutil
+    import subprocess
+
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        if os.environ.get("BOLTIR_REQUIRE_BROWSER") == "1":
+            pytest.fail("no chromium on PATH (apt-get install chromium)")
+        pytest.skip("no chromium on PATH")
+    with live_server(_app(corpus)) as s:
+        html = httpx.get(s.url + page).text
+        assert "cdn." not in html and "https://" not in html.split("<body")[0]  # no outside asset in the head
+        schema = httpx.get(s.url + "/openapi.json").json()
+        search = schema["paths"]["/search"]["post"]
+        assert search["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("SearchResponse")
+        assert "examples" in schema["components"]["schemas"]["SearchRequest"] and search["description"]
+        offline = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"  # nothing outside this machine resolves
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", offline, "--virtual-time-budget=15000"]
+        dom = subprocess.run([*cmd, "--dump-dom", s.url + page], capture_output=True, text=True, timeout=120).stdout
+    assert rendered in dom and "/search" in dom and "/rerank" in dom

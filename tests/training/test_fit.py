@@ -81,6 +81,9 @@ def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, 
     assert weights_fingerprint(trained) != weights_fingerprint(before)
     prov = json.loads((folder / "boltir_provenance.json").read_text())
     assert prov["global_step"] == 6 and "torch" in prov["packages"] and prov["checkpoint"] == str(ckpt)
+    card = (folder / "README.md").read_text()  # the card names the training data and the validation
+    assert f"- Training data: `{tiny_tuples / 'train.jsonl'}`" in card
+    assert f"- Validation: re-ranking `{tiny_tuples / 'val.run'}` against `{tiny_tuples / 'val.qrels'}`" in card
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     exported = trained.state_dict()
     assert all(torch.equal(state[f"model.{k}"], v) for k, v in exported.items())

@@ -31,6 +31,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# optional modules -> the extra that installs them (docs/install.md)
+EXTRAS = {
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "fastapi_offline": "serve",
+    "matplotlib": "report",
+    "pyterrier": "pyterrier",
+    "pandas": "pandas",
+    "peft": "peft",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "onnxscript": "onnx",
+}
+
+
 def usage() -> str:
     """The text of ``boltir --help``: every command with its one-line description."""
     width = max(map(len, COMMANDS))
@@ -71,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = argv[0]
     if name not in COMMANDS:
-        print(f"boltir: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        from boltir.utils.suggest import did_you_mean
+
+        print(f"boltir: unknown command {name!r}{did_you_mean(name, COMMANDS)}\n\n{usage()}", file=sys.stderr)
         return 2
     from boltir.utils.log import show_info_on_stderr
 
@@ -79,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:  # in a context of its own, so what a command sets (e.g. --limit) ends with it
         return int(contextvars.copy_context().run(module.main, argv[1:]) or 0)
+    except ModuleNotFoundError as e:  # an optional dependency the command needs is not installed
+        root = (e.name or "").split(".")[0]
+        how = f"pip install 'boltir[{EXTRAS[root]}]'" if root in EXTRAS else f"pip install {root}"
+        print(f"boltir {name}: error: {root} is not installed; this command needs it: {how}", file=sys.stderr)
+        return 1
     except (BoltirError, OSError) as e:  # boltir's own errors name the input; the OS's name the file
         print(f"boltir {name}: error: {e}", file=sys.stderr)
         return 1

@@ -31,15 +31,57 @@ def new_parser(prog: str, description: str):
         from boltir.cli.options import out_of_range
 
         argv = list(sys.argv[1:] if args is None else args)
+        unknown = unknown_option(argv, p)
+        if unknown:
+            p.error(unknown)
         parsed = parse(bare_flags(argv, p.boltir_flags), **kwargs)
         for name, (flag, bounds) in p.boltir_ranges.items():
             problem = out_of_range(flag, getattr(parsed, name, None), bounds)
             if problem:
                 p.error(problem)
+        check_inputs(parsed)  # a BoltirError: one line, exit 1 (boltir.cli.main)
         return parsed
 
     p.parse_args = parse_args
     return p
+
+
+SOURCES = {"docs": "docs", "queries": "queries", "qrels": "qrels", "run": "run"}  # option -> what it gives
+
+
+def unknown_option(argv: list[str], p: Any) -> str | None:
+    """The problem with the first option of ``argv`` that ``p`` does not know, with the closest one it does."""
+    from boltir.utils.suggest import did_you_mean
+
+    known = set(getattr(p, "_option_string_actions", {})) | {f"--no-{f[2:]}" for f in p.boltir_flags}
+    for token in argv:
+        if token == "--":
+            break
+        flag = token.split("=", 1)[0]
+        if flag.startswith("--") and flag not in known:
+            return f"unrecognized option {flag}{did_you_mean(flag, sorted(known))}"
+    return None
+
+
+def check_inputs(parsed: Any) -> None:
+    """Check the model names and input sources of a parsed command line before torch is imported and before any
+    progress bar starts.
+
+    Raises:
+        BoltirError: a model name close to a short name, an unknown dataset or run, a missing file (named, with
+            the closest name).
+    """
+    from boltir.data.sources import check_source
+    from boltir.models.sources import check_model_name
+
+    for option in ("model", "reranker"):
+        value = getattr(parsed, option, None)
+        if isinstance(value, str):
+            check_model_name(value)
+    for option, what in SOURCES.items():
+        value = getattr(parsed, option, None)
+        if isinstance(value, str):
+            check_source(value, what)
 
 
 BOOLEAN_WORDS = {"true": "true", "false": "false", "yes": "true", "no": "false", "1": "true", "0": "false"}

@@ -187,11 +187,13 @@ def get_dataset(name: str) -> NamedDataset:
     Raises:
         MissingDataError: no bundled dataset has that name (the message lists them).
     """
+    from boltir.utils.suggest import did_you_mean
+
     try:
         return DATASETS[name]
     except KeyError:
         raise MissingDataError(
-            f"unknown dataset {name!r}; bundled: {', '.join(DATASETS)} "
+            f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}; bundled: {', '.join(DATASETS)} "
             f"(or give a file path, or an ir_datasets id as 'irds:<id>')"
         ) from None
 
@@ -361,9 +363,31 @@ def run_path(spec: str) -> Path:
         name, run = spec.split(":", 1)
         runs = get_dataset(name).runs()
         if run not in runs:
-            raise MissingDataError(f"dataset {name!r} has no run {run!r}; it has: {', '.join(sorted(runs))}")
+            from boltir.utils.suggest import did_you_mean
+
+            raise MissingDataError(
+                f"dataset {name!r} has no run {run!r}{did_you_mean(run, runs)}; it has: {', '.join(sorted(runs))}"
+            )
         return runs[run]
     return Path(spec)
+
+
+def check_source(spec: str, what: str) -> None:
+    """Check, before anything is read, that ``spec`` can give ``what`` (docs, queries, qrels or a run): an existing
+    file, ``irds:<id>`` (checked when read), a bundled dataset that has it, or ``<dataset>:<run>``.
+
+    Raises:
+        MissingDataError: an unknown dataset or run (with the closest name), or a file that does not exist.
+        ConfigError: a bundled dataset without that component.
+    """
+    if spec.startswith(IRDS_PREFIX) or Path(spec).exists():
+        return
+    if what == "run":
+        run_path(spec)
+    elif os.sep in spec or "." in Path(spec).name:
+        raise MissingDataError(f"{spec}: no such file (for the {what})")
+    else:
+        _component(spec, what)
 
 
 def load_tuples(spec: str) -> Iterator[TrainingTuple]:

@@ -74,7 +74,13 @@ def parse_metrics(metrics: Iterable[str]):
         try:
             parsed.append(ir_measures.parse_measure(m))
         except (ValueError, NameError, SyntaxError) as e:
-            raise ConfigError(f"unknown metric {m!r} ({e}); examples: {', '.join(DEFAULT_METRICS)}") from None
+            import re
+
+            from boltir.utils.suggest import did_you_mean
+
+            name = re.split(r"[@(]", m, maxsplit=1)[0]
+            hint = "" if name in ir_measures.measures.registry else did_you_mean(name, ir_measures.measures.registry)
+            raise ConfigError(f"unknown metric {m!r}{hint} ({e}); examples: {', '.join(DEFAULT_METRICS)}") from None
     return parsed
 
 

@@ -42,6 +42,34 @@ class Results:
 
         return table(self.evaluations, self.comparisons)
 
+    def to_frame(self, per_query: bool = False) -> Any:
+        """The results as a pandas DataFrame.
+
+        Args:
+            per_query: one row per (run, query, metric) with its value, instead of one row per run with each
+                metric's mean and whether it differs significantly from the first run (``<metric> significant``).
+
+        Returns:
+            The DataFrame.
+        """
+        from boltir.data.frames import _pandas
+
+        pd = _pandas()
+        if per_query:
+            rows = [
+                (ev.name, qid, metric, value)
+                for ev in self.evaluations
+                for metric, values in ev.per_query.items()
+                for qid, value in values.items()
+            ]
+            return pd.DataFrame(rows, columns=["run", "qid", "metric", "value"])
+        records = []
+        for ev in self.evaluations:
+            record: dict[str, Any] = {"run": ev.name, **ev.aggregate}
+            record.update({f"{m} significant": self.significant(ev.name, m) for m in ev.aggregate})
+            records.append(record)
+        return pd.DataFrame(records)
+
     def to_json(self, per_query: bool = True) -> dict[str, Any]:
         """The results as a JSON object (per-query values unless ``per_query`` is False)."""
         from boltir.evaluation.report import as_json

@@ -3,13 +3,17 @@ retriever (an index searcher, BM25, a fusion, a pipeline with a first stage, a b
 into a ranking frame, a boltir re-ranker (any model family, a fusion of re-rankers, a pipeline of them) re-scores
 a ranking frame. They compose with PyTerrier's own operators and run in ``pt.Experiment``::
 
+    import ir_measures
     import pyterrier as pt
     from boltir import BM25, Reranker
-    from boltir.integrations.pyterrier import to_pyterrier
+    from boltir.integrations.pyterrier import qrels, to_pyterrier, topics
 
     bm25 = to_pyterrier(BM25("trec-dl-2019"), k=100)
     mono = to_pyterrier(Reranker("minilm-l6", docs="trec-dl-2019", depth=100))
-    pt.Experiment([bm25, bm25 >> mono], topics, qrels, ["nDCG@10"])
+    ndcg = ir_measures.parse_measure("nDCG@10")
+    pt.Experiment([bm25, bm25 >> mono], topics("trec-dl-2019"), qrels("trec-dl-2019"), [ndcg])
+
+(docs/pyterrier.md runs this example.)
 """
 
 from __future__ import annotations
@@ -19,17 +23,25 @@ from typing import Any
 import pandas as pd
 import pyterrier as pt
 
+from boltir.data.frames import qrels_to_frame, run_from_frame, run_to_frame, topics_frame
 from boltir.errors import ConfigError, UnsupportedError
 from boltir.pipeline import Reranking, Retriever
 
 
+def topics(spec: str) -> pd.DataFrame:
+    """PyTerrier topics (``qid``, ``query``) of any boltir query source: a bundled dataset name, a file, ``irds:``."""
+    return topics_frame(spec)
+
+
+def qrels(spec: str) -> pd.DataFrame:
+    """PyTerrier qrels (``qid``, ``docno``, ``label``) of any boltir qrels source."""
+    return qrels_to_frame(spec)
+
+
 def _frame(run: dict[str, dict[str, float]], queries: dict[str, str]) -> pd.DataFrame:
-    """A PyTerrier ranking frame (qid, query, docno, score, rank) of a boltir run, best first per query."""
-    rows = []
-    for qid in queries:
-        ranked = sorted(run.get(qid, {}).items(), key=lambda kv: (-kv[1], kv[0]))
-        rows += [(qid, queries[qid], doc, score, rank) for rank, (doc, score) in enumerate(ranked)]
-    return pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "rank"])
+    """A PyTerrier ranking frame (qid, query, docno, score, rank) of a boltir run, in the order of ``queries``."""
+    frame = run_to_frame({q: run.get(q, {}) for q in queries}, queries)
+    return frame[["qid", "query", "docno", "score", "rank"]]
 
 
 def _topics(frame: pd.DataFrame) -> dict[str, str]:
@@ -72,10 +84,9 @@ class BoltirReranker(pt.Transformer):
         if "docno" not in ranking.columns:
             raise ConfigError(f"a PyTerrier ranking frame with a docno column is needed, got {list(ranking.columns)}")
         queries = _topics(ranking.drop_duplicates("qid"))
-        scores = ranking["score"] if "score" in ranking.columns else -ranking.groupby("qid").cumcount()
-        run: dict[str, dict[str, float]] = {}
-        for qid, doc, score in zip(ranking["qid"].astype(str), ranking["docno"].astype(str), scores):
-            run.setdefault(qid, {})[doc] = float(score)
+        if "score" not in ranking.columns:  # an unscored ranking: its order is the score
+            ranking = ranking.assign(score=-ranking.groupby("qid").cumcount())
+        run = run_from_frame(ranking)
         docs = dict(zip(ranking["docno"].astype(str), ranking["text"].astype(str))) if "text" in ranking else None
         return _frame(self.reranker.rerank(run, queries, docs, self.depth), queries)
 
@@ -92,4 +103,4 @@ def to_pyterrier(stage: Any, k: int = 1000) -> pt.Transformer:
     raise UnsupportedError(f"{type(stage).__name__} is neither a boltir retriever nor a re-ranker")
 
 
-__all__ = ["BoltirReranker", "BoltirRetriever", "to_pyterrier"]
+__all__ = ["BoltirReranker", "BoltirRetriever", "qrels", "to_pyterrier", "topics"]

@@ -74,6 +74,17 @@ def model_card(model: Any, provenance: dict[str, Any] | None = None) -> str:
             "```",
             "",
         ]
+        data = provenance.get("data") or {}
+        sources = [f"`{data[k]}`" for k in ("train", "train_run", "train_tuples") if data.get(k)]
+        if sources:
+            lines += [f"- Training data: {', '.join(sources)}"]
+        if data.get("val_run"):
+            lines += [f"- Validation: re-ranking `{data['val_run']}` against `{data.get('val_qrels') or 'its qrels'}`"]
+        peft = hparams.get("peft")
+        if peft:
+            lines += [f"- LoRA: {json.dumps(peft, default=str)} (this folder holds the merged weights)"]
+        if sources or data.get("val_run") or peft:
+            lines += [""]
         if provenance.get("best_score") is not None:
             lines += [f"Best validation {hparams.get('val_metric', 'metric')}: {provenance['best_score']:.4f}", ""]
     lines += ["## Use", "", "```python", "import boltir", "", "model = boltir.load_model('path/to/this/folder')"]

@@ -40,6 +40,23 @@ def resolve_model(name_or_path: str) -> str:
     return str(folder)
 
 
+def check_model_name(name_or_path: str) -> None:
+    """Refuse, before anything heavy is imported, a name that is none of the short names but close to one (a typo
+    such as ``minilm-l7``); folders, Hub ids and names far from every short name pass (they are checked on load).
+
+    Raises:
+        ModelNotFoundError: naming the closest short name.
+    """
+    from boltir.utils.suggest import did_you_mean
+
+    name = str(name_or_path)
+    if name in NAMED_MODELS or Path(name).exists() or "/" in name:
+        return
+    hint = did_you_mean(name, NAMED_MODELS, cutoff=0.75)
+    if hint:
+        raise ModelNotFoundError(f"model {name!r} not found{hint}; short names: {', '.join(NAMED_MODELS)}")
+
+
 def optional_file(name_or_path: str, filename: str) -> Path | None:
     """A file of a local folder or a Hub repository, or None when it has none (or the Hub cannot be reached)."""
     local = Path(name_or_path)

@@ -39,13 +39,19 @@ class Limits:
     max_k: int = 1000
 
 
-STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # unknown fields and NaN / infinity are refused
+def strict(example: dict[str, Any]) -> ConfigDict:
+    """A request model's settings: unknown fields and NaN / infinity refused, and an example for the docs."""
+    return ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [example]})
 
 
 class SearchRequest(BaseModel):
     """``POST /search``: query texts and the number of documents per query."""
 
-    model_config = STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"queries": ["how long do cats sleep"], "k": 3}]},
+    )
     queries: list[str] = Field(description="query texts, one result list each")
     k: int = Field(10, ge=1, description="documents per query")
 
@@ -53,17 +59,76 @@ class SearchRequest(BaseModel):
 class RerankRequest(BaseModel):
     """``POST /rerank``: one query and its candidate texts."""
 
-    model_config = STRICT
-    query: str
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"query": "how long do cats sleep", "documents": ["Cats sleep 12 to 16 hours.", "Stocks fell."]}
+            ]
+        },
+    )
+    query: str = Field(description="the query text")
     documents: list[str] = Field(description="candidate texts, scored in the order given")
 
 
 class EncodeRequest(BaseModel):
     """``POST /encode``: texts and whether they are queries or documents."""
 
-    model_config = STRICT
-    texts: list[str]
-    kind: Literal["query", "doc"] = "query"
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"texts": ["cats sleep"], "kind": "query"}]},
+    )
+    texts: list[str] = Field(description="texts to encode")
+    kind: Literal["query", "doc"] = Field("query", description="encode the texts as queries or as documents")
+
+
+class Hit(BaseModel):
+    """One retrieved document."""
+
+    doc_id: str = Field(description="the document's id in the index")
+    score: float = Field(description="its score (higher ranks higher)")
+
+
+class SearchResponse(BaseModel):
+    """The hits of each query, best first, in the order of the request's queries."""
+
+    results: list[list[Hit]]
+
+
+class RerankResponse(BaseModel):
+    """The candidates' scores in the order given, and the candidates' positions best first."""
+
+    scores: list[float]
+    ranking: list[int]
+
+
+class EncodeResponse(BaseModel):
+    """What each text encodes into, as the model's index kind writes it (a vector, term weights, ...)."""
+
+    embeddings: list[Any]
+
+
+class ErrorItem(BaseModel):
+    """One problem of a request."""
+
+    field: str = Field(description="the request field it concerns (empty: the request as a whole)")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the first problem as ``field: message``, and all of them."""
+
+    detail: str
+    errors: list[ErrorItem]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "the server has no index or model for this endpoint"},
+    422: {"model": ErrorBody, "description": "the request is not valid (the field is named)"},
+    500: {"model": ErrorBody, "description": "a bug in boltir (the server log has the traceback)"},
+}
 
 
 def error_body(status: int, errors: list[tuple[str, str]]) -> JSONResponse:
@@ -261,7 +326,15 @@ def create_app(
             await b.close()
         executor.shutdown(wait=True)
 
-    app = FastAPI(title="boltir", version=__version__, lifespan=lifespan)
+    from fastapi_offline import FastAPIOffline  # Swagger UI and ReDoc served from the package: /docs works offline
+
+    app = FastAPIOffline(
+        title="boltir",
+        version=__version__,
+        lifespan=lifespan,
+        description="Search an index, re-rank candidates and encode texts with boltir models. Concurrent requests "
+        "are batched together; each request is validated on its own, and one that fails gets its own error.",
+    )
     app.state.service, app.state.batchers, app.state.limits = service, batchers, limits
 
     @app.exception_handler(RequestValidationError)
@@ -300,26 +373,30 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, str]:
+        """Whether the server is up."""
         return {"status": "ok"}
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
+        """Versions, the index and models served, batching settings and counts, request limits."""
         return {
             **service.info(),
             "batching": {**settings, "calls": {k: b.calls for k, b in batchers.items()}},
             "limits": limits.__dict__,
         }
 
-    @app.post("/search")
+    @app.post("/search", response_model=SearchResponse, responses=ERRORS)
     async def search(req: SearchRequest) -> dict[str, Any]:
+        """The top ``k`` documents of each query from the index (re-ranked when the server has a re-ranker)."""
         check_texts("queries", req.queries, limits.max_queries)
         if req.k > limits.max_k:
             raise HTTPException(422, f"k: {req.k}, at most {limits.max_k}")
         results = await batchers["search"]([(q, req.k) for q in req.queries])
         return {"results": [[{"doc_id": d, "score": s} for d, s in r] for r in results]}
 
-    @app.post("/rerank")
+    @app.post("/rerank", response_model=RerankResponse, responses=ERRORS)
     async def rerank(req: RerankRequest) -> dict[str, Any]:
+        """Scores of one query's candidate texts by the re-ranker (or the model), the same as ``boltir re-rank``."""
         check_texts("query", [req.query], 1)
         if len(req.documents) > limits.max_candidates:
             raise HTTPException(422, f"documents: {len(req.documents)}, at most {limits.max_candidates} per request")
@@ -329,8 +406,9 @@ def create_app(
         ranking = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         return {"scores": scores, "ranking": ranking}
 
-    @app.post("/encode")
+    @app.post("/encode", response_model=EncodeResponse, responses=ERRORS)
     async def encode(req: EncodeRequest) -> dict[str, Any]:
+        """What the bi-encoder encodes each text into (what its index stores for documents)."""
         check_texts("texts", req.texts, limits.max_queries)
         return {"embeddings": await batchers["encode"]([(t, req.kind) for t in req.texts])}
 

@@ -40,8 +40,10 @@ class ExportBestModel(L.Callback):
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]  # no pickled code runs
             pl_module.load_state_dict(state)
         if trainer.is_global_zero:
+            datamodule = getattr(trainer, "datamodule", None)
             info = provenance(
                 hparams=dict(pl_module.hparams),
+                data=dict(datamodule.hparams) if datamodule is not None and hasattr(datamodule, "hparams") else {},
                 checkpoint=best,
                 best_score=float(score) if best and score is not None else None,
                 global_step=trainer.global_step,
