@@ -46,17 +46,22 @@ def run_to_frame(run: Mapping[str, Mapping[str, float]], queries: Mapping[str, s
     return frame
 
 
+def _nested(frame: Any, value: str, cast: Any, what: str) -> dict[str, dict[str, Any]]:
+    """``{qid: {docno: cast(value)}}`` from a frame's ``qid``, ``docno`` and ``value`` columns."""
+    _columns(frame, ("qid", "docno", value), what)
+    out: dict[str, dict[str, Any]] = {}
+    for qid, doc, v in zip(frame["qid"].astype(str), frame["docno"].astype(str), frame[value]):
+        out.setdefault(qid, {})[doc] = cast(v)
+    return out
+
+
 def run_from_frame(frame: Any) -> dict[str, dict[str, float]]:
     """``{qid: {docno: score}}`` from a frame with ``qid``, ``docno`` and ``score`` columns.
 
     Raises:
         ConfigError: a column is missing.
     """
-    _columns(frame, ("qid", "docno", "score"), "run")
-    run: dict[str, dict[str, float]] = {}
-    for qid, doc, score in zip(frame["qid"].astype(str), frame["docno"].astype(str), frame["score"]):
-        run.setdefault(qid, {})[doc] = float(score)
-    return run
+    return _nested(frame, "score", float, "run")
 
 
 def qrels_to_frame(qrels: Mapping[str, Mapping[str, int]] | str) -> Any:
@@ -75,11 +80,7 @@ def qrels_from_frame(frame: Any) -> dict[str, dict[str, int]]:
     Raises:
         ConfigError: a column is missing.
     """
-    _columns(frame, ("qid", "docno", "label"), "qrels")
-    qrels: dict[str, dict[str, int]] = {}
-    for qid, doc, label in zip(frame["qid"].astype(str), frame["docno"].astype(str), frame["label"]):
-        qrels.setdefault(qid, {})[doc] = int(label)
-    return qrels
+    return _nested(frame, "label", int, "qrels")
 
 
 def topics_frame(queries: Mapping[str, str] | str) -> Any:
