@@ -121,6 +121,9 @@ def main() -> None:
     shutil.copytree(w("ivf"), w("ivfflip"))
     flip(w("ivfflip") / "faiss.ivfdata")
 
+    def search_argv(index: str, *extra: str) -> list[str]:
+        return ["search", "--index", index, "--queries", str(queries), "--output", str(w("s.run")), *extra]
+
     def bm25_cut() -> str:
         dst = w("bmcut")
         shutil.copytree(w("bm25"), dst)
@@ -315,41 +318,18 @@ def main() -> None:
             ],
         ),
         # indexes
-        (
-            "search a folder that is no index",
-            ["search", "--index", str(work), "--queries", str(queries), "--output", str(w("s.run"))],
-        ),
+        ("search a folder that is no index", search_argv(str(work))),
         (
             "truncated manifest",
-            [
-                "search",
-                "--index",
-                index_copy("trm", lambda d: (d / "manifest.json").write_text((d / "manifest.json").read_text()[:50])),
-                "--queries",
-                str(queries),
-                "--output",
-                str(w("s.run")),
-            ],
+            search_argv(
+                index_copy("trm", lambda d: (d / "manifest.json").write_text((d / "manifest.json").read_text()[:50]))
+            ),
         ),
-        (
-            "flipped bytes in faiss.index (search)",
-            [
-                "search",
-                "--index",
-                index_copy("flip", lambda d: flip(d / "faiss.index")),
-                "--queries",
-                str(queries),
-                "--output",
-                str(w("s.run")),
-            ],
-        ),
+        ("flipped bytes in faiss.index (search)", search_argv(index_copy("flip", lambda d: flip(d / "faiss.index")))),
         ("flipped bytes in faiss.index (verify)", ["index", "--verify", str(w("flip"))]),
         # same-size damage and stripped manifests (found on the search path, not only by --verify)
         *(
-            (
-                f"{what} (search)",
-                ["search", "--index", index_copy(name, damage), "--queries", str(queries), "--output", str(w("s.run"))],
-            )
+            (f"{what} (search)", search_argv(index_copy(name, damage)))
             for what, name, damage in [
                 ("two ids swapped in an ids file", "swap", swap_ids),
                 ("manifest without files", "nofiles", manifest_without("files")),
@@ -357,15 +337,9 @@ def main() -> None:
                 ("ids file not UTF-8", "notutf8", not_utf8_ids),
             ]
         ),
-        (
-            "flipped byte in sparse postings (search)",
-            ["search", "--index", str(w("sparseflip")), "--queries", str(queries), "--output", str(w("s.run"))],
-        ),
+        ("flipped byte in sparse postings (search)", search_argv(str(w("sparseflip")))),
         ("flipped byte in sparse postings (verify)", ["index", "--verify", str(w("sparseflip"))]),
-        (
-            "flipped byte in on-disk IVF lists (search)",
-            ["search", "--index", str(w("ivfflip")), "--queries", str(queries), "--output", str(w("s.run"))],
-        ),
+        ("flipped byte in on-disk IVF lists (search)", search_argv(str(w("ivfflip")))),
         ("flipped byte in on-disk IVF lists (verify)", ["index", "--verify", str(w("ivfflip"))]),
         # numeric options out of range, a misspelt metric, a folder as documents
         ("bm25 --k 0", [*bm25, "--docs", str(docs), "--k", "0"]),
@@ -395,50 +369,23 @@ def main() -> None:
                 "0",
             ],
         ),
-        (
-            "search --threads 0",
-            [
-                "search",
-                "--index",
-                str(w("sparse")),
-                "--queries",
-                str(queries),
-                "--output",
-                str(w("s.run")),
-                "--threads",
-                "0",
-            ],
-        ),
+        ("search --threads 0", search_argv(str(w("sparse")), "--threads", "0")),
         ("evaluate --metrics nDCG@ten", [*evaluate, str(run), "--metrics", "nDCG@ten"]),
         ("--docs given a folder", [*bm25, "--docs", str(work)]),
         (
             "truncated vector shard",
-            [
-                "search",
-                "--index",
+            search_argv(
                 index_copy(
                     "tv",
                     lambda d: (d / "shards" / "vectors-00000.npy").write_bytes(
                         (d / "shards" / "vectors-00000.npy").read_bytes()[:-40]
                     ),
-                ),
-                "--queries",
-                str(queries),
-                "--output",
-                str(w("s.run")),
-            ],
+                )
+            ),
         ),
         (
             "deleted vector shard",
-            [
-                "search",
-                "--index",
-                index_copy("dv", lambda d: (d / "shards" / "vectors-00000.npy").unlink()),
-                "--queries",
-                str(queries),
-                "--output",
-                str(w("s.run")),
-            ],
+            search_argv(index_copy("dv", lambda d: (d / "shards" / "vectors-00000.npy").unlink())),
         ),
         (
             "swapped ids in a shard (verify)",
@@ -459,20 +406,7 @@ def main() -> None:
         ),
         ("add documents already indexed", ["index", "--output", str(w("idx")), "--add", "--docs", str(docs)]),
         ("delete an unknown document", ["index", "--output", str(w("idx")), "--delete", text("del.txt", "zz\n")]),
-        (
-            "search with a sparse-only setting",
-            [
-                "search",
-                "--index",
-                str(w("idx")),
-                "--queries",
-                str(queries),
-                "--output",
-                str(w("s.run")),
-                "--budget",
-                "10",
-            ],
-        ),
+        ("search with a sparse-only setting", search_argv(str(w("idx")), "--budget", "10")),
         (
             "index with another kind's option",
             ["index", "--model", "minilm-l6", "--docs", str(docs), "--output", str(w("idx2")), "--nbits", "2"],

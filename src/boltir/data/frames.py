@@ -11,7 +11,12 @@ from typing import Any
 from boltir.errors import ConfigError, UnsupportedError
 
 
-def _pandas() -> Any:
+def require_pandas() -> Any:
+    """The pandas module.
+
+    Raises:
+        UnsupportedError: pandas is not installed (the message says how to install it).
+    """
     try:
         import pandas as pd
     except ImportError:
@@ -35,7 +40,7 @@ def run_to_frame(run: Mapping[str, Mapping[str, float]], queries: Mapping[str, s
     Returns:
         The DataFrame (ties ordered by doc id, as ``write_run`` writes them).
     """
-    pd = _pandas()
+    pd = require_pandas()
     rows = []
     for qid, docs in run.items():
         ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -71,7 +76,7 @@ def qrels_to_frame(qrels: Mapping[str, Mapping[str, int]] | str) -> Any:
 
         qrels = load_qrels(qrels)
     rows = [(q, d, int(g)) for q, docs in qrels.items() for d, g in docs.items()]
-    return _pandas().DataFrame(rows, columns=["qid", "docno", "label"])
+    return require_pandas().DataFrame(rows, columns=["qid", "docno", "label"])
 
 
 def qrels_from_frame(frame: Any) -> dict[str, dict[str, int]]:
@@ -89,7 +94,7 @@ def topics_frame(queries: Mapping[str, str] | str) -> Any:
         from boltir.data.sources import load_queries
 
         queries = load_queries(queries)
-    return _pandas().DataFrame(list(queries.items()), columns=["qid", "query"])
+    return require_pandas().DataFrame(list(queries.items()), columns=["qid", "query"])
 
 
 __all__ = ["qrels_from_frame", "qrels_to_frame", "run_from_frame", "run_to_frame", "topics_frame"]

@@ -52,9 +52,9 @@ class Results:
         Returns:
             The DataFrame.
         """
-        from boltir.data.frames import _pandas
+        from boltir.data.frames import require_pandas
 
-        pd = _pandas()
+        pd = require_pandas()
         if per_query:
             rows = [
                 (ev.name, qid, metric, value)

@@ -78,7 +78,7 @@ def encode_shards(
     max_shards: int | None,
     show_progress: bool,
     add_chunk: Callable[[list[Doc], Any], None],
-    empty_fate: str = "a text match never finds them",
+    empty_fate: str,
 ) -> float | None:
     """The shard loop of every index kind: ``add_chunk(documents, progress)`` encodes and writes each shard the
     (resumed) build still needs. Returns the seconds it took, or None when ``max_shards`` stopped it early."""
@@ -99,7 +99,7 @@ def encode_shards(
     return time.perf_counter() - started
 
 
-def check_empty(docs: str, count: int, empty: int, fate: str = "a text match never finds them") -> None:
+def check_empty(docs: str, count: int, empty: int, fate: str) -> None:
     """A corpus with no document, or with no document that has text, is an error; empty documents among others are
     indexed and counted in one warning that says what the index kind does with them (``fate``: its
     ``empty_documents``).

@@ -8,7 +8,7 @@ from typing import Any
 
 from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.integrity import check_contents, check_sizes
-from boltir.index.storage import read_manifest
+from boltir.index.storage import check_shard, derived_name, read_manifest
 
 
 def load_index_model(
@@ -55,18 +55,15 @@ def open_index(folder: str | Path, kind: str | None = None, check_shards: bool =
     Raises:
         InvalidIndexError: no complete index, an index of another kind, or a file not as recorded (named).
     """
-    from boltir.index.storage import check_shard
-
-    manifest = read_manifest(folder)
-    check_sizes(Path(folder), manifest)
-    from boltir.index.storage import derived_name
     from boltir.registry import get_index_kind
 
-    g = manifest.get("generation", 0)
-    whole = get_index_kind(manifest.get("kind", "")).impl().read_whole if manifest.get("kind") else ()
-    check_contents(Path(folder), manifest, [derived_name(n, g) for n in whole])
-    if kind is not None and manifest.get("kind") != kind:
+    manifest = read_manifest(folder)
+    if kind is not None and manifest.get("kind") != kind:  # before any file is read
         raise InvalidIndexError(f"{folder}: a {manifest.get('kind')!r} index, not a {kind} one")
+    check_sizes(Path(folder), manifest)
+    g = manifest.get("generation", 0)
+    whole = get_index_kind(manifest["kind"]).impl().read_whole
+    check_contents(Path(folder), manifest, [derived_name(n, g) for n in whole])
     if check_shards:
         for s in manifest["shards"]:
             check_shard(Path(folder), s)

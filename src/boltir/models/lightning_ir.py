@@ -116,6 +116,15 @@ COMMON_KEYS: dict[str, tuple[Any, ...] | None] = {
     "k_train": ANY,  # training only
 }
 _BI_COMMON = {"similarity_function": ("dot",), "normalization_strategy": (None,), "sparsification_strategy": (None,)}
+# what COIL and MVR (token-level models whose scoring boltir fixes) allow of Lightning IR's multi-vector keys
+_TOKEN_COMMON: dict[str, tuple[Any, ...] | None] = {
+    **_BI_COMMON,
+    "add_marker_tokens": (False, None),
+    "query_aggregation_function": ("sum", None),
+    "doc_aggregation_function": ("max", None),
+    "query_mask_scoring_tokens": (None,),
+    "doc_mask_scoring_tokens": (None,),
+}
 # Per Lightning IR model type: every key its 0.0.6 config writes, with the values boltir reproduces (ANY: all).
 # A key not listed, or a value not allowed, refuses the folder naming both (tests/models/test_lightning_ir_matrix.py
 # checks the table against folders Lightning IR built with every non-default value; docs/lightning-ir.md shows it).
@@ -169,28 +178,8 @@ KEYS: dict[str, dict[str, tuple[Any, ...] | None]] = {
         "projection": ("linear",),
         "add_marker_tokens": (False, None),
     },
-    "coil": {
-        **_BI_COMMON,
-        "add_marker_tokens": (False, None),
-        "query_aggregation_function": ("sum", None),
-        "doc_aggregation_function": ("max", None),
-        "query_mask_scoring_tokens": (None,),
-        "doc_mask_scoring_tokens": (None,),
-        "projection": ("linear",),
-        "cls_embedding_dim": ANY,
-        "token_embedding_dim": ANY,
-    },
-    "mvr": {
-        **_BI_COMMON,
-        "add_marker_tokens": (False, None),
-        "query_aggregation_function": ("sum", None),
-        "doc_aggregation_function": ("max", None),
-        "query_mask_scoring_tokens": (None,),
-        "doc_mask_scoring_tokens": (None,),
-        "projection": ("linear", None),
-        "num_viewer_tokens": ANY,
-        "embedding_dim": ANY,
-    },
+    "coil": {**_TOKEN_COMMON, "projection": ("linear",), "cls_embedding_dim": ANY, "token_embedding_dim": ANY},
+    "mvr": {**_TOKEN_COMMON, "projection": ("linear", None), "num_viewer_tokens": ANY, "embedding_dim": ANY},
     "mono": {
         "pooling_strategy": ("first",),
         "_bert_pool": ANY,

@@ -257,6 +257,7 @@ class Service:
 
         if self.model is None or not hasattr(self.model, "encode_queries"):
             raise HTTPException(404, "this server has no bi-encoder to encode with: start it with --index or --model")
+        representation = get_index_kind(self.model.family.index_kind).impl()  # it says its JSON
         out: list[Any] = [None] * len(items)
         for kind in ("query", "doc"):
             positions = [i for i, (_, k) in enumerate(items) if k == kind]
@@ -265,9 +266,8 @@ class Service:
             encoded = self.model.module.encode(
                 [items[i][0] for i in positions], kind, self.batch_size, tokenizer=self.model.tokenizer
             )
-            kind = get_index_kind(self.model.family.index_kind).impl()  # the representation says its JSON
             for row, i in enumerate(positions):
-                out[i] = kind.to_json(encoded, row)
+                out[i] = representation.to_json(encoded, row)
         return out
 
     def info(self) -> dict[str, Any]:
