@@ -71,5 +71,5 @@ def main(argv: list[str]) -> int:
         f"wrote {a.output}: {len(run)} queries; index {t1 - t0:.1f}s, search {t2 - t1:.2f}s "
         f"({len(queries) / max(t2 - t1, 1e-9):.0f} queries/s)"
     )
-    evaluate_and_print({a.output: run}, a.qrels, a.metrics, report=a.report)
+    evaluate_and_print({a.output: run}, a.qrels, a.metrics, report=a.report, texts=(a.queries, a.docs))
     return 0

@@ -128,8 +128,12 @@ def evaluate_and_print(
     json_out: bool = False,
     report: str | None = None,
     qrels_name: str = "",
+    sources: dict[str, str] | None = None,
+    texts: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, Any] | None:
-    """Evaluate ``runs`` on the qrels and print the table (or JSON); ``report``: also write the HTML report."""
+    """Evaluate ``runs`` on the qrels and print the table (or JSON); ``report``: also write the HTML report, with
+    ``sources`` (run name -> the file or ``<dataset>:<run>`` it came from, for its provenance) and ``texts``
+    (the queries and documents specs whose texts the report's comparison view shows)."""
     if not qrels_spec:
         return None
     from boltir.data.sources import load_qrels
@@ -146,9 +150,11 @@ def evaluate_and_print(
     evals = evaluate_many(runs, qrels, metrics)
     comps = compare_to_baseline(evals)
     if report:
-        from boltir.evaluation.html_report import write_report
+        from boltir.evaluation.html_report import ReportInputs, write_report
 
-        write_report(report, evals, comps, qrels_name or (qrels_spec if isinstance(qrels_spec, str) else ""))
+        name = qrels_name or (qrels_spec if isinstance(qrels_spec, str) else "")
+        sources = {run: (sources or {}).get(run, run) for run in runs}
+        write_report(report, evals, comps, name, ReportInputs.build(runs, qrels, *texts, sources=sources))
         print(f"wrote {report}", file=sys.stderr)
     if json_out:
         out = as_json(evals, comps)

@@ -117,5 +117,5 @@ def main(argv: list[str]) -> int:
         f"wrote {a.output}: {len(out)} queries, {len(wanted)} passages in {dt:.1f}s "
         f"({len(wanted) / max(dt, 1e-9):.0f} passages/s)"
     )
-    evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics, report=a.report)
+    evaluate_and_print({a.run: run, a.output: out}, a.qrels, a.metrics, report=a.report, texts=(a.queries, a.docs))
     return 0

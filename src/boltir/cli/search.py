@@ -76,5 +76,5 @@ def main(argv: list[str]) -> int:
         meta=run_meta("search", a, {"queries": a.queries}, index=searcher.manifest["model"], seconds=round(dt, 3)),
     )
     print(f"wrote {a.output}: {len(run)} queries in {dt:.2f}s ({len(run) / max(dt, 1e-9):.1f} queries/s)")
-    evaluate_and_print({a.output: run}, a.qrels, a.metrics, report=a.report)
+    evaluate_and_print({a.output: run}, a.qrels, a.metrics, report=a.report, texts=(a.queries, None))
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 Run = dict[str, dict[str, float]]
@@ -56,6 +57,28 @@ def read_run(spec: str | os.PathLike) -> Run:
     if spec.startswith(IRDS_PREFIX):
         return irds_table(spec, "scoreddocs", "score")
     return read_trec_run(run_path(spec))
+
+
+def read_run_meta(spec: str | os.PathLike) -> dict[str, Any]:
+    """The ``.meta.json`` sidecar of a run (what made it: command, arguments, inputs, versions), or ``{}``.
+
+    Args:
+        spec: a TREC run file or a bundled ``<dataset>:<run>``; ``irds:`` runs and runs without a sidecar give ``{}``.
+
+    Returns:
+        The sidecar's fields; an unreadable sidecar gives ``{}`` (it describes, it never decides).
+    """
+    import json
+
+    from boltir.data.sources import IRDS_PREFIX, run_path
+
+    spec = os.fspath(spec)
+    if spec.startswith(IRDS_PREFIX):
+        return {}
+    try:
+        return json.loads(Path(f"{run_path(spec)}.meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def write_run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from boltir.errors import MissingDataError
@@ -18,6 +18,8 @@ class Results:
 
     evaluations: list[Evaluation]
     comparisons: list[Comparison]
+    runs: dict[str, Any] = field(default_factory=dict, repr=False)  # what was evaluated, for the report
+    qrels: Mapping[str, Mapping[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def means(self) -> dict[str, dict[str, float]]:
@@ -76,6 +78,34 @@ class Results:
 
         return as_json(self.evaluations, self.comparisons, per_query)
 
+    def write_report(
+        self,
+        path: str,
+        queries: str | Mapping[str, str] | None = None,
+        docs: str | Mapping[str, str] | None = None,
+        title: str = "boltir evaluation",
+    ) -> None:
+        """Write the self-contained HTML report of these results (``pip install 'boltir[report]'``).
+
+        Args:
+            path: the HTML file to write (atomically).
+            queries: query texts (a source such as ``"trec-dl-2019"`` or ``{qid: text}``) for hover texts and the
+                per-query comparison view.
+            docs: passage texts (a source or ``{docid: text}``) for the comparison view; only the passages it
+                shows are read.
+            title: the page's heading.
+
+        Raises:
+            ModuleNotFoundError: matplotlib is missing (the ``report`` extra).
+        """
+        from boltir.evaluation.html_report import ReportInputs, html_report
+        from boltir.utils.atomic import atomic_open
+
+        inputs = ReportInputs.build(self.runs, self.qrels, queries, docs)
+        page = html_report(self.evaluations, self.comparisons, title=title, inputs=inputs)
+        with atomic_open(path) as f:
+            f.write(page)
+
     def __str__(self) -> str:
         return self.table()
 
@@ -103,4 +133,4 @@ def evaluate(
         qrels = load_qrels(qrels)
     named = {"run": runs} if _is_run(runs) else dict(runs)
     evaluations = evaluate_many(named, qrels, list(metrics) if metrics else None)
-    return Results(evaluations, compare_to_baseline(evaluations, alpha))
+    return Results(evaluations, compare_to_baseline(evaluations, alpha), named, qrels)

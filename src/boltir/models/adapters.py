@@ -50,7 +50,7 @@ def attach_lora(model: Any, settings: LoraSettings) -> Any:
     try:
         from peft import LoraConfig, inject_adapter_in_model
     except ImportError:
-        raise ImportError("LoRA adapters need peft: pip install 'boltir[peft]'") from None
+        raise ModuleNotFoundError("LoRA adapters need peft: pip install 'boltir[peft]'", name="peft") from None
     if settings.r <= 0:
         raise ConfigError(f"peft.r={settings.r}: the LoRA rank must be positive")
     targets = _targets(model.encoder, settings)

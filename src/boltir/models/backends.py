@@ -124,8 +124,9 @@ class OnnxBackbone:
         try:
             import onnxruntime  # noqa: F401
             import onnxscript  # noqa: F401
-        except ImportError as e:
-            raise ImportError(f"--backend onnx needs ONNX Runtime: pip install 'boltir[onnx]' ({e})") from None
+        except ImportError as e:  # a ModuleNotFoundError the CLI turns into "pip install 'boltir[onnx]'"
+            msg = f"--backend onnx needs ONNX Runtime: pip install 'boltir[onnx]' ({e})"
+            raise ModuleNotFoundError(msg, name=e.name or "onnxruntime") from None
         inputs, field = backbone_io(encoder)
         key = hashlib.sha256(f"{weights_fingerprint(encoder)} {type(encoder).__name__}".encode()).hexdigest()[:24]
         plain = cache_dir() / f"{key}.onnx"
