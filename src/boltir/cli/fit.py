@@ -55,13 +55,26 @@ def main(argv: list[str]) -> int:
         return 0
     argv = ["--help" if a == "--full-help" else a for a in argv]
     import lightning as L
+    from lightning.pytorch.callbacks import ProgressBar
     from lightning.pytorch.cli import LightningCLI
 
     import boltir.training  # noqa: F401  (makes the short class paths importable)
+    from boltir.training.callbacks import StepBoundProgressBar
+
+    class BoltirCLI(LightningCLI):
+        """LightningCLI with a progress bar that counts a ``max_steps`` run's steps (unless the config names one)."""
+
+        def _instantiate_trainer(self, config: dict, callbacks: list) -> L.Trainer:
+            given = [*(config.get("callbacks") or []), *callbacks]
+            if config.get("enable_progress_bar", True) is not False and not any(
+                isinstance(c, ProgressBar) for c in given
+            ):
+                callbacks = [*callbacks, StepBoundProgressBar()]
+            return super()._instantiate_trainer(config, callbacks)
 
     saved, sys.argv = sys.argv, [sys.argv[0]]  # arguments go in through `args`, not the process argv
     try:
-        LightningCLI(
+        BoltirCLI(
             L.LightningModule,
             L.LightningDataModule,
             subclass_mode_model=True,

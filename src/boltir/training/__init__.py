@@ -1,7 +1,7 @@
 """Lightning modules, data modules and callbacks for fine-tuning."""
 
 from boltir.training.bi_encoder import BiEncoderModule
-from boltir.training.callbacks import ExportBestModel
+from boltir.training.callbacks import ExportBestModel, StepBoundProgressBar
 from boltir.training.cross_encoder import CrossEncoderModule
 from boltir.training.data import TupleDataModule
 from boltir.training.list_data import ListDataModule
@@ -12,6 +12,7 @@ __all__ = [
     "CrossEncoderModule",
     "ExportBestModel",
     "ListDataModule",
+    "StepBoundProgressBar",
     "TupleDataModule",
     "ValueScheduler",
 ]

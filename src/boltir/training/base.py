@@ -49,7 +49,15 @@ class RankingModule(L.LightningModule):
         if self.trainer.sanity_checking:
             # Lightning drops values logged in the sanity check; with num_sanity_val_steps=-1 this is the
             # whole validation run before any training, i.e. the starting point of the model
-            if self.trainer.is_global_zero:
+            done, whole = self.trainer.num_sanity_val_batches, self.trainer.num_val_batches
+            if not self.trainer.is_global_zero:
+                return
+            if any(d < w for d, w in zip(done, whole)):  # a partial run's value would read as the start: say so
+                log.info(
+                    f"sanity check: {sum(done)} of {sum(whole)} validation batches, no score "
+                    "(num_sanity_val_steps: -1 scores the whole validation run before training)"
+                )
+            else:
                 log.info(f"before training: val/{metric} = {value:.4f}")
             return
         if self.trainer.is_global_zero:

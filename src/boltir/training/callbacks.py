@@ -1,4 +1,5 @@
-"""Callbacks: export the best checkpoint as a Hugging Face model folder when training ends."""
+"""Callbacks: export the best checkpoint as a Hugging Face model folder when training ends; a progress bar whose
+total and ETA count the steps a ``max_steps`` run will take."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
 from boltir.models.adapters import has_lora, merge_lora, save_adapter
 from boltir.utils.log import log
@@ -59,3 +60,19 @@ class ExportBestModel(L.Callback):
             log.info(f"exported model to {out}" + (f" (best checkpoint {best})" if best else ""))
         if trainer.world_size > 1:
             trainer.strategy.barrier()
+
+
+class StepBoundProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, except that with ``max_steps`` its total (and so its ETA) counts the batches the
+    run will still take, not the whole epoch: ``max_steps: 50`` over 1,000 batches shows 50, not 1,000.
+    ``boltir fit`` uses it unless the config names a progress bar or turns it off."""
+
+    @property
+    def total_train_batches(self) -> int | float:
+        """Batches this epoch will run: the epoch's, capped by the optimizer steps left times the accumulation."""
+        total = super().total_train_batches
+        trainer = self.trainer
+        if trainer.max_steps is None or trainer.max_steps < 0:
+            return total
+        left = max(0, trainer.max_steps - trainer.global_step) * trainer.accumulate_grad_batches
+        return min(total, left)
