@@ -116,3 +116,43 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples, fit_tr
     trainer = fit_trainer(max_epochs=15)
     trainer.fit(module, dm)
     assert loss() < 0.7 * start
+
+
+@pytest.mark.slow
+def test_a_partial_sanity_check_is_not_reported_as_the_start(tiny_backbone, tiny_tuples, tmp_path, caplog):
+    """Lightning's default sanity check runs 2 validation batches; their nDCG over every judged query is not the
+    untouched model's score, so the log says what ran instead of 'before training: ...'."""
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {
+            "max_steps": 1,
+            "accelerator": "cpu",
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_progress_bar": False,
+            "default_root_dir": str(tmp_path / "out"),
+            "num_sanity_val_steps": 1,
+        },
+        "model": {
+            "class_path": "boltir.training.BiEncoderModule",
+            "init_args": {"model": tiny_backbone, "projection_dim": 8, "doc_length": 32, "query_length": 16},
+        },
+        "data": {
+            "class_path": "boltir.training.TupleDataModule",
+            "init_args": {
+                "train": str(tiny_tuples / "train.jsonl"),
+                "docs": str(tiny_tuples / "docs.jsonl"),
+                "num_negatives": 2,
+                "batch_size": 4,
+                "val_run": str(tiny_tuples / "val.run"),
+                "val_queries": str(tiny_tuples / "val.tsv"),
+                "val_qrels": str(tiny_tuples / "val.qrels"),
+                "val_docs": str(tiny_tuples / "docs.jsonl"),
+                "val_depth": 8,
+            },
+        },
+    }
+    (tmp_path / "fit.yaml").write_text(yaml.safe_dump(cfg))
+    assert boltir(["fit", "--config", str(tmp_path / "fit.yaml")]) == 0
+    assert "before training: val/" not in caplog.text
+    assert "sanity check: 1 of " in caplog.text and "validation batches, no score" in caplog.text
