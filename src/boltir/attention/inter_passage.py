@@ -3,14 +3,16 @@
 
 The key set is written as "own sequence without its ``[INT]``" + "every ``[INT]`` of the list" (the passage's own
 ``[INT]`` enters through the list block). That is the same set of keys as "own sequence" + "the other
-``[INT]``s", but it needs no mask at all when no token and no list entry is padding, so SDPA can take its
+``[INT]`` states", but it needs no mask at all when no token and no list entry is padding, so SDPA can take its
 unmasked (flash) kernel, as a mono model's attention does. Three paths:
+
 - ``fused`` hands SDPA the keys and, only when something is padded, one boolean mask (the memory-efficient /
   flash kernels never build an L x (L + N) probability matrix on GPU);
 - ``flex`` runs compiled FlexAttention with a block mask built once per forward from the key validity, so fully
   padded key blocks are skipped (compiled once per shape; no attention dropout, so training with dropout > 0
   takes the ``fused`` path, which has the same semantics);
 - ``eager`` writes the softmax out and is the reference the other paths are tested against.
+
 Which of ``fused`` and ``flex`` is faster depends on the device and the padding: benchmarks/bench_attention.py
 and benchmarks/gpu_attention.py measure both.
 """

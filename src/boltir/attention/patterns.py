@@ -1,7 +1,7 @@
 """Which segment of a cross-encoder input may attend to which: ``[CLS]``, query (+ [SEP]), document (+ [SEP]).
 
 A pattern is six links plus an optional one-sided document window ``w`` (document token i sees document tokens
-j with |i - j| <= w). The published sparse cross-encoder: query tokens see only the query, ``[CLS]`` sees
+j with ``|i - j| <= w``). The published sparse cross-encoder: query tokens see only the query, ``[CLS]`` sees
 everything, document tokens see ``[CLS]``, the query and their window.
 """
 

@@ -27,7 +27,7 @@ def _open_binary(path: Path):
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` for non-blank lines, without the newline (lines end at ``\n`` only; a UTF-8
+    r"""Yield ``(line_number, text)`` for non-blank lines, without the newline (lines end at ``\n`` only; a UTF-8
     byte-order mark at the start is dropped); errors name the line, and a truncated ``.gz`` is an error."""
     path = Path(path)
     if not path.exists():

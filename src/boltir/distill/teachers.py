@@ -180,13 +180,15 @@ def fused_models_teacher(models: list[str], method: str = "rrf", batch_size: int
 
 
 def pipeline_teacher(config: str) -> PipelineTeacher:
-    """A teacher from a YAML file declaring any re-ranking stage by class path, e.g.::
+    """A teacher from a YAML file declaring any re-ranking stage by class path.
 
-    class_path: boltir.pipeline.RerankFusion
-    init_args:
-      rerankers:
-        - {class_path: boltir.pipeline.Reranker, init_args: {model: minilm-l6, depth: null}}
-        - {class_path: boltir.pipeline.Reranker, init_args: {model: splade-tiny, depth: null}}
+    A file that fuses the two bundled models::
+
+        class_path: boltir.pipeline.RerankFusion
+        init_args:
+          rerankers:
+            - {class_path: boltir.pipeline.Reranker, init_args: {model: minilm-l6, depth: null}}
+            - {class_path: boltir.pipeline.Reranker, init_args: {model: splade-tiny, depth: null}}
     """
     import yaml
     from jsonargparse import ArgumentParser

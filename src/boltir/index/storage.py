@@ -337,7 +337,7 @@ def iter_sparse_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator
 
 
 def read_id_file(path: Path) -> list[str]:
-    """The ids of a shard's id file: one per line, lines ending at ``\n`` only (never ``str.splitlines``, which
+    r"""The ids of a shard's id file: one per line, lines ending at ``\n`` only (never ``str.splitlines``, which
     would also split at U+2028, U+0085, ... and shift every later id)."""
     try:
         text = path.read_text(encoding="utf-8")
