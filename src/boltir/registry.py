@@ -106,8 +106,30 @@ class IndexKind:
         return resolve(self.implementation)()
 
 
+@dataclass(frozen=True)
+class Engine:
+    """A search engine an index can be handed to (exported into, then searched through), named by target prefixes.
+
+    Attributes:
+        name: the engine's name.
+        prefixes: how a target of this engine starts (``qdrant-edge:``, ``qdrant://``, ...).
+        searcher: the searcher class (``search(queries, k)``), or its ``"module:Class"`` reference.
+        exporter: ``export(index_dir, target, **options) -> record``, or its ``"module:function"`` reference.
+        extra: the pip extra that installs the engine's client.
+        description: one line for listings.
+    """
+
+    name: str
+    prefixes: tuple[str, ...]
+    searcher: Any
+    exporter: Any
+    extra: str = ""
+    description: str = ""
+
+
 FAMILIES: dict[str, Family] = {}
 INDEX_KINDS: dict[str, IndexKind] = {}
+ENGINES: dict[str, Engine] = {}
 ALIASES: dict[str, str] = {}
 _BY_MODEL_TYPE: dict[str, str] = {}
 _listeners: list[Any] = []
@@ -190,6 +212,32 @@ def family_of_model_type(model_type: str | None) -> Family | None:
 def families(role: str | None = None) -> list[Family]:
     """The registered families (of one role: ``bi-encoder`` or ``cross-encoder``), in registration order."""
     return [f for f in FAMILIES.values() if role is None or f.role == role]
+
+
+def register_engine(engine: Engine, replace: bool = False) -> Engine:
+    """Add a search engine back-end.
+
+    Args:
+        engine: the record.
+        replace: replace an engine of the same name instead of refusing it.
+
+    Returns:
+        The record.
+
+    Raises:
+        FamilyError: an engine of that name is already registered.
+    """
+    if engine.name in ENGINES and not replace:
+        raise FamilyError(f"engine {engine.name!r} is already registered")
+    ENGINES[engine.name] = engine
+    return engine
+
+
+def engine_of(target: Any) -> Engine | None:
+    """The engine a target names by its prefix (``qdrant-edge:FOLDER``, ...), None for an index folder."""
+    if not isinstance(target, str):
+        return None
+    return next((e for e in ENGINES.values() if target.startswith(e.prefixes)), None)
 
 
 def unregister_index_kind(name: str) -> None:
@@ -417,12 +465,27 @@ for _name, _cls, _desc, _tag in (
 ):
     register_index_kind(IndexKind(_name, f"boltir.index.{_name}:{_cls}", _desc, _tag))
 
+register_engine(
+    Engine(
+        "qdrant",
+        ("qdrant-edge:", "qdrant-local:", "qdrant://", "qdrants://"),
+        "boltir.index.engines.qdrant:QdrantSearcher",
+        "boltir.index.engines.qdrant:export_index",
+        "qdrant",
+        "Qdrant: dense, sparse and multi-vector collections, embedded (qdrant-edge-py), local or on a cluster",
+    )
+)
+
 __all__ = [
     "ALIASES",
+    "ENGINES",
+    "Engine",
     "FAMILIES",
     "INDEX_KINDS",
     "Family",
     "IndexKind",
+    "engine_of",
+    "register_engine",
     "canonical",
     "detect_foreign",
     "families",

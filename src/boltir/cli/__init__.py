@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bm25": ("boltir.cli.bm25", "index a corpus with bm25s and search it into a TREC run"),
     "mine": ("boltir.cli.mine", "mine hard negatives from a run, a model or an index into training tuples"),
     "distill": ("boltir.cli.distill", "build distillation data from a teacher (LLM, model or run) ranking candidates"),
+    "export": ("boltir.cli.export", "copy an index into a search engine collection (Qdrant), resumable"),
     "evaluate": ("boltir.cli.evaluate", "evaluate TREC runs with ir_measures, with significance tests"),
     "serve": ("boltir.cli.serve", "serve an index, a re-ranker or a model over HTTP (search, rerank, encode)"),
     "datasets": ("boltir.cli.datasets", "list the bundled datasets, their runs, and the named models"),
@@ -43,6 +44,8 @@ EXTRAS = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "onnxscript": "onnx",
+    "qdrant_edge": "qdrant",
+    "qdrant_client": "qdrant",
 }
 
 

@@ -96,6 +96,10 @@ RANGES: dict[str, dict[str, float]] = {
             "max_words",
             "max_new_tokens",
             "output_depth",
+            "hnsw_ef",
+            "max_batches",
+            "shards",
+            "replicas",
         )
     },
     **{name: {"min": 0} for name in ("num_workers", "ncandidates", "skip_top", "retries", "max_wait_ms", "k1")},

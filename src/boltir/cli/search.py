@@ -28,7 +28,12 @@ def parser():
         "tag",
         "qrels",
         "metrics",
-        index=Option(str, REQUIRED, "index folder made by 'boltir index'"),
+        index=Option(
+            str,
+            REQUIRED,
+            "index folder made by 'boltir index', or a Qdrant collection it was exported to "
+            "(qdrant-edge:FOLDER, qdrant-local:FOLDER, qdrant://HOST:PORT/COLLECTION)",
+        ),
         model=Option(str | None, None, "model (default: the one recorded in the index; same weights)"),
         search_params=Option(str | None, None, "dense indexes: FAISS search parameters, e.g. nprobe=32"),
         mmap=Option(bool, False, "dense indexes: memory-map the FAISS file instead of reading it into memory"),
@@ -38,6 +43,8 @@ def parser():
         ),
         nprobe=Option(int | None, None, "multi-vector indexes: centroids probed per query token (default 4)"),
         ncandidates=Option(int | None, None, "multi-vector indexes: candidates for exact MaxSim (1024; 0: all)"),
+        approximate=Option(bool, False, "Qdrant collections: search the engine's HNSW index instead of exactly"),
+        hnsw_ef=Option(int | None, None, "Qdrant collections with --approximate: HNSW candidates (ef)"),
     )
     return p
 
@@ -60,6 +67,8 @@ def main(argv: list[str]) -> int:
         "nprobe": a.nprobe,
         "ncandidates": None if a.ncandidates is None else (a.ncandidates or "all"),
         "mmap": a.mmap or None,
+        "exact": False if a.approximate else None,
+        "hnsw_ef": a.hnsw_ef,
     }
     knobs = {k: (None if v == "all" else v) for k, v in knobs.items() if v is not None}
     queries = load_queries(a.queries)

@@ -73,19 +73,27 @@ def open_index(folder: str | Path, kind: str | None = None, check_shards: bool =
 def open_searcher(
     folder: str | Path, model: str | None = None, loaded: tuple[Any, Any] | None = None, **knobs: Any
 ) -> Any:
-    """The searcher of the index in ``folder``, whatever its kind (``knobs`` go to the kind's searcher)."""
+    """The searcher of the index in ``folder``, whatever its kind, or of an engine collection when ``folder`` is an
+    engine target such as ``qdrant-edge:FOLDER`` (``knobs`` go to the searcher).
+
+    Raises:
+        ConfigError: a knob the searcher does not take (the message lists the ones it does).
+    """
     import inspect
 
-    from boltir.registry import get_index_kind
+    from boltir.registry import engine_of, get_index_kind, resolve
 
-    kind = read_manifest(folder).get("kind", "")
-    searcher = get_index_kind(kind).impl().searcher_class()
+    engine = engine_of(folder)
+    if engine is not None:
+        searcher, what = resolve(engine.searcher), f"{engine.name} collection"
+    else:
+        kind = read_manifest(folder).get("kind", "")
+        searcher, what = get_index_kind(kind).impl().searcher_class(), f"{kind} index"
     params = {p for cls in searcher.__mro__ if "__init__" in vars(cls) for p in inspect.signature(cls).parameters}
-    accepted = params - {"index_dir", "model", "loaded", "common", "self", "args", "kwargs"}
+    accepted = params - {"index_dir", "spec", "model", "loaded", "common", "self", "args", "kwargs"}
     unknown = sorted(set(knobs) - accepted)
     if unknown:
         raise ConfigError(
-            f"{', '.join(unknown)}: not a search setting of a {kind} index (its settings: "
-            f"{', '.join(sorted(accepted))})"
+            f"{', '.join(unknown)}: not a search setting of a {what} (its settings: {', '.join(sorted(accepted))})"
         )
     return searcher(folder, model=model, loaded=loaded, **knobs)

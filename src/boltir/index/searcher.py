@@ -53,6 +53,12 @@ class IndexSearcher(Retriever):
                 if attempt == 2 or read_manifest(self.index_dir).get("generation") == self.manifest.get("generation"):
                     raise
 
+    def published_generation(self) -> int:
+        """The generation the index's manifest publishes now (``serve`` reopens the searcher when it moves on)."""
+        from boltir.index.storage import read_manifest
+
+        return int(read_manifest(self.index_dir).get("generation", 0))
+
     def open(self) -> None:
         """Read the kind's own structures (postings, FAISS file, centroids, ...) and check them."""
 

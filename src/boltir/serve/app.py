@@ -209,10 +209,8 @@ class Service:
 
     def _current(self) -> None:
         """Reopen the index when an update published a new generation (the model stays loaded)."""
-        from boltir.index.storage import read_manifest
-
-        assert self.index is not None
-        if read_manifest(self.index).get("generation", 0) != self.generation:
+        assert self.index is not None and self.searcher is not None
+        if self.searcher.published_generation() != self.generation:
             self._open_index()
 
     def search_batch(self, items: list[tuple[str, int]]) -> list[list[tuple[str, float]]]:
