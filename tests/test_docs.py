@@ -35,6 +35,10 @@ REPRO_PAGES = {
     "docs/install.md",  # boltir demo (about a minute)
     "docs/tutorials/fit.md",  # two short trainings
     "docs/howto/devices.md",  # a two-process job
+    # re-ranking DL19 / DL20 candidates with the bundled models (10 to 15 s each; the fast tier stays < 5 min)
+    "docs/tutorials/rerank.md",
+    "docs/tutorials/mine.md",
+    "docs/howto/onnx-int8.md",
 }
 
 pytestmark = pytest.mark.slow

@@ -27,6 +27,9 @@ def parser():
         max_batches=Option(int | None, None, "stop after this many batches (time-boxed; rerun to continue)"),
         shards=Option(int | None, None, "a new collection on a Qdrant cluster: shards to spread the points over"),
         replicas=Option(int | None, None, "a new collection on a Qdrant cluster: copies of each shard"),
+        hnsw_threshold_kb=Option(
+            int | None, None, "a new collection: segments above this many KB get an HNSW graph (Qdrant's default 10000)"
+        ),
     )
     return p
 
@@ -49,6 +52,7 @@ def main(argv: list[str]) -> int:
         max_batches=a.max_batches,
         shards=a.shards,
         replicas=a.replicas,
+        hnsw_threshold_kb=a.hnsw_threshold_kb,
     )
     state = "complete" if record.get("complete") else f"stopped after {record['exported']} documents; rerun to continue"
     print(f"exported {a.index} to {a.to}: {record.get('points', record['exported'])} points ({state})")

@@ -100,6 +100,7 @@ RANGES: dict[str, dict[str, float]] = {
             "max_batches",
             "shards",
             "replicas",
+            "hnsw_threshold_kb",
         )
     },
     **{name: {"min": 0} for name in ("num_workers", "ncandidates", "skip_top", "retries", "max_wait_ms", "k1")},

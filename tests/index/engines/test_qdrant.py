@@ -56,7 +56,7 @@ def _index(kind, tiny_backbone, pool, words, out):
         loaded, corpus, queries, knobs = load_splade("splade-tiny", doc_length=64), pool, QUERIES, {}
     else:
         loaded = load_colbert(tiny_backbone, embedding_dim=8, query_length=8, doc_length=32)
-        corpus, queries, knobs = words, WORDS, {"ncandidates": None}
+        corpus, queries, knobs = words, WORDS, {"nprobe": 10**9, "ncandidates": None}  # exhaustive MaxSim
     build_index(*loaded, str(corpus), out, model_source=f"tiny-{kind}", shard_size=16, show_progress=False)
     return loaded, queries, knobs
 
@@ -81,6 +81,16 @@ def test_exact_engine_search_equals_boltirs_exact_search(kind, tiny_backbone, po
     if kind == "dense":  # the client's local mode: the same collection contract through qdrant-client
         export_index(tmp_path / "idx", f"qdrant-local:{tmp_path / 'local'}", show_progress=False)
         _same(QdrantSearcher(f"qdrant-local:{tmp_path / 'local'}", loaded=loaded).search(queries, k=10), own)
+
+
+def test_approximate_search_through_the_engines_hnsw_graph(tiny_backbone, pool, words, tmp_path):
+    loaded, queries, _ = _index("dense", tiny_backbone, pool, words, tmp_path / "idx")
+    target = f"qdrant-edge:{tmp_path / 'edge'}"
+    export_index(tmp_path / "idx", target, show_progress=False, hnsw_threshold_kb=1)  # HNSW for every segment
+    exact = QdrantSearcher(target, loaded=loaded).search(queries, k=10)
+    approx = QdrantSearcher(target, loaded=loaded, exact=False, hnsw_ef=64).search(queries, k=10)
+    recall = sum(len(set(approx[q]) & set(exact[q])) for q in exact) / sum(len(exact[q]) for q in exact)
+    assert recall >= 0.95
 
 
 def test_a_killed_export_resumes_without_duplicates_and_mirrors_updates(tiny_backbone, pool, words, tmp_path):
@@ -122,6 +132,11 @@ def test_mismatches_are_refused_by_name(tiny_backbone, pool, words, tmp_path):
     export_index(tmp_path / "a", target, show_progress=False)
     with pytest.raises(InvalidIndexError, match="holds vectors of model 'tiny-dense'.*built with 'other'"):
         export_index(tmp_path / "b", target, show_progress=False)
+    same_model, _, _ = _index("dense", tiny_backbone, pool, words, tmp_path / "a2")
+    build_index(*same_model, str(words), tmp_path / "a3", model_source="tiny-dense", show_progress=False)
+    export_index(tmp_path / "a2", f"qdrant-edge:{tmp_path / 'edge3'}", show_progress=False)
+    with pytest.raises(InvalidIndexError, match="mirrors another index"):  # same model, other documents
+        export_index(tmp_path / "a3", f"qdrant-edge:{tmp_path / 'edge3'}", show_progress=False)
     with pytest.raises(InvalidIndexError, match="no such collection"):
         QdrantSearcher(f"qdrant-edge:{tmp_path / 'nothing'}")
     with pytest.raises(InvalidIndexError, match="different weights"):

@@ -115,20 +115,27 @@ class EdgeCollection:
         self.shard.flush()
         atomic_write_json(self.folder / RECORD_FILE, record)
 
-    def create(self, kind: str, dim: int, distance: str, datatype: str, **cluster: Any) -> None:
-        """Create the shard with the kind's named vector (an embedded shard is one shard, one copy)."""
+    def create(
+        self, kind: str, dim: int, distance: str, datatype: str, hnsw_threshold_kb: int | None = None, **cluster: Any
+    ) -> None:
+        """Create the shard with the kind's named vector (an embedded shard is one shard, one copy);
+        ``hnsw_threshold_kb``: segments above this size get an HNSW graph (Qdrant's default: 10,000 KB)."""
         if any(v is not None for v in cluster.values()):
             raise ConfigError(f"{self.target.spec}: shards and replicas are settings of a Qdrant server or cluster")
         q = self.q
+        tuning: dict[str, Any] = {}
+        if hnsw_threshold_kb is not None:
+            tuning["hnsw_config"] = q.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=hnsw_threshold_kb)
+            tuning["optimizers"] = q.EdgeOptimizersConfig(indexing_threshold=hnsw_threshold_kb)
         name = VECTOR[kind]
         dtype = {"float32": q.VectorStorageDatatype.Float32, "float16": q.VectorStorageDatatype.Float16}[datatype]
         if kind == "sparse":
-            config = q.EdgeConfig(sparse_vectors={name: q.EdgeSparseVectorParams(datatype=dtype)})
+            config = q.EdgeConfig(sparse_vectors={name: q.EdgeSparseVectorParams(datatype=dtype)}, **tuning)
         else:
             multi = q.MultiVectorConfig(q.MultiVectorComparator.MaxSim) if kind == "multivector" else None
             metric = q.Distance.Cosine if distance == "cosine" else q.Distance.Dot
             params = q.EdgeVectorParams(size=dim, distance=metric, multivector_config=multi, datatype=dtype)
-            config = q.EdgeConfig(vectors={name: params})
+            config = q.EdgeConfig(vectors={name: params}, **tuning)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard = _EDGE_SHARDS[self.key] = q.EdgeShard.create(str(self.key), config)
 
@@ -140,6 +147,10 @@ class EdgeCollection:
             for i, v, d in zip(ids, vectors, doc_ids)
         ]
         self.shard.update(q.UpdateOperation.upsert_points(points))
+
+    def optimize(self) -> None:
+        """Build the engine's indexes now (HNSW graphs of segments above the threshold), blocking."""
+        self.shard.optimize()
 
     def delete(self, ids: list[int]) -> None:
         """Delete points by id (absent ids are no error)."""
@@ -205,13 +216,18 @@ class ClientCollection:
         """Replace the record in the collection's metadata."""
         self.client.update_collection(self.name, metadata={"boltir": record})
 
-    def create(self, kind: str, dim: int, distance: str, datatype: str, **cluster: Any) -> None:
+    def create(
+        self, kind: str, dim: int, distance: str, datatype: str, hnsw_threshold_kb: int | None = None, **cluster: Any
+    ) -> None:
         """Create the collection with the kind's named vector; ``shard_number`` and ``replication_factor`` (a
-        server or cluster only) spread and copy its points."""
+        server or cluster only) spread and copy its points; ``hnsw_threshold_kb`` as for the embedded engine."""
         m = self.models
         cluster = {k: v for k, v in cluster.items() if v is not None}
         if cluster and self.target.engine == "local":
             raise ConfigError(f"{self.target.spec}: shards and replicas are settings of a Qdrant server or cluster")
+        if hnsw_threshold_kb is not None:
+            cluster["hnsw_config"] = m.HnswConfigDiff(full_scan_threshold=hnsw_threshold_kb)
+            cluster["optimizers_config"] = m.OptimizersConfigDiff(indexing_threshold=hnsw_threshold_kb)
         dtype = {"float32": m.Datatype.FLOAT32, "float16": m.Datatype.FLOAT16}[datatype]
         if kind == "sparse":
             self.client.create_collection(
@@ -236,6 +252,9 @@ class ClientCollection:
             for i, v, d in zip(ids, vectors, doc_ids)
         ]
         self.client.upsert(self.name, points=points, wait=True)
+
+    def optimize(self) -> None:
+        """Nothing to do: a server builds its indexes in the background."""
 
     def delete(self, ids: list[int]) -> None:
         """Delete points by id."""
@@ -353,6 +372,7 @@ def export_index(
     max_batches: int | None = None,
     shards: int | None = None,
     replicas: int | None = None,
+    hnsw_threshold_kb: int | None = None,
 ) -> dict[str, Any]:
     """Copy a boltir index's stored vectors into a Qdrant collection, in streamed batches; resumable.
 
@@ -369,6 +389,8 @@ def export_index(
         max_batches: stop after this many batches (a time-boxed export; rerun to continue).
         shards: a new collection on a server or cluster: Qdrant shards to spread the points over.
         replicas: a new collection on a server or cluster: copies of each shard.
+        hnsw_threshold_kb: a new collection: segments above this size get an HNSW graph for approximate search
+            (Qdrant's default 10,000 KB leaves smaller collections to exact scans).
 
     Returns:
         The collection's boltir record after the export (``exported``, ``complete``, ``count``, ...).
@@ -384,16 +406,32 @@ def export_index(
     index_dir = Path(index_dir)
     manifest = open_index(index_dir)
     want = _header(manifest, index_dir, datatype)
+    # which index this is, stable under --add / --delete: when it was built and what its first shard holds
+    first = manifest["shards"][0]["ids"] if manifest["shards"] else ""
+    created = (
+        f"{manifest.get('provenance', {}).get('created', '')} {manifest['files'].get(first, {}).get('checksum', '')}"
+    )
     collection = connect(spec)
     try:
         record = collection.record()
         if record is None:
             collection.create(
-                want["kind"], want["dim"], want["distance"], datatype, shard_number=shards, replication_factor=replicas
+                want["kind"],
+                want["dim"],
+                want["distance"],
+                datatype,
+                hnsw_threshold_kb,
+                shard_number=shards,
+                replication_factor=replicas,
             )
-            record = {**want, "exported": 0, "deleted": 0, "complete": False}
+            record = {**want, "exported": 0, "deleted": 0, "complete": False, "index_created": created}
             collection.write_record(record)
         _check_same(record, want, spec)
+        if record.get("index_created", created) != created:
+            raise InvalidIndexError(
+                f"{spec}: the collection mirrors another index ({record.get('index')}), not {index_dir}; export to a "
+                "new collection"
+            )
         kind, count = want["kind"], int(manifest["count"])
         record.update(
             index=str(index_dir.resolve()), generation=manifest.get("generation", 0), count=count, complete=False
@@ -422,6 +460,7 @@ def export_index(
             record["exported"] = count
             bar.update(count - bar.n)
         collection.delete([int(p) for p in np.nonzero(gone)[0]])  # deletions since an earlier export
+        collection.optimize()
         record.update(deleted=int(gone.sum()), complete=True, points=collection.count())
         collection.write_record(record)
         return record

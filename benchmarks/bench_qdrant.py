@@ -1,0 +1,151 @@
+"""Qdrant as the engine behind an index, beside boltir's own search in the same run: export throughput, queries per
+second of exact engine search against boltir's exact search (batch 1, the DL19 + DL20 queries), the engine's
+recall@100 of boltir's top 100 and the largest score difference, and `boltir serve` over the collection against
+serve over the index at 1 and 32 concurrent clients.
+
+  python benchmarks/bench_qdrant.py [--num-docs 4000] [--kinds dense sparse multivector]
+      [--output benchmarks/results/qdrant-cpu.json]
+
+Indexes hold the first --num-docs passages of the bundled TREC DL pool: dense MiniLM-L6, sparse SPLADE-tiny,
+multi-vector a ColBERT head on MiniLM-L6 (untrained projection: a speed and agreement check, not an effectiveness
+one). The engine is Qdrant's embedded shard engine (qdrant-edge-py), in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_serve import load  # the same load generator as the serve benchmark
+
+K = 100
+
+
+def _model(kind: str):
+    from boltir.models.loading import load_module
+
+    if kind == "dense":
+        return "minilm-l6", load_module("minilm-l6")
+    if kind == "sparse":
+        return "splade-tiny", load_module("splade-tiny")
+    return "minilm-l6 (ColBERT head)", load_module("minilm-l6", family="colbert", embedding_dim=128)
+
+
+def _qps(searcher, queries: dict[str, str]) -> tuple[float, dict]:
+    run = {}
+    t0 = time.perf_counter()
+    for qid, text in queries.items():
+        run.update({qid: searcher.search({qid: text}, K)[qid]})
+    return len(queries) / (time.perf_counter() - t0), run
+
+
+def _recall(run: dict, exact: dict) -> float:
+    return sum(len(set(run[q]) & set(exact[q])) for q in exact) / sum(len(exact[q]) for q in exact)
+
+
+def _serve(target: str, texts: list[str], clients: int, total: int) -> dict:
+    import uvicorn
+
+    from boltir.serve.app import Service, create_app
+
+    app = create_app(Service(index=target), max_batch=32, max_wait_ms=5)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    load(url, 4, 20, texts)  # warm-up
+    out = load(url, clients, total, texts)
+    server.should_exit = True
+    thread.join()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--num-docs", type=int, default=4000)
+    p.add_argument("--kinds", nargs="+", default=["dense", "sparse", "multivector"])
+    p.add_argument("--output", default=str(Path(__file__).parent / "results" / "qdrant-cpu.json"))
+    a = p.parse_args()
+    os.environ["BOLTIR_NO_PROGRESS"] = "1"
+    import torch
+
+    from boltir.data.sources import load_docs, load_queries
+    from boltir.index.build import build_index
+    from boltir.index.engines.qdrant import QdrantSearcher, export_index
+    from boltir.index.open import open_searcher
+
+    queries = {**load_queries("trec-dl-2019"), **load_queries("trec-dl-2020")}
+    result: dict = {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "threads": torch.get_num_threads()},
+        "docs": a.num_docs,
+        "queries": len(queries),
+        "k": K,
+        "engine": "qdrant-edge-py (embedded), exact search",
+        "command": "python benchmarks/bench_qdrant.py",
+        "kinds": {},
+    }
+    with tempfile.TemporaryDirectory() as wd:
+        docs = Path(wd) / "docs.jsonl"
+        with open(docs, "w") as f:
+            for _, d in zip(range(a.num_docs), load_docs("trec-dl-2019")):
+                f.write(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n")
+        for kind in a.kinds:
+            name, loaded = _model(kind)
+            idx, target = Path(wd) / f"idx-{kind}", f"qdrant-edge:{Path(wd) / f'edge-{kind}'}"
+            build_index(*loaded, str(docs), idx, model_source=name, show_progress=False)
+            t0 = time.perf_counter()
+            record = export_index(idx, target, show_progress=False)
+            export_s = time.perf_counter() - t0
+            # boltir's exhaustive exact MaxSim: every centroid probed, every candidate scored
+            knobs = {"nprobe": 10**9, "ncandidates": None} if kind == "multivector" else {}
+            own_qps, own = _qps(open_searcher(idx, loaded=loaded, **knobs), queries)
+            engine_qps, engine = _qps(QdrantSearcher(target, loaded=loaded), queries)
+            recall = _recall(engine, own)
+            diff = max(abs(engine[q][d] - s) for q in own for d, s in own[q].items() if d in engine[q])
+            approximate = {}
+            if kind != "sparse":  # sparse vectors have an exact inverted index only; dense and MaxSim get HNSW
+                hnsw = f"qdrant-edge:{Path(wd) / f'hnsw-{kind}'}"
+                export_index(idx, hnsw, show_progress=False, hnsw_threshold_kb=1)  # a graph for every segment
+                for ef in (64, 256):
+                    qps, run = _qps(QdrantSearcher(hnsw, loaded=loaded, exact=False, hnsw_ef=ef), queries)
+                    approximate[f"hnsw_ef_{ef}"] = {
+                        "qps_batch1": round(qps, 1),
+                        "over_boltir_exact_qps": round(qps / own_qps, 2),
+                        "recall_at_100_of_exact": round(_recall(run, own), 4),
+                    }
+            result["kinds"][kind] = {
+                "model": name,
+                "points": record["points"],
+                "export_docs_per_s": round(a.num_docs / export_s, 1),
+                "boltir_exact_qps_batch1": round(own_qps, 1),
+                "engine_exact_qps_batch1": round(engine_qps, 1),
+                "engine_over_boltir_qps": round(engine_qps / own_qps, 2),
+                "engine_recall_at_100_of_boltir": round(recall, 4),
+                "max_score_difference": float(f"{diff:.2e}"),
+                "engine_approximate": approximate,
+            }
+            if kind == "dense":
+                texts = list(queries.values())
+                result["serve_dense"] = {
+                    str(c): {"index": _serve(str(idx), texts, c, n), "qdrant": _serve(target, texts, c, n)}
+                    for c, n in ((1, 60), (32, 320))
+                }
+                for pair in result["serve_dense"].values():
+                    pair["qdrant_over_index_qps"] = round(pair["qdrant"]["qps"] / pair["index"]["qps"], 2)
+            print(json.dumps({kind: result["kinds"][kind]}), flush=True)
+    Path(a.output).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
