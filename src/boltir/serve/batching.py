@@ -1,5 +1,6 @@
 """Dynamic batching: concurrent requests are gathered (up to ``max_batch`` items or ``max_wait_ms`` after the
-first) into one call of a batch function, which runs in one worker thread (the model is never used by two threads
+first) into one call of a batch function; a request that finds nothing else queued goes at once (a lone client
+never waits for company, and requests arriving while a batch runs form the next one), which runs in one worker thread (the model is never used by two threads
 at once); each request gets its own slice of the results back. A batch that fails is run again request by
 request, so one bad request gets its own error and the others of its batch their answers."""
 
@@ -62,7 +63,7 @@ class DynamicBatcher:
             pending = [await self.queue.get()]
             size = len(pending[0][0])
             deadline = loop.time() + self.max_wait
-            while size < self.max_batch:
+            while size < self.max_batch and not (len(pending) == 1 and self.queue.empty()):
                 timeout = deadline - loop.time()
                 if timeout <= 0:
                     break
