@@ -1,8 +1,9 @@
 """Dynamic batching: concurrent requests are gathered (up to ``max_batch`` items or ``max_wait_ms`` after the
-first) into one call of a batch function; a request that finds nothing else queued goes at once (a lone client
-never waits for company, and requests arriving while a batch runs form the next one), which runs in one worker thread (the model is never used by two threads
-at once); each request gets its own slice of the results back. A batch that fails is run again request by
-request, so one bad request gets its own error and the others of its batch their answers."""
+first) into one call of a batch function, which runs in one worker thread (the model is never used by two threads
+at once); each request gets its own slice of the results back. A request that finds nothing else queued goes at
+once: a lone client never waits for company, and requests arriving while a batch runs form the next one. A batch
+that fails is run again request by request, so one bad request gets its own error and the others of its batch
+their answers."""
 
 from __future__ import annotations
 
