@@ -19,12 +19,11 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_serve import load  # the same load generator as the serve benchmark
+from bench_serve import load, serving  # the serve benchmark's load generator and server
 
 K = 100
 
@@ -52,22 +51,11 @@ def _recall(run: dict, exact: dict) -> float:
 
 
 def _serve(target: str, texts: list[str], clients: int, total: int) -> dict:
-    import uvicorn
-
     from boltir.serve.app import Service, create_app
 
-    app = create_app(Service(index=target), max_batch=32, max_wait_ms=5)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    load(url, 4, 20, texts)  # warm-up
-    out = load(url, clients, total, texts)
-    server.should_exit = True
-    thread.join()
-    return out
+    with serving(create_app(Service(index=target), max_batch=32, max_wait_ms=5)) as url:
+        load(url, 4, 20, texts)  # warm-up
+        return load(url, clients, total, texts)
 
 
 def main() -> None:

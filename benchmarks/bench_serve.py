@@ -10,6 +10,7 @@ query (DL19 + DL20 + dev-small), k = 10. The clients run in this process (thread
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -17,8 +18,10 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REQUESTS = {1: 60, 8: 160, 32: 320}
 
@@ -62,6 +65,23 @@ def load(url: str, clients: int, total: int, texts: list[str]) -> dict:
     }
 
 
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yields its base URL, stops it after."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--num-docs", type=int, default=2000)
@@ -69,7 +89,6 @@ def main() -> None:
     a = p.parse_args()
     os.environ["BOLTIR_NO_PROGRESS"] = "1"
     import torch
-    import uvicorn
 
     from boltir.data.sources import load_docs
     from boltir.index.build import build_index
@@ -91,18 +110,10 @@ def main() -> None:
         build_index(model, tok, str(docs), Path(wd) / "idx", model_source="minilm-l6", show_progress=False)
         service = Service(index=str(Path(wd) / "idx"))
         for batching in (True, False):
-            app = create_app(service, max_batch=32, max_wait_ms=5, batching=batching)
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            while not server.started:
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-            load(url, 4, 20, texts)  # warm-up
-            runs = {str(c): load(url, c, n, texts) for c, n in REQUESTS.items()}
+            with serving(create_app(service, max_batch=32, max_wait_ms=5, batching=batching)) as url:
+                load(url, 4, 20, texts)  # warm-up
+                runs = {str(c): load(url, c, n, texts) for c, n in REQUESTS.items()}
             result["batching_on" if batching else "batching_off"] = runs
-            server.should_exit = True
-            thread.join()
     result["qps_ratio_on_over_off"] = {
         c: round(result["batching_on"][c]["qps"] / result["batching_off"][c]["qps"], 2) for c in result["batching_on"]
     }
