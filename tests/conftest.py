@@ -89,6 +89,29 @@ def tiny_dpr(tiny_backbone):
 
 
 @pytest.fixture
+def tiny_data(tiny_tuples):
+    """``tiny_data(num_negatives=2)``: the data section of a fit config over the tiny tuples, validated on their run."""
+
+    def section(num_negatives: int = 2) -> dict:
+        return {
+            "class_path": "boltir.training.TupleDataModule",
+            "init_args": {
+                "train": str(tiny_tuples / "train.jsonl"),
+                "docs": str(tiny_tuples / "docs.jsonl"),
+                "num_negatives": num_negatives,
+                "batch_size": 4,
+                "val_run": str(tiny_tuples / "val.run"),
+                "val_queries": str(tiny_tuples / "val.tsv"),
+                "val_qrels": str(tiny_tuples / "val.qrels"),
+                "val_docs": str(tiny_tuples / "docs.jsonl"),
+                "val_depth": 8,
+            },
+        }
+
+    return section
+
+
+@pytest.fixture
 def tiny_tuples(tmp_path):
     """A tiny tuple dataset (24 documents, 16 training queries) with a validation run."""
     import json

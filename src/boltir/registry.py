@@ -161,6 +161,14 @@ def unregister_family(name: str) -> None:
         del ALIASES[alias]
 
 
+def _add(table: dict[str, Any], record: Any, what: str, replace: bool) -> Any:
+    """Put ``record`` into ``table`` under its name, refusing a second record of the name unless ``replace``."""
+    if record.name in table and not replace:
+        raise FamilyError(f"{what} {record.name!r} is already registered")
+    table[record.name] = record
+    return record
+
+
 def register_index_kind(kind: IndexKind, replace: bool = False) -> IndexKind:
     """Add an index kind (a representation).
 
@@ -174,10 +182,7 @@ def register_index_kind(kind: IndexKind, replace: bool = False) -> IndexKind:
     Raises:
         FamilyError: a kind of that name is already registered.
     """
-    if kind.name in INDEX_KINDS and not replace:
-        raise FamilyError(f"index kind {kind.name!r} is already registered")
-    INDEX_KINDS[kind.name] = kind
-    return kind
+    return _add(INDEX_KINDS, kind, "index kind", replace)
 
 
 def on_register(listener: Any) -> None:
@@ -227,10 +232,7 @@ def register_engine(engine: Engine, replace: bool = False) -> Engine:
     Raises:
         FamilyError: an engine of that name is already registered.
     """
-    if engine.name in ENGINES and not replace:
-        raise FamilyError(f"engine {engine.name!r} is already registered")
-    ENGINES[engine.name] = engine
-    return engine
+    return _add(ENGINES, engine, "engine", replace)
 
 
 def engine_of(target: Any) -> Engine | None:

@@ -1,9 +1,6 @@
 """Learned-sparse inverted index: resumable build, exact search equal to brute-force dot products, pruned search,
 mismatched model and corrupted files; index + search from the CLI."""
 
-import itertools
-import json
-
 import numpy as np
 import pytest
 
@@ -18,13 +15,8 @@ QUERIES = {"a": "what is the boiling point of water", "b": "how do vaccines work
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from boltir.data.sources import load_docs
-
-    folder = tmp_path_factory.mktemp("sparse-corpus")
-    docs = list(itertools.islice(load_docs("trec-dl-2019"), 40))
-    (folder / "docs.jsonl").write_text("".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs))
-    return folder, docs
+def corpus(dl19_sample):
+    return dl19_sample
 
 
 @pytest.fixture(scope="module")

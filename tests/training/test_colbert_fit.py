@@ -8,7 +8,7 @@ from boltir.cli import main as boltir
 
 
 @pytest.mark.slow
-def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples, tmp_path, fit_trainer):
+def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples, tiny_data, tmp_path, fit_trainer):
     import lightning as L
 
     from boltir.models.bi_encoders.colbert import ColbertModel
@@ -60,20 +60,7 @@ def test_colbert_training_lowers_the_loss_and_exports(tiny_backbone, tiny_tuples
                 "xtr_top_k": 16,
             },
         },
-        "data": {
-            "class_path": "boltir.training.TupleDataModule",
-            "init_args": {
-                "train": str(tiny_tuples / "train.jsonl"),
-                "docs": str(tiny_tuples / "docs.jsonl"),
-                "num_negatives": 1,
-                "batch_size": 4,
-                "val_run": str(tiny_tuples / "val.run"),
-                "val_queries": str(tiny_tuples / "val.tsv"),
-                "val_qrels": str(tiny_tuples / "val.qrels"),
-                "val_docs": str(tiny_tuples / "docs.jsonl"),
-                "val_depth": 8,
-            },
-        },
+        "data": tiny_data(num_negatives=1),
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)

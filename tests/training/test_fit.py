@@ -9,26 +9,8 @@ import yaml
 from boltir.cli import main as boltir
 
 
-def tiny_data(tiny_tuples) -> dict:
-    """The data section of a fit config over the tiny tuples, validated on their run."""
-    return {
-        "class_path": "boltir.training.TupleDataModule",
-        "init_args": {
-            "train": str(tiny_tuples / "train.jsonl"),
-            "docs": str(tiny_tuples / "docs.jsonl"),
-            "num_negatives": 2,
-            "batch_size": 4,
-            "val_run": str(tiny_tuples / "val.run"),
-            "val_queries": str(tiny_tuples / "val.tsv"),
-            "val_qrels": str(tiny_tuples / "val.qrels"),
-            "val_docs": str(tiny_tuples / "docs.jsonl"),
-            "val_depth": 8,
-        },
-    }
-
-
 @pytest.mark.slow
-def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, caplog):
+def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tiny_data, tmp_path, caplog):
     from boltir.models.base import weights_fingerprint
     from boltir.models.loading import load_bi_encoder
 
@@ -70,7 +52,7 @@ def test_fit_from_yaml_exports_best_model(tiny_backbone, tiny_tuples, tmp_path, 
                 "query_length": 16,
             },
         },
-        "data": tiny_data(tiny_tuples),
+        "data": tiny_data(),
     }
     (tmp_path / "fit.yaml").write_text(yaml.safe_dump(cfg))
     before, _ = load_bi_encoder(tiny_backbone, projection_dim=8, similarity="cosine", seed=0)
@@ -124,7 +106,7 @@ def test_training_lowers_the_loss_on_its_data(tiny_backbone, tiny_tuples, fit_tr
 
 
 @pytest.mark.slow
-def test_a_partial_sanity_check_is_not_reported_as_the_start(tiny_backbone, tiny_tuples, tmp_path, caplog):
+def test_a_partial_sanity_check_is_not_reported_as_the_start(tiny_backbone, tiny_data, tmp_path, caplog):
     """Lightning's default sanity check runs 2 validation batches; their nDCG over every judged query is not the
     untouched model's score, so the log says what ran instead of 'before training: ...'."""
     cfg = {
@@ -142,7 +124,7 @@ def test_a_partial_sanity_check_is_not_reported_as_the_start(tiny_backbone, tiny
             "class_path": "boltir.training.BiEncoderModule",
             "init_args": {"model": tiny_backbone, "projection_dim": 8, "doc_length": 32, "query_length": 16},
         },
-        "data": tiny_data(tiny_tuples),
+        "data": tiny_data(),
     }
     (tmp_path / "fit.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "fit.yaml")]) == 0

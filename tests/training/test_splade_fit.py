@@ -27,7 +27,7 @@ def test_schedule_shapes():
 
 
 @pytest.mark.slow
-def test_fit_splade_with_scheduled_flops(tiny_tuples, tmp_path, capsys):
+def test_fit_splade_with_scheduled_flops(tiny_data, tmp_path, capsys):
     from boltir.cli import main as boltir
     from boltir.models.loading import load_splade
 
@@ -68,20 +68,7 @@ def test_fit_splade_with_scheduled_flops(tiny_tuples, tmp_path, capsys):
                 "query_regularizer": {"class_path": "boltir.losses.L1", "init_args": {"weight": 1e-4}},
             },
         },
-        "data": {
-            "class_path": "boltir.training.TupleDataModule",
-            "init_args": {
-                "train": str(tiny_tuples / "train.jsonl"),
-                "docs": str(tiny_tuples / "docs.jsonl"),
-                "num_negatives": 1,
-                "batch_size": 4,
-                "val_run": str(tiny_tuples / "val.run"),
-                "val_queries": str(tiny_tuples / "val.tsv"),
-                "val_qrels": str(tiny_tuples / "val.qrels"),
-                "val_docs": str(tiny_tuples / "docs.jsonl"),
-                "val_depth": 8,
-            },
-        },
+        "data": tiny_data(num_negatives=1),
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert boltir(["fit", "--config", str(tmp_path / "c.yaml")]) in (0, None)

@@ -429,10 +429,11 @@ def write_report(
     comparisons: list[Comparison],
     qrels: str = "",
     inputs: ReportInputs | None = None,
+    title: str = "boltir evaluation",
 ) -> None:
     """Write the page to ``path`` atomically (see :func:`html_report` for the arguments)."""
     from boltir.utils.atomic import atomic_open
 
-    page = html_report(evaluations, comparisons, qrels=qrels, inputs=inputs)
+    page = html_report(evaluations, comparisons, title=title, qrels=qrels, inputs=inputs)
     with atomic_open(path) as f:
         f.write(page)

@@ -98,13 +98,10 @@ class Results:
         Raises:
             ModuleNotFoundError: matplotlib is missing (the ``report`` extra).
         """
-        from boltir.evaluation.html_report import ReportInputs, html_report
-        from boltir.utils.atomic import atomic_open
+        from boltir.evaluation.html_report import ReportInputs, write_report
 
         inputs = ReportInputs.build(self.runs, self.qrels, queries, docs)
-        page = html_report(self.evaluations, self.comparisons, title=title, inputs=inputs)
-        with atomic_open(path) as f:
-            f.write(page)
+        write_report(path, self.evaluations, self.comparisons, inputs=inputs, title=title)
 
     def __str__(self) -> str:
         return self.table()

@@ -5,7 +5,6 @@ only when BOLTIR_QDRANT_URL is set."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 
@@ -26,13 +25,8 @@ WORDS = {"a": "apple banana", "b": "kilo lima echo", "c": "golf hotel india"}
 
 
 @pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    from boltir.data.sources import load_docs
-
-    folder = tmp_path_factory.mktemp("pool")
-    docs = list(itertools.islice(load_docs("trec-dl-2019"), 40))
-    (folder / "docs.jsonl").write_text("".join(json.dumps({"doc_id": d.doc_id, "text": d.text}) + "\n" for d in docs))
-    return folder / "docs.jsonl"
+def pool(dl19_sample):
+    return dl19_sample[0] / "docs.jsonl"
 
 
 @pytest.fixture(scope="module")

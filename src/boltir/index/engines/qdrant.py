@@ -73,6 +73,16 @@ def parse_target(spec: str) -> Target:
     )
 
 
+def _client_library(name: str, target: Target) -> Any:
+    """The engine's Python package, or the error naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise ModuleNotFoundError(f"{target.spec} needs {name}: pip install 'boltir[qdrant]'", name=name) from e
+
+
 _EDGE_SHARDS: dict[Path, Any] = {}  # one open handle per shard folder in this process (its WAL admits one opener)
 
 
@@ -84,18 +94,12 @@ class EdgeCollection:
     """
 
     def __init__(self, target: Target):
-        try:
-            import qdrant_edge
-        except ImportError as e:
-            raise ModuleNotFoundError(
-                f"{target.spec} needs qdrant-edge-py: pip install 'boltir[qdrant]'", name="qdrant_edge"
-            ) from e
-        self.q, self.target = qdrant_edge, target
+        self.q, self.target = _client_library("qdrant_edge", target), target
         self.folder = Path(target.location)
         self.key = (self.folder / "shard").resolve()
         self.shard: Any = _EDGE_SHARDS.get(self.key)
         if self.shard is None and self.key.exists():
-            self.shard = _EDGE_SHARDS[self.key] = qdrant_edge.EdgeShard.load(str(self.key))
+            self.shard = _EDGE_SHARDS[self.key] = self.q.EdgeShard.load(str(self.key))
 
     def exists(self) -> bool:
         """Whether the collection was created."""
@@ -183,12 +187,8 @@ class ClientCollection:
     """A collection reached through qdrant-client: a server or cluster (``qdrant://``) or the local mode."""
 
     def __init__(self, target: Target):
-        try:
-            from qdrant_client import QdrantClient, models
-        except ImportError as e:
-            raise ModuleNotFoundError(
-                f"{target.spec} needs qdrant-client: pip install 'boltir[qdrant]'", name="qdrant_client"
-            ) from e
+        library = _client_library("qdrant_client", target)
+        QdrantClient, models = library.QdrantClient, library.models
         self.models, self.target, self.name = models, target, target.collection
         if target.engine == "local":
             self.client = QdrantClient(path=target.location)
