@@ -115,6 +115,8 @@ class Engine:
         prefixes: how a target of this engine starts (``qdrant-edge:``, ``qdrant://``, ...).
         searcher: the searcher class (``search(queries, k)``), or its ``"module:Class"`` reference.
         exporter: ``export(index_dir, target, **options) -> record``, or its ``"module:function"`` reference.
+        indexer: ``index(model, tokenizer, docs, target, **build) -> record``: a build straight into the engine,
+            or its ``"module:function"`` reference.
         extra: the pip extra that installs the engine's client.
         description: one line for listings.
     """
@@ -123,6 +125,7 @@ class Engine:
     prefixes: tuple[str, ...]
     searcher: Any
     exporter: Any
+    indexer: Any = None
     extra: str = ""
     description: str = ""
 
@@ -473,6 +476,7 @@ register_engine(
         ("qdrant-edge:", "qdrant-local:", "qdrant://", "qdrants://"),
         "boltir.index.engines.qdrant:QdrantSearcher",
         "boltir.index.engines.qdrant:export_index",
+        "boltir.index.engines.ingest:index_into_collection",
         "qdrant",
         "Qdrant: dense, sparse and multi-vector collections, embedded (qdrant-edge-py), local or on a cluster",
     )

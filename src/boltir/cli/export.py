@@ -19,17 +19,12 @@ def parser():
     options.add(
         p,
         "batch_size",
+        *options.COLLECTION,
         index=Option(str, REQUIRED, "index folder made by 'boltir index' (dense, sparse or multi-vector)"),
         to=Option(
             str, REQUIRED, "qdrant-edge:FOLDER (embedded engine), qdrant-local:FOLDER or qdrant://HOST:PORT/COLLECTION"
         ),
-        datatype=Option(str, "float32", "vector storage in the engine: float32 or float16"),
         max_batches=Option(int | None, None, "stop after this many batches (time-boxed; rerun to continue)"),
-        shards=Option(int | None, None, "a new collection on a Qdrant cluster: shards to spread the points over"),
-        replicas=Option(int | None, None, "a new collection on a Qdrant cluster: copies of each shard"),
-        hnsw_threshold_kb=Option(
-            int | None, None, "a new collection: segments above this many KB get an HNSW graph (Qdrant's default 10000)"
-        ),
     )
     return p
 
@@ -44,16 +39,7 @@ def main(argv: list[str]) -> int:
     if engine is None:
         raise ConfigError(f"--to {a.to!r}: not an engine target (qdrant-edge:FOLDER, qdrant://HOST:PORT/COLLECTION)")
     export = resolve(engine.exporter)
-    record = export(
-        a.index,
-        a.to,
-        batch_size=a.batch_size,
-        datatype=a.datatype,
-        max_batches=a.max_batches,
-        shards=a.shards,
-        replicas=a.replicas,
-        hnsw_threshold_kb=a.hnsw_threshold_kb,
-    )
+    record = export(a.index, a.to, batch_size=a.batch_size, max_batches=a.max_batches, **options.collection_settings(a))
     state = "complete" if record.get("complete") else f"stopped after {record['exported']} documents; rerun to continue"
     print(f"exported {a.index} to {a.to}: {record.get('points', record['exported'])} points ({state})")
     return 0

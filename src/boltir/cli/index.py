@@ -25,6 +25,7 @@ def parser():
     options.add(
         p,
         *options.DEVICES,
+        *options.COLLECTION,
         "quantize",
         "backend",
         "batch_tokens",
@@ -34,7 +35,12 @@ def parser():
         "num_workers",
         "overwrite",
         model=Option(str | None, None, "model: short name, folder or Hub id (--add: the index's own)"),
-        output=Option(str | None, None, "index folder (required but with --verify)"),
+        output=Option(
+            str | None,
+            None,
+            "index folder (required but with --verify), or a Qdrant collection to encode straight into "
+            "(qdrant-edge:FOLDER, qdrant://HOST:PORT/COLLECTION)",
+        ),
         add=Option(bool, False, "add --docs to the index in --output (new shards, recorded in the manifest)"),
         delete=Option(str | None, None, "file of document ids (one per line) to delete from --output"),
         shard_size=Option(int, 16384, "documents per shard (the unit of resuming)"),
@@ -73,6 +79,15 @@ def main(argv: list[str]) -> int:
     ranks = options.ranks_of(a)
     if ranks.world > 1 and (a.delete or a.add):
         raise ConfigError("--add and --delete run in one process: drop --devices / --num-nodes")
+    from boltir.registry import engine_of
+
+    engine = engine_of(a.output)
+    if engine is not None:
+        return _into_engine(a, ranks, engine)
+    given = options.collection_settings(a)
+    if given:
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise ConfigError(f"{names}: settings of an engine collection (--output qdrant-...), not of an index folder")
     # rank 0 locks the folder before loading the model: a second writer fails at once
     with writer_lock(a.output, "boltir index") if ranks.is_main else contextlib.nullcontext():
         return _write(a, ranks)
@@ -116,6 +131,50 @@ def _write(a, ranks) -> int:
     if not ranks.is_main:
         return 0
     return _report(manifest, a, time.perf_counter() - t0)
+
+
+def _into_engine(a, ranks, engine) -> int:
+    """Encode straight into an engine's collection (each rank upserts its own shards)."""
+    from boltir.models.loading import load_module
+    from boltir.registry import resolve
+
+    if a.delete or a.add or a.factory or a.ondisk or a.num_centroids or a.nbits or a.train_size:
+        raise ConfigError(
+            f"--output {a.output}: an engine collection is built by the engine; --add, --delete and the index "
+            "options (--factory, --ondisk, --num-centroids, --nbits, --train-size) apply to index folders "
+            "(rerun the build to add documents)"
+        )
+    if not a.model or not a.docs:
+        raise ConfigError("--model and --docs are needed to build an index")
+    model, tokenizer = load_module(a.model, family=a.family, doc_length=a.doc_length)
+    model.to(ranks.device)
+    t0 = time.perf_counter()
+    record = resolve(engine.indexer)(
+        model,
+        tokenizer,
+        a.docs,
+        a.output,
+        model_source=a.model,
+        batch_size=a.batch_size,
+        shard_size=a.shard_size,
+        num_workers=a.num_workers,
+        overwrite=a.overwrite,
+        max_shards=a.max_shards,
+        batch_tokens=a.batch_tokens,
+        quantize=a.quantize,
+        backend=a.backend,
+        ranks=ranks,
+        **options.collection_settings(a),
+    )
+    if ranks.is_main:
+        if record is None:
+            print(f"stopped after {a.max_shards} shards; rerun the same command to resume")
+        else:
+            print(
+                f"indexed {record['count']} documents into {a.output} ({record['points']} points) in "
+                f"{time.perf_counter() - t0:.1f}s"
+            )
+    return 0
 
 
 def _update(a) -> int:

@@ -52,6 +52,20 @@ CATALOGUE: dict[str, Option] = {
         None,
         "batch by padded tokens instead of --batch-size texts (e.g. 8192): short texts go in bigger batches",
     ),
+    "datatype": Option(str | None, None, "Qdrant collections: vector storage, float32 (default) or float16"),
+    "quantization": Option(
+        str | None, None, "Qdrant collections: int8 scalar quantisation (approximate search re-scores in full)"
+    ),
+    "pooled_vector": Option(
+        bool, False, "Qdrant multi-vector collections: also store a pooled vector per document (--prefetch search)"
+    ),
+    "hnsw_threshold_kb": Option(
+        int | None, None, "Qdrant collections: segments above this many KB get an HNSW graph (Qdrant's 10000)"
+    ),
+    "hnsw_m": Option(int | None, None, "Qdrant collections: HNSW edges per node (Qdrant's 16)"),
+    "hnsw_ef_construct": Option(int | None, None, "Qdrant collections: HNSW build candidates (Qdrant's 100)"),
+    "shards": Option(int | None, None, "a new collection on a Qdrant cluster: shards to spread the points over"),
+    "replicas": Option(int | None, None, "a new collection on a Qdrant cluster: copies of each shard"),
     "devices": Option(str, "1", "devices (processes) per node, as Lightning takes them: 2, 4, auto"),
     "num_nodes": Option(int, 1, "nodes (each runs --devices processes; or launch with torchrun / SLURM)"),
     "accelerator": Option(str, "auto", "cpu, gpu, mps or auto"),
@@ -111,6 +125,16 @@ RANGES: dict[str, dict[str, float]] = {
 }
 
 DEVICES = ("devices", "num_nodes", "accelerator", "strategy")
+COLLECTION = (  # a new engine collection's settings (boltir export, boltir index into an engine)
+    "datatype",
+    "quantization",
+    "pooled_vector",
+    "hnsw_threshold_kb",
+    "hnsw_m",
+    "hnsw_ef_construct",
+    "shards",
+    "replicas",
+)
 
 
 def ranks_of(a: Any) -> Any:
@@ -160,3 +184,8 @@ def out_of_range(flag: str, value: Any, bounds: dict[str, float]) -> str | None:
         if "above" in bounds and v <= bounds["above"]:
             return f"{flag} {v:g}: must be {range_text(bounds)}"
     return None
+
+
+def collection_settings(args: Any) -> dict[str, Any]:
+    """The engine-collection settings (:data:`COLLECTION`) a command line gave, by name."""
+    return {name: getattr(args, name) for name in COLLECTION if getattr(args, name) not in (None, False)}

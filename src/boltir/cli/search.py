@@ -45,6 +45,12 @@ def parser():
         ncandidates=Option(int | None, None, "multi-vector indexes: candidates for exact MaxSim (1024; 0: all)"),
         approximate=Option(bool, False, "Qdrant collections: search the engine's HNSW index instead of exactly"),
         hnsw_ef=Option(int | None, None, "Qdrant collections with --approximate: HNSW candidates (ef)"),
+        oversampling=Option(
+            float | None, None, "Qdrant int8-quantised collections with --approximate: re-score oversampling x k"
+        ),
+        prefetch=Option(
+            int | None, None, "Qdrant multi-vector collections with a pooled vector: N candidates, then MaxSim"
+        ),
     )
     return p
 
@@ -69,6 +75,8 @@ def main(argv: list[str]) -> int:
         "mmap": a.mmap or None,
         "exact": False if a.approximate else None,
         "hnsw_ef": a.hnsw_ef,
+        "oversampling": a.oversampling,
+        "prefetch": a.prefetch,
     }
     knobs = {k: (None if v == "all" else v) for k, v in knobs.items() if v is not None}
     queries = load_queries(a.queries)

@@ -37,6 +37,83 @@ VECTOR = {"dense": "dense", "sparse": "sparse", "multivector": "multivector"}  #
 RECORD_FILE = "boltir-collection.json"
 RECORD_FORMAT = 1
 DATATYPES = ("float32", "float16")
+QUANTIZATIONS = (None, "int8")
+HNSW_DEFAULTS = {"threshold_kb": 10000, "m": 16, "ef_construct": 100}  # Qdrant's own defaults
+
+
+@dataclass(frozen=True)
+class CollectionSettings:
+    """How a new collection stores and indexes its points (the engine's own settings, named as Qdrant names them).
+
+    Attributes:
+        datatype: vector storage, ``float32`` or ``float16``.
+        quantization: ``int8``: scalar-quantised copies of dense and multi-vector vectors kept in RAM, searched
+            first and re-scored in full precision (approximate search only; exact search ignores them).
+        pooled_vector: multi-vector collections: also store each document's pooled (mean) vector with an HNSW
+            graph, for prefetch-then-MaxSim search; the token vectors then get no graph of their own.
+        hnsw_threshold_kb: segments above this size get an HNSW graph (Qdrant's default 10,000 KB).
+        hnsw_m: HNSW edges per node (Qdrant's default 16).
+        hnsw_ef_construct: HNSW build-time candidates (Qdrant's default 100).
+        shards: a server or cluster: shards to spread the points over.
+        replicas: a server or cluster: copies of each shard.
+    """
+
+    datatype: str = "float32"
+    quantization: str | None = None
+    pooled_vector: bool = False
+    hnsw_threshold_kb: int | None = None
+    hnsw_m: int | None = None
+    hnsw_ef_construct: int | None = None
+    shards: int | None = None
+    replicas: int | None = None
+
+    def hnsw(self) -> dict[str, int]:
+        """The HNSW settings given (the others stay Qdrant's)."""
+        given = {"threshold_kb": self.hnsw_threshold_kb, "m": self.hnsw_m, "ef_construct": self.hnsw_ef_construct}
+        return {k: v for k, v in given.items() if v is not None}
+
+    def check(self, kind: str) -> None:
+        """Refuse settings the engine has no meaning for with this kind.
+
+        Raises:
+            ConfigError: an unknown datatype or quantisation, quantisation of sparse vectors, or a pooled vector
+                for a kind that is not multi-vector.
+        """
+        if self.datatype not in DATATYPES:
+            raise ConfigError(f"datatype={self.datatype!r}: choose one of {', '.join(DATATYPES)}")
+        if self.quantization not in QUANTIZATIONS:
+            raise ConfigError(f"quantization={self.quantization!r}: choose int8 (or none)")
+        if self.quantization and kind == "sparse":
+            raise ConfigError("quantization: Qdrant quantises dense and multi-vector vectors, not sparse ones")
+        if self.pooled_vector and kind != "multivector":
+            raise ConfigError(f"pooled_vector: a multi-vector collection's option, not a {kind} one")
+
+
+@dataclass(frozen=True)
+class SearchMode:
+    """How the engine searches: ``exact`` scores every point (full-precision vectors, quantisation ignored);
+    otherwise its HNSW graph with ``hnsw_ef`` candidates, quantised vectors re-scored in full precision over
+    ``oversampling`` times ``k``. ``prefetch`` (multi-vector collections with a pooled vector): that many
+    candidates by the pooled vector, then MaxSim re-scoring of them (the pattern Qdrant recommends at scale)."""
+
+    exact: bool = True
+    hnsw_ef: int | None = None
+    prefetch: int | None = None
+    oversampling: float | None = None
+
+
+def pooled_vector(tokens: Any) -> list[float]:
+    """The unit-length mean of token vectors: a multi-vector document's (or query's) single pooled vector."""
+    mean = np.asarray(tokens, dtype=np.float32).mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).tolist()
+
+
+def named_vectors(layout: dict[str, Any], vector: Any) -> dict[str, Any]:
+    """A point's named vectors: the kind's, plus ``pooled`` for a multi-vector layout that keeps one."""
+    named = {VECTOR[layout["kind"]]: vector}
+    if layout.get("pooled"):
+        named["pooled"] = pooled_vector(vector)
+    return named
 
 
 @dataclass(frozen=True)
@@ -119,35 +196,76 @@ class EdgeCollection:
         self.shard.flush()
         atomic_write_json(self.folder / RECORD_FILE, record)
 
-    def create(
-        self, kind: str, dim: int, distance: str, datatype: str, hnsw_threshold_kb: int | None = None, **cluster: Any
-    ) -> None:
-        """Create the shard with the kind's named vector (an embedded shard is one shard, one copy);
-        ``hnsw_threshold_kb``: segments above this size get an HNSW graph (Qdrant's default: 10,000 KB)."""
-        if any(v is not None for v in cluster.values()):
+    def progress(self, rank: int) -> dict[str, Any]:
+        """What rank ``rank`` of a build straight into the collection has written (``{}`` before it starts)."""
+        path = self.folder / f"boltir-progress-rank{rank}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def write_progress(self, rank: int, progress: dict[str, Any]) -> None:
+        """Replace rank ``rank``'s progress (atomically), after the points it counts are flushed."""
+        from boltir.utils.atomic import atomic_write_json
+
+        self.shard.flush()
+        atomic_write_json(self.folder / f"boltir-progress-rank{rank}.json", progress)
+
+    def drop(self) -> None:
+        """Delete the collection (its shard, record and progress files)."""
+        import shutil
+
+        if self.shard is not None:
+            self.shard.close()
+        _EDGE_SHARDS.pop(self.key, None)
+        self.shard = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def create(self, layout: dict[str, Any], settings: CollectionSettings) -> None:
+        """Create the shard for a :func:`collection_header` layout with ``settings`` (an embedded shard is one
+        shard, one copy)."""
+        if settings.shards or settings.replicas:
             raise ConfigError(f"{self.target.spec}: shards and replicas are settings of a Qdrant server or cluster")
-        q = self.q
-        tuning: dict[str, Any] = {}
-        if hnsw_threshold_kb is not None:
-            tuning["hnsw_config"] = q.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=hnsw_threshold_kb)
-            tuning["optimizers"] = q.EdgeOptimizersConfig(indexing_threshold=hnsw_threshold_kb)
-        name = VECTOR[kind]
-        dtype = {"float32": q.VectorStorageDatatype.Float32, "float16": q.VectorStorageDatatype.Float16}[datatype]
+        q, kind = self.q, layout["kind"]
+        graph = {**HNSW_DEFAULTS, **settings.hnsw()}
+        tuning: dict[str, Any] = {
+            "hnsw_config": q.HnswIndexConfig(
+                m=graph["m"], ef_construct=graph["ef_construct"], full_scan_threshold=graph["threshold_kb"]
+            ),
+            "optimizers": q.EdgeOptimizersConfig(indexing_threshold=graph["threshold_kb"]),
+        }
+        if layout.get("quantization") == "int8":
+            tuning["quantization_config"] = q.ScalarQuantizationConfig(q.ScalarType.Int8, always_ram=True)
+        dtype = {"float32": q.VectorStorageDatatype.Float32, "float16": q.VectorStorageDatatype.Float16}[
+            layout["datatype"]
+        ]
         if kind == "sparse":
-            config = q.EdgeConfig(sparse_vectors={name: q.EdgeSparseVectorParams(datatype=dtype)}, **tuning)
+            config = q.EdgeConfig(sparse_vectors={"sparse": q.EdgeSparseVectorParams(datatype=dtype)}, **tuning)
         else:
-            multi = q.MultiVectorConfig(q.MultiVectorComparator.MaxSim) if kind == "multivector" else None
-            metric = q.Distance.Cosine if distance == "cosine" else q.Distance.Dot
-            params = q.EdgeVectorParams(size=dim, distance=metric, multivector_config=multi, datatype=dtype)
-            config = q.EdgeConfig(vectors={name: params}, **tuning)
+            metric = q.Distance.Cosine if layout["distance"] == "cosine" else q.Distance.Dot
+            vectors = {}
+            if kind == "multivector":
+                no_graph = q.HnswIndexConfig(m=0, ef_construct=graph["ef_construct"], full_scan_threshold=0)
+                vectors["multivector"] = q.EdgeVectorParams(
+                    size=layout["dim"],
+                    distance=metric,
+                    multivector_config=q.MultiVectorConfig(q.MultiVectorComparator.MaxSim),
+                    datatype=dtype,
+                    hnsw_config=no_graph if layout.get("pooled") else None,  # re-scoring only: no graph
+                )
+                if layout.get("pooled"):
+                    vectors["pooled"] = q.EdgeVectorParams(
+                        size=layout["dim"], distance=q.Distance.Cosine, datatype=dtype
+                    )
+            else:
+                vectors["dense"] = q.EdgeVectorParams(size=layout["dim"], distance=metric, datatype=dtype)
+            config = q.EdgeConfig(vectors=vectors, **tuning)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard = _EDGE_SHARDS[self.key] = q.EdgeShard.create(str(self.key), config)
 
-    def upsert(self, kind: str, ids: list[int], vectors: list[Any], doc_ids: list[str]) -> None:
+    def upsert(self, layout: dict[str, Any], ids: list[int], vectors: list[Any], doc_ids: list[str]) -> None:
         """Insert or replace points (the same id twice is one point: a repeated batch never duplicates)."""
-        q, name = self.q, VECTOR[kind]
+        q = self.q
+        sparse = layout["kind"] == "sparse"
         points = [
-            q.Point(i, {name: q.SparseVector(*v) if kind == "sparse" else v}, {"doc_id": d})
+            q.Point(i, named_vectors(layout, q.SparseVector(*v) if sparse else v), {"doc_id": d})
             for i, v, d in zip(ids, vectors, doc_ids)
         ]
         self.shard.update(q.UpdateOperation.upsert_points(points))
@@ -165,15 +283,27 @@ class EdgeCollection:
         """Points in the collection."""
         return int(self.shard.count(self.q.CountRequest(exact=True)))
 
-    def query(self, kind: str, vector: Any, k: int, exact: bool, hnsw_ef: int | None) -> list[tuple[int, float, str]]:
-        """The engine's top ``k`` (point id, score, doc id) for one query vector."""
+    def query(self, kind: str, vector: Any, k: int, mode: SearchMode) -> list[tuple[int, float, str]]:
+        """The engine's top ``k`` (point id, score, doc id) for one query vector, searched as ``mode`` says."""
         q = self.q
         v = q.SparseVector(*vector) if kind == "sparse" else vector
+        quantization = (
+            q.QuantizationSearchParams(ignore=True)
+            if mode.exact
+            else q.QuantizationSearchParams(rescore=True, oversampling=mode.oversampling)
+        )
+        params = q.SearchParams(exact=mode.exact, hnsw_ef=mode.hnsw_ef, quantization=quantization)
+        prefetches = None
+        if mode.prefetch:
+            pooled = q.Query.Nearest(pooled_vector(vector), using="pooled")
+            prefetches = [q.Prefetch(mode.prefetch, query=pooled, params=params)]
+            params = q.SearchParams(exact=True, quantization=q.QuantizationSearchParams(ignore=True))
         request = q.QueryRequest(
             limit=k,
             query=q.Query.Nearest(v, using=VECTOR[kind]),
+            prefetches=prefetches,
             with_payload=True,
-            params=q.SearchParams(exact=exact, hnsw_ef=hnsw_ef),
+            params=params,
         )
         return [(int(p.id), float(p.score), p.payload["doc_id"]) for p in self.shard.query(request)]
 
@@ -216,37 +346,70 @@ class ClientCollection:
         """Replace the record in the collection's metadata."""
         self.client.update_collection(self.name, metadata={"boltir": record})
 
-    def create(
-        self, kind: str, dim: int, distance: str, datatype: str, hnsw_threshold_kb: int | None = None, **cluster: Any
-    ) -> None:
-        """Create the collection with the kind's named vector; ``shard_number`` and ``replication_factor`` (a
-        server or cluster only) spread and copy its points; ``hnsw_threshold_kb`` as for the embedded engine."""
-        m = self.models
-        cluster = {k: v for k, v in cluster.items() if v is not None}
+    def progress(self, rank: int) -> dict[str, Any]:
+        """What rank ``rank`` of a build straight into the collection has written (``{}`` before it starts)."""
+        metadata = self.client.get_collection(self.name).config.metadata or {}
+        return dict(metadata.get(f"boltir-progress-rank{rank}") or {})
+
+    def write_progress(self, rank: int, progress: dict[str, Any]) -> None:
+        """Replace rank ``rank``'s progress: its own metadata key, so ranks writing at once never overwrite each
+        other (Qdrant merges metadata updates key by key)."""
+        self.client.update_collection(self.name, metadata={f"boltir-progress-rank{rank}": progress})
+
+    def drop(self) -> None:
+        """Delete the collection."""
+        self.client.delete_collection(self.name)
+        self._exists = False
+
+    def create(self, layout: dict[str, Any], settings: CollectionSettings) -> None:
+        """Create the collection for a :func:`collection_header` layout with ``settings`` (shards and replicas on
+        a server or cluster only)."""
+        m, kind = self.models, layout["kind"]
+        given = {"shard_number": settings.shards, "replication_factor": settings.replicas}
+        cluster: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         if cluster and self.target.engine == "local":
             raise ConfigError(f"{self.target.spec}: shards and replicas are settings of a Qdrant server or cluster")
-        if hnsw_threshold_kb is not None:
-            cluster["hnsw_config"] = m.HnswConfigDiff(full_scan_threshold=hnsw_threshold_kb)
-            cluster["optimizers_config"] = m.OptimizersConfigDiff(indexing_threshold=hnsw_threshold_kb)
-        dtype = {"float32": m.Datatype.FLOAT32, "float16": m.Datatype.FLOAT16}[datatype]
+        if settings.hnsw():
+            graph = {**HNSW_DEFAULTS, **settings.hnsw()}
+            cluster["hnsw_config"] = m.HnswConfigDiff(
+                m=graph["m"], ef_construct=graph["ef_construct"], full_scan_threshold=graph["threshold_kb"]
+            )
+            cluster["optimizers_config"] = m.OptimizersConfigDiff(indexing_threshold=graph["threshold_kb"])
+        if layout.get("quantization") == "int8":
+            cluster["quantization_config"] = m.ScalarQuantization(
+                scalar=m.ScalarQuantizationConfig(type=m.ScalarType.INT8, always_ram=True)
+            )
+        dtype = {"float32": m.Datatype.FLOAT32, "float16": m.Datatype.FLOAT16}[layout["datatype"]]
         if kind == "sparse":
             self.client.create_collection(
-                self.name, vectors_config={}, sparse_vectors_config={"sparse": m.SparseVectorParams()}
+                self.name, vectors_config={}, sparse_vectors_config={"sparse": m.SparseVectorParams()}, **cluster
             )
         else:
-            multi = m.MultiVectorConfig(comparator=m.MultiVectorComparator.MAX_SIM) if kind == "multivector" else None
-            metric = m.Distance.COSINE if distance == "cosine" else m.Distance.DOT
-            params = m.VectorParams(size=dim, distance=metric, multivector_config=multi, datatype=dtype)
-            self.client.create_collection(self.name, vectors_config={VECTOR[kind]: params}, **cluster)
+            metric = m.Distance.COSINE if layout["distance"] == "cosine" else m.Distance.DOT
+            vectors = {}
+            if kind == "multivector":
+                vectors["multivector"] = m.VectorParams(
+                    size=layout["dim"],
+                    distance=metric,
+                    multivector_config=m.MultiVectorConfig(comparator=m.MultiVectorComparator.MAX_SIM),
+                    datatype=dtype,
+                    hnsw_config=m.HnswConfigDiff(m=0) if layout.get("pooled") else None,
+                )
+                if layout.get("pooled"):
+                    vectors["pooled"] = m.VectorParams(size=layout["dim"], distance=m.Distance.COSINE, datatype=dtype)
+            else:
+                vectors["dense"] = m.VectorParams(size=layout["dim"], distance=metric, datatype=dtype)
+            self.client.create_collection(self.name, vectors_config=vectors, **cluster)
         self._exists = True
 
-    def upsert(self, kind: str, ids: list[int], vectors: list[Any], doc_ids: list[str]) -> None:
+    def upsert(self, layout: dict[str, Any], ids: list[int], vectors: list[Any], doc_ids: list[str]) -> None:
         """Insert or replace points and wait until they are applied."""
-        m, name = self.models, VECTOR[kind]
+        m = self.models
+        sparse = layout["kind"] == "sparse"
         points = [
             m.PointStruct(
                 id=i,
-                vector={name: m.SparseVector(indices=v[0], values=v[1]) if kind == "sparse" else v},
+                vector=named_vectors(layout, m.SparseVector(indices=v[0], values=v[1]) if sparse else v),
                 payload={"doc_id": d},
             )
             for i, v, d in zip(ids, vectors, doc_ids)
@@ -265,13 +428,25 @@ class ClientCollection:
         """Points in the collection."""
         return int(self.client.count(self.name, exact=True).count)
 
-    def query(self, kind: str, vector: Any, k: int, exact: bool, hnsw_ef: int | None) -> list[tuple[int, float, str]]:
-        """The engine's top ``k`` (point id, score, doc id) for one query vector."""
+    def query(self, kind: str, vector: Any, k: int, mode: SearchMode) -> list[tuple[int, float, str]]:
+        """The engine's top ``k`` (point id, score, doc id) for one query vector, searched as ``mode`` says (the
+        local mode always searches exactly)."""
         m = self.models
         v = m.SparseVector(indices=vector[0], values=vector[1]) if kind == "sparse" else vector
-        params = None if self.target.engine == "local" else m.SearchParams(exact=exact, hnsw_ef=hnsw_ef)  # local: exact
+        params = None
+        if self.target.engine != "local":
+            quantization = (
+                m.QuantizationSearchParams(ignore=True)
+                if mode.exact
+                else m.QuantizationSearchParams(rescore=True, oversampling=mode.oversampling)
+            )
+            params = m.SearchParams(exact=mode.exact, hnsw_ef=mode.hnsw_ef, quantization=quantization)
+        prefetch = None
+        if mode.prefetch:
+            prefetch = m.Prefetch(query=pooled_vector(vector), using="pooled", limit=mode.prefetch, params=params)
+            params = None if params is None else m.SearchParams(exact=True)
         found = self.client.query_points(
-            self.name, query=v, using=VECTOR[kind], limit=k, with_payload=True, search_params=params
+            self.name, query=v, using=VECTOR[kind], prefetch=prefetch, limit=k, with_payload=True, search_params=params
         )
         return [(int(p.id), float(p.score), (p.payload or {})["doc_id"]) for p in found.points]
 
@@ -286,8 +461,22 @@ def connect(spec: str) -> EdgeCollection | ClientCollection:
     return EdgeCollection(target) if target.engine == "edge" else ClientCollection(target)
 
 
-def _header(manifest: dict[str, Any], index_dir: Path, datatype: str) -> dict[str, Any]:
-    """What a collection must agree on with the index exported into it."""
+def collection_header(manifest: dict[str, Any], index_dir: Path | str, settings: CollectionSettings) -> dict[str, Any]:
+    """What a collection must agree on with the index exported (or the build streamed) into it: kind, dimension,
+    similarity, storage type and model record.
+
+    Args:
+        manifest: the index manifest (``kind``, ``model``, ``dim``; a streamed build gives these alone).
+        index_dir: where the vectors come from, named in errors.
+        settings: the collection's settings (its storage type, quantisation and pooled vector are recorded).
+
+    Returns:
+        The record fields a collection keeps and every later export or search checks.
+
+    Raises:
+        UnsupportedError: a COIL or MVR index (no engine equivalent).
+        ConfigError: settings the kind has no meaning for.
+    """
     kind = manifest["kind"]
     if kind not in VECTOR:
         raise UnsupportedError(
@@ -296,25 +485,39 @@ def _header(manifest: dict[str, Any], index_dir: Path, datatype: str) -> dict[st
         )
     if kind == "dense" and manifest.get("views"):
         raise UnsupportedError(f"{index_dir}: an MVR index (several views per document) is not exported to Qdrant yet")
-    if datatype not in DATATYPES:
-        raise ConfigError(f"datatype={datatype!r}: choose one of {', '.join(DATATYPES)}")
+    settings.check(kind)
     model = {k: v for k, v in manifest["model"].items() if k != "saved_copy"}
     return {
         "format": RECORD_FORMAT,
         "kind": kind,
         "dim": int(manifest.get("dim") or model.get("embedding_dim") or 0),
         "distance": "cosine" if model.get("similarity") == "cosine" else "dot",
-        "datatype": datatype,
+        "datatype": settings.datatype,
+        "quantization": settings.quantization,
+        "pooled": settings.pooled_vector,
         "model": model,
     }
 
 
-def _check_same(record: dict[str, Any], want: dict[str, Any], spec: str) -> None:
+def check_collection(record: dict[str, Any], want: dict[str, Any], spec: str) -> None:
+    """Refuse a collection that does not hold what ``want`` (a :func:`collection_header`) describes.
+
+    Raises:
+        InvalidIndexError: not made by boltir, or of another kind, dimension, storage type, similarity or model;
+            the message names the collection and what differs.
+    """
     if not record:
         raise InvalidIndexError(
             f"{spec}: the collection was not made by boltir; choose another collection (or delete it)"
         )
-    for key, what in (("kind", "kind"), ("dim", "dimension"), ("datatype", "storage type"), ("distance", "similarity")):
+    for key, what in (
+        ("kind", "kind"),
+        ("dim", "dimension"),
+        ("datatype", "storage type"),
+        ("distance", "similarity"),
+        ("quantization", "quantization"),
+        ("pooled", "pooled vector"),
+    ):
         if record.get(key) != want[key]:
             raise InvalidIndexError(
                 f"{spec}: a collection of {what} {record.get(key)!r}, the index needs {want[key]!r}"
@@ -327,52 +530,59 @@ def _check_same(record: dict[str, Any], want: dict[str, Any], spec: str) -> None
         )
 
 
+def shard_points(kind: str, shard: Any) -> Iterator[tuple[int, Any]]:
+    """``(row, engine vector)`` of each document of one shard as boltir stores it: a dense matrix; a sparse CSR
+    matrix; or multi-vector ``(tokens, offsets)``. Documents without a representation (no term, no token) are
+    skipped: the engine cannot store them and no search returns them."""
+    if kind == "dense":
+        for row in range(len(shard)):
+            yield row, np.asarray(shard[row], dtype=np.float32).tolist()
+    elif kind == "sparse":
+        for row in range(shard.shape[0]):
+            lo, hi = shard.indptr[row], shard.indptr[row + 1]
+            if hi > lo:
+                yield row, (shard.indices[lo:hi].tolist(), np.asarray(shard.data[lo:hi], np.float32).tolist())
+    else:
+        tokens, offsets = shard
+        for row in range(len(offsets) - 1):
+            if offsets[row + 1] > offsets[row]:
+                yield row, np.asarray(tokens[offsets[row] : offsets[row + 1]], np.float32).tolist()
+
+
 def _documents(index_dir: Path, manifest: dict[str, Any], start: int) -> Iterator[tuple[int, Any, str]]:
-    """``(position, vector, doc id)`` of every document from ``start`` on, in index order; documents without a
-    representation (no term, no token) are skipped: the engine cannot store them and no search returns them."""
+    """``(position, vector, doc id)`` of every document from ``start`` on, in index order (see
+    :func:`shard_points`)."""
     from boltir.index.storage import iter_shards, iter_sparse_shards, read_id_file
 
-    kind, position = manifest["kind"], 0
+    kind = manifest["kind"]
     if kind == "dense":
-        for vectors, ids in iter_shards(index_dir, manifest):
-            if position + len(ids) > start:
-                for row in range(max(0, start - position), len(ids)):
-                    yield position + row, np.asarray(vectors[row], dtype=np.float32).tolist(), ids[row]
-            position += len(ids)
+        shards: Iterator[tuple[Any, list[str]]] = iter_shards(index_dir, manifest)
     elif kind == "sparse":
-        for matrix, ids in iter_sparse_shards(index_dir, manifest):
-            if position + len(ids) > start:
-                for row in range(max(0, start - position), len(ids)):
-                    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
-                    if hi > lo:
-                        yield position + row, (matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist()), ids[row]
-            position += len(ids)
+        shards = iter_sparse_shards(index_dir, manifest)
     else:
-        for shard in manifest["shards"]:
-            ids = read_id_file(index_dir / shard["ids"])
-            if position + len(ids) > start:
-                tokens = np.load(index_dir / shard["vectors"], mmap_mode="r")
-                offsets = np.load(index_dir / shard["offsets"])
-                for row in range(max(0, start - position), len(ids)):
-                    if offsets[row + 1] > offsets[row]:
-                        yield (
-                            position + row,
-                            np.asarray(tokens[offsets[row] : offsets[row + 1]], np.float32).tolist(),
-                            ids[row],
-                        )
-            position += len(ids)
+        shards = (
+            (
+                (np.load(index_dir / s["vectors"], mmap_mode="r"), np.load(index_dir / s["offsets"])),
+                read_id_file(index_dir / s["ids"]),
+            )
+            for s in manifest["shards"]
+        )
+    position = 0
+    for shard, ids in shards:
+        if position + len(ids) > start:
+            for row, vector in shard_points(kind, shard):
+                if position + row >= start:
+                    yield position + row, vector, ids[row]
+        position += len(ids)
 
 
 def export_index(
     index_dir: str | Path,
     spec: str,
     batch_size: int = 256,
-    datatype: str = "float32",
     show_progress: bool = True,
     max_batches: int | None = None,
-    shards: int | None = None,
-    replicas: int | None = None,
-    hnsw_threshold_kb: int | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Copy a boltir index's stored vectors into a Qdrant collection, in streamed batches; resumable.
 
@@ -384,13 +594,11 @@ def export_index(
         index_dir: the index folder (dense, sparse or multi-vector).
         spec: the target, ``qdrant-edge:FOLDER``, ``qdrant-local:FOLDER`` or ``qdrant://HOST:PORT/COLLECTION``.
         batch_size: points per upsert.
-        datatype: ``float32`` or ``float16`` storage in the engine.
         show_progress: a progress bar over the documents.
         max_batches: stop after this many batches (a time-boxed export; rerun to continue).
-        shards: a new collection on a server or cluster: Qdrant shards to spread the points over.
-        replicas: a new collection on a server or cluster: copies of each shard.
-        hnsw_threshold_kb: a new collection: segments above this size get an HNSW graph for approximate search
-            (Qdrant's default 10,000 KB leaves smaller collections to exact scans).
+        **settings: the collection's :class:`CollectionSettings` (``datatype``, ``quantization``,
+            ``pooled_vector``, ``hnsw_threshold_kb``, ``hnsw_m``, ``hnsw_ef_construct``, ``shards``,
+            ``replicas``); a rerun must give the same storage settings.
 
     Returns:
         The collection's boltir record after the export (``exported``, ``complete``, ``count``, ...).
@@ -405,7 +613,8 @@ def export_index(
 
     index_dir = Path(index_dir)
     manifest = open_index(index_dir)
-    want = _header(manifest, index_dir, datatype)
+    chosen = CollectionSettings(**{k: v for k, v in settings.items() if v is not None})
+    want = collection_header(manifest, index_dir, chosen)
     # which index this is, stable under --add / --delete: when it was built and what its first shard holds
     first = manifest["shards"][0]["ids"] if manifest["shards"] else ""
     created = (
@@ -415,24 +624,16 @@ def export_index(
     try:
         record = collection.record()
         if record is None:
-            collection.create(
-                want["kind"],
-                want["dim"],
-                want["distance"],
-                datatype,
-                hnsw_threshold_kb,
-                shard_number=shards,
-                replication_factor=replicas,
-            )
+            collection.create(want, chosen)
             record = {**want, "exported": 0, "deleted": 0, "complete": False, "index_created": created}
             collection.write_record(record)
-        _check_same(record, want, spec)
+        check_collection(record, want, spec)
         if record.get("index_created", created) != created:
+            source = record.get("index") or f"boltir index of {record.get('streamed', {}).get('docs', {}).get('spec')}"
             raise InvalidIndexError(
-                f"{spec}: the collection mirrors another index ({record.get('index')}), not {index_dir}; export to a "
-                "new collection"
+                f"{spec}: the collection mirrors another index ({source}), not {index_dir}; export to a new collection"
             )
-        kind, count = want["kind"], int(manifest["count"])
+        count = int(manifest["count"])
         record.update(
             index=str(index_dir.resolve()), generation=manifest.get("generation", 0), count=count, complete=False
         )
@@ -448,7 +649,7 @@ def export_index(
                 if not gone[item[0]]:
                     batch.append(item)
                 if len(batch) == batch_size:
-                    collection.upsert(kind, *map(list, zip(*batch)))
+                    collection.upsert(want, *map(list, zip(*batch)))
                     record["exported"] = batch[-1][0] + 1
                     collection.write_record(record)
                     bar.update(record["exported"] - bar.n)
@@ -456,7 +657,7 @@ def export_index(
                     if max_batches is not None and batches >= max_batches:
                         return record
             if batch:
-                collection.upsert(kind, *map(list, zip(*batch)))
+                collection.upsert(want, *map(list, zip(*batch)))
             record["exported"] = count
             bar.update(count - bar.n)
         collection.delete([int(p) for p in np.nonzero(gone)[0]])  # deletions since an earlier export
@@ -472,8 +673,10 @@ class QdrantSearcher(Retriever):
     """Search a Qdrant collection exported from a boltir index, encoding queries with the index's model.
 
     ``exact=True`` (default) scores every point exactly, as boltir's own exact search; ``exact=False`` lets the
-    engine use its index (HNSW for dense and multi-vector, with ``hnsw_ef`` candidates). ``model`` and
-    ``loaded`` are as for an index searcher: the weights must be the ones the collection's vectors came from.
+    engine use its index (HNSW for dense and multi-vector, with ``hnsw_ef`` candidates; int8-quantised vectors
+    re-scored over ``oversampling`` times ``k``). ``prefetch=N`` (a multi-vector collection exported with a
+    pooled vector): N candidates by the pooled vector, re-scored by exact MaxSim. ``model`` and ``loaded`` are as
+    for an index searcher: the weights must be the ones the collection's vectors came from.
     """
 
     def __init__(
@@ -485,11 +688,13 @@ class QdrantSearcher(Retriever):
         show_progress: bool = False,
         exact: bool = True,
         hnsw_ef: int | None = None,
+        prefetch: int | None = None,
+        oversampling: float | None = None,
         quantize: str | None = None,
         backend: str | None = None,
     ):
         self.spec, self.batch_size, self.show_progress = spec, batch_size, show_progress
-        self.exact, self.hnsw_ef = exact, hnsw_ef
+        self.mode = SearchMode(exact, hnsw_ef, prefetch, oversampling)
         self.collection = connect(spec)
         record = self.collection.record()
         if record is None:
@@ -502,6 +707,10 @@ class QdrantSearcher(Retriever):
                 f"{spec}: a half-finished export ({done} of {total} documents); rerun boltir export to finish it"
             )
         self.kind = record["kind"]
+        if prefetch and not record.get("pooled"):
+            raise ConfigError(
+                f"{spec}: prefetch needs a multi-vector collection with pooled vectors (export with --pooled-vector)"
+            )
         self.manifest = {**record, "kind": self.kind}
         from boltir.index.open import load_index_model
         from boltir.models.backends import prepare
@@ -533,7 +742,7 @@ class QdrantSearcher(Retriever):
                 part = qids[start : start + self.batch_size]
                 for qid, vector in zip(part, self._query_vectors([queries[q] for q in part])):
                     empty = self.kind == "sparse" and not vector[0]
-                    hits = [] if empty else self.collection.query(self.kind, vector, k, self.exact, self.hnsw_ef)
+                    hits = [] if empty else self.collection.query(self.kind, vector, k, self.mode)
                     hits.sort(key=lambda h: (-h[1], h[0]))
                     run[qid] = {doc: score for _, score, doc in hits}
                 bar.update(len(part))
