@@ -117,6 +117,8 @@ class Engine:
         exporter: ``export(index_dir, target, **options) -> record``, or its ``"module:function"`` reference.
         indexer: ``index(model, tokenizer, docs, target, **build) -> record``: a build straight into the engine,
             or its ``"module:function"`` reference.
+        records: ``read(target) -> record``: the collection's boltir record (kind, model, points), refusing one
+            that is missing, foreign or unfinished, or its ``"module:function"`` reference.
         extra: the pip extra that installs the engine's client.
         description: one line for listings.
     """
@@ -126,6 +128,7 @@ class Engine:
     searcher: Any
     exporter: Any
     indexer: Any = None
+    records: Any = None
     extra: str = ""
     description: str = ""
 
@@ -477,6 +480,7 @@ register_engine(
         "boltir.index.engines.qdrant:QdrantSearcher",
         "boltir.index.engines.qdrant:export_index",
         "boltir.index.engines.ingest:index_into_collection",
+        "boltir.index.engines.qdrant:read_record",
         "qdrant",
         "Qdrant: dense, sparse and multi-vector collections, embedded (qdrant-edge-py), local or on a cluster",
     )

@@ -11,12 +11,19 @@ from boltir.data.runs import Run
 
 
 class Index:
-    """An index folder. :meth:`build` encodes documents with a model (the index kind follows its family),
-    :meth:`open` reads a built one; :meth:`searcher` gives the kind's retriever with its knobs."""
+    """An index folder, or an engine collection (``qdrant-edge:FOLDER``, ``qdrant://HOST:PORT/COLLECTION``).
+    :meth:`build` encodes documents with a model (the index kind follows its family), :meth:`open` reads a built
+    one; :meth:`searcher` gives the kind's retriever with its knobs."""
 
     def __init__(self, path: str | os.PathLike):
         from boltir.index.storage import read_manifest
+        from boltir.registry import engine_of, resolve
 
+        self.engine = engine_of(str(path))
+        if self.engine is not None:  # the collection's boltir record stands in for the manifest
+            self.path: Any = str(path)
+            self.manifest = resolve(self.engine.records)(self.path)
+            return
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
 
@@ -26,6 +33,8 @@ class Index:
         return self.manifest["kind"]
 
     def __len__(self) -> int:
+        if self.engine is not None:
+            return int(self.manifest.get("points", 0))
         return int(self.manifest["count"]) - len(self.manifest.get("deleted", []))
 
     @classmethod
@@ -52,10 +61,28 @@ class Index:
     ) -> Index:
         """Index ``docs`` (a file, bundled dataset or ``irds:<id>``) with ``model`` (a name, folder, or a model
         boltir loaded); ``options`` are the index kind's knobs (``factory``, ``train_size`` for dense;
-        ``num_centroids``, ``nbits`` for multi-vector). An interrupted build resumes."""
+        ``num_centroids``, ``nbits`` for multi-vector). An interrupted build resumes. ``path`` may be an engine
+        collection (``qdrant-edge:FOLDER``, ...): the documents are encoded straight into it and ``options`` are
+        its settings (``quantization``, ``pooled_vector``, ...)."""
         from boltir.index.build import build_index
+        from boltir.registry import engine_of, resolve
 
         module, tokenizer, source = _loaded(model, family)
+        engine = engine_of(str(path))
+        if engine is not None:
+            resolve(engine.indexer)(
+                module,
+                tokenizer,
+                docs,
+                str(path),
+                model_source=source,
+                batch_size=batch_size,
+                shard_size=shard_size,
+                overwrite=overwrite,
+                show_progress=show_progress,
+                **options,
+            )
+            return cls(path)
         build_index(
             module,
             tokenizer,
@@ -84,9 +111,23 @@ class Index:
         """``searcher(**knobs).search(queries, k)``: the top ``k`` documents of each query."""
         return self.searcher(**knobs).search(queries, k)
 
+    def _folder_only(self, what: str) -> None:
+        if self.engine is not None:
+            from boltir.errors import UnsupportedError
+
+            raise UnsupportedError(
+                f"{self.path}: {what} a {self.engine.name} collection through its index folder (then rerun boltir "
+                "export), or rebuild it with boltir index --output"
+            )
+
     def add(self, docs: str, batch_size: int = 32) -> Index:
-        """Add documents (encoded with the index's own model), as a new generation."""
+        """Add documents (encoded with the index's own model), as a new generation.
+
+        Raises:
+            UnsupportedError: an engine collection (documents go into its index folder, then a re-export)."""
         from boltir.index.open import load_index_model
+
+        self._folder_only("add documents to")
         from boltir.index.update import add_documents
 
         model, tokenizer = load_index_model(self.path, self.manifest)
@@ -94,9 +135,13 @@ class Index:
         return self
 
     def delete(self, doc_ids: Sequence[str]) -> Index:
-        """Mark documents deleted (a new generation; searches no longer return them); returns the index."""
+        """Mark documents deleted (a new generation; searches no longer return them); returns the index.
+
+        Raises:
+            UnsupportedError: an engine collection (delete from its index folder, then re-export)."""
         from boltir.index.update import delete_documents
 
+        self._folder_only("delete documents from")
         self.manifest = delete_documents(self.path, list(doc_ids))
         return self
 

@@ -87,3 +87,18 @@ def test_builds_that_do_not_match_the_collection_are_refused(tiny_backbone, pool
 
     with pytest.raises(ConfigError, match="apply to index folders"):
         index_main(["--model", source, "--docs", str(pool), "--output", target, "--nbits", "2"])
+
+
+def test_index_build_and_open_take_a_collection(tiny_backbone, pool, words, tmp_path, build_kind, same_run):
+    from boltir.errors import UnsupportedError
+    from boltir.index.handle import Index
+
+    loaded, queries, _ = build_kind("dense", tiny_backbone, pool, words, tmp_path / "idx")
+    _saved(loaded, tmp_path / "model")
+    target = f"qdrant-edge:{tmp_path / 'edge'}"
+    built = Index.build(str(tmp_path / "model"), str(pool), target, shard_size=16, show_progress=False)
+    opened = Index.open(target)
+    assert (built.kind, len(built)) == (opened.kind, len(opened)) == ("dense", 40)
+    same_run(opened.search(queries, k=10), open_searcher(tmp_path / "idx", loaded=loaded).search(queries, k=10))
+    with pytest.raises(UnsupportedError, match="add documents to a qdrant collection through its index folder"):
+        opened.add(str(pool))

@@ -30,6 +30,12 @@ def test_exact_engine_search_equals_boltirs_exact_search(
     own = open_searcher(tmp_path / "idx", loaded=loaded, **knobs).search(queries, k=10)
     engine = QdrantSearcher(f"qdrant-edge:{tmp_path / 'edge'}", loaded=loaded)
     same_run(engine.search(queries, k=10), own)
+    half = f"qdrant-edge:{tmp_path / 'half'}"  # float16 storage: the same documents, scores within 1e-2
+    export_index(tmp_path / "idx", half, datatype="float16", show_progress=False)
+    halved = QdrantSearcher(half, loaded=loaded).search(queries, k=10)
+    for q in own:
+        assert len(set(halved[q]) & set(own[q])) >= 9
+        assert all(abs(score - own[q][d]) < 1e-2 for d, score in halved[q].items() if d in own[q])
     if kind == "dense":  # the client's local mode: the same collection contract through qdrant-client
         export_index(tmp_path / "idx", f"qdrant-local:{tmp_path / 'local'}", show_progress=False)
         same_run(QdrantSearcher(f"qdrant-local:{tmp_path / 'local'}", loaded=loaded).search(queries, k=10), own)

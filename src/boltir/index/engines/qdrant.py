@@ -669,6 +669,41 @@ def export_index(
         collection.close()
 
 
+def complete_record(collection: EdgeCollection | ClientCollection) -> dict[str, Any]:
+    """The boltir record of a collection that is ready to search.
+
+    Raises:
+        InvalidIndexError: no such collection, one boltir did not make, or a half-finished export or build.
+    """
+    spec = collection.target.spec
+    record = collection.record()
+    if record is None:
+        raise InvalidIndexError(f"{spec}: no such collection (boltir export --index IDX --to {spec} makes it)")
+    if not record:
+        raise InvalidIndexError(f"{spec}: the collection was not made by boltir (it has no boltir record)")
+    if not record.get("complete"):
+        if "streamed" in record:
+            raise InvalidIndexError(f"{spec}: a half-finished build; rerun the same boltir index command to finish it")
+        done, total = record.get("exported", 0), record.get("count", "?")
+        raise InvalidIndexError(
+            f"{spec}: a half-finished export ({done} of {total} documents); rerun boltir export to finish it"
+        )
+    return record
+
+
+def read_record(spec: str) -> dict[str, Any]:
+    """The boltir record of the collection ``spec`` names (kind, model, ``points``, ...), ready to search.
+
+    Raises:
+        InvalidIndexError: as :func:`complete_record`, or the engine cannot be reached.
+    """
+    collection = connect(spec)
+    try:
+        return complete_record(collection)
+    finally:
+        collection.close()
+
+
 class QdrantSearcher(Retriever):
     """Search a Qdrant collection exported from a boltir index, encoding queries with the index's model.
 
@@ -696,16 +731,7 @@ class QdrantSearcher(Retriever):
         self.spec, self.batch_size, self.show_progress = spec, batch_size, show_progress
         self.mode = SearchMode(exact, hnsw_ef, prefetch, oversampling)
         self.collection = connect(spec)
-        record = self.collection.record()
-        if record is None:
-            raise InvalidIndexError(f"{spec}: no such collection (boltir export --index IDX --to {spec} makes it)")
-        if not record:
-            raise InvalidIndexError(f"{spec}: the collection was not made by boltir (it has no boltir record)")
-        if not record.get("complete"):
-            done, total = record.get("exported", 0), record.get("count", "?")
-            raise InvalidIndexError(
-                f"{spec}: a half-finished export ({done} of {total} documents); rerun boltir export to finish it"
-            )
+        record = complete_record(self.collection)
         self.kind = record["kind"]
         if prefetch and not record.get("pooled"):
             raise ConfigError(
