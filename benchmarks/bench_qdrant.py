@@ -10,8 +10,8 @@ prefetch by a pooled vector then MaxSim) with their recall@100 of exact and DL19
 
 Indexes hold the first --num-docs passages of the bundled TREC DL pool (nDCG@10 is of the DL19 judgments on that
 subset): dense MiniLM-L6, sparse SPLADE-tiny, multi-vector a ColBERT head on MiniLM-L6 (untrained projection: an
-agreement check, not an effectiveness one). The engine is Qdrant's embedded shard engine (qdrant-edge-py), in this
-process.
+agreement and speed check, not an effectiveness one; no trained ColBERT ships in a package). The engine is
+Qdrant's embedded shard engine (qdrant-edge-py), in this process.
 """
 
 from __future__ import annotations
@@ -141,22 +141,27 @@ def main() -> None:
                 *source[:2], str(docs), graph, model_source=source[2], show_progress=False, **settings
             )
             streamed_s = time.perf_counter() - t0
-            modes = {"exact": ({}, engine)}
+            modes = {"exact": ({}, engine, graph)}
             if kind == "dense":
                 modes.update(
-                    {f"hnsw_ef_{ef}_int8_rescored": ({"exact": False, "hnsw_ef": ef}, None) for ef in (64, 256)}
+                    {f"hnsw_ef_{ef}_int8_rescored": ({"exact": False, "hnsw_ef": ef}, None, graph) for ef in (64, 256)}
                 )
             if kind == "multivector":
                 for n in (200, 1000):
                     modes[f"prefetch_{n}_pooled_hnsw_then_maxsim"] = (
                         {"prefetch": n, "exact": False, "hnsw_ef": n},
                         None,
+                        graph,
                     )
+                maxsim = f"qdrant-edge:{Path(wd) / 'maxsim-graph'}"  # the engine's HNSW over MaxSim itself
+                export_index(idx, maxsim, show_progress=False, hnsw_threshold_kb=1)
+                for ef in (64, 256):
+                    modes[f"maxsim_hnsw_ef_{ef}"] = ({"exact": False, "hnsw_ef": ef}, None, maxsim)
             approximate = {}
-            for mode, (options, run) in modes.items():
+            for mode, (options, run, collection) in modes.items():
                 qps = engine_qps
                 if run is None:
-                    qps, run = _qps(QdrantSearcher(graph, loaded=source[0:2], **options), queries)
+                    qps, run = _qps(QdrantSearcher(collection, loaded=source[0:2], **options), queries)
                 approximate[mode] = {
                     "qps_batch1": round(qps, 1),
                     "over_boltir_exact_qps": round(qps / own_qps, 2),

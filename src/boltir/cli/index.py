@@ -82,8 +82,8 @@ def main(argv: list[str]) -> int:
     from boltir.registry import engine_of
 
     engine = engine_of(a.output)
-    if engine is not None:
-        return _into_engine(a, ranks, engine)
+    if engine is not None:  # the engine guards its collection: no folder lock
+        return _write(a, ranks, engine)
     given = options.collection_settings(a)
     if given:
         names = ", ".join("--" + n.replace("_", "-") for n in given)
@@ -93,63 +93,35 @@ def main(argv: list[str]) -> int:
         return _write(a, ranks)
 
 
-def _write(a, ranks) -> int:
+def _write(a, ranks, engine=None) -> int:
+    """Build (or resume) an index folder, or, for an ``engine`` target, a collection filled straight from the
+    encoder (each rank upserts its own shards)."""
     from boltir.index.build import build_index
     from boltir.models.loading import load_module
+    from boltir.registry import resolve
 
-    if a.delete or a.add:
-        return _update(a)
-    if not a.model or not a.docs:
-        raise ConfigError("--model and --docs are needed to build an index")
-    model, tokenizer = load_module(a.model, family=a.family, doc_length=a.doc_length)
-    model.to(ranks.device)
-    options = {
+    folder_options = {
         "factory": a.factory,
         "train_size": a.train_size,
         "ondisk": a.ondisk or None,
         "num_centroids": a.num_centroids,
         "nbits": a.nbits,
     }
-    t0 = time.perf_counter()
-    manifest = build_index(
-        model,
-        tokenizer,
-        a.docs,
-        a.output,
-        model_source=a.model,
-        batch_size=a.batch_size,
-        shard_size=a.shard_size,
-        num_workers=a.num_workers,
-        overwrite=a.overwrite,
-        max_shards=a.max_shards,
-        batch_tokens=a.batch_tokens,
-        quantize=a.quantize,
-        backend=a.backend,
-        ranks=ranks,
-        **options,
-    )
-    if not ranks.is_main:
-        return 0
-    return _report(manifest, a, time.perf_counter() - t0)
-
-
-def _into_engine(a, ranks, engine) -> int:
-    """Encode straight into an engine's collection (each rank upserts its own shards)."""
-    from boltir.models.loading import load_module
-    from boltir.registry import resolve
-
-    if a.delete or a.add or a.factory or a.ondisk or a.num_centroids or a.nbits or a.train_size:
+    if engine is not None and (a.delete or a.add or any(v is not None for v in folder_options.values())):
         raise ConfigError(
             f"--output {a.output}: an engine collection is built by the engine; --add, --delete and the index "
             "options (--factory, --ondisk, --num-centroids, --nbits, --train-size) apply to index folders "
             "(rerun the build to add documents)"
         )
+    if a.delete or a.add:
+        return _update(a)
     if not a.model or not a.docs:
         raise ConfigError("--model and --docs are needed to build an index")
     model, tokenizer = load_module(a.model, family=a.family, doc_length=a.doc_length)
     model.to(ranks.device)
+    build, knobs = (build_index, folder_options) if engine is None else (resolve(engine.indexer), {})
     t0 = time.perf_counter()
-    record = resolve(engine.indexer)(
+    result = build(
         model,
         tokenizer,
         a.docs,
@@ -164,17 +136,12 @@ def _into_engine(a, ranks, engine) -> int:
         quantize=a.quantize,
         backend=a.backend,
         ranks=ranks,
+        **knobs,
         **options.collection_settings(a),
     )
-    if ranks.is_main:
-        if record is None:
-            print(f"stopped after {a.max_shards} shards; rerun the same command to resume")
-        else:
-            print(
-                f"indexed {record['count']} documents into {a.output} ({record['points']} points) in "
-                f"{time.perf_counter() - t0:.1f}s"
-            )
-    return 0
+    if not ranks.is_main:
+        return 0
+    return _report(result, a, time.perf_counter() - t0)
 
 
 def _update(a) -> int:
@@ -220,5 +187,6 @@ def _report(manifest, a, dt: float) -> int:
     if manifest is None:
         print(f"stopped after {a.max_shards} shards; rerun the same command to resume")
     else:
-        print(f"indexed {manifest['count']} documents into {a.output} in {dt:.1f}s")
+        points = f" ({manifest['points']} points)" if "points" in manifest else ""
+        print(f"indexed {manifest['count']} documents into {a.output}{points} in {dt:.1f}s")
     return 0

@@ -69,25 +69,12 @@ class Index:
 
         module, tokenizer, source = _loaded(model, family)
         engine = engine_of(str(path))
-        if engine is not None:
-            resolve(engine.indexer)(
-                module,
-                tokenizer,
-                docs,
-                str(path),
-                model_source=source,
-                batch_size=batch_size,
-                shard_size=shard_size,
-                overwrite=overwrite,
-                show_progress=show_progress,
-                **options,
-            )
-            return cls(path)
-        build_index(
+        build = build_index if engine is None else resolve(engine.indexer)
+        build(
             module,
             tokenizer,
             docs,
-            Path(path),
+            Path(path) if engine is None else str(path),
             model_source=source,
             batch_size=batch_size,
             shard_size=shard_size,

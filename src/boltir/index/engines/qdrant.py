@@ -101,6 +101,16 @@ class SearchMode:
     prefetch: int | None = None
     oversampling: float | None = None
 
+    def params(self, library: Any) -> Any:
+        """The mode's ``SearchParams`` in ``library`` (``qdrant_edge`` or ``qdrant_client.models``: both spell
+        them alike): exact search ignores quantised copies; approximate search re-scores them in full."""
+        quantization = (
+            library.QuantizationSearchParams(ignore=True)
+            if self.exact
+            else library.QuantizationSearchParams(rescore=True, oversampling=self.oversampling)
+        )
+        return library.SearchParams(exact=self.exact, hnsw_ef=self.hnsw_ef, quantization=quantization)
+
 
 def pooled_vector(tokens: Any) -> list[float]:
     """The unit-length mean of token vectors: a multi-vector document's (or query's) single pooled vector."""
@@ -287,17 +297,12 @@ class EdgeCollection:
         """The engine's top ``k`` (point id, score, doc id) for one query vector, searched as ``mode`` says."""
         q = self.q
         v = q.SparseVector(*vector) if kind == "sparse" else vector
-        quantization = (
-            q.QuantizationSearchParams(ignore=True)
-            if mode.exact
-            else q.QuantizationSearchParams(rescore=True, oversampling=mode.oversampling)
-        )
-        params = q.SearchParams(exact=mode.exact, hnsw_ef=mode.hnsw_ef, quantization=quantization)
+        params = mode.params(q)
         prefetches = None
-        if mode.prefetch:
+        if mode.prefetch:  # candidates by the pooled vector, then exact MaxSim over them
             pooled = q.Query.Nearest(pooled_vector(vector), using="pooled")
             prefetches = [q.Prefetch(mode.prefetch, query=pooled, params=params)]
-            params = q.SearchParams(exact=True, quantization=q.QuantizationSearchParams(ignore=True))
+            params = SearchMode().params(q)
         request = q.QueryRequest(
             limit=k,
             query=q.Query.Nearest(v, using=VECTOR[kind]),
@@ -433,18 +438,12 @@ class ClientCollection:
         local mode always searches exactly)."""
         m = self.models
         v = m.SparseVector(indices=vector[0], values=vector[1]) if kind == "sparse" else vector
-        params = None
-        if self.target.engine != "local":
-            quantization = (
-                m.QuantizationSearchParams(ignore=True)
-                if mode.exact
-                else m.QuantizationSearchParams(rescore=True, oversampling=mode.oversampling)
-            )
-            params = m.SearchParams(exact=mode.exact, hnsw_ef=mode.hnsw_ef, quantization=quantization)
+        local = self.target.engine == "local"
+        params = None if local else mode.params(m)
         prefetch = None
-        if mode.prefetch:
+        if mode.prefetch:  # candidates by the pooled vector, then exact MaxSim over them
             prefetch = m.Prefetch(query=pooled_vector(vector), using="pooled", limit=mode.prefetch, params=params)
-            params = None if params is None else m.SearchParams(exact=True)
+            params = None if local else SearchMode().params(m)
         found = self.client.query_points(
             self.name, query=v, using=VECTOR[kind], prefetch=prefetch, limit=k, with_payload=True, search_params=params
         )
