@@ -23,8 +23,17 @@ class CollectionShardWriter:
     (``add_shard``, ``add_sparse_shard``, ``add_multivector_shard``), upserting each shard's points and recording
     the shard in this rank's progress once the engine has them."""
 
-    def __init__(self, collection: Any, layout: dict[str, Any], build: dict[str, Any], rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        collection: Any,
+        layout: dict[str, Any],
+        build: dict[str, Any],
+        rank: int = 0,
+        world: int = 1,
+        upsert_batch: int = 256,
+    ):
         self.collection, self.layout, self.kind, self.build = collection, layout, layout["kind"], build
+        self.upsert_batch = upsert_batch
         self.rank, self.world = rank, world
         self.next_index: int | None = None
         self.pending_empty = 0
@@ -54,8 +63,8 @@ class CollectionShardWriter:
         index = len(self.shards) if self.next_index is None else self.next_index
         first = index * self.build["shard_size"]
         points = list(shard_points(self.kind, shard))
-        for start in range(0, len(points), self.build["batch_size"]):
-            part = points[start : start + self.build["batch_size"]]
+        for start in range(0, len(points), self.upsert_batch):
+            part = points[start : start + self.upsert_batch]
             self.collection.upsert(
                 self.layout, [first + r for r, _ in part], [v for _, v in part], [ids[r] for r, _ in part]
             )
@@ -171,7 +180,6 @@ def index_into_collection(
         "model_fingerprint": record["fingerprint"],
         "docs": input_fingerprint(docs),
         "shard_size": shard_size,
-        "batch_size": upsert_batch,
         "doc_length": model.config.doc_length,
     }
     collection = connect(spec)
@@ -187,10 +195,11 @@ def index_into_collection(
             raise problem
         if refused is not None:
             raise InvalidIndexError(refused)
-        if not ranks.is_main:
+        if not ranks.is_main:  # see the collection rank 0 made
+            collection.close()
             collection = connect(spec)
         prepare(model, backend, quantize)
-        writer = CollectionShardWriter(collection, want, build, ranks.rank, ranks.world)
+        writer = CollectionShardWriter(collection, want, build, ranks.rank, ranks.world, upsert_batch)
         encode = document_encoder(model, tokenizer, batch_size, None, num_workers, batch_tokens)
         seconds = encode_shards(
             writer,  # type: ignore[arg-type]
