@@ -135,7 +135,8 @@ def benchmark_markdown(results: Path, scripts: Path) -> str:
 
     Args:
         results: the folder of benchmark JSON files (``benchmarks/results``).
-        scripts: the folder of benchmark scripts (``benchmarks``), searched for the file name.
+        scripts: the folder of benchmark scripts (``benchmarks``), searched for the file name when the file does
+            not record its ``command``.
 
     Returns:
         The Markdown text of the page.
@@ -151,7 +152,11 @@ def benchmark_markdown(results: Path, scripts: Path) -> str:
         data = json.loads(path.read_text(encoding="utf-8"))
         writers = [p.name for p, text in sources.items() if f'"{path.name}"' in text or f"'{path.name}'" in text]
         parts.append(f"## {path.stem}\n")
-        command = f"`python benchmarks/{writers[0]}`" if writers else "(no script names this file)"
+        recorded = data.get("command", "") if isinstance(data, dict) else ""
+        if str(recorded).startswith("python benchmarks/"):  # the command the file says wrote it, options and all
+            command = f"`{recorded}`"
+        else:
+            command = f"`python benchmarks/{writers[0]}`" if writers else "(no script names this file)"
         parts.append(f"Written by {command} to `benchmarks/results/{path.name}`.\n")
         if not isinstance(data, dict):
             data = {"values": data}

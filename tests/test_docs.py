@@ -211,7 +211,7 @@ def test_benchmark_page_shows_every_result_file_with_the_script_that_writes_it()
     assert len(results) >= 10
     for path in results:
         section = page.split(f"## {path.stem}\n", 1)[1].split("\n## ", 1)[0]
-        script = re.search(r"`python benchmarks/(\w+\.py)`", section)
+        script = re.search(r"`python benchmarks/(\w+\.py)[^`]*`", section)  # the script, maybe with options
         assert script and (ROOT / "benchmarks" / script[1]).exists(), path.name
     serve = json.loads((ROOT / "benchmarks" / "results" / "serve-cpu.json").read_text())
     ratio = serve["qps_ratio_on_over_off"]["32"]
