@@ -388,6 +388,7 @@ _builtin(
     LENGTHS | {"attend_to_expansion"},
     detects=("architecture:HF_ColBERT",),
     projection_setting="embedding_dim",
+    builder_settings=("markers",),
     description="multi-vector late-interaction bi-encoder (MaxSim)",
 )
 _builtin(

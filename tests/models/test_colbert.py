@@ -45,6 +45,22 @@ def test_markers_query_augmentation_and_skiplist(colbert):
     assert [t for t, s in zip(toks, score[0].tolist()) if not s] == [",", "."]
 
 
+def test_markers_off_keeps_the_backbone_input_and_survives_a_reload(tiny_backbone, tmp_path):
+    from boltir.models.base import save_model_folder
+
+    model, tok = load_colbert(tiny_backbone, embedding_dim=8, markers=False, query_expansion=False)
+    assert model.config.query_marker_id is None and model.config.doc_marker_id is None
+    enc = tok(["cats sleep"], return_tensors="pt")
+    for kind in ("query", "doc"):
+        ids, attn, _ = model.prepare(enc["input_ids"], enc["attention_mask"], kind)
+        assert torch.equal(ids, enc["input_ids"]) and torch.equal(attn, enc["attention_mask"])
+    save_model_folder(model, tok, tmp_path / "m")
+    again, _ = load_colbert(str(tmp_path / "m"))
+    assert again.config.query_marker_id is None and again.config.doc_marker_id is None
+    with pytest.raises(Exception, match="cannot change markers"):
+        load_colbert(str(tmp_path / "m"), markers=True)
+
+
 def test_token_embeddings_do_not_depend_on_batch_padding(colbert):
     from boltir.models.bi_encoders.inference import encode_multi
 
