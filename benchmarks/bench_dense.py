@@ -5,8 +5,10 @@
 1. indexing: ``build_index`` (streamed, length-sorted batches, shards + FAISS) vs a plain transformers
    forward loop over the same passages in corpus order, same model and batch size; and ``build_index`` with
    batches sized by a token budget (``--batch-tokens``, TOKENS padded tokens per batch: 32 x 256);
-2. query encoding + search at batch size 1 and 32: ``DenseSearcher.search`` vs a plain loop (tokenizer, model,
-   mean pooling, FAISS IndexFlatIP over the same vectors);
+2. query encoding + search at batch size 1 and 32: ``DenseSearcher.search`` as it runs by default (the backbone
+   traced) and with ``backend="eager"`` vs a plain loop (tokenizer, model, mean pooling, FAISS IndexFlatIP over the
+   same vectors); and the encoder's useful GFLOP/s at batch 32 against a 2048 x 2048 matrix product's on the same
+   machine;
 3. peak RSS of each part (each runs in its own process), and ``boltir --help`` wall time.
 """
 
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 MODEL = "minilm-l6"
 BATCH = 32
@@ -181,6 +184,30 @@ def part_index_tokens(args) -> dict:
     }
 
 
+def matmul_peak_gflops() -> float:
+    """The best of five 2048 x 2048 float32 matrix products on this machine, in GFLOP/s (the ceiling an encoder
+    made of matrix products could reach)."""
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 2048**3 / best / 1e9
+
+
+def encoder_gflop(config, lengths: list[int]) -> float:
+    """The useful work of a BERT-style encoder over texts of ``lengths`` tokens (no padding): per token and layer
+    the four attention projections and the two feed-forward products, and the attention scores and their
+    weighted sum over the text's own tokens."""
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token = 2 * (4 * h * h + 2 * h * i)
+    return sum(n * layers * (per_token + 4 * n * h) for n in lengths) / 1e9
+
+
 def part_search(args) -> dict:
     import faiss
     import numpy as np
@@ -193,13 +220,12 @@ def part_search(args) -> dict:
     vecs = np.load(Path(args.workdir) / "plain.npy")
     flat = faiss.IndexFlatIP(vecs.shape[1])
     flat.add(vecs)
-    out = {"queries": len(qids), "k": 100}
+    out = {"queries": len(qids), "k": 100, "matmul_peak_gflops": matmul_peak_gflops()}
     for bs in (1, 32):
-        searcher = DenseSearcher(Path(args.workdir) / "index", batch_size=bs)
-        # warm-up both paths once
-        searcher.search(dict(list(queries.items())[:bs]), 100)
-        encode(texts[:bs], 32)
-        best_plain = best_ours = float("inf")
+        # boltir as it runs by default (the backbone traced on CPU) and with the trace turned off
+        traced = DenseSearcher(Path(args.workdir) / "index", batch_size=bs)
+        eager = DenseSearcher(Path(args.workdir) / "index", batch_size=bs, backend="eager")
+        runs: dict = {}
 
         def plain_pass() -> float:
             t0 = time.perf_counter()
@@ -208,29 +234,54 @@ def part_search(args) -> dict:
                 flat.search(v, 100)
             return time.perf_counter() - t0
 
-        def boltir_pass() -> float:
-            nonlocal run
-            t0 = time.perf_counter()
-            run = searcher.search(queries, 100)
-            return time.perf_counter() - t0
+        def searcher_pass(name: str, searcher) -> Any:
+            def run() -> float:
+                t0 = time.perf_counter()
+                runs[name] = searcher.search(queries, 100)
+                return time.perf_counter() - t0
 
-        run: dict = {}
-        for rep in range(4):  # ABBA order so drift in machine speed does not favour either side
-            order = (plain_pass, boltir_pass) if rep % 2 == 0 else (boltir_pass, plain_pass)
-            for fn in order:
-                t = fn()
-                if fn is plain_pass:
-                    best_plain = min(best_plain, t)
-                else:
-                    best_ours = min(best_ours, t)
-        assert len(run) == len(qids)
+            return run
+
+        arms = {"plain": plain_pass, "boltir": searcher_pass("boltir", traced), "eager": searcher_pass("eager", eager)}
+        for fn in arms.values():  # warm-up
+            fn()
+        best = dict.fromkeys(arms, float("inf"))
+        for rep in range(6):  # each arm in each position in turn, so drift in machine speed favours none
+            names = list(arms)[rep % 3 :] + list(arms)[: rep % 3]
+            for name in names:
+                best[name] = min(best[name], arms[name]())
+        assert len(runs["boltir"]) == len(qids)
+        same = max(abs(runs["boltir"][q][d] - s) for q in qids for d, s in runs["eager"][q].items())
         out[f"batch_{bs}"] = {
-            "plain_qps": len(qids) / best_plain,
-            "boltir_qps": len(qids) / best_ours,
-            "ratio": best_plain / best_ours,
+            "plain_qps": len(qids) / best["plain"],
+            "boltir_qps": len(qids) / best["boltir"],
+            "boltir_eager_qps": len(qids) / best["eager"],
+            "ratio": best["plain"] / best["boltir"],
+            "eager_ratio": best["plain"] / best["eager"],
+            "traced_over_eager": best["eager"] / best["boltir"],
+            "max_score_difference_traced_vs_eager": same,
         }
+    # how close query encoding at batch 32 comes to the machine: useful encoder work over encoding time
+    searcher = DenseSearcher(Path(args.workdir) / "index", batch_size=32)
+    lengths = [len(ids) for ids in searcher.tokenizer(texts, truncation=True, max_length=32)["input_ids"]]
+    searcher.encode_queries(texts)
+    seconds = min(_timed(lambda: searcher.encode_queries(texts)) for _ in range(3))
+    gflop = encoder_gflop(searcher.model.encoder.config, lengths)
+    out["encoder_batch_32"] = {
+        "useful_gflop": gflop,
+        "seconds": seconds,
+        "gflops": gflop / seconds,
+        "of_matmul_peak": gflop / seconds / out["matmul_peak_gflops"],
+        "mean_tokens": statistics.mean(lengths),
+    }
     out["peak_rss_mb"] = peak_rss_mb()
     return out
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def startup() -> dict:

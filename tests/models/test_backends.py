@@ -1,5 +1,6 @@
-"""CPU inference backends: int8 dynamic quantization (linear layers become int8, scores stay close to fp32) and
-the ONNX Runtime backend (the exported backbone gives the PyTorch scores)."""
+"""CPU inference backends: the traced backbone (the default: outputs equal the eager backbone's exactly, and
+it steps aside for training, copies and replaced layers), int8 dynamic quantization (linear layers become int8,
+scores stay close to fp32) and the ONNX Runtime backend (the exported backbone gives the PyTorch scores)."""
 
 from __future__ import annotations
 
@@ -52,11 +53,89 @@ def test_unknown_or_misplaced_quantization_is_refused(tiny_dpr):
     model, _ = tiny_dpr
     with pytest.raises(ValueError, match="choose one of int8"):
         prepare(model, quantize="int4")
-    with pytest.raises(ValueError, match="choose one of torch, onnx"):
+    with pytest.raises(ValueError, match="choose one of torch, eager, onnx"):
         prepare(model, backend="tensorrt")
     assert prepare(model, "torch", None) is model and not any(
         "quantized" in type(m).__module__ for m in model.modules() if isinstance(m, torch.nn.Module)
     )
+
+
+TEXTS = ["cats", "a much longer query about motor engine parts and fresh fruit", "apple", "the apple of my eye"]
+
+
+@pytest.mark.parametrize("family", ["dpr", "splade", "colbert", "mono"])
+def test_the_traced_backbone_is_the_default_and_equals_the_eager_one(tiny_backbone, family):
+    """Every kind of backbone output, at batch 1 and batch 4 (padded), bit for bit."""
+    from boltir.models.backends import describe, trace_backbone
+    from boltir.models.loading import load_module
+
+    eager, tok = load_module(tiny_backbone, family=family)
+    traced, _ = load_module(tiny_backbone, family=family)
+    assert trace_backbone(traced, after=0) and describe(traced) == "torch traced" and describe(eager) == "torch"
+    for texts in (TEXTS[:1], TEXTS[1:2], TEXTS):
+        enc = tok(texts, texts if family == "mono" else None, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            want, got = eager(**enc), traced(**enc)
+        if isinstance(want, torch.Tensor):  # a cross-encoder's scores
+            want, got = {"scores": want}, {"scores": got}
+        for field in want:
+            if isinstance(want[field], torch.Tensor):
+                assert torch.equal(got[field], want[field]), (family, field, len(texts))
+
+
+def test_the_trace_steps_aside_for_gradients_copies_and_new_layers(tiny_backbone):
+    import copy
+
+    from boltir.models.backends import TRACE_AFTER, describe, trace_backbone
+    from boltir.models.loading import load_bi_encoder
+
+    model, tok = load_bi_encoder(tiny_backbone, pooling="mean")
+    prepare(model)
+    enc = tok(TEXTS, padding=True, return_tensors="pt")
+    with torch.inference_mode():  # by default the trace is taken once the backbone has run a few times
+        for _ in range(TRACE_AFTER):
+            model(**enc, kind="query")
+        assert describe(model) == "torch"
+        model(**enc, kind="query")
+        assert describe(model) == "torch traced"
+    out = model(**enc, kind="query").embeddings
+    assert out.requires_grad  # with gradients the eager backbone runs: training is untouched
+    out.sum().backward()
+    assert model.encoder.embeddings.word_embeddings.weight.grad is not None
+    with torch.no_grad():  # an in-place update reaches the trace: it shares the parameters
+        model.encoder.embeddings.word_embeddings.weight.mul_(1.5)
+        after = model(**enc, kind="query").embeddings
+    fresh, _ = load_bi_encoder(tiny_backbone, pooling="mean")
+    fresh.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(after, fresh.eval()(**enc, kind="query").embeddings)
+    twin = copy.deepcopy(model)  # a copy has its own parameters: it runs them, not the original's trace
+    with torch.no_grad():
+        twin.encoder.embeddings.word_embeddings.weight.add_(1.0)
+        assert not torch.equal(twin(**enc, kind="query").embeddings, after)
+        assert torch.equal(model(**enc, kind="query").embeddings, after)
+    assert set(model.state_dict()) == set(load_bi_encoder(tiny_backbone, pooling="mean")[0].state_dict())
+    prepare(model, quantize="int8")  # the layers are replaced: the trace is dropped, the int8 layers run
+    assert describe(model) == "torch int8"
+    with torch.no_grad():
+        assert not torch.equal(model(**enc, kind="query").embeddings, after)
+    other, _ = load_bi_encoder(tiny_backbone, pooling="mean")
+    trace_backbone(other, after=0)
+    assert describe(prepare(other, "eager")) == "torch"
+
+
+def test_a_backbone_that_cannot_be_traced_runs_eager(tiny_backbone, monkeypatch):
+    from boltir.models.backends import describe, trace_backbone
+    from boltir.models.loading import load_bi_encoder
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("cannot trace this")
+
+    monkeypatch.setattr(torch.jit, "trace", refuse)
+    model, tok = load_bi_encoder(tiny_backbone)
+    assert not trace_backbone(model, after=0) and describe(model) == "torch"
+    with torch.inference_mode():
+        assert model(**tok(TEXTS, padding=True, return_tensors="pt"), kind="query").embeddings.shape[0] == 4
 
 
 @pytest.fixture

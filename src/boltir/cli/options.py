@@ -72,7 +72,10 @@ CATALOGUE: dict[str, Option] = {
     "strategy": Option(str, "auto", "Lightning strategy for several processes (auto: ddp)"),
     "quantize": Option(str | None, None, "int8: quantize the model's linear layers for faster CPU inference"),
     "backend": Option(
-        str | None, None, "torch (default) or onnx: the model's backbone exported, run in ONNX Runtime (CPU)"
+        str | None,
+        None,
+        "torch (default: on CPU the backbone runs traced where that is exact), eager (no trace) or onnx (the "
+        "backbone exported, run in ONNX Runtime on CPU)",
     ),
     "report": Option(str | None, None, "with --qrels: also write an HTML report (table, per-query figures) here"),
     "limit": Option(int | None, None, "read only the first N documents and queries (a quick trial run)"),

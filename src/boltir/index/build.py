@@ -306,7 +306,7 @@ def build_index(
             build["batch_tokens"] = batch_tokens
         if quantize:
             build["quantize"] = quantize
-        if backend and backend != "torch":
+        if backend and backend not in ("torch", "eager"):  # eager and traced PyTorch give the same vectors
             build["backend"] = backend
         if ranks.world > 1:
             build.update(ranks=ranks.world)
