@@ -134,8 +134,14 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
     encoder = getattr(model, "encoder", None)
     if not getattr(model, "whole_backbone", False) or not isinstance(encoder, torch.nn.Module):
         return False
-    if getattr(encoder, "boltir_trace", None) is not None:
-        return True
+    existing: Any = getattr(encoder, "boltir_trace", None)
+    if existing is not None:  # set up already: taken now if asked
+        if after <= 0:
+            existing["take"](encoder)
+            return existing["traced"] is not None
+        return not existing["failed"]
+    if getattr(model, "backend", None) not in (None, "torch") or getattr(model, "quantized", None):
+        return False  # its layers were replaced (ONNX, int8): those run as they are
     first = next(encoder.parameters(), None)
     if first is None or first.device.type != "cpu" or not first.dtype.is_floating_point:
         return False
@@ -184,6 +190,7 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
 
     # bound to the backbone, so a deep copy rebinds it; the state is a dict: not a submodule, not in the state dict
     setattr(encoder, "forward", types.MethodType(forward, encoder))  # noqa: B010
+    state["take"] = take
     setattr(encoder, "boltir_trace", state)  # noqa: B010
     if after <= 0:
         take(encoder)

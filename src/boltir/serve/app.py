@@ -192,6 +192,11 @@ class Service:
             from boltir.models.api import BiEncoder
 
             self.model = BiEncoder(self.searcher.model, self.searcher.tokenizer)
+        from boltir.models.backends import trace_backbone
+
+        for loaded in (self.model and self.model.module, self.reranker and self.reranker.model):
+            if loaded is not None and backend in (None, "torch") and quantize is None:
+                trace_backbone(loaded, after=0)  # a server lives long: taken now, so no request waits for it
 
     def _open_index(self) -> None:
         from boltir.index.open import open_searcher
