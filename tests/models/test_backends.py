@@ -115,6 +115,10 @@ def test_the_trace_steps_aside_for_gradients_copies_and_new_layers(tiny_backbone
         assert not torch.equal(twin(**enc, kind="query").embeddings, after)
         assert torch.equal(model(**enc, kind="query").embeddings, after)
     assert set(model.state_dict()) == set(load_bi_encoder(tiny_backbone, pooling="mean")[0].state_dict())
+    model.double()  # a cast: the eager backbone runs in the new precision
+    with torch.no_grad():
+        assert model(**enc, kind="query").embeddings.dtype == torch.float64
+    model.float()
     prepare(model, quantize="int8")  # the layers are replaced: the trace is dropped, the int8 layers run
     assert describe(model) == "torch int8"
     with torch.no_grad():

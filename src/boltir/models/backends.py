@@ -114,8 +114,8 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
     attention-mask path is in it), and kept only when its outputs equal the eager backbone's exactly on that probe
     and on two more shapes (one batch without padding); a failure leaves the eager backbone for good. The traced
     forward shares the backbone's parameters (in-place weight updates reach it); a call with gradients, in training
-    mode, off CPU, with other arguments, or once the parameters were replaced (``.to()``, a deep copy) runs the
-    eager forward. The backbone's state dict and signature do not change.
+    mode, off CPU, with other arguments, or once the parameters were replaced or cast (``.to()``, a deep copy) runs
+    the eager forward. The backbone's state dict and signature do not change.
 
     Args:
         model: a loaded boltir model whose family calls its backbone whole (``whole_backbone``).
@@ -146,7 +146,7 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
     if first is None or first.device.type != "cpu" or not first.dtype.is_floating_point:
         return False
     inputs, field = backbone_io(encoder)
-    eager = type(encoder).forward
+    eager, dtype = type(encoder).forward, first.dtype
     state: dict[str, Any] = {"calls": 0, "traced": None, "failed": False, "tracing": False}
     lock = threading.Lock()
 
@@ -176,6 +176,7 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
             or set(given) - set(inputs)
             or next(self.parameters()) is not first  # not the parameters it was set up on (a copy, or moved)
             or first.device.type != "cpu"
+            or first.dtype != dtype
         ):
             return eager(self, *args, **given)
         if state["traced"] is None:
