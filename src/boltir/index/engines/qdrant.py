@@ -119,8 +119,9 @@ def pooled_vector(tokens: Any) -> list[float]:
 
 
 def named_vectors(layout: dict[str, Any], vector: Any) -> dict[str, Any]:
-    """A point's named vectors: the kind's, plus ``pooled`` for a multi-vector layout that keeps one."""
-    named = {VECTOR[layout["kind"]]: vector}
+    """A point's named vectors: the kind's (a numpy array becomes the lists the engine API takes), plus ``pooled``
+    for a multi-vector layout that keeps one (computed from the array, before the conversion)."""
+    named = {VECTOR[layout["kind"]]: vector.tolist() if isinstance(vector, np.ndarray) else vector}
     if layout.get("pooled"):
         named["pooled"] = pooled_vector(vector)
     return named
@@ -530,12 +531,14 @@ def check_collection(record: dict[str, Any], want: dict[str, Any], spec: str) ->
 
 
 def shard_points(kind: str, shard: Any) -> Iterator[tuple[int, Any]]:
-    """``(row, engine vector)`` of each document of one shard as boltir stores it: a dense matrix; a sparse CSR
-    matrix; or multi-vector ``(tokens, offsets)``. Documents without a representation (no term, no token) are
+    """``(row, vector)`` of each document of one shard as boltir stores it: a dense matrix (rows as lists); a sparse
+    CSR matrix (``(ids, weights)`` lists); or multi-vector ``(tokens, offsets)`` (a token array per document, made
+    into lists by :func:`named_vectors`). Documents without a representation (no term, no token) are
     skipped: the engine cannot store them and no search returns them."""
     if kind == "dense":
-        for row in range(len(shard)):
-            yield row, np.asarray(shard[row], dtype=np.float32).tolist()
+        for start in range(0, len(shard), 1024):  # one conversion per block of rows, not one per row
+            block = np.asarray(shard[start : start + 1024], dtype=np.float32).tolist()
+            yield from enumerate(block, start)
     elif kind == "sparse":
         for row in range(shard.shape[0]):
             lo, hi = shard.indptr[row], shard.indptr[row + 1]
@@ -545,7 +548,7 @@ def shard_points(kind: str, shard: Any) -> Iterator[tuple[int, Any]]:
         tokens, offsets = shard
         for row in range(len(offsets) - 1):
             if offsets[row + 1] > offsets[row]:
-                yield row, np.asarray(tokens[offsets[row] : offsets[row + 1]], np.float32).tolist()
+                yield row, np.asarray(tokens[offsets[row] : offsets[row + 1]], np.float32)  # lists: named_vectors
 
 
 def _documents(index_dir: Path, manifest: dict[str, Any], start: int) -> Iterator[tuple[int, Any, str]]:
