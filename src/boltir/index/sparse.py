@@ -1,17 +1,21 @@
 """Learned-sparse indexing: stream documents, encode term weights in length-sorted batches, write CSR shards, then
 an inverted index over term ids (``postings-{indptr,docs,weights}.npy``: per term, the documents and weights sorted
-by weight, highest first, so a search can read each term's best postings only). Interrupted builds resume after
-the last shard.
+by weight, highest first, so a search can read each term's best postings only). The postings are built from the
+shards in three streamed passes (term counts, a scatter per shard, one sort per block of terms), without holding
+the collection in memory. Interrupted builds resume after the last shard.
 
 Search a learned-sparse inverted index with sparse query vectors: exact (every posting of every query term)
-or pruned (the ``budget`` highest-weight postings of each term, read from the impact-ordered lists). The postings
-act as a scipy CSR matrix [terms, documents], so a batch of queries is one sparse product; with ``threads`` the
-documents are split into that many contiguous parts searched at once (scipy's sparse products release the GIL)
-and their top ``k`` merged, with the same result as one part."""
+or pruned (the ``budget`` highest-weight postings of each term, read from the impact-ordered lists). With numba
+installed (the ``fast`` extra), each query is one compiled term-at-a-time pass (:mod:`boltir.index.postings_kernel`)
+and ``threads`` search that many queries at once; without it, the postings act as a scipy CSR matrix [terms,
+documents], a batch of queries is one sparse product, and ``threads`` split the documents into contiguous parts
+searched at once. Both paths return the same positions and scores, bit for bit."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,9 @@ from boltir.data.records import Doc
 from boltir.data.runs import Run
 from boltir.errors import InvalidIndexError
 from boltir.index.kinds import Generation, IndexKindBase
+from boltir.index.postings_kernel import Scratch, compiled_search, search_postings
 from boltir.index.searcher import IndexSearcher, check_threads
-from boltir.index.storage import derived_name, iter_sparse_shards
+from boltir.index.storage import derived_name, iter_sparse_shards, sparse_shard_term_ids
 from boltir.models.scoring import RerankJob, encode_candidates_once
 from boltir.pipeline import as_queries
 from boltir.utils.atomic import atomic_open, atomic_path
@@ -71,9 +76,11 @@ def write_postings(
     """Term-major postings, each term's entries sorted by weight (highest first), built without holding the
     collection in memory: one pass counts postings per term, one scatters each shard into memory-mapped output
     arrays, one re-orders blocks of terms by weight."""
+    import scipy.sparse as sp
+
     counts = np.zeros(vocab, dtype=np.int64)
-    for m, _ in iter_sparse_shards(output, manifest_like):
-        counts += np.bincount(m.indices, minlength=vocab)[:vocab]
+    for shard in manifest_like["shards"]:  # the term ids only: a shard's weights are decompressed once, below
+        counts += np.bincount(sparse_shard_term_ids(output, shard), minlength=vocab)[:vocab]
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     total = int(indptr[-1])
     names = {k: derived_name(f"postings-{k}.npy", generation) for k in ("indptr", "docs", "weights")}
@@ -82,28 +89,36 @@ def write_postings(
         w_mm = np.lib.format.open_memmap(w_tmp, mode="w+", dtype=np.float32, shape=(total,))
         cursor = indptr[:-1].copy()
         base = 0
-        for m, _ in iter_sparse_shards(output, manifest_like):
-            coo = m.tocoo()
-            order = np.argsort(coo.col, kind="stable")
-            terms = coo.col[order].astype(np.int64)
-            first = np.searchsorted(terms, terms, side="left")
-            pos = cursor[terms] + (np.arange(len(terms)) - first)
-            docs_mm[pos] = base + coo.row[order]
-            w_mm[pos] = coo.data[order]
-            cursor += np.bincount(coo.col, minlength=vocab)[:vocab]
+        for m, _ in iter_sparse_shards(output, manifest_like):  # a shard's postings, term-major, to their places
+            if m.shape[1] != vocab:
+                m = sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], vocab))
+            csc = m.tocsc()  # per term, the shard's documents in ascending order
+            shard_counts = np.diff(csc.indptr)
+            pos = np.repeat(cursor - csc.indptr[:-1], shard_counts) + np.arange(csc.nnz)
+            docs_mm[pos] = base + csc.indices
+            w_mm[pos] = csc.data
+            cursor += shard_counts
             base += m.shape[0]
-            del coo, order, terms, first, pos
-        t0 = 0
+            del csc, pos
+        blocks, t0 = [], 0
         while t0 < vocab:  # impact order inside each term, a block of terms at a time
             t1 = int(np.searchsorted(indptr, indptr[t0] + block_postings, side="right")) - 1
             t1 = min(max(t1, t0 + 1), vocab)
+            blocks.append((t0, t1))
+            t0 = t1
+
+        def impact_order(block: tuple[int, int], docs_mm=docs_mm, w_mm=w_mm) -> None:
+            t0, t1 = block
             lo, hi = indptr[t0], indptr[t1]
             if hi > lo:
                 d, w = np.array(docs_mm[lo:hi]), np.array(w_mm[lo:hi])
-                term = np.repeat(np.arange(t0, t1), counts[t0:t1])
-                order = np.lexsort((d, -w, term))
+                term = np.repeat(np.arange(t1 - t0, dtype=np.uint64), counts[t0:t1])
+                # one stable sort on (term, weight descending); documents are ascending within a term already
+                order = np.argsort((term << np.uint64(32)) | descending_key(w), kind="stable")
                 docs_mm[lo:hi], w_mm[lo:hi] = d[order], w[order]
-            t0 = t1
+
+        with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:  # numpy sorts release the GIL
+            list(pool.map(impact_order, blocks))
         docs_mm.flush()
         w_mm.flush()
         del docs_mm, w_mm
@@ -116,6 +131,14 @@ def write_postings(
         "longest_list": int(counts.max(initial=0)),
         "mean_terms_per_doc": float(total / max(n_docs, 1)),
     }
+
+
+def descending_key(w: np.ndarray) -> np.ndarray:
+    """uint64 keys (below 2**32) whose ascending order is the float32 weights' descending order: the IEEE bits,
+    flipped so that integers compare as the floats do, then inverted."""
+    bits = np.ascontiguousarray(w, dtype=np.float32).view(np.uint32)
+    ascending = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
+    return (~ascending).astype(np.uint64)
 
 
 def load_postings(folder: str | Path, manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -156,6 +179,8 @@ class SparseSearcher(IndexSearcher):
         self.indptr, self.docs, self.weights = load_postings(self.index_dir, self.manifest)
         self._matrices: dict[int | None, Any] = {}
         self._parts: dict[int | None, list[tuple[int, Any]]] = {}
+        self._kernel = compiled_search()
+        self._scratch = Scratch(self.manifest["count"])
 
     def postings_matrix(self, budget: int | None = None):
         """The postings as a scipy CSR [vocab, documents] (built once per budget): with a budget, each term keeps
@@ -196,8 +221,23 @@ class SparseSearcher(IndexSearcher):
 
     def search_matrix(self, q_mat, k: int, budget: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Top ``k`` (doc positions, scores) for each row of a CSR matrix of query term weights; equal scores are
-        ordered by document position."""
-        q_mat = q_mat.astype(np.float32)
+        ordered by document position. With numba installed, each query runs through the compiled kernel
+        (:mod:`boltir.index.postings_kernel`; ``threads`` search that many queries at once); without it, through
+        scipy's sparse product (``threads`` search that many document parts at once). Both return the same
+        positions and scores bit for bit."""
+        q_mat = q_mat.astype(np.float32).tocsr()
+        if self._kernel is not None:  # queries split into ``threads`` contiguous batches, one per thread
+            postings = (self.indptr, np.asarray(self.docs), np.asarray(self.weights))
+            bounds = np.linspace(0, q_mat.shape[0], min(self.threads, q_mat.shape[0]) + 1).astype(int)
+            batches = [q_mat[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+            return [
+                found
+                for part in self.in_threads(
+                    lambda b: search_postings(self._kernel, postings, b, k, budget, self.deleted, self._scratch),
+                    batches,
+                )
+                for found in part
+            ]
         if self.threads == 1:
             return self._search_part(q_mat, self.postings_matrix(budget), 0, k)
         parts = self.in_threads(lambda p: self._search_part(q_mat, p[1], p[0], k), self.document_parts(budget))

@@ -331,9 +331,37 @@ def iter_sparse_shards(folder: str | Path, manifest: dict[str, Any]) -> Iterator
     import scipy.sparse as sp
 
     folder = Path(folder)
-    for s in manifest["shards"]:
-        check_shard(folder, s)
-        yield sp.load_npz(folder / s["matrix"]).tocsr(), read_id_file(folder / s["ids"])
+    for s in manifest["shards"]:  # each shard is read once: the checks are check_shard's, on the loaded arrays
+        path, ids_path = folder / s["matrix"], folder / s["ids"]
+        for p in (path, ids_path):
+            if not p.is_file():
+                raise InvalidIndexError(f"{p}: shard file missing")
+        try:
+            matrix = sp.load_npz(path).tocsr()
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+            raise InvalidIndexError(f"{path}: unreadable shard ({e})") from None
+        ids = read_id_file(ids_path)
+        if matrix.shape[0] != s["count"] or len(ids) != s["count"]:
+            raise InvalidIndexError(
+                f"{path}: shard holds {matrix.shape[0]} vectors and {len(ids)} ids, manifest says {s['count']}"
+            )
+        yield matrix, ids
+
+
+def sparse_shard_term_ids(folder: Path, shard: dict[str, Any]) -> np.ndarray:
+    """The term id of every entry of a sparse shard (its CSR ``indices``), read without its weights.
+
+    Raises:
+        InvalidIndexError: the shard file is missing or unreadable.
+    """
+    path = folder / shard["matrix"]
+    if not path.is_file():
+        raise InvalidIndexError(f"{path}: shard file missing")
+    try:
+        with np.load(path) as z:
+            return z["indices"]
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise InvalidIndexError(f"{path}: unreadable shard ({e})") from None
 
 
 def read_id_file(path: Path) -> list[str]:
