@@ -10,6 +10,10 @@
    same vectors); and the encoder's useful GFLOP/s at batch 32 against a 2048 x 2048 matrix product's on the same
    machine;
 3. peak RSS of each part (each runs in its own process), and ``boltir --help`` wall time.
+
+``--plain-python PYTHON`` adds a fourth arm to part 2: the same plain loop run by another interpreter (a virtualenv
+with transformers 4.57, the version Lightning IR needs: ``pip install torch==2.13.0 transformers==4.57.6
+faiss-cpu``), in a process of its own that times each pass and takes its turn with the other arms.
 """
 
 from __future__ import annotations
@@ -208,6 +212,51 @@ def encoder_gflop(config, lengths: list[int]) -> float:
     return sum(n * layers * (per_token + 4 * n * h) for n in lengths) / 1e9
 
 
+PLAIN_ELSEWHERE = r"""
+import json, sys, time
+import faiss, numpy as np, torch, transformers
+from transformers import AutoModel, AutoTokenizer
+path, texts, vecs = sys.argv[1], json.load(open(sys.argv[2])), np.load(sys.argv[3])
+tok, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+flat = faiss.IndexFlatIP(vecs.shape[1]); flat.add(vecs)
+print(json.dumps({"transformers": transformers.__version__, "torch": torch.__version__}), flush=True)
+for line in sys.stdin:
+    bs = json.loads(line)["batch_size"]
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), bs):
+        enc = tok(texts[i : i + bs], padding=True, truncation=True, max_length=32, return_tensors="pt")
+        with torch.inference_mode():
+            h = model(**enc).last_hidden_state
+            m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
+            e = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+        flat.search(e.numpy(), 100)
+    print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+"""
+
+
+def plain_elsewhere(python: str, texts: list[str], workdir: Path):
+    """The plain loop in another interpreter (``PLAIN_ELSEWHERE``): returns (versions, pass(batch size) -> s)."""
+    from boltir.models.sources import resolve_model
+
+    (workdir / "queries.json").write_text(json.dumps(texts))
+    files = [str(workdir / "queries.json"), str(workdir / "plain.npy")]
+    proc = subprocess.Popen(
+        [python, "-c", PLAIN_ELSEWHERE, resolve_model(MODEL), *files],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    versions = json.loads(proc.stdout.readline())
+
+    def one_pass(bs: int) -> float:
+        proc.stdin.write(json.dumps({"batch_size": bs}) + "\n")
+        proc.stdin.flush()
+        return json.loads(proc.stdout.readline())["seconds"]
+
+    return versions, one_pass
+
+
 def part_search(args) -> dict:
     import faiss
     import numpy as np
@@ -221,6 +270,9 @@ def part_search(args) -> dict:
     flat = faiss.IndexFlatIP(vecs.shape[1])
     flat.add(vecs)
     out = {"queries": len(qids), "k": 100, "matmul_peak_gflops": matmul_peak_gflops()}
+    elsewhere = plain_elsewhere(args.plain_python, texts, Path(args.workdir)) if args.plain_python else None
+    if elsewhere:
+        out["plain_elsewhere_versions"] = elsewhere[0]
     for bs in (1, 32):
         # boltir as it runs by default (the backbone traced on CPU) and with the trace turned off
         traced = DenseSearcher(Path(args.workdir) / "index", batch_size=bs)
@@ -243,11 +295,13 @@ def part_search(args) -> dict:
             return run
 
         arms = {"plain": plain_pass, "boltir": searcher_pass("boltir", traced), "eager": searcher_pass("eager", eager)}
+        if elsewhere:
+            arms["plain_elsewhere"] = lambda bs=bs: elsewhere[1](bs)
         for fn in arms.values():  # warm-up
             fn()
         best = dict.fromkeys(arms, float("inf"))
         for rep in range(6):  # each arm in each position in turn, so drift in machine speed favours none
-            names = list(arms)[rep % 3 :] + list(arms)[: rep % 3]
+            names = list(arms)[rep % len(arms) :] + list(arms)[: rep % len(arms)]
             for name in names:
                 best[name] = min(best[name], arms[name]())
         assert len(runs["boltir"]) == len(qids)
@@ -260,6 +314,14 @@ def part_search(args) -> dict:
             "eager_ratio": best["plain"] / best["eager"],
             "traced_over_eager": best["eager"] / best["boltir"],
             "max_score_difference_traced_vs_eager": same,
+            **(
+                {
+                    "plain_elsewhere_qps": len(qids) / best["plain_elsewhere"],
+                    "ratio_vs_plain_elsewhere": best["plain_elsewhere"] / best["boltir"],
+                }
+                if elsewhere
+                else {}
+            ),
         }
     # how close query encoding at batch 32 comes to the machine: useful encoder work over encoding time
     searcher = DenseSearcher(Path(args.workdir) / "index", batch_size=32)
@@ -305,6 +367,8 @@ def startup() -> dict:
 
 def run_part(name: str, args) -> dict:
     cmd = [sys.executable, __file__, "--part", name, "--num-docs", str(args.num_docs), "--workdir", args.workdir]
+    if args.plain_python:
+        cmd += ["--plain-python", args.plain_python]
     res = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "BOLTIR_NO_PROGRESS": "1"})
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -315,6 +379,7 @@ def main() -> None:
     p.add_argument("--output", default=str(Path(__file__).parent / "results" / "dense-cpu.json"))
     p.add_argument("--part")
     p.add_argument("--workdir")
+    p.add_argument("--plain-python", help="another interpreter for a second plain loop (e.g. transformers 4.57)")
     args = p.parse_args()
     if args.part:
         print(json.dumps(globals()[f"part_{args.part}"](args)))
