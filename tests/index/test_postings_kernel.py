@@ -125,3 +125,15 @@ def test_postings_statistics(collection):
     stats = json.loads(json.dumps(manifest["postings"]))
     assert stats["terms_used"] == int((np.diff(docs.tocsc().indptr) > 0).sum())
     assert stats["longest_list"] == int(np.diff(docs.tocsc().indptr).max())
+
+
+@pytest.mark.skipif(compiled_search() is None, reason="numba is not installed (the fast extra)")
+def test_kernel_refuses_another_vocabulary_and_returns_nothing_for_k_0(collection):
+    from boltir.errors import ConfigError
+
+    folder, manifest, _, queries = collection
+    s = searcher_on(folder, manifest, kernel=True)
+    wider = sp.csr_matrix(([1.0], [VOCAB + 5], [0, 1]), shape=(1, VOCAB + 10), dtype=np.float32)
+    with pytest.raises(ConfigError, match=f"queries over {VOCAB + 10} terms, the index has {VOCAB}"):
+        s.search_matrix(wider, 5)
+    assert [len(p) for p, _ in s.search_matrix(queries, 0)] == [0] * queries.shape[0]

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from boltir.errors import ConfigError
+
 
 @cache
 def compiled_search() -> Any:
@@ -174,10 +176,17 @@ def search_postings(
 
     Returns:
         Per query, document positions (int64) and their float32 scores, best first.
+
+    Raises:
+        ConfigError: the queries' vocabulary is not the index's.
     """
-    acc, seen, touched = scratch.get()
     indptr, docs, weights = postings
     n_q = q_mat.shape[0]
+    if q_mat.shape[1] != len(indptr) - 1:  # the kernel reads term pointers unchecked: never past the vocabulary
+        raise ConfigError(f"queries over {q_mat.shape[1]} terms, the index has {len(indptr) - 1}")
+    if k < 1 or n_q == 0:
+        return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(n_q)]
+    acc, seen, touched = scratch.get()
     out_pos, out_scores, out_n = np.empty((n_q, k), np.int64), np.empty((n_q, k), np.float32), np.empty(n_q, np.int64)
     kernel(
         indptr, docs, weights, q_mat.indptr.astype(np.int64), q_mat.indices.astype(np.int64), q_mat.data, k,
