@@ -286,18 +286,12 @@ def main() -> None:
     ap.add_argument("--only", choices=["synthetic", "dl_pool"])
     ap.add_argument("--output", default=str(Path(__file__).parent / "results" / "sparse-cpu.json"))
     a = ap.parse_args()
-    import numba
-    import pyterrier_pisa
-    import seismic
+    from importlib.metadata import version
 
     result: dict = {
         "command": "python benchmarks/bench_sparse.py",
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-        "packages": {
-            "numba": numba.__version__,
-            "pyterrier-pisa": getattr(pyterrier_pisa, "__version__", "?"),
-            "pyseismic-lsr": getattr(seismic, "__version__", "?"),
-        },
+        "packages": {name: version(name) for name in ("numba", "pyterrier-pisa", "pyseismic-lsr")},
     }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
