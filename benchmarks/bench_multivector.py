@@ -99,15 +99,10 @@ def build_boltir(folder: Path, tokens, offsets, nbits: int | None) -> float:
 
 
 def boltir_searcher(folder: Path):
+    from bench_search_scale import synthetic_searcher
     from boltir.index.multivector import MultiVectorSearcher
 
-    s = MultiVectorSearcher.__new__(MultiVectorSearcher)  # the searcher's own search code, no model
-    s.index_dir, s.threads = folder, 1
-    s.manifest = json.loads((folder / "manifest.json").read_text())  # synthetic: no model, so not read_manifest
-    s.deleted = np.zeros(s.manifest["count"], dtype=bool)
-    s.nprobe, s.ncandidates, s._pool = 4, 1024, None
-    s.open()
-    return s
+    return synthetic_searcher(MultiVectorSearcher, folder, nprobe=4, ncandidates=1024)
 
 
 def recall(found: list, truth: list) -> float:

@@ -172,6 +172,21 @@ def case_sharded(folder: Path) -> dict:
     return {"parts": PARTS, "search_peak_rss_mb": rss_mb(), "qps": qps, "recall@100": recall(ids, folder)}
 
 
+def synthetic_searcher(cls, folder: Path, threads: int = 1, **attributes):
+    """A searcher of class ``cls`` opened on a synthetic index folder (no model, so no query encoder and no model
+    record for ``read_manifest``): its own search code, fed query vectors directly."""
+    import numpy as np
+
+    searcher = cls.__new__(cls)
+    searcher.index_dir, searcher.threads, searcher._pool = Path(folder), threads, None
+    searcher.manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
+    for name, value in attributes.items():
+        setattr(searcher, name, value)
+    searcher.open()
+    return searcher
+
+
 def case_sparse_build(folder: Path, n: int) -> dict:
     """1M synthetic sparse documents through the writers ``boltir index`` uses (see bench_index_memory.py)."""
     from bench_index_memory import sparse
@@ -200,15 +215,10 @@ def case_sparse_search(folder: Path) -> dict:
     import numpy as np
 
     from boltir.index.sparse import SparseSearcher
-    from boltir.index.storage import read_manifest
 
     queries, out, truth = sparse_queries(), {}, None
     for threads in (1, 2):
-        searcher = SparseSearcher.__new__(SparseSearcher)  # the searcher's own search code, no query encoder
-        searcher.index_dir, searcher.threads = folder / "sparse", threads
-        searcher.manifest = read_manifest(searcher.index_dir)
-        searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
-        searcher.open()
+        searcher = synthetic_searcher(SparseSearcher, folder / "sparse", threads, budget=None)
         for budget in (None, *BUDGETS):
             searcher.search_matrix(queries[:4], K, budget)  # warm-up (builds a pruned matrix once)
             best = float("inf")
@@ -282,7 +292,6 @@ def case_multivector_search(folder: Path) -> dict:
     import numpy as np
 
     from boltir.index.multivector import MultiVectorSearcher
-    from boltir.index.storage import read_manifest
 
     rng = np.random.default_rng(1)
     queries = [mv_draw(rng, mv_centres(), MV_QUERY_TOKENS) for _ in range(MV_QUERIES)]
@@ -290,12 +299,7 @@ def case_multivector_search(folder: Path) -> dict:
     out: dict = {}
     truth = None
     for threads in (1, os.cpu_count() or 1):
-        searcher = MultiVectorSearcher.__new__(MultiVectorSearcher)  # the searcher's own search code, no model
-        searcher.index_dir, searcher.threads = folder / "multivector", threads
-        searcher.manifest = read_manifest(searcher.index_dir)
-        searcher.deleted = np.zeros(searcher.manifest["count"], dtype=bool)
-        searcher.nprobe, searcher.ncandidates, searcher._pool = 4, 1024, None
-        searcher.open()
+        searcher = synthetic_searcher(MultiVectorSearcher, folder / "multivector", threads, nprobe=4, ncandidates=1024)
         if truth is None:  # exhaustive: every centroid probed, every document scored exactly
             every = searcher.centroids.shape[0]
             truth = [searcher.search_tokens(q, K, every, None)[0] for q in queries]

@@ -59,13 +59,10 @@ class Boltir:
     """boltir's SparseSearcher over the index folder, queries given as term weights (no model)."""
 
     def __init__(self, folder: Path, scipy_path: bool = False):
+        from bench_search_scale import synthetic_searcher
         from boltir.index.sparse import SparseSearcher
 
-        self.s = SparseSearcher.__new__(SparseSearcher)  # the searcher's own search code, no query encoder
-        self.s.index_dir, self.s.threads = folder, 1
-        self.s.manifest = json.loads((folder / "manifest.json").read_text())  # the synthetic one has no model
-        self.s.deleted = np.zeros(self.s.manifest["count"], dtype=bool)
-        self.s.open()
+        self.s = synthetic_searcher(SparseSearcher, folder, budget=None)
         if scipy_path:
             self.s._kernel = None
 
