@@ -25,6 +25,7 @@ from boltir.data.records import Doc
 from boltir.data.runs import Run
 from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.kinds import Generation, IndexKindBase
+from boltir.index.maxsim_kernel import centroid_maxsim
 from boltir.index.searcher import IndexSearcher, check_threads
 from boltir.index.storage import derived_name
 from boltir.models.scoring import RerankJob, encode_candidates_once
@@ -290,6 +291,9 @@ class MultiVectorSearcher(IndexSearcher):
 
         def score(d: np.ndarray, shard: int) -> np.ndarray:
             lengths = self.doc_end[d] - self.doc_start[d]
+            compiled = centroid_maxsim(sims, self.codes, self.global_start[d], lengths)
+            if compiled is not None:  # the same scores, bit for bit, without gathering a row per token
+                return compiled
             return maxsim_rows(sims[self.codes[token_rows(self.global_start[d], lengths)]], lengths)
 
         return self.by_shard(docs, score)

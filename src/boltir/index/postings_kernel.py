@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from boltir.errors import ConfigError
+from boltir.index.compiled import numba_jit
 
 
 @cache
@@ -33,12 +34,9 @@ def compiled_search() -> Any:
     Returns:
         The jitted function, compiled on first use (cached on disk by numba), or None.
     """
-    try:
-        import numba
-    except ImportError:
+    jit = numba_jit()
+    if jit is None:
         return None
-
-    jit = numba.njit(cache=True, nogil=True)
 
     @jit
     def below(s1, p1, s2, p2):  # (s1, p1) ranks below (s2, p2): lower score, or equal score and later position
