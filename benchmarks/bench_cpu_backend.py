@@ -1,5 +1,6 @@
 """The CPU backends against fp32 PyTorch, measured in one run (each repeat in turn forwards and backwards, best of
-the repeats): int8 PyTorch, ONNX Runtime fp32 and ONNX Runtime int8 (``--backend`` / ``--quantize``).
+the repeats): int8 PyTorch, a bfloat16 backbone, ONNX Runtime fp32 and ONNX Runtime int8 (``--backend`` /
+``--quantize``).
 
   python benchmarks/bench_cpu_backend.py [--output benchmarks/results/cpu-backend.json]
 
@@ -8,10 +9,11 @@ the repeats): int8 PyTorch, ONNX Runtime fp32 and ONNX Runtime int8 (``--backend
 2. cross-encoder pair scoring (a mono model on MiniLM-L6; its head is untrained, so only its speed is reported):
    pairs/s over 1,000 DL19 (query, candidate) pairs, each backend beside a plain transformers loop in the same run
    (AutoModelForSequenceClassification on the same weights, batches of 32 pairs in run order, each padded to its
-   longest pair, queries and passages cut at the same 32 / 256 tokens). The nDCG cost of int8 is part 1's (the
-   same quantisation of the same backbone, on a model whose scores mean something).
+   longest pair, queries and passages cut at the same 32 / 256 tokens), and the same loop with the model cast to
+   bfloat16 by hand. The nDCG cost of int8 and bf16 is part 1's (the same change to the same backbone, on a model
+   whose scores mean something).
 The ONNX exports are made before timing (a one-off per model, cached); the JSON records the CPU, since the int8
-gain depends on its instructions (AVX-512 VNNI makes int8 products much cheaper than fp32 ones).
+gain depends on its instructions (AVX-512 VNNI makes int8 products much cheaper than fp32 ones, AMX bfloat16 ones).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ import time
 from pathlib import Path
 
 REPEATS = 2
-BACKENDS = {"fp32": ("torch", None), "int8": ("torch", "int8"), "onnx": ("onnx", None), "onnx_int8": ("onnx", "int8")}
+BACKENDS = {
+    "fp32": ("torch", None),
+    "int8": ("torch", "int8"),
+    "bf16": ("torch", "bf16"),
+    "onnx": ("onnx", None),
+    "onnx_int8": ("onnx", "int8"),
+}
 
 
 def cpu_model() -> str:
@@ -45,9 +53,10 @@ def timed(names: list[str], fn) -> dict[str, float]:
     return best
 
 
-def plain_cross_encoder(pairs: list[tuple[str, str]], query_length: int, doc_length: int):
-    """What a user writes by hand: transformers' sequence classifier on the same weights, 32 pairs per batch in the
-    order given, each batch padded to its longest pair; returns the function that scores every pair once."""
+def plain_cross_encoder(pairs: list[tuple[str, str]], query_length: int, doc_length: int, dtype: str = "float32"):
+    """What a user writes by hand: transformers' sequence classifier on the same weights (in ``dtype``), 32 pairs per
+    batch in the order given, each batch padded to its longest pair; returns the function that scores every pair
+    once."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -55,7 +64,7 @@ def plain_cross_encoder(pairs: list[tuple[str, str]], query_length: int, doc_len
 
     path = resolve_model("minilm-l6")
     tok = AutoTokenizer.from_pretrained(path)
-    clf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
+    clf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=getattr(torch, dtype)).eval()
     short = [tok.convert_tokens_to_string(tok.tokenize(q)[:query_length]) for q, _ in pairs]
 
     def score() -> None:
@@ -131,13 +140,19 @@ def main() -> None:
         jobs[name] = RerankJob.from_run(model, tok, pair_run, queries, docs, None, show_progress=False)
     flat = [(queries[q], docs[d]) for q, ds in pairs.items() for d in ds]
     plain = plain_cross_encoder(flat, model.config.query_length, model.config.doc_length)  # the mono models' lengths
-    arms = {"plain_loop": plain, **{name: (lambda name=name: rerank_pairs(jobs[name])) for name in jobs}}
+    plain_bf16 = plain_cross_encoder(flat, model.config.query_length, model.config.doc_length, "bfloat16")
+    arms = {
+        "plain_loop": plain,
+        "plain_loop_bf16": plain_bf16,
+        **{name: (lambda name=name: rerank_pairs(jobs[name])) for name in jobs},
+    }
     best_pairs = timed(list(arms), lambda name: arms[name]())
     cross: dict = {name: {"pairs": n_pairs, "pairs_per_s": round(n_pairs / best_pairs[name], 1)} for name in arms}
     for name in jobs:
         cross[name]["speedup_vs_plain_loop"] = round(best_pairs["plain_loop"] / best_pairs[name], 3)
         if name != "fp32":
             cross[name]["speedup_vs_fp32"] = round(best_pairs["fp32"] / best_pairs[name], 3)
+    cross["bf16"]["speedup_vs_plain_loop_bf16"] = round(best_pairs["plain_loop_bf16"] / best_pairs["bf16"], 3)
 
     result = {
         "machine": {

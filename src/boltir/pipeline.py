@@ -117,7 +117,7 @@ class Reranker(Reranking):
     object loaded by boltir. ``docs``: where candidate texts come from (a file, bundled dataset, ``irds:<id>`` or
     ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_size``
     texts per forward pass, or ``batch_tokens`` padded tokens per pass. ``quantize="int8"``: int8 linear layers
-    on CPU (:mod:`boltir.models.backends`). ``ranks``: this process's place in a job of several
+    on CPU, ``quantize="bf16"``: a bfloat16 backbone (:mod:`boltir.models.backends`). ``ranks``: this process's place in a job of several
     (:func:`boltir.utils.distributed.launch`); they share the batches and each gets the whole run.
     """
 

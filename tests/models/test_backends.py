@@ -51,7 +51,7 @@ def test_index_records_it_and_its_searcher_follows(tiny_dpr, tmp_path):
 
 def test_unknown_or_misplaced_quantization_is_refused(tiny_dpr):
     model, _ = tiny_dpr
-    with pytest.raises(ValueError, match="choose one of int8"):
+    with pytest.raises(ValueError, match="choose one of int8, bf16"):
         prepare(model, quantize="int4")
     with pytest.raises(ValueError, match="choose one of torch, eager, onnx"):
         prepare(model, backend="tensorrt")
@@ -233,3 +233,40 @@ def test_an_unreadable_cached_export_is_made_again(tiny_backbone, cache):
     model = boltir.load_model(tiny_backbone, family="dpr")
     prepare(model.module, "onnx")
     np.testing.assert_allclose(model.score("apple fruit", DOCS)[0], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["dpr", "splade", "colbert", "mono"])
+def test_bf16_runs_the_backbone_in_bfloat16_and_hands_the_family_float32(tiny_backbone, family):
+    """The backbone's parameters in bfloat16, the family's own in float32; scores close to float32's; the trace of
+    the bfloat16 backbone gives its eager scores exactly."""
+    import boltir
+    from boltir.models.backends import describe, trace_backbone
+
+    fp32 = boltir.load_model(tiny_backbone, family=family)
+    half = boltir.load_model(tiny_backbone, family=family)
+    assert prepare(half.module, quantize="bf16") is half.module and describe(half.module) == "torch bf16"
+    assert {p.dtype for p in half.module.encoder.parameters()} == {torch.bfloat16}
+    own = [p.dtype for n, p in half.module.named_parameters() if not n.startswith("encoder.")]
+    assert set(own) <= {torch.float32}
+    query = "apple fruit"
+    want, eager = fp32.score(query, DOCS)[0], half.score(query, DOCS)[0]
+    assert eager.dtype == want.dtype and not np.array_equal(eager, want)  # bfloat16 moved them, a little
+    np.testing.assert_allclose(eager, want, rtol=0.05, atol=0.05 * max(1.0, float(np.abs(want).max())))
+    assert trace_backbone(half.module, after=0) and describe(half.module) == "torch bf16 traced"
+    assert np.array_equal(half.score(query, DOCS)[0], eager)
+    assert prepare(half.module, "torch", "bf16") is half.module and describe(half.module) == "torch bf16 traced"
+    assert describe(prepare(half.module, "eager", "bf16")) == "torch bf16"  # the trace dropped, bf16 kept
+
+
+def test_bf16_is_refused_with_onnx_and_where_the_layers_are_looped(tiny_backbone, tiny_dpr):
+    from boltir.models.loading import load_set_encoder
+
+    model, _ = tiny_dpr
+    with pytest.raises(ValueError, match="quantize=bf16 runs in PyTorch"):
+        prepare(model, "onnx", "bf16")
+    set_encoder, _ = load_set_encoder(tiny_backbone)
+    with pytest.raises(ValueError, match="quantize=bf16: SetEncoder does not call its backbone whole"):
+        prepare(set_encoder, quantize="bf16")
+    prepare(model, quantize="int8")
+    with pytest.raises(ValueError, match="already runs on torch int8, not torch bf16"):
+        prepare(model, quantize="bf16")

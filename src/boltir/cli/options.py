@@ -70,7 +70,12 @@ CATALOGUE: dict[str, Option] = {
     "num_nodes": Option(int, 1, "nodes (each runs --devices processes; or launch with torchrun / SLURM)"),
     "accelerator": Option(str, "auto", "cpu, gpu, mps or auto"),
     "strategy": Option(str, "auto", "Lightning strategy for several processes (auto: ddp)"),
-    "quantize": Option(str | None, None, "int8: quantize the model's linear layers for faster CPU inference"),
+    "quantize": Option(
+        str | None,
+        None,
+        "int8: quantize the model's linear layers for faster CPU inference; bf16: run the backbone in bfloat16 "
+        "(fast on CPUs with AMX or AVX512-BF16, and on GPUs); both move scores a little",
+    ),
     "backend": Option(
         str | None,
         None,

@@ -126,7 +126,7 @@ def index_into_collection(
         max_shards: stop after this many new shards (time-boxed; rerun to continue).
         show_progress: a progress bar over the documents (rank 0).
         batch_tokens: token-budget batches instead of ``batch_size`` documents.
-        quantize: ``int8`` dynamic quantisation of the encoder.
+        quantize: ``int8`` dynamic quantisation of the encoder, or ``bf16`` (a bfloat16 backbone).
         backend: ``torch`` (default) or ``onnx``.
         ranks: this process's place in a job of several; each rank upserts its own shards (a server target).
         upsert_batch: points per upsert request.
