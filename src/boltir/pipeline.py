@@ -115,9 +115,10 @@ class Reranker(Reranking):
 
     ``model``: a short name, folder or Hub id (loaded as ``family``, or the folder's own family), or a model
     object loaded by boltir. ``docs``: where candidate texts come from (a file, bundled dataset, ``irds:<id>`` or
-    ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_size``
-    texts per forward pass, or ``batch_tokens`` padded tokens per pass. ``quantize="int8"``: int8 linear layers
-    on CPU, ``quantize="bf16"``: a bfloat16 backbone (:mod:`boltir.models.backends`). ``ranks``: this process's place in a job of several
+    ``{docid: text}``) unless ``rerank`` is given them. ``depth``: candidates re-ranked per query. ``batch_tokens``:
+    padded tokens per forward pass (by default ``batch_size`` times the longest input; 0: ``batch_size`` texts
+    per pass). ``quantize="int8"``: int8 linear layers on CPU; ``quantize="bf16"``: a bfloat16 backbone
+    (:mod:`boltir.models.backends`). ``ranks``: this process's place in a job of several
     (:func:`boltir.utils.distributed.launch`); they share the batches and each gets the whole run.
     """
 

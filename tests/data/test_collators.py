@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from boltir.data.collators import token_budget_batches
+from boltir.data.collators import token_budget, token_budget_batches
 
 
 def test_token_budget_batches_by_hand():
@@ -27,3 +27,9 @@ def test_a_text_longer_than_the_budget_travels_alone():
     assert token_budget_batches([50, 4], 10) == [[0], [1]]
     with pytest.raises(ValueError, match="positive token budget"):
         token_budget_batches([1], 0)
+
+
+def test_the_default_budget_is_a_full_batch_of_the_longest_texts():
+    assert token_budget(None, 32, 256) == 32 * 256
+    assert token_budget(0, 32, 256) is None  # 0: batches of batch_size texts
+    assert token_budget(1000, 32, 256) == 1000

@@ -53,7 +53,8 @@ def test_cross_encoder_rerank_and_oom_splitting(tiny_backbone, monkeypatch):
 
     monkeypatch.setattr(type(model), "forward", tight_memory)
     split = rerank_pairs(RerankJob.from_run(model, tok, run, queries, docs, None, batch_size=8, show_progress=False))
-    assert max(s for s in sizes if s <= 3) <= 3 and 8 in sizes
+    assert sizes[0] == 12  # 8 x the longest pair allowed holds all 12 short pairs: one batch, split on OOM
+    assert max(s for s in sizes if s <= 3) <= 3 and sizes[1:3] == [6, 3]
     assert all(abs(split[q][d] - out[q][d]) < 1e-5 for q in out for d in out[q])
 
 
@@ -78,19 +79,39 @@ def test_sparse_rerank_equals_pairwise_scores(tiny_backbone):
 
 
 def test_token_budget_batches_give_the_same_scores(tiny_backbone, tiny_dpr):
+    """Batches by padded tokens (the default for pairs and documents: ``batch_size`` x the longest input) give
+    the scores of batches by count (``batch_tokens=0``) to float rounding; queries stay in count batches."""
     import numpy as np
 
+    from boltir.data.collators import token_budget_batches
+    from boltir.data.pair_tokenizer import PairTokenizer
+    from boltir.models.bi_encoders.inference import encoded_batches
     from boltir.models.loading import load_cross_encoder
-    from boltir.models.scoring import RerankJob, rerank_pairs
+    from boltir.models.scoring import RerankJob, pair_batches, rerank_pairs
 
     docs = {f"d{i}": f"document {i} " + "word " * (3 * i) for i in range(12)}
     run = {"q1": {f"d{i}": float(-i) for i in range(12)}}
     queries = {"q1": "a query about words"}
     model, tok = load_cross_encoder(tiny_backbone)
-    by_count = rerank_pairs(RerankJob.from_run(model, tok, run, queries, docs, None, batch_size=4, show_progress=False))
-    job = RerankJob.from_run(model, tok, run, queries, docs, None, show_progress=False, batch_tokens=64)
-    by_tokens = rerank_pairs(job)
-    assert all(abs(by_tokens["q1"][d] - by_count["q1"][d]) < 1e-5 for d in docs)
-    bi, bi_tok = tiny_dpr
+
+    def scores(**batching):
+        return rerank_pairs(RerankJob.from_run(model, tok, run, queries, docs, None, show_progress=False, **batching))
+
+    by_count = scores(batch_size=4, batch_tokens=0)
+    for by_tokens in (scores(batch_tokens=64), scores(batch_size=4)):
+        assert all(abs(by_tokens["q1"][d] - by_count["q1"][d]) < 1e-5 for d in docs)
+    pt = PairTokenizer(tok, model.config.query_length, model.config.doc_length)
+    assert pt.max_length == model.config.query_length + model.config.doc_length + 3  # [CLS] q [SEP] d [SEP]
     texts = list(docs.values())
-    assert np.allclose(bi.encode(texts, batch_size=3, tokenizer=bi_tok), bi.encode(texts, batch_tokens=50), atol=1e-6)
+    lengths = pt.lengths(["a query about words"] * 12, texts)
+    assert pair_batches(pt, ["a query about words"] * 12, texts, 4, None) == token_budget_batches(
+        lengths, 4 * pt.max_length
+    )
+    assert [len(b) for b in pair_batches(pt, ["q"] * 12, texts, 4, 0)] == [4, 4, 4]
+    bi, bi_tok = tiny_dpr
+    count = bi.encode(texts, batch_size=3, batch_tokens=0, tokenizer=bi_tok)
+    assert np.allclose(count, bi.encode(texts, batch_tokens=50, tokenizer=bi_tok), atol=1e-6)
+    assert np.allclose(count, bi.encode(texts, batch_size=3, tokenizer=bi_tok), atol=1e-6)
+    doc_sizes = [len(i) for i, _ in encoded_batches(bi, bi_tok, texts, "doc", batch_size=3)]
+    query_sizes = [len(i) for i, _ in encoded_batches(bi, bi_tok, texts, "query", batch_size=3)]
+    assert max(doc_sizes) > 3 and len(doc_sizes) < 4 and query_sizes == [3, 3, 3, 3]

@@ -50,7 +50,8 @@ CATALOGUE: dict[str, Option] = {
     "batch_tokens": Option(
         int | None,
         None,
-        "batch by padded tokens instead of --batch-size texts (e.g. 8192): short texts go in bigger batches",
+        "padded tokens per batch of documents or (query, doc) pairs: short texts go in bigger batches (default: "
+        "--batch-size x the longest input; 0: batches of --batch-size texts)",
     ),
     "datatype": Option(str | None, None, "Qdrant collections: vector storage, float32 (default) or float16"),
     "quantization": Option(
@@ -96,7 +97,6 @@ RANGES: dict[str, dict[str, float]] = {
             "k",
             "depth",
             "batch_size",
-            "batch_tokens",
             "num_nodes",
             "limit",
             "shard_size",
@@ -125,7 +125,10 @@ RANGES: dict[str, dict[str, float]] = {
             "hnsw_threshold_kb",
         )
     },
-    **{name: {"min": 0} for name in ("num_workers", "ncandidates", "skip_top", "retries", "max_wait_ms", "k1")},
+    **{
+        name: {"min": 0}
+        for name in ("batch_tokens", "num_workers", "ncandidates", "skip_top", "retries", "max_wait_ms", "k1")
+    },
     "port": {"min": 0, "max": 65535},
     "b": {"min": 0, "max": 1},
     "timeout": {"above": 0},

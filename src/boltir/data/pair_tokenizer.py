@@ -37,6 +37,11 @@ class PairTokenizer:
         self.with_types = "token_type_ids" in tokenizer.model_input_names
         self.query_length, self.doc_length = query_length, doc_length
 
+    @property
+    def max_length(self) -> int:
+        """The longest pair this tokenizer builds, in tokens (both sides at their limits, special tokens added)."""
+        return self.query_length + self.doc_length + self.backend.num_special_tokens_to_add(True)
+
     def lengths(self, queries: Sequence[str], docs: Sequence[str]) -> list[int]:
         """Token count of each pair as :meth:`__call__` builds it (both sides cut, special tokens added)."""
         q_lens = [len(e.ids) for e in self.backend.encode_batch(list(queries), add_special_tokens=False)]

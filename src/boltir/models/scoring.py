@@ -147,11 +147,13 @@ def _is_oom(e: BaseException) -> bool:
 def pair_batches(
     pair_tokenizer: Any, queries: list[str], docs: list[str], batch_size: int, batch_tokens: int | None
 ) -> list[list[int]]:
-    """Length-sorted batches of pair positions: ``batch_size`` pairs, or as many as fit ``batch_tokens`` padded
-    tokens (each pair's length counted on token ids, as the pair tokenizer cuts it)."""
-    if batch_tokens:
-        from boltir.data.collators import token_budget_batches
+    """Length-sorted batches of pair positions: as many as fit ``batch_tokens`` padded tokens (each pair's length
+    counted on token ids, as the pair tokenizer cuts it; by default ``batch_size`` times the longest pair:
+    :func:`~boltir.data.collators.token_budget`), or with ``batch_tokens=0`` ``batch_size`` pairs."""
+    from boltir.data.collators import token_budget, token_budget_batches
 
+    batch_tokens = token_budget(batch_tokens, batch_size, pair_tokenizer.max_length)
+    if batch_tokens:
         return token_budget_batches(pair_tokenizer.lengths(queries, docs), batch_tokens)
     order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(docs[i])))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -106,7 +106,9 @@ class BiEncoderModel(BoltirPreTrainedModel):
         ranks: Any = None,
     ) -> Any:
         """Texts -> the family's stored representation (dense array, sparse matrix, token arrays, ...), in
-        input order, through length-sorted batches (``batch_size`` texts, or ``batch_tokens`` padded tokens);
+        input order, through length-sorted batches (``batch_tokens`` padded tokens: for documents by default
+        ``batch_size`` times the document length, :func:`~boltir.data.collators.token_budget`; else, and for
+        queries, ``batch_size`` texts);
         ``tokenizer`` defaults to the one loaded with the model; ``ranks`` (:mod:`boltir.utils.distributed`) shares the
         batches among processes, each getting the whole result."""
         fn = self.batch_encoder

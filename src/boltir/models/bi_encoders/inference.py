@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from boltir.data.collators import TextBatcher, length_sorted_batches, token_budget_batches, token_lengths
+from boltir.data.collators import TextBatcher, length_sorted_batches, token_budget, token_budget_batches, token_lengths
 from boltir.models.bi_encoders.output import BiEncoderOutput
 
 
@@ -28,10 +28,13 @@ def encoded_batches(
     batch_tokens: int | None = None,
     ranks: Any = None,
 ) -> Iterator[tuple[list[int], Any]]:
-    """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch: ``batch_size`` texts, or with
-    ``batch_tokens`` as many as fit that many padded tokens. These batching settings are what the ``**batching`` of
-    every ``encode_*`` function below passes on."""
+    """Yield ``(input positions, BiEncoderOutput)`` per length-sorted batch: as many as fit ``batch_tokens`` padded
+    tokens (for documents by default ``batch_size`` times the document length: :func:`token_budget`), else
+    ``batch_size`` texts (queries by default, or ``batch_tokens=0``). These batching settings are what the
+    ``**batching`` of every ``encode_*`` function below passes on."""
     cfg = model.config
+    if kind == "doc":
+        batch_tokens = token_budget(batch_tokens, batch_size, cfg.text_length(kind))
     if batch_tokens:
         lengths = token_lengths(tokenizer, texts, cfg.text_length(kind), cfg.text_prefix(kind))
         batches = token_budget_batches(lengths, batch_tokens)
