@@ -2,14 +2,16 @@
 
   python benchmarks/bench_dense.py [--num-docs 4096] [--output benchmarks/results/dense-cpu.json]
 
-1. indexing: ``build_index`` (streamed, length-sorted batches, shards + FAISS) vs a plain transformers
-   forward loop over the same passages in corpus order, same model and batch size; and ``build_index`` with
-   batches sized by a token budget (``--batch-tokens``, TOKENS padded tokens per batch: 32 x 256); the three arms
-   run INDEX_ROUNDS times, each taking every position in turn, and each arm's best run counts;
+1. indexing: ``build_index`` at its defaults (streamed, length-sorted batches of at most 32 x 256 padded
+   tokens, shards + FAISS) vs a plain transformers forward loop over the same passages in corpus order, same model
+   and batch size; ``build_index`` with batches of 32 passages (``--batch-tokens 0``, the default before); and with
+   a bfloat16 backbone (``--quantize bf16``); the four arms run INDEX_ROUNDS times, each taking every position in
+   turn, and each arm's best run counts;
 2. query encoding + search at batch size 1 and 32: ``DenseSearcher.search`` as it runs by default (the backbone
-   traced) and with ``backend="eager"`` vs a plain loop (tokenizer, model, mean pooling, FAISS IndexFlatIP over the
-   same vectors); and the encoder's useful GFLOP/s at batch 32 against a 2048 x 2048 matrix product's on the same
-   machine;
+   traced), with ``backend="eager"`` and with ``quantize="bf16"`` vs a plain loop (tokenizer, model, mean pooling,
+   FAISS IndexFlatIP over the same vectors) and the same loop with the model cast to bfloat16 by hand (recall@100
+   of each bf16 arm against the fp32 results); and the encoder's useful GFLOP/s at batch 32 against a
+   2048 x 2048 matrix product's on the same machine (float32 and bfloat16);
 3. peak RSS of each part (each runs in its own process), and ``boltir --help`` wall time.
 
 ``--plain-python PYTHON`` adds a fourth arm to part 2: the same plain loop run by another interpreter (a virtualenv
@@ -63,7 +65,7 @@ def bench_queries() -> dict[str, str]:
     return qs  # 320 real MS MARCO queries
 
 
-def plain_encoder():
+def plain_encoder(dtype: str = "float32"):
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -71,7 +73,7 @@ def plain_encoder():
 
     path = resolve_model(MODEL)
     tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
+    model = AutoModel.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
 
     def encode(texts: list[str], max_length: int):
         enc = tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
@@ -79,7 +81,7 @@ def plain_encoder():
             h = model(**enc).last_hidden_state
             m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
             e = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
-        return e.numpy(), int(enc["input_ids"].numel())
+        return e.float().numpy(), int(enc["input_ids"].numel())
 
     return encode
 
@@ -98,7 +100,10 @@ def part_index_plain(args) -> dict:
         tokens += n
     np.save(Path(args.workdir) / "plain.npy", np.concatenate(vecs))
     dt = time.perf_counter() - t0
+    # the plain loop's own rounding: the same passages one at a time instead of in batches of 32
+    alone = np.concatenate([encode(texts[i : i + 1], 256)[0] for i in range(min(256, len(texts)))])
     return {
+        "max_abs_diff_batch_1_vs_32": float(np.abs(alone - np.concatenate(vecs)[: len(alone)]).max()),
         "docs": len(texts),
         "seconds": dt,
         "docs_per_s": len(texts) / dt,
@@ -107,82 +112,49 @@ def part_index_plain(args) -> dict:
     }
 
 
-def part_index_boltir(args) -> dict:
+def index_arm(args, name: str, **options: Any) -> dict:
+    """``build_index`` over the benchmark passages with ``options`` into ``workdir/name``: its passages/s, padded
+    tokens and largest vector difference from the plain loop's."""
     import numpy as np
 
-    from boltir.data.collators import length_sorted_batches
+    from boltir.data.collators import length_sorted_batches, token_budget, token_budget_batches, token_lengths
     from boltir.index.build import build_index
     from boltir.index.storage import iter_shards
     from boltir.models.loading import load_bi_encoder
 
     docs = passages(args.num_docs)
     corpus = Path(args.workdir) / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({"doc_id": i, "text": t}) + "\n" for i, t in docs))
-    model, tok = load_bi_encoder(MODEL)
-    texts = [t for _, t in docs]
-    tokens = sum(
-        len(tok([texts[j] for j in b], padding=True, truncation=True, max_length=256)["input_ids"][0]) * len(b)
-        for b in length_sorted_batches(texts, BATCH)
-    )
-    t0 = time.perf_counter()
-    manifest = build_index(
-        model,
-        tok,
-        str(corpus),
-        Path(args.workdir) / "index",
-        model_source=MODEL,
-        batch_size=BATCH,
-        show_progress=False,
-        overwrite=True,
-    )
-    dt = time.perf_counter() - t0
-    ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / "index", manifest)])
-    plain = np.load(Path(args.workdir) / "plain.npy")
-    return {
-        "docs": len(texts),
-        "seconds": dt,
-        "docs_per_s": len(texts) / dt,
-        "padded_tokens": tokens,
-        "max_abs_diff_vs_plain": float(np.abs(ours - plain).max()),
-        "peak_rss_mb": peak_rss_mb(),
-    }
-
-
-def part_index_tokens(args) -> dict:
-    import numpy as np
-
-    from boltir.data.collators import token_budget_batches, token_lengths
-    from boltir.index.build import build_index
-    from boltir.index.storage import iter_shards
-    from boltir.models.loading import load_bi_encoder
-
-    docs = passages(args.num_docs)
-    corpus = Path(args.workdir) / "corpus.jsonl"
+    if not corpus.exists():
+        corpus.write_text("".join(json.dumps({"doc_id": i, "text": t}) + "\n" for i, t in docs))
     model, tok = load_bi_encoder(MODEL)
     texts = [t for _, t in docs]
     lengths = token_lengths(tok, texts, 256)
-    batches = token_budget_batches(lengths, TOKENS)
+    budget = token_budget(options.get("batch_tokens"), BATCH, 256)
+    if budget:
+        batches = token_budget_batches(lengths, budget)
+    else:  # count batches sort by characters
+        batches = length_sorted_batches(texts, BATCH)
     tokens = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     t0 = time.perf_counter()
     manifest = build_index(
         model,
         tok,
         str(corpus),
-        Path(args.workdir) / "index-tokens",
+        Path(args.workdir) / name,
         model_source=MODEL,
         batch_size=BATCH,
-        batch_tokens=TOKENS,
         show_progress=False,
         overwrite=True,
+        **options,
     )
     dt = time.perf_counter() - t0
-    ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / "index-tokens", manifest)])
+    ours = np.concatenate([np.asarray(v) for v, _ in iter_shards(Path(args.workdir) / name, manifest)])
     plain = np.load(Path(args.workdir) / "plain.npy")
     return {
         "docs": len(texts),
         "seconds": dt,
         "docs_per_s": len(texts) / dt,
-        "batch_tokens": TOKENS,
+        "options": options,
         "batches": len(batches),
         "padded_tokens": tokens,
         "max_abs_diff_vs_plain": float(np.abs(ours - plain).max()),
@@ -190,12 +162,24 @@ def part_index_tokens(args) -> dict:
     }
 
 
-def matmul_peak_gflops() -> float:
-    """The best of five 2048 x 2048 float32 matrix products on this machine, in GFLOP/s (the ceiling an encoder
-    made of matrix products could reach)."""
+def part_index_boltir(args) -> dict:
+    return index_arm(args, "index")  # the defaults: the index that part 2 searches
+
+
+def part_index_count(args) -> dict:
+    return index_arm(args, "index-count", batch_tokens=0)
+
+
+def part_index_bf16(args) -> dict:
+    return index_arm(args, "index-bf16", quantize="bf16")
+
+
+def matmul_peak_gflops(dtype: str = "float32") -> float:
+    """The best of five 2048 x 2048 matrix products in ``dtype`` on this machine, in GFLOP/s (the ceiling an
+    encoder made of matrix products could reach)."""
     import torch
 
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a, b = (torch.randn(2048, 2048).to(getattr(torch, dtype)) for _ in range(2))
     a @ b
     best = float("inf")
     for _ in range(5):
@@ -267,11 +251,16 @@ def part_search(args) -> dict:
 
     queries = bench_queries()
     qids, texts = list(queries), list(queries.values())
-    encode = plain_encoder()
+    encoders = {"plain": plain_encoder(), "plain_bf16": plain_encoder("bfloat16")}
     vecs = np.load(Path(args.workdir) / "plain.npy")
     flat = faiss.IndexFlatIP(vecs.shape[1])
     flat.add(vecs)
-    out = {"queries": len(qids), "k": 100, "matmul_peak_gflops": matmul_peak_gflops()}
+    out = {
+        "queries": len(qids),
+        "k": 100,
+        "matmul_peak_gflops": matmul_peak_gflops(),
+        "matmul_peak_gflops_bf16": matmul_peak_gflops("bfloat16"),
+    }
     elsewhere = plain_elsewhere(args.plain_python, texts, Path(args.workdir)) if args.plain_python else None
     if elsewhere:
         out["plain_elsewhere_versions"] = elsewhere[0]
@@ -279,14 +268,21 @@ def part_search(args) -> dict:
         # boltir as it runs by default (the backbone traced on CPU) and with the trace turned off
         traced = DenseSearcher(Path(args.workdir) / "index", batch_size=bs)
         eager = DenseSearcher(Path(args.workdir) / "index", batch_size=bs, backend="eager")
+        half = DenseSearcher(Path(args.workdir) / "index", batch_size=bs, quantize="bf16")
         runs: dict = {}
+        plain_ids: dict = {}
 
-        def plain_pass() -> float:
-            t0 = time.perf_counter()
-            for i in range(0, len(texts), bs):
-                v, _ = encode(texts[i : i + bs], 32)
-                flat.search(v, 100)
-            return time.perf_counter() - t0
+        def plain_pass(name: str) -> Any:
+            def run() -> float:
+                t0 = time.perf_counter()
+                found = []
+                for i in range(0, len(texts), bs):
+                    v, _ = encoders[name](texts[i : i + bs], 32)
+                    found.append(flat.search(v, 100)[1])
+                plain_ids[name] = np.concatenate(found)
+                return time.perf_counter() - t0
+
+            return run
 
         def searcher_pass(name: str, searcher) -> Any:
             def run() -> float:
@@ -296,7 +292,13 @@ def part_search(args) -> dict:
 
             return run
 
-        arms = {"plain": plain_pass, "boltir": searcher_pass("boltir", traced), "eager": searcher_pass("eager", eager)}
+        arms = {
+            "plain": plain_pass("plain"),
+            "boltir": searcher_pass("boltir", traced),
+            "eager": searcher_pass("eager", eager),
+            "bf16": searcher_pass("bf16", half),
+            "plain_bf16": plain_pass("plain_bf16"),
+        }
         if elsewhere:
             arms["plain_elsewhere"] = lambda bs=bs: elsewhere[1](bs)
         for fn in arms.values():  # warm-up
@@ -308,6 +310,13 @@ def part_search(args) -> dict:
                 best[name] = min(best[name], arms[name]())
         assert len(runs["boltir"]) == len(qids)
         same = max(abs(runs["boltir"][q][d] - s) for q in qids for d, s in runs["eager"][q].items())
+
+        def recall(got: dict, want: dict) -> float:
+            return statistics.mean(len(set(got[q]) & set(want[q])) / len(want[q]) for q in qids)
+
+        plain_recall = statistics.mean(
+            len(set(a.tolist()) & set(b.tolist())) / len(set(b.tolist())) for a, b in zip(plain_ids["plain_bf16"], plain_ids["plain"])
+        )
         out[f"batch_{bs}"] = {
             "plain_qps": len(qids) / best["plain"],
             "boltir_qps": len(qids) / best["boltir"],
@@ -316,6 +325,15 @@ def part_search(args) -> dict:
             "eager_ratio": best["plain"] / best["eager"],
             "traced_over_eager": best["eager"] / best["boltir"],
             "max_score_difference_traced_vs_eager": same,
+            "bf16_qps": len(qids) / best["bf16"],
+            "bf16_ratio": best["plain"] / best["bf16"],
+            "bf16_recall_at_100_vs_fp32": recall(runs["bf16"], runs["boltir"]),
+            "max_score_difference_bf16_vs_fp32": max(
+                abs(runs["bf16"][q].get(d, s) - s) for q in qids for d, s in runs["boltir"][q].items()
+            ),
+            "plain_bf16_qps": len(qids) / best["plain_bf16"],
+            "plain_bf16_recall_at_100_vs_fp32": plain_recall,
+            "bf16_over_plain_bf16": best["plain_bf16"] / best["bf16"],
             **(
                 {
                     "plain_elsewhere_qps": len(qids) / best["plain_elsewhere"],
@@ -326,18 +344,22 @@ def part_search(args) -> dict:
             ),
         }
     # how close query encoding at batch 32 comes to the machine: useful encoder work over encoding time
-    searcher = DenseSearcher(Path(args.workdir) / "index", batch_size=32)
-    lengths = [len(ids) for ids in searcher.tokenizer(texts, truncation=True, max_length=32)["input_ids"]]
-    searcher.encode_queries(texts)
-    seconds = min(_timed(lambda: searcher.encode_queries(texts)) for _ in range(3))
-    gflop = encoder_gflop(searcher.model.encoder.config, lengths)
-    out["encoder_batch_32"] = {
-        "useful_gflop": gflop,
-        "seconds": seconds,
-        "gflops": gflop / seconds,
-        "of_matmul_peak": gflop / seconds / out["matmul_peak_gflops"],
-        "mean_tokens": statistics.mean(lengths),
-    }
+    for name, options, peak in (
+        ("", {}, "matmul_peak_gflops"),
+        ("_bf16", {"quantize": "bf16"}, "matmul_peak_gflops_bf16"),
+    ):
+        searcher = DenseSearcher(Path(args.workdir) / "index", batch_size=32, **options)
+        lengths = [len(ids) for ids in searcher.tokenizer(texts, truncation=True, max_length=32)["input_ids"]]
+        searcher.encode_queries(texts)
+        seconds = min(_timed(lambda: searcher.encode_queries(texts)) for _ in range(3))
+        gflop = encoder_gflop(searcher.model.encoder.config, lengths)
+        out[f"encoder_batch_32{name}"] = {
+            "useful_gflop": gflop,
+            "seconds": seconds,
+            "gflops": gflop / seconds,
+            "of_matmul_peak": gflop / seconds / out[peak],
+            "mean_tokens": statistics.mean(lengths),
+        }
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -388,12 +410,12 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as wd:
         args.workdir = wd
-        parts = ["index_plain", "index_boltir", "index_tokens"]  # later ones read the first one's outputs
+        parts = ["index_plain", "index_boltir", "index_count", "index_bf16"]  # later ones read the first one's outputs
         runs: dict = {name: [] for name in parts}
         for rnd in range(INDEX_ROUNDS):  # each arm in each position in turn; each arm's best run counts
-            for name in parts[rnd % 3 :] + parts[: rnd % 3]:
+            for name in parts[rnd % len(parts) :] + parts[: rnd % len(parts)]:
                 runs[name].append(run_part(name, args))
-        plain, ours, by_tokens = (
+        plain, ours, by_count, half = (
             {**max(runs[n], key=lambda r: r["docs_per_s"]), "docs_per_s_each_round": [r["docs_per_s"] for r in runs[n]]}
             for n in parts
         )
@@ -412,10 +434,12 @@ def main() -> None:
             "plain_transformers_loop": plain,
             "boltir": ours,
             "speedup": ours["docs_per_s"] / plain["docs_per_s"],
-            "padded_token_ratio_plain_over_sorted": plain["padded_tokens"] / ours["padded_tokens"],
-            "boltir_token_budget": by_tokens,
-            "speedup_token_budget": by_tokens["docs_per_s"] / plain["docs_per_s"],
-            "token_budget_over_count": by_tokens["docs_per_s"] / ours["docs_per_s"],
+            "padded_token_ratio_plain_over_boltir": plain["padded_tokens"] / ours["padded_tokens"],
+            "boltir_count_batches": by_count,
+            "speedup_count_batches": by_count["docs_per_s"] / plain["docs_per_s"],
+            "token_budget_over_count": ours["docs_per_s"] / by_count["docs_per_s"],
+            "boltir_bf16": half,
+            "speedup_bf16": half["docs_per_s"] / plain["docs_per_s"],
         },
         "search": search,
         "startup": startup(),
