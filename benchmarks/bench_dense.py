@@ -315,7 +315,8 @@ def part_search(args) -> dict:
             return statistics.mean(len(set(got[q]) & set(want[q])) / len(want[q]) for q in qids)
 
         plain_recall = statistics.mean(
-            len(set(a.tolist()) & set(b.tolist())) / len(set(b.tolist())) for a, b in zip(plain_ids["plain_bf16"], plain_ids["plain"])
+            len(set(a.tolist()) & set(b.tolist())) / len(set(b.tolist()))
+            for a, b in zip(plain_ids["plain_bf16"], plain_ids["plain"])
         )
         out[f"batch_{bs}"] = {
             "plain_qps": len(qids) / best["plain"],

@@ -254,17 +254,8 @@ def build_index(
     options = impl.check_options(model, {k: v for k, v in options.items() if v is not None})
     output = Path(output)
     with contextlib.ExitStack() as held:
-        problem = None
-        if ranks.is_main:  # one lock for the job, taken by rank 0 before any rank writes
-            try:
-                held.enter_context(writer_lock(output, "build"))
-            except Exception as e:
-                problem = e
-        refused = ranks.broadcast(None if problem is None else str(problem))
-        if problem is not None:
-            raise problem
-        if refused is not None:
-            raise InvalidIndexError(refused)
+        # one lock for the job, taken by rank 0 before any rank writes
+        ranks.check_on_main(lambda: held.enter_context(writer_lock(output, "build")))
         extra = impl.build_config(model, options)
         begin = functools.partial(
             start_build, impl.name, model, tokenizer, docs, output, model_source, shard_size, overwrite, fresh_heads

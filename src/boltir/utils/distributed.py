@@ -7,8 +7,11 @@ of pairs) and rank 0 puts the shares together after a barrier; there is no proce
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from boltir.errors import InvalidIndexError
 
 
 @dataclass
@@ -55,6 +58,31 @@ class Ranks:
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def check_on_main(self, check: Callable[[], Any], errors: tuple[type[Exception], ...] = (Exception,)) -> None:
+        """Run ``check`` on rank 0 alone (taking a lock, checking a target) and stop every rank when it fails, so
+        no rank goes on to write while another has stopped.
+
+        Args:
+            check: what rank 0 runs.
+            errors: the exceptions that stop the job (others propagate on rank 0 and leave the rest waiting, as
+                any crash does).
+
+        Raises:
+            Exception: on rank 0 the error ``check`` raised; on the other ranks an ``InvalidIndexError`` with its
+                message.
+        """
+        problem = None
+        if self.is_main:
+            try:
+                check()
+            except errors as e:
+                problem = e
+        refused = self.broadcast(None if problem is None else str(problem))
+        if problem is not None:
+            raise problem
+        if refused is not None:
+            raise InvalidIndexError(refused)
 
 
 SINGLE = Ranks()

@@ -184,17 +184,10 @@ def index_into_collection(
     }
     collection = connect(spec)
     try:
-        problem = None
-        if ranks.is_main:  # rank 0 checks or creates the collection before any rank writes to it
-            try:
-                _open_for_build(collection, want, build, overwrite, chosen)
-            except (InvalidIndexError, ConfigError) as e:
-                problem = e
-        refused = ranks.broadcast(None if problem is None else str(problem))
-        if problem is not None:
-            raise problem
-        if refused is not None:
-            raise InvalidIndexError(refused)
+        # rank 0 checks or creates the collection before any rank writes to it
+        ranks.check_on_main(
+            lambda: _open_for_build(collection, want, build, overwrite, chosen), (InvalidIndexError, ConfigError)
+        )
         if not ranks.is_main:  # see the collection rank 0 made
             collection.close()
             collection = connect(spec)
