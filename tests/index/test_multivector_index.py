@@ -240,3 +240,72 @@ def test_compressing_a_built_index_equals_compressing_at_build(colbert, corpus, 
     assert MultiVectorSearcher(tmp_path / "later", **kw).search(QUERIES, k=10) == MultiVectorSearcher(
         tmp_path / "built", **kw
     ).search(QUERIES, k=10)
+
+
+def test_an_index_without_float_vectors_searches_updates_and_verifies_as_one_with_them(colbert, corpus, tmp_path):
+    """keep_vectors=False: the float token files are gone once the manifest is in place, and everything that only
+    needs codes and residuals (search, open checks, verify, adding and deleting documents) gives what the same
+    index with its vectors gives; what needs the vectors (export, compressing again) is refused by name."""
+    from boltir.index.integrity import verify
+    from boltir.index.multivector import compress_multivector, has_vectors
+    from boltir.index.open import open_index
+    from boltir.index.update import add_documents, delete_documents
+
+    path, _ = corpus
+    model, tok = colbert
+    with pytest.raises(ValueError, match="keep_vectors=false needs nbits"):
+        build(colbert, path, tmp_path / "bad", keep_vectors=False)
+    full, compact = tmp_path / "full", tmp_path / "compact"
+    build(colbert, path, full, num_centroids=16, nbits=4)
+    m = build(colbert, path, compact, num_centroids=16, nbits=4, keep_vectors=False)
+    assert m["centroids"]["keep_vectors"] is False and not has_vectors(m) and has_vectors(open_index(full))
+    assert not list((compact / "shards").glob("tokens-*")) and len(list((full / "shards").glob("tokens-*"))) == 3
+    assert not any("tokens-" in rel for rel in m["files"])
+    size = sum(f.stat().st_size for f in (compact / "shards").iterdir())
+    assert size == sum(r["bytes"] for rel, r in m["files"].items() if rel.startswith("shards/"))
+    assert size < sum(f.stat().st_size for f in (full / "shards").iterdir()) / 4  # offsets and ids left
+    open_index(compact, check_shards=True)  # offsets, ids and token counts still checked
+    assert verify(compact, m) == []
+    kw = dict(loaded=colbert, nprobe=16, ncandidates=None)
+    assert MultiVectorSearcher(compact, **kw).search(QUERIES, k=20) == MultiVectorSearcher(full, **kw).search(
+        QUERIES, k=20
+    )
+    more = write_jsonl(tmp_path / "more.jsonl", {"new": "apple banana apple", "new2": "kilo lima"})
+    for folder in (full, compact):
+        add_documents(folder, model, tok, str(more), show_progress=False, shard_size=20)
+        delete_documents(folder, ["d3"])
+    m2 = open_index(compact, check_shards=True)
+    assert m2["count"] == 55 and not has_vectors(m2) and not list((compact / "shards").glob("tokens-*"))
+    np.testing.assert_array_equal(np.load(compact / "codes.g1.npy"), np.load(full / "codes.g1.npy"))
+    np.testing.assert_array_equal(np.load(compact / "residuals.g1.npy"), np.load(full / "residuals.g1.npy"))
+    assert MultiVectorSearcher(compact, **kw).search(QUERIES, k=20) == MultiVectorSearcher(full, **kw).search(
+        QUERIES, k=20
+    )
+    with pytest.raises(ValueError, match="keeps no float token vectors to compress again"):
+        compress_multivector(compact, 2)
+    from boltir.index.engines.qdrant import export_index
+
+    with pytest.raises(ValueError, match="keeps no float token vectors to export"):  # before any engine is reached
+        export_index(compact, f"qdrant-edge:{tmp_path / 'edge'}")
+
+
+def test_adding_documents_keeps_the_codes_of_the_tokens_already_indexed(colbert, corpus, tmp_path):
+    """The tokens already indexed keep their codes and residuals on an addition (their vectors are not read): the
+    codes equal a fresh assignment of every token with the same centroids."""
+    from boltir.index.multivector import CENTROIDS_FILE, assign_tokens, load_buckets
+    from boltir.index.open import open_index
+    from boltir.index.storage import derived_name
+    from boltir.index.update import add_documents
+
+    path, _ = corpus
+    model, tok = colbert
+    folder = tmp_path / "idx"
+    build(colbert, path, folder, num_centroids=16, nbits=2)
+    more = write_jsonl(tmp_path / "more.jsonl", {"new": "golf hotel golf", "new2": "echo"})
+    add_documents(folder, model, tok, str(more), show_progress=False)
+    manifest = open_index(folder)
+    centroids = np.load(folder / derived_name(CENTROIDS_FILE, 1))
+    stats = assign_tokens(folder, manifest["shards"], centroids, 9, load_buckets(folder, 1))
+    assert stats["tokens"] == manifest["centroids"]["tokens"]
+    np.testing.assert_array_equal(np.load(folder / "codes.g9.npy"), np.load(folder / "codes.g1.npy"))
+    np.testing.assert_array_equal(np.load(folder / "residuals.g9.npy"), np.load(folder / "residuals.g1.npy"))

@@ -55,6 +55,12 @@ def parser():
         ondisk=Option(bool, False, "dense IVF indexes: inverted lists merged shard by shard into a memory-mapped file"),
         num_centroids=Option(int | None, None, "multi-vector indexes: k-means centroids (default ~16 sqrt(tokens))"),
         nbits=Option(int | None, None, "multi-vector indexes: residual compression, 1/2/4/8 bits per dimension"),
+        keep_vectors=Option(
+            bool,
+            True,
+            "multi-vector indexes with --nbits: keep the float token vectors (false: the folder keeps only what "
+            "search reads; no export or re-compression)",
+        ),
         doc_length=Option(int | None, None, "override the model's document length"),
         max_shards=Option(int | None, None, "stop after this many new shards (time-boxed; rerun to continue)"),
         verify=Option(str | None, None, "check every file of the index in this folder against its checksum"),
@@ -106,11 +112,13 @@ def _write(a, ranks, engine=None) -> int:
         "ondisk": a.ondisk or None,
         "num_centroids": a.num_centroids,
         "nbits": a.nbits,
+        "keep_vectors": None if a.keep_vectors else False,
     }
     if engine is not None and (a.delete or a.add or any(v is not None for v in folder_options.values())):
         raise ConfigError(
             f"--output {a.output}: an engine collection is built by the engine; --add, --delete and the index "
-            "options (--factory, --ondisk, --num-centroids, --nbits, --train-size) apply to index folders "
+            "options (--factory, --ondisk, --num-centroids, --nbits, --keep-vectors, --train-size) apply to index "
+            "folders "
             "(rerun the build to add documents)"
         )
     if a.delete or a.add:

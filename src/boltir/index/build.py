@@ -313,5 +313,6 @@ def build_index(
                 "files": files,
             }
         )
+        impl.published(output, manifest)
         ranks.barrier()
         return manifest

@@ -61,9 +61,9 @@ class Index:
     ) -> Index:
         """Index ``docs`` (a file, bundled dataset or ``irds:<id>``) with ``model`` (a name, folder, or a model
         boltir loaded); ``options`` are the index kind's knobs (``factory``, ``train_size`` for dense;
-        ``num_centroids``, ``nbits`` for multi-vector). An interrupted build resumes. ``path`` may be an engine
-        collection (``qdrant-edge:FOLDER``, ...): the documents are encoded straight into it and ``options`` are
-        its settings (``quantization``, ``pooled_vector``, ...)."""
+        ``num_centroids``, ``nbits``, ``keep_vectors`` for multi-vector). An interrupted build resumes. ``path``
+        may be an engine collection (``qdrant-edge:FOLDER``, ...): the documents are encoded straight into it and
+        ``options`` are its settings (``quantization``, ``pooled_vector``, ...)."""
         from boltir.index.build import build_index
         from boltir.registry import engine_of, resolve
 

@@ -88,3 +88,10 @@ class IndexKindBase:
         """After documents were added as ``g.shards[first_new:]``: write generation ``g``'s derived structures from
         the previous generation's (no retraining); return the manifest fields that change."""
         raise NotImplementedError
+
+    def published(self, folder: Path, manifest: dict[str, Any]) -> None:
+        """Called once ``manifest`` is in place (a build finished, documents added): remove the shard files it no
+        longer lists (a shard's ``dropped`` keys). Until then they stay, so an interrupted job resumes from them."""
+        for shard in manifest["shards"]:
+            for key in shard.get("dropped", ()):
+                (folder / shard[key]).unlink(missing_ok=True)

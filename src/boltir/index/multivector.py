@@ -83,11 +83,21 @@ def default_centroids(num_tokens: int) -> int:
 class MultiVectorKind(IndexKindBase):
     """Token shards with document offsets, then k-means centroids, every token's centroid code and per centroid
     the documents holding a token of it; ``nbits`` (1, 2, 4 or 8) adds residual compression, which search then
-    uses instead of the float tokens."""
+    uses instead of the float tokens. With ``keep_vectors=False`` (compressed indexes only) the float token
+    vectors are removed once the compressed ones are written: the folder shrinks to what search reads (about
+    ``dim * nbits / 8 + 4`` bytes a token instead of ``4 * dim`` more), and the index can no longer be exported
+    to an engine or compressed again."""
 
     name = "multivector"
     empty_documents = "they keep only the special tokens' vectors, so search can still return them"
-    options = {"num_centroids": None, "train_size": 262_144, "kmeans_iterations": 20, "seed": 0, "nbits": None}
+    options = {
+        "num_centroids": None,
+        "train_size": 262_144,
+        "kmeans_iterations": 20,
+        "seed": 0,
+        "nbits": None,
+        "keep_vectors": True,
+    }
     derived_files = (CENTROIDS_FILE, CODES_FILE, LISTS_FILE, RESIDUALS_FILE, BUCKETS_FILE)
     read_whole = derived_files
 
@@ -104,6 +114,10 @@ class MultiVectorKind(IndexKindBase):
             raise ConfigError(f"nbits={nbits}: residual compression uses 1, 2, 4 or 8 bits per dimension")
         if nbits is not None and model.config.embedding_dim * nbits % 8:
             raise ConfigError(f"nbits={nbits} packs whole bytes only when embedding_dim * nbits is a multiple of 8")
+        if not options["keep_vectors"] and nbits is None:
+            raise ConfigError(
+                "keep_vectors=false needs nbits: without compressed residuals search scores the float token vectors"
+            )
         return options
 
     def encode_shard(self, writer: Any, model: Any, chunk: list[Doc], encode: Callable[[list[str]], Any]) -> None:
@@ -127,6 +141,9 @@ class MultiVectorKind(IndexKindBase):
         centroids = np.asarray(km.centroids, dtype=np.float32)
         buckets = residual_buckets(sample, centroids, o["nbits"]) if o["nbits"] is not None else None
         stats = assign_tokens(g.folder, g.shards, centroids, g.number, buckets)
+        if not o["keep_vectors"]:
+            stats["keep_vectors"] = False
+            drop_vectors(g.shards)
         return {
             "backend": "plaid-centroids",
             "dim": record["embedding_dim"],
@@ -134,12 +151,33 @@ class MultiVectorKind(IndexKindBase):
         }
 
     def extend_derived(self, g: Generation, manifest: dict[str, Any], first_new: int) -> dict[str, Any]:
-        """New documents use the index's own centroids (and residual buckets when compressed)."""
+        """New documents use the index's own centroids (and residual buckets when compressed); the tokens already
+        indexed keep their codes and residuals (the same centroids give them again), so their float vectors are
+        not read."""
         old = manifest.get("generation", 0)
         centroids = np.load(g.folder / derived_name(CENTROIDS_FILE, old))
         buckets = load_buckets(g.folder, old) if manifest["centroids"].get("nbits") else None
-        stats = assign_tokens(g.folder, g.shards, centroids, g.number, buckets)
+        known = (
+            np.load(g.folder / derived_name(CODES_FILE, old)),
+            np.load(g.folder / derived_name(RESIDUALS_FILE, old)) if buckets is not None else None,
+        )
+        stats = assign_tokens(g.folder, g.shards, centroids, g.number, buckets, known, first_new)
+        if not manifest["centroids"].get("keep_vectors", True):
+            drop_vectors(g.shards[first_new:])
         return {"centroids": {**manifest["centroids"], **stats}}
+
+
+def drop_vectors(shards: list[dict[str, Any]]) -> None:
+    """Mark the float token vectors of ``shards`` dropped: no longer listed among the index's files, removed once
+    the manifest that says so is in place (:meth:`IndexKindBase.published`)."""
+    for s in shards:
+        s["dropped"] = ["vectors"]
+        (s.get("files") or {}).pop(s["vectors"], None)
+
+
+def has_vectors(manifest: dict[str, Any]) -> bool:
+    """Whether a multi-vector index keeps its float token vectors (built without ``keep_vectors=False``)."""
+    return not any("vectors" in s.get("dropped", ()) for s in manifest["shards"])
 
 
 def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: int) -> np.ndarray:
@@ -174,23 +212,34 @@ def assign_tokens(
     centroids: np.ndarray,
     generation: int,
     buckets: tuple[int, np.ndarray, np.ndarray] | None = None,
+    known: tuple[np.ndarray, np.ndarray | None] | None = None,
+    first_new: int = 0,
 ) -> dict[str, Any]:
     """Every token's nearest centroid and per centroid the documents holding one; with ``buckets`` =
-    ``(nbits, cut-offs, values)`` also the compressed residuals; written for ``generation``."""
+    ``(nbits, cut-offs, values)`` also the compressed residuals; written for ``generation``. ``known`` = the
+    (codes, residuals) of the tokens of ``shards[:first_new]``, taken as they are instead of from their vectors."""
     import faiss
 
     k, dim = centroids.shape
-    tokens = [np.load(output / s["vectors"], mmap_mode="r") for s in shards]
-    total = sum(len(t) for t in tokens)
     quantizer = faiss.IndexFlatIP(dim)
     quantizer.add(centroids)
     codes, doc_of_token, residuals = [], [], []
-    doc_base = 0
-    for s, t in zip(shards, tokens):
-        _, c = quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1) if len(t) else (None, np.zeros((0, 1)))
-        codes.append(c[:, 0].astype(np.int32))
-        if buckets is not None:
-            residuals.append(compress_residuals(t, codes[-1], centroids, buckets[1], buckets[0]))
+    doc_base = total = 0
+    for i, s in enumerate(shards):
+        if i < first_new and known is not None:
+            codes.append(known[0][total : total + s["tokens"]])
+            if buckets is not None and known[1] is not None:
+                residuals.append(known[1][total : total + s["tokens"]])
+            total += s["tokens"]
+        else:
+            t = np.load(output / s["vectors"], mmap_mode="r")
+            total += len(t)
+            _, c = (
+                quantizer.search(np.ascontiguousarray(t, dtype=np.float32), 1) if len(t) else (None, np.zeros((0, 1)))
+            )
+            codes.append(c[:, 0].astype(np.int32))
+            if buckets is not None:
+                residuals.append(compress_residuals(t, codes[-1], centroids, buckets[1], buckets[0]))
         offsets = np.load(output / s["offsets"])
         doc_of_token.append(doc_base + np.repeat(np.arange(s["count"]), np.diff(offsets)))
         doc_base += s["count"]
@@ -266,9 +315,11 @@ class MultiVectorSearcher(IndexSearcher):
             or (self.nbits and len(self.residuals) != len(self.codes))
         ):
             raise InvalidIndexError(f"{self.index_dir}: centroid or residual files do not match the manifest")
-        self.tokens, starts, ends, shard_of = [], [], [], []
+        self.tokens: list[np.ndarray | None] = []  # None: dropped (keep_vectors=False; search reads residuals)
+        starts, ends, shard_of = [], [], []
         for i, s in enumerate(self.manifest["shards"]):
-            self.tokens.append(np.load(self.index_dir / s["vectors"], mmap_mode="r"))
+            dropped = "vectors" in s.get("dropped", ())  # compressed indexes built with keep_vectors=False
+            self.tokens.append(None if dropped else np.load(self.index_dir / s["vectors"], mmap_mode="r"))
             off = np.load(self.index_dir / s["offsets"])
             starts.append(off[:-1])
             ends.append(off[1:])
@@ -309,7 +360,9 @@ class MultiVectorSearcher(IndexSearcher):
                     self.residuals[rows], self.codes[rows], self.centroids, self.bucket_values, self.nbits
                 )
             else:
-                vecs = np.asarray(self.tokens[shard][token_rows(self.doc_start[d], lengths)])
+                tokens = self.tokens[shard]
+                assert tokens is not None  # an index without float tokens is compressed (check_options)
+                vecs = np.asarray(tokens[token_rows(self.doc_start[d], lengths)])
             sims = q @ vecs.T  # [Lq, tokens]: the product is faster this way round, the reduction along rows
             return np.maximum.reduceat(sims, np.r_[0, np.cumsum(lengths)[:-1]], axis=1).sum(0)
 
@@ -390,6 +443,11 @@ def compress_multivector(index_dir: str | Path, nbits: int, train_size: int = 26
     with writer_lock(folder, "compress"):
         manifest = open_index(folder, "multivector", check_shards=True)
         verified(folder)
+        if not has_vectors(manifest):
+            raise ConfigError(
+                f"{folder}: built with keep_vectors=false, it keeps no float token vectors to compress again; "
+                "rebuild it with the nbits wanted"
+            )
         if nbits not in NBITS or manifest["dim"] * nbits % 8:
             raise ConfigError(f"nbits={nbits}: 1, 2, 4 or 8 bits per dimension, with dim * nbits a multiple of 8")
         old_g = manifest.get("generation", 0)

@@ -238,11 +238,14 @@ class ShardedVectorWriter:
 def check_shard(folder: Path, shard: dict[str, Any]) -> None:
     """Raise a clear error if a shard's files are missing or do not hold ``count`` rows."""
     vec_path, ids_path = folder / shard.get("vectors", shard.get("matrix", "")), folder / shard["ids"]
-    for p in (vec_path, ids_path):
+    dropped = "vectors" in shard.get("dropped", ())  # a compact multi-vector index: codes and residuals only
+    for p in (ids_path,) if dropped else (vec_path, ids_path):
         if not p.is_file():
             raise InvalidIndexError(f"{p}: shard file missing")
     try:
-        if "matrix" in shard:
+        if dropped:
+            vecs = np.zeros((shard["tokens"], 0), np.float32)  # the token count is checked against the offsets
+        elif "matrix" in shard:
             import scipy.sparse as sp
 
             vecs = sp.load_npz(vec_path)

@@ -97,6 +97,7 @@ def add_documents(
         update = {"time": now(), "added": added, "source": docs, "generation": g}
         new["updates"] = manifest.get("updates", []) + [update]
         publish(folder, new, list(kind.derived_files))
+        kind.published(folder, new)
     return new
 
 

@@ -607,14 +607,21 @@ def export_index(
 
     Raises:
         UnsupportedError: a COIL or MVR index.
+        ConfigError: a multi-vector index built with ``keep_vectors=False`` (no float token vectors to export).
         InvalidIndexError: the index is not as recorded; the collection was made by another model or kind, or not
             by boltir; the engine cannot be reached.
     """
+    from boltir.index.multivector import has_vectors
     from boltir.index.open import open_index
     from boltir.index.storage import deleted_positions, read_doc_ids
 
     index_dir = Path(index_dir)
     manifest = open_index(index_dir)
+    if manifest["kind"] == "multivector" and not has_vectors(manifest):
+        raise ConfigError(
+            f"{index_dir}: built with keep_vectors=false, it keeps no float token vectors to export; rebuild it "
+            "with them (the default)"
+        )
     chosen = CollectionSettings(**{k: v for k, v in settings.items() if v is not None})
     want = collection_header(manifest, index_dir, chosen)
     # which index this is, stable under --add / --delete: when it was built and what its first shard holds
