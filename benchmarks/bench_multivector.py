@@ -8,7 +8,8 @@ documents of 16-48 clustered 128-d tokens (bench_search_scale.py's generator), 4
 Measured on CPU, each side with its default threads on this machine (boltir's searcher ``threads=1`` with BLAS and
 FAISS at their defaults; fast-plaid's torch and Rust at theirs):
 - build seconds from the token arrays and index bytes: boltir at its default (full-precision tokens), boltir with
-  ``nbits=4`` residuals (its searchable files, and the whole folder with the token shards it keeps), fast-plaid at
+  ``nbits=4`` residuals (its searchable files, and the whole folder with the token shards it keeps), boltir with
+  ``nbits=4`` and ``nbits=8`` and ``keep_vectors=False`` (the folder holds only what search reads), fast-plaid at
   its default (``nbits=4``);
 - queries/s and recall@100 against exhaustive exact MaxSim (boltir, every centroid probed, every document
   scored on its full-precision tokens), at a few settings per system.
@@ -76,7 +77,7 @@ def make_data(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tokens, offsets, queries
 
 
-def build_boltir(folder: Path, tokens, offsets, nbits: int | None) -> float:
+def build_boltir(folder: Path, tokens, offsets, nbits: int | None, keep_vectors: bool = True) -> float:
     from bench_search_scale import MV_DIM, MV_SHARD
     from boltir.index.kinds import Generation
     from boltir.index.multivector import MultiVectorKind
@@ -91,10 +92,9 @@ def build_boltir(folder: Path, tokens, offsets, nbits: int | None) -> float:
             tokens[offsets[start] : offsets[stop]], local, [f"d{i}" for i in range(start, stop)]
         )
     kind = MultiVectorKind()
-    derived = kind.write_derived(
-        Generation(folder, writer.shards, 0, 0), {"embedding_dim": MV_DIM}, {**kind.options, "nbits": nbits}
-    )
-    writer.finish({"kind": "multivector", **derived})
+    options = {**kind.options, "nbits": nbits, "keep_vectors": keep_vectors}
+    derived = kind.write_derived(Generation(folder, writer.shards, 0, 0), {"embedding_dim": MV_DIM}, options)
+    kind.published(folder, writer.finish({"kind": "multivector", **derived}))
     return time.perf_counter() - t0
 
 
@@ -131,6 +131,8 @@ def main() -> None:
         builds = {
             "boltir": build_boltir(work / "boltir", tokens, offsets, None),
             "boltir_nbits4": build_boltir(work / "boltir4", tokens, offsets, 4),
+            "boltir_nbits4_compact": build_boltir(work / "boltir4c", tokens, offsets, 4, keep_vectors=False),
+            "boltir_nbits8_compact": build_boltir(work / "boltir8c", tokens, offsets, 8, keep_vectors=False),
         }
         res = subprocess.run(
             [
@@ -150,7 +152,13 @@ def main() -> None:
         every = full.centroids.shape[0]
         truth = [full.search_tokens(q, K, every, None)[0].tolist() for q in queries]
         search: dict = {}
-        for label, folder in (("boltir", work / "boltir"), ("boltir_nbits4", work / "boltir4")):
+        searched = {
+            "boltir": work / "boltir",
+            "boltir_nbits4": work / "boltir4",
+            "boltir_nbits4_compact": work / "boltir4c",
+            "boltir_nbits8_compact": work / "boltir8c",
+        }
+        for label, folder in searched.items():
             s = boltir_searcher(folder)
             for name, (nprobe, ncand) in BOLTIR_SETTINGS.items():
                 s.search_tokens(queries[0], K, nprobe, ncand)  # warm-up (pages the token files in)
@@ -170,7 +178,14 @@ def main() -> None:
                 folder_bytes(work / "boltir4") - folder_bytes(work / "boltir4" / "shards", "tokens-*")
             )
             / 2**20,
+            "boltir_nbits4_compact_folder": folder_bytes(work / "boltir4c") / 2**20,
+            "boltir_nbits8_compact_folder": folder_bytes(work / "boltir8c") / 2**20,
             "fast_plaid": fp["index_bytes"] / 2**20,
+        }
+        result["index_size_over_fast_plaid"] = {
+            name: mb / result["index_mb"]["fast_plaid"]
+            for name, mb in result["index_mb"].items()
+            if name != "fast_plaid"
         }
         result["fast_plaid_torch"] = fp["torch"]
         result["search"] = search
