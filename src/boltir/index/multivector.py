@@ -27,7 +27,7 @@ from boltir.errors import ConfigError, InvalidIndexError
 from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.maxsim_kernel import centroid_maxsim
 from boltir.index.searcher import IndexSearcher, check_threads
-from boltir.index.storage import derived_name
+from boltir.index.storage import derived_name, dropped
 from boltir.models.scoring import RerankJob, encode_candidates_once
 from boltir.pipeline import as_queries
 from boltir.utils.atomic import atomic_open
@@ -177,7 +177,7 @@ def drop_vectors(shards: list[dict[str, Any]]) -> None:
 
 def has_vectors(manifest: dict[str, Any]) -> bool:
     """Whether a multi-vector index keeps its float token vectors (built without ``keep_vectors=False``)."""
-    return not any("vectors" in s.get("dropped", ()) for s in manifest["shards"])
+    return not any(dropped(s, "vectors") for s in manifest["shards"])
 
 
 def sample_tokens(output: Path, shards: list[dict[str, Any]], size: int, seed: int) -> np.ndarray:
@@ -318,8 +318,8 @@ class MultiVectorSearcher(IndexSearcher):
         self.tokens: list[np.ndarray | None] = []  # None: dropped (keep_vectors=False; search reads residuals)
         starts, ends, shard_of = [], [], []
         for i, s in enumerate(self.manifest["shards"]):
-            dropped = "vectors" in s.get("dropped", ())  # compressed indexes built with keep_vectors=False
-            self.tokens.append(None if dropped else np.load(self.index_dir / s["vectors"], mmap_mode="r"))
+            no_vectors = dropped(s, "vectors")  # compressed indexes built with keep_vectors=False
+            self.tokens.append(None if no_vectors else np.load(self.index_dir / s["vectors"], mmap_mode="r"))
             off = np.load(self.index_dir / s["offsets"])
             starts.append(off[:-1])
             ends.append(off[1:])

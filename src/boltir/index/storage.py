@@ -235,15 +235,20 @@ class ShardedVectorWriter:
         return manifest
 
 
+def dropped(shard: dict[str, Any], key: str) -> bool:
+    """Whether a shard record says its ``key`` file was dropped (a compact multi-vector index drops ``vectors``)."""
+    return key in shard.get("dropped", ())
+
+
 def check_shard(folder: Path, shard: dict[str, Any]) -> None:
     """Raise a clear error if a shard's files are missing or do not hold ``count`` rows."""
     vec_path, ids_path = folder / shard.get("vectors", shard.get("matrix", "")), folder / shard["ids"]
-    dropped = "vectors" in shard.get("dropped", ())  # a compact multi-vector index: codes and residuals only
-    for p in (ids_path,) if dropped else (vec_path, ids_path):
+    no_vectors = dropped(shard, "vectors")  # a compact multi-vector index: codes and residuals only
+    for p in (ids_path,) if no_vectors else (vec_path, ids_path):
         if not p.is_file():
             raise InvalidIndexError(f"{p}: shard file missing")
     try:
-        if dropped:
+        if no_vectors:
             vecs = np.zeros((shard["tokens"], 0), np.float32)  # the token count is checked against the offsets
         elif "matrix" in shard:
             import scipy.sparse as sp
