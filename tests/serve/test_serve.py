@@ -29,7 +29,7 @@ def test_search_equals_boltir_search_and_info(corpus, tmp_path, live_server):
         assert httpx.get(s.url + "/health").json() == {"status": "ok"}
         info = httpx.get(s.url + "/info").json()
         assert info["index"]["kind"] == "dense" and info["index"]["count"] == 40
-        assert info["model"]["runs_on"] == "torch traced"  # PyTorch fp32; a server takes the (exact) trace at start
+        assert info["model"]["runs_on"] == "torch traced packed"  # PyTorch fp32; a server takes the traces at start
         r = httpx.post(s.url + "/search", json={"queries": list(queries.values()), "k": 5})
         assert r.status_code == 200
         for qid, hits in zip(queries, r.json()["results"]):

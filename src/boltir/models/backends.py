@@ -5,7 +5,9 @@ cross-encoders):
   CPU, from its ninth such call on. A trace runs the same kernels without the Python of each layer call, which
   dominates short inputs (a query at batch 1: 1.5x the queries/s of the eager model with MiniLM-L6). It is used
   only when its outputs equal the eager backbone's exactly on padded and unpadded probes; otherwise, and for
-  training, the eager backbone runs. ``backend="eager"`` turns it off.
+  training, the eager backbone runs. A padded batch of short texts (queries) runs packed through a second trace,
+  without its padding (:mod:`boltir.models.packing`; outputs equal to float rounding). ``backend="eager"`` turns
+  both off.
 
 Opt-in, where scores may move a little:
 
@@ -109,18 +111,20 @@ def prepare(model: Any, backend: str | None = "torch", quantize: str | None = No
 
 
 def describe(model: Any) -> str:
-    """``torch``, ``torch traced``, ``torch int8``, ``torch bf16 traced``, ``onnx`` or ``onnx int8``: how ``model``
-    runs."""
+    """``torch``, ``torch traced``, ``torch traced packed``, ``torch int8``, ``torch bf16 traced packed``, ``onnx``
+    or ``onnx int8``: how ``model`` runs (``packed``: padded batches of short texts run packed, the backbone having
+    passed the probe)."""
     trace = getattr(getattr(model, "encoder", None), "boltir_trace", None)
     traced = "traced" if trace is not None and trace["traced"] is not None else None
-    parts = (getattr(model, "backend", None) or "torch", getattr(model, "quantized", None), traced)
+    packed = "packed" if trace is not None and trace["packs"] else None
+    parts = (getattr(model, "backend", None) or "torch", getattr(model, "quantized", None), traced, packed)
     return " ".join(x for x in parts if x)
 
 
 TRACE_AFTER = 8  # eager calls before the trace is taken: a short job (a test, a handful of batches) never pays it
 
 
-def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
+def trace_backbone(model: Any, after: int = TRACE_AFTER, pack: bool = True) -> bool:
     """Run ``model``'s backbone traced (TorchScript) for calls without gradients on CPU, in place.
 
     The trace is taken at the call after ``after`` such calls (0: now), on a padded probe batch (so the
@@ -130,9 +134,17 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
     mode, off CPU, with other arguments, or once the parameters were replaced or cast (``.to()``, a deep copy) runs
     the eager forward. The backbone's state dict and signature do not change.
 
+    With ``pack``, a padded batch of short texts runs packed (:mod:`boltir.models.packing`: the real tokens in one
+    row, each text attending to itself) wherever :func:`~boltir.models.packing.worth_packing` says it saves work (at
+    batch 32 of MS MARCO queries half the padded tokens are padding), once a probe showed the backbone gives the
+    padded outputs packed to float rounding. Packing is decided from the first such call, not after ``after``
+    calls, and the packed trace equals the eager packed backbone exactly, so a text's output depends on its batch
+    alone, never on how many calls came before (a resumed build writes the vectors a whole one does).
+
     Args:
         model: a loaded boltir model whose family calls its backbone whole (``whole_backbone``).
         after: eager calls without gradients before the trace is taken.
+        pack: run padded batches of short texts packed (False: always padded, as the eager backbone runs them).
 
     Returns:
         Whether the backbone runs, or will run, traced (False: a family or device it does not apply to, or a trace
@@ -144,11 +156,15 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
 
     import torch
 
+    from boltir.models.packing import packed_inputs, packed_module, packs_exactly, unpacked, worth_packing
+
     encoder = getattr(model, "encoder", None)
     if not getattr(model, "whole_backbone", False) or not isinstance(encoder, torch.nn.Module):
         return False
     existing: Any = getattr(encoder, "boltir_trace", None)
     if existing is not None:  # set up already: taken now if asked
+        if not pack:
+            existing["packs"], existing["packed"] = False, None
         if after <= 0:
             existing["take"](encoder)
             return existing["traced"] is not None
@@ -160,27 +176,50 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
         return False
     inputs, field = backbone_io(encoder)
     eager, dtype = type(encoder).forward, first.dtype
-    state: dict[str, Any] = {"calls": 0, "traced": None, "failed": False, "tracing": False}
-    lock = threading.Lock()
+    state: dict[str, Any] = {
+        "calls": 0,
+        "traced": None,
+        "failed": False,
+        "packs": None if pack else False,  # None: not probed yet
+        "packed": None,  # the packed trace (else the eager packed module runs)
+        "busy": None,  # the thread taking a trace or probing: its own calls to the backbone run eager, padded
+    }
+    lock = threading.RLock()
+    eager_packed = packed_module(encoder, inputs, field)
+
+    def probe(encoder: Any) -> bool:
+        with lock:
+            if state["packs"] is None:
+                state["busy"] = threading.get_ident()
+                try:
+                    state["packs"] = packs_exactly(encoder, inputs, field, _probe(encoder, 3, 17, padded=True))
+                except Exception as e:  # a backbone that refuses positions or 4-D masks runs padded
+                    logger.debug("%s: not packed (%s)", type(encoder).__name__, str(e).splitlines()[0][:200])
+                    state["packs"] = False
+                finally:
+                    state["busy"] = None
+            return bool(state["packs"])
 
     def take(encoder: Any) -> None:
         with lock:
             if state["traced"] is None and not state["failed"]:
-                state["tracing"] = True  # the trace and its checks call the backbone: those calls run eager
+                packs = probe(encoder)
+                state["busy"] = threading.get_ident()  # the trace and its checks call the backbone
                 try:
                     state["traced"] = _trace(encoder, inputs, field)
+                    if state["traced"] is not None and packs:
+                        state["packed"] = _trace_packed(eager_packed, inputs)
                 except Exception as e:  # a backbone TorchScript cannot trace: the eager one runs, as before
                     logger.debug("%s: not traced (%s)", type(encoder).__name__, str(e).splitlines()[0][:200])
                 finally:
-                    state["tracing"] = False
+                    state["busy"] = None
                 state["failed"] = state["traced"] is None
 
     @functools.wraps(eager)
     def forward(self: Any, *args: Any, **given: Any) -> Any:
         ids = given.get("input_ids")
         if (
-            state["failed"]
-            or state["tracing"]
+            state["busy"] == threading.get_ident()
             or args
             or ids is None
             or torch.is_grad_enabled()
@@ -192,13 +231,18 @@ def trace_backbone(model: Any, after: int = TRACE_AFTER) -> bool:
             or first.dtype != dtype
         ):
             return eager(self, *args, **given)
-        if state["traced"] is None:
+        if state["traced"] is None and not state["failed"]:
             state["calls"] += 1
-            if state["calls"] <= after:
-                return eager(self, *args, **given)
-            take(self)
-            if state["traced"] is None:
-                return eager(self, *args, **given)
+            if state["calls"] > after:
+                take(self)
+        mask = given.get("attention_mask")
+        packs = state["packs"] is not False and mask is not None and worth_packing(self.config, mask)
+        if packs and (state["packs"] or probe(self)):
+            feed, keep = packed_inputs(given, inputs)
+            run = eager_packed if state["packed"] is None else state["packed"]
+            return SimpleNamespace(**{field: unpacked(run(*feed), keep)})
+        if state["traced"] is None:
+            return eager(self, *args, **given)
         feed = [given[n] if given.get(n) is not None else torch.zeros_like(ids) for n in inputs]
         return SimpleNamespace(**{field: state["traced"](*feed)})
 
@@ -263,6 +307,25 @@ def _trace(encoder: Any, inputs: list[str], field: str) -> Any:
             feed = tuple(probe[n] for n in inputs)
             if not torch.equal(traced(*feed), module(*feed)):
                 logger.debug("%s: trace differs from the eager backbone; not used", type(encoder).__name__)
+                return None
+    return traced
+
+
+def _trace_packed(module: Any, inputs: list[str]) -> Any:
+    """The traced packed backbone ``module`` (:func:`boltir.models.packing.packed_module`), or None when the trace
+    differs from the eager packed backbone on a probe."""
+    import torch
+
+    from boltir.models.packing import packed_inputs
+
+    sample = _probe(module.encoder, 3, 17, padded=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, tuple(packed_inputs(sample, inputs)[0]), check_trace=False)
+        for probe in (sample, _probe(module.encoder, 2, 9, padded=True)):
+            feed = packed_inputs(probe, inputs)[0]
+            if not torch.equal(traced(*feed), module(*feed)):
+                logger.debug("%s: packed trace differs from the eager backbone", type(module.encoder).__name__)
                 return None
     return traced
 
