@@ -32,6 +32,11 @@ def corpus(tmp_path_factory, tiny_backbone) -> Path:
 def _index(corpus: Path, out: str, model: str, family: str | None, *extra: str, launcher=None, env=None) -> None:
     args = ["index", "--model", model, "--docs", str(corpus / "docs.tsv"), "--output", str(corpus / out)]
     args += ["--shard-size", "8", "--batch-size", "4", *(["--family", family] if family else []), *extra]
+    if launcher == []:  # in this process: the same command without a second interpreter's start
+        from boltir.cli import main as boltir
+
+        assert not env and boltir(args) == 0
+        return
     cmd = (launcher or BOLTIR) + args
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
     if res.returncode != 0 and not (env or {}).get("BOLTIR_TEST_CRASH"):
@@ -93,7 +98,7 @@ def _same_index(a: Path, b: Path) -> None:
 def test_two_ranks_build_the_single_process_index(corpus, tiny_backbone, kind, model, family):
     """Rank 1 reports its shards 2 s late (as a busy node would): rank 0 waits for them, whatever the timing."""
     model = tiny_backbone if model == "tiny" else model
-    _index(corpus, f"{kind}-1", model, family)
+    _index(corpus, f"{kind}-1", model, family, launcher=[])  # the single process: in this one
     late = {"BOLTIR_TEST_DELAY": "1:2"}
     _index(corpus, f"{kind}-2", model, family, "--devices", "2", "--accelerator", "cpu", env=late)
     assert json.loads((corpus / f"{kind}-1" / "manifest.json").read_text())["kind"] == kind
