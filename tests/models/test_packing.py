@@ -114,3 +114,35 @@ def test_a_batch_gives_the_same_outputs_before_and_after_the_trace(tiny_backbone
         runs = [model(**enc, kind="query").embeddings for _ in range(4)]
     assert describe(model) == "torch traced packed"
     assert all(torch.equal(run, runs[0]) for run in runs[1:])
+
+
+def test_a_bfloat16_backbone_is_probed_in_its_own_precision(tiny_backbone):
+    """Its output reaches the family in float32, but the probe's tolerance is bfloat16's: it packs too."""
+    import boltir
+    from boltir.models.backends import describe, prepare, trace_backbone
+
+    padded, packed = (boltir.load_model(tiny_backbone, family="dpr") for _ in range(2))
+    prepare(padded.module, "eager", "bf16")
+    prepare(packed.module, quantize="bf16")
+    assert trace_backbone(packed.module, after=0) and describe(packed.module) == "torch bf16 traced packed"
+    want, got = padded.encode_queries(TEXTS), packed.encode_queries(TEXTS)
+    assert abs(got - want).max() < 0.05  # bfloat16 rounding, summed in another order
+
+
+class _Shifted(torch.nn.Module):
+    """A backbone whose packed outputs are 1e-3 (relative) off its padded ones, in float32 or bfloat16 weights."""
+
+    def __init__(self, dtype: torch.dtype):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(4, dtype=dtype))
+
+    def forward(self, input_ids, attention_mask, position_ids=None):
+        hidden = input_ids[..., None].float() * self.weight.float()
+        return SimpleNamespace(last_hidden_state=hidden * (1 + 1e-3) if position_ids is not None else hidden)
+
+
+def test_the_probe_tolerance_is_that_of_the_precision_the_backbone_computes_in():
+    probe = {"input_ids": torch.tensor([[5, 6, 7], [8, 9, 0]]), "attention_mask": _mask([3, 2])}
+    inputs = ["input_ids", "attention_mask"]
+    assert not packs_exactly(_Shifted(torch.float32), inputs, "last_hidden_state", probe)
+    assert packs_exactly(_Shifted(torch.bfloat16), inputs, "last_hidden_state", probe)  # within bfloat16 rounding
