@@ -118,8 +118,7 @@ def _write(a, ranks, engine=None) -> int:
         raise ConfigError(
             f"--output {a.output}: an engine collection is built by the engine; --add, --delete and the index "
             "options (--factory, --ondisk, --num-centroids, --nbits, --keep-vectors, --train-size) apply to index "
-            "folders "
-            "(rerun the build to add documents)"
+            "folders (rerun the build to add documents)"
         )
     if a.delete or a.add:
         return _update(a)

@@ -25,11 +25,15 @@ def file_record(path: Path) -> dict[str, Any]:
     return record
 
 
+def dropped(shard: dict[str, Any], key: str) -> bool:
+    """Whether a shard record says its ``key`` file was dropped (a compact multi-vector index drops ``vectors``)."""
+    return key in shard.get("dropped", ())
+
+
 def shard_files(shard: dict[str, Any]) -> list[str]:
     """The files of one shard, relative to the index folder (not those its ``dropped`` keys name: a compact
     multi-vector index removes its float token vectors once its compressed ones are written)."""
-    dropped = shard.get("dropped", ())
-    rels = [shard[k] for k in ("vectors", "matrix", "offsets", "ids") if k in shard and k not in dropped]
+    rels = [shard[k] for k in ("vectors", "matrix", "offsets", "ids") if k in shard and not dropped(shard, k)]
     for group in ("doc_arrays", "token_arrays"):
         rels += list(shard.get(group, {}).values())
     return rels

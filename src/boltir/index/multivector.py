@@ -24,10 +24,11 @@ import numpy as np
 from boltir.data.records import Doc
 from boltir.data.runs import Run
 from boltir.errors import ConfigError, InvalidIndexError
+from boltir.index.integrity import dropped
 from boltir.index.kinds import Generation, IndexKindBase
 from boltir.index.maxsim_kernel import centroid_maxsim
 from boltir.index.searcher import IndexSearcher, check_threads
-from boltir.index.storage import derived_name, dropped
+from boltir.index.storage import derived_name
 from boltir.models.scoring import RerankJob, encode_candidates_once
 from boltir.pipeline import as_queries
 from boltir.utils.atomic import atomic_open

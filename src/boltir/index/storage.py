@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from boltir.errors import InvalidIndexError
+from boltir.index.integrity import dropped
 from boltir.index.lock import LOCK_FILE
 from boltir.utils.atomic import atomic_open, atomic_write_json
 
@@ -233,11 +234,6 @@ class ShardedVectorWriter:
         for r in range(self.world):
             (self.folder / rank_progress(r, self.world)).unlink(missing_ok=True)
         return manifest
-
-
-def dropped(shard: dict[str, Any], key: str) -> bool:
-    """Whether a shard record says its ``key`` file was dropped (a compact multi-vector index drops ``vectors``)."""
-    return key in shard.get("dropped", ())
 
 
 def check_shard(folder: Path, shard: dict[str, Any]) -> None:
